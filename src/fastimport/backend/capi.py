@@ -1,0 +1,83 @@
+"""The CPython C-API and libm functions native code calls, by name and address.
+
+Generated code refers to them by symbol; `register_symbols()` tells LLVM's
+dynamic linker where each one lives in this process. libm functions get a
+`fi_libm_` prefix so LLVM does not recognize them as library calls it may
+rewrite (e.g. `pow(x, 2.0)` -> `x*x`): floats must come out of the very same
+libm routine CPython's math module calls.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import functools
+
+import llvmlite.binding as llvm
+from llvmlite import ir
+
+PTR = ir.PointerType()
+I1 = ir.IntType(1)
+I8 = ir.IntType(8)
+I32 = ir.IntType(32)
+I64 = ir.IntType(64)
+F64 = ir.DoubleType()
+
+# name -> (return type, argument types)
+C_API: dict[str, tuple[ir.Type, list[ir.Type]]] = {
+    "PyLong_AsLongLongAndOverflow": (I64, [PTR, PTR]),
+    "PyLong_FromLongLong": (PTR, [I64]),
+    "PyFloat_FromDouble": (PTR, [F64]),
+    "PyBool_FromLong": (PTR, [I64]),
+    "Py_IncRef": (ir.VoidType(), [PTR]),
+    "PyDict_GetItem": (PTR, [PTR, PTR]),
+    "PyErr_CheckSignals": (I32, []),
+    "PyObject_Vectorcall": (PTR, [PTR, PTR, I64, PTR]),
+}
+
+LIBM_1 = ("sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "asinh", "acosh",
+          "atanh", "exp", "expm1", "log1p", "log", "log2", "log10", "cbrt", "exp2", "fmod")  # fmt: skip
+LIBM_2 = ("atan2", "pow", "fmod")
+
+
+def libm_symbol(name: str) -> str:
+    return f"fi_libm_{name}"
+
+
+@functools.cache
+def register_symbols() -> None:
+    """Make every symbol above resolvable by the JIT linker (once per process)."""
+    api = ctypes.pythonapi
+    for name in C_API:
+        llvm.add_symbol(name, ctypes.cast(getattr(api, name), ctypes.c_void_p).value)
+    libm = ctypes.CDLL(ctypes.util.find_library("m") or "libm.so.6")
+    for name in {*LIBM_1, *LIBM_2}:
+        func = getattr(libm, name, None)
+        if func is not None:
+            llvm.add_symbol(libm_symbol(name), ctypes.cast(func, ctypes.c_void_p).value)
+
+
+def declare(module: ir.Module, name: str) -> ir.Function:
+    """The declaration of C-API function `name` in `module` (created once)."""
+    existing = module.globals.get(name)
+    if existing is not None:
+        return existing
+    ret, args = C_API[name]
+    return ir.Function(module, ir.FunctionType(ret, args), name)
+
+
+def declare_libm(module: ir.Module, name: str, arity: int) -> ir.Function:
+    symbol = libm_symbol(name)
+    existing = module.globals.get(symbol)
+    if existing is not None:
+        return existing
+    fn = ir.Function(module, ir.FunctionType(F64, [F64] * arity), symbol)
+    fn.attributes.add("nounwind")
+    return fn
+
+
+def intrinsic(module: ir.Module, name: str, ret: ir.Type, args: list[ir.Type]) -> ir.Function:
+    existing = module.globals.get(name)
+    if existing is not None:
+        return existing
+    return ir.Function(module, ir.FunctionType(ret, args), name)

@@ -1,0 +1,482 @@
+"""Typed IR -> one LLVM function per specialization (the "kernel").
+
+Kernel ABI:  i32 @sym(<unboxed args>..., ptr %out)
+    returns 0 (ok, result stored to %out), 1 (deopt: re-run the call as bytecode)
+    or 2 (a Python exception is set, e.g. KeyboardInterrupt from the signal check).
+
+Locals become allocas with a "bound" flag next to them (LLVM's mem2reg turns
+both into registers and folds the flag away where a local is always bound).
+Unit-wide state lives in LLVM globals of the unit module: the unboxed value
+of each global read (`@g.<ns>.<name>`, filled by the entry point), the
+native recursion depth and the signal-check countdown.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from llvmlite import ir
+
+from fastimport.backend import numerics
+from fastimport.backend.capi import F64, I1, I8, I32, I64, PTR, declare, declare_libm, intrinsic
+from fastimport.frontend.ir import (
+    BasicBlock,
+    Binary,
+    Branch,
+    Builtin,
+    Call,
+    CheckSignals,
+    Compare,
+    Const,
+    Deopt,
+    FuncIR,
+    GlobalRef,
+    Goto,
+    LoadGlobal,
+    LoadLocal,
+    MathCall,
+    OpVisitor,
+    Param,
+    Return,
+    StoreLocal,
+    Truth,
+    Unary,
+    Value,
+)
+from fastimport.frontend.mathlib import MATH_FUNCTIONS
+from fastimport.frontend.types import Ty
+
+LLVM_TYPES: dict[Ty, ir.Type] = {Ty.INT: I64, Ty.FLOAT: F64, Ty.BOOL: I1, Ty.NONE: I8}
+OK, DEOPT, ERROR = (ir.Constant(I32, n) for n in range(3))
+# Native recursion deeper than this deopts; the bytecode re-run then follows
+# CPython's own recursion limit (see docs/semantics.md).
+MAX_NATIVE_DEPTH = 200
+# Loop back edges between two PyErr_CheckSignals calls.
+SIGNAL_INTERVAL = 4096
+TWO53 = 2**53
+INT64_MIN = -(2**63)
+
+
+def kernel_type(fn: FuncIR) -> ir.FunctionType:
+    return ir.FunctionType(I32, [LLVM_TYPES[t] for t in fn.arg_types] + [PTR])
+
+
+def global_slot(module: ir.Module, ref: GlobalRef) -> ir.GlobalVariable:
+    """The unit-wide slot holding the unboxed value of a global read."""
+    name = f"g.{ref.namespace}.{ref.name}"
+    slot = module.globals.get(name)
+    if slot is None:
+        slot = ir.GlobalVariable(module, LLVM_TYPES[ref.type], name)  # type: ignore[index]
+        slot.initializer = ir.Constant(LLVM_TYPES[ref.type], 0)  # type: ignore[index]
+        slot.linkage = "internal"
+    return slot
+
+
+def unit_counter(module: ir.Module, name: str, initial: int = 0) -> ir.GlobalVariable:
+    slot = module.globals.get(name)
+    if slot is None:
+        slot = ir.GlobalVariable(module, I32, name)
+        slot.initializer = ir.Constant(I32, initial)
+        slot.linkage = "internal"
+    return slot
+
+
+def emit_kernel(module: ir.Module, fn: FuncIR, symbol_of: Callable[[object], ir.Function]) -> ir.Function:
+    """Emit `fn` into `module` as its kernel function (declared by `symbol_of` already)."""
+    func = symbol_of(fn)
+    FunctionEmitter(module, fn, func, symbol_of).emit()
+    return func
+
+
+class FunctionEmitter(OpVisitor[None]):
+    """Walks the blocks of one FuncIR and emits LLVM IR for each op."""
+
+    def __init__(self, module: ir.Module, fn: FuncIR, func: ir.Function, symbol_of: Callable[[object], ir.Function]) -> None:
+        self.module = module
+        self.fn = fn
+        self.func = func
+        self.symbol_of = symbol_of
+        self.values: dict[Value, ir.Value] = {}
+        self.blocks: dict[BasicBlock, ir.Block] = {}
+        self.slots: dict[str, tuple[ir.Value, ir.Value]] = {}
+        self.builder = ir.IRBuilder()
+
+    # Driver.
+
+    def emit(self) -> None:
+        entry = self.func.append_basic_block("entry")
+        for block in self.fn.blocks:
+            self.blocks[block] = self.func.append_basic_block(f"b{block.label}")
+        self.deopt_block = self.func.append_basic_block("deopt")
+        self.error_block = self.func.append_basic_block("error")
+        bld = self.builder
+        bld.position_at_end(self.deopt_block)
+        bld.ret(DEOPT)
+        bld.position_at_end(self.error_block)
+        bld.ret(ERROR)
+
+        bld.position_at_end(entry)
+        for local in self.fn.locals.values():
+            if local.type is None:
+                continue  # never stored: every load of it deopts (UnboundLocalError)
+            value = bld.alloca(LLVM_TYPES[local.type], name=local.name.replace("$", "t."))
+            bound = bld.alloca(I1, name=f"{local.name.replace('$', 't.')}.bound")
+            bld.store(ir.Constant(I1, 0), bound)
+            self.slots[local.name] = (value, bound)
+        depth = unit_counter(self.module, "fi.depth")
+        d = bld.load(depth, typ=I32)
+        self.deopt_if(bld.icmp_signed(">=", d, ir.Constant(I32, MAX_NATIVE_DEPTH)))
+        bld.store(bld.add(d, ir.Constant(I32, 1)), depth)
+        self.depth_on_entry = d
+        bld.branch(self.blocks[self.fn.blocks[0]])
+
+        for block in self.fn.blocks:
+            bld.position_at_end(self.blocks[block])
+            for op in block.ops:
+                op.accept(self)
+            if not bld.block.is_terminated:
+                bld.unreachable()  # an empty dead block
+
+    def value(self, v: Value) -> ir.Value:
+        return self.values[v]
+
+    def deopt_if(self, cond: ir.Value) -> None:
+        cont = self.func.append_basic_block()
+        self.builder.cbranch(cond, self.deopt_block, cont)
+        self.builder.position_at_end(cont)
+
+    def as_float(self, v: Value) -> ir.Value:
+        x = self.value(v)
+        if v.type is Ty.FLOAT:
+            return x
+        if v.type is Ty.BOOL:
+            return self.builder.uitofp(x, F64)
+        return self.builder.sitofp(x, F64)
+
+    def as_int(self, v: Value) -> ir.Value:
+        x = self.value(v)
+        return self.builder.zext(x, I64) if v.type is Ty.BOOL else x
+
+    # Values.
+
+    def visit_const(self, op: Const) -> None:
+        if op.type is Ty.FLOAT:
+            self.values[op] = ir.Constant(F64, op.value)
+        elif op.type is Ty.BOOL:
+            self.values[op] = ir.Constant(I1, int(op.value))  # type: ignore[call-overload]
+        else:
+            self.values[op] = ir.Constant(I64, op.value)
+
+    def visit_param(self, op: Param) -> None:
+        self.values[op] = self.func.args[op.index]
+
+    def visit_load_local(self, op: LoadLocal) -> None:
+        if op.local.name not in self.slots:
+            self.builder.branch(self.deopt_block)
+            self.builder.position_at_end(self.func.append_basic_block())
+            self.values[op] = ir.Constant(LLVM_TYPES[op.type or Ty.INT], ir.Undefined)
+            return
+        value, bound = self.slots[op.local.name]
+        self.deopt_if(self.builder.not_(self.builder.load(bound, typ=I1)))
+        self.values[op] = self.builder.load(value, typ=LLVM_TYPES[op.local.type])  # type: ignore[index]
+
+    def visit_store_local(self, op: StoreLocal) -> None:
+        value, bound = self.slots[op.local.name]
+        self.builder.store(self.value(op.src), value)
+        self.builder.store(ir.Constant(I1, 1), bound)
+
+    def visit_load_global(self, op: LoadGlobal) -> None:
+        slot = global_slot(self.module, op.ref)
+        self.values[op] = self.builder.load(slot, typ=LLVM_TYPES[op.ref.type])  # type: ignore[index]
+
+    def visit_unary(self, op: Unary) -> None:
+        bld, src = self.builder, op.src
+        if op.kind == "not":
+            self.values[op] = bld.not_(self.truth(src))
+        elif src.type is Ty.FLOAT:
+            self.values[op] = bld.fneg(self.value(src)) if op.kind == "neg" else self.value(src)
+        elif op.kind == "neg":
+            res = bld.ssub_with_overflow(ir.Constant(I64, 0), self.as_int(src))
+            self.deopt_if(bld.extract_value(res, 1))
+            self.values[op] = bld.extract_value(res, 0)
+        elif op.kind == "invert":
+            self.values[op] = bld.xor(self.as_int(src), ir.Constant(I64, -1))
+        else:
+            self.values[op] = self.as_int(src)
+
+    def visit_binary(self, op: Binary) -> None:
+        if op.type is Ty.FLOAT:
+            self.values[op] = self.float_binary(op)
+        elif op.type is Ty.BOOL:
+            emit = {"and": self.builder.and_, "or": self.builder.or_, "xor": self.builder.xor}[op.kind]
+            self.values[op] = emit(self.value(op.lhs), self.value(op.rhs))
+        else:
+            self.values[op] = self.int_binary(op.kind, self.as_int(op.lhs), self.as_int(op.rhs))
+
+    def int_binary(self, kind: str, a: ir.Value, b: ir.Value) -> ir.Value:
+        bld = self.builder
+        zero, minus1 = ir.Constant(I64, 0), ir.Constant(I64, -1)
+        if kind in ("add", "sub", "mul"):
+            res = getattr(bld, f"s{kind}_with_overflow")(a, b)
+            self.deopt_if(bld.extract_value(res, 1))
+            return bld.extract_value(res, 0)
+        if kind in ("floordiv", "mod"):
+            # ZeroDivisionError, and INT64_MIN // -1 which leaves int64.
+            self.deopt_if(bld.icmp_signed("==", b, zero))
+            if kind == "floordiv":
+                self.deopt_if(bld.and_(bld.icmp_signed("==", a, ir.Constant(I64, INT64_MIN)), bld.icmp_signed("==", b, minus1)))
+            safe_b = bld.select(bld.icmp_signed("==", b, minus1), ir.Constant(I64, 1), b)
+            q = bld.sdiv(a, safe_b)
+            r = bld.srem(a, safe_b)
+            # Python rounds toward -inf: fix up when the remainder's sign differs from b's.
+            fix = bld.and_(bld.icmp_signed("!=", r, zero), bld.icmp_signed("<", bld.xor(r, b), zero))
+            if kind == "floordiv":
+                q = bld.select(bld.icmp_signed("==", b, minus1), bld.sub(zero, a), q)
+                return bld.select(fix, bld.sub(q, ir.Constant(I64, 1)), q)
+            r = bld.select(fix, bld.add(r, b), r)
+            return bld.select(bld.icmp_signed("==", b, minus1), zero, r)
+        if kind == "pow":
+            self.deopt_if(bld.icmp_signed("<", b, zero))  # int ** negative int is a float
+            out = self.entry_alloca(I64)
+            ok = bld.call(numerics.int_pow(self.module), [a, b, out])
+            self.deopt_if(bld.not_(ok))
+            return bld.load(out, typ=I64)
+        if kind == "lshift":
+            self.deopt_if(bld.icmp_signed("<", b, zero))  # ValueError: negative shift count
+            # a << b for b >= 64 fits only when a == 0; otherwise shifting back must give a.
+            big = bld.icmp_signed(">=", b, ir.Constant(I64, 64))
+            self.deopt_if(bld.and_(big, bld.icmp_signed("!=", a, zero)))
+            sb = bld.select(big, zero, b)
+            r = bld.shl(a, sb)
+            self.deopt_if(bld.icmp_signed("!=", bld.ashr(r, sb), a))
+            return r
+        if kind == "rshift":
+            self.deopt_if(bld.icmp_signed("<", b, zero))
+            clamped = bld.select(bld.icmp_signed(">", b, ir.Constant(I64, 63)), ir.Constant(I64, 63), b)
+            return bld.ashr(a, clamped)
+        if kind == "truediv":  # pragma: no cover - typed FLOAT, handled in float_binary
+            raise AssertionError(kind)
+        return {"and": bld.and_, "or": bld.or_, "xor": bld.xor}[kind](a, b)
+
+    def float_binary(self, op: Binary) -> ir.Value:
+        bld = self.builder
+        if op.kind == "truediv" and op.lhs.type is not Ty.FLOAT and op.rhs.type is not Ty.FLOAT:
+            # int / int: exact operands up to 2**53 make one correctly rounded division.
+            a, b = self.as_int(op.lhs), self.as_int(op.rhs)
+            self.deopt_if(bld.icmp_signed("==", b, ir.Constant(I64, 0)))
+            self.deopt_if(self.beyond_2_53(a))
+            self.deopt_if(self.beyond_2_53(b))
+            return bld.fdiv(bld.sitofp(a, F64), bld.sitofp(b, F64))
+        if op.kind == "pow":
+            out = self.entry_alloca(F64)
+            ok = bld.call(numerics.float_pow(self.module), [self.as_float(op.lhs), self.as_float(op.rhs), out])
+            self.deopt_if(bld.not_(ok))
+            return bld.load(out, typ=F64)
+        x, y = self.as_float(op.lhs), self.as_float(op.rhs)
+        if op.kind in ("add", "sub", "mul"):
+            return getattr(bld, f"f{op.kind}")(x, y)
+        self.deopt_if(bld.fcmp_ordered("==", y, ir.Constant(F64, 0.0)))  # ZeroDivisionError
+        if op.kind == "truediv":
+            return bld.fdiv(x, y)
+        div, mod = self.entry_alloca(F64), self.entry_alloca(F64)
+        bld.call(numerics.float_div_mod(self.module), [x, y, div, mod])
+        return bld.load(div if op.kind == "floordiv" else mod, typ=F64)
+
+    def beyond_2_53(self, a: ir.Value) -> ir.Value:
+        bld = self.builder
+        biased = bld.add(a, ir.Constant(I64, TWO53))
+        return bld.icmp_unsigned(">", biased, ir.Constant(I64, 2 * TWO53))
+
+    def visit_compare(self, op: Compare) -> None:
+        self.values[op] = self.compare(op.kind, op.lhs, op.rhs)
+
+    def compare(self, kind: str, lhs: Value, rhs: Value, a: ir.Value | None = None, b: ir.Value | None = None) -> ir.Value:
+        bld = self.builder
+        symbol = {"lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "ne": "!="}[kind]
+        if lhs.type is not Ty.FLOAT and rhs.type is not Ty.FLOAT:
+            return bld.icmp_signed(symbol, a if a is not None else self.as_int(lhs), b if b is not None else self.as_int(rhs))
+        # int vs float compares exactly in CPython; int64 -> double is exact up to 2**53.
+        for side in (lhs, rhs):
+            if side.type is Ty.INT:
+                self.deopt_if(self.beyond_2_53(self.value(side)))
+        x = a if a is not None else self.as_float(lhs)
+        y = b if b is not None else self.as_float(rhs)
+        if kind == "ne":
+            return bld.fcmp_unordered("!=", x, y)  # nan != nan is True
+        return bld.fcmp_ordered(symbol, x, y)
+
+    def truth(self, v: Value) -> ir.Value:
+        bld, x = self.builder, self.value(v)
+        if v.type is Ty.BOOL:
+            return x
+        if v.type is Ty.FLOAT:
+            return bld.fcmp_unordered("!=", x, ir.Constant(F64, 0.0))  # nan is true, -0.0 false
+        if v.type is Ty.NONE:
+            return ir.Constant(I1, 0)
+        return bld.icmp_signed("!=", x, ir.Constant(I64, 0))
+
+    def visit_truth(self, op: Truth) -> None:
+        self.values[op] = self.truth(op.src)
+
+    def visit_builtin(self, op: Builtin) -> None:
+        bld = self.builder
+        arg = op.args[0]
+        if op.name in ("min", "max"):
+            # Python keeps the first extreme item: replace only on a strict < (min) or > (max).
+            best = self.value(arg)
+            for item in op.args[1:]:
+                better = self.compare("lt" if op.name == "min" else "gt", item, arg, self.value(item), best)
+                best = bld.select(better, self.value(item), best)
+            self.values[op] = best
+        elif op.name == "abs":
+            if arg.type is Ty.FLOAT:
+                self.values[op] = bld.call(intrinsic(self.module, "llvm.fabs.f64", F64, [F64]), [self.value(arg)])
+            else:
+                x = self.as_int(arg)
+                self.deopt_if(bld.icmp_signed("==", x, ir.Constant(I64, INT64_MIN)))
+                self.values[op] = bld.select(bld.icmp_signed("<", x, ir.Constant(I64, 0)), bld.neg(x), x)
+        elif op.name == "float":
+            self.values[op] = self.as_float(arg)
+        elif op.name == "bool":
+            self.values[op] = self.truth(arg)
+        elif op.name in ("int", "round", "$range_arg"):
+            if arg.type is not Ty.FLOAT:
+                self.values[op] = self.as_int(arg)
+            else:
+                x = self.value(arg)
+                if op.name == "round":  # CPython rounds half to even
+                    x = bld.call(intrinsic(self.module, "llvm.roundeven.f64", F64, [F64]), [x])
+                self.values[op] = self.float_to_int(x)
+        else:  # pragma: no cover - the resolver admits no other builtin
+            raise AssertionError(op.name)
+
+    def float_to_int(self, x: ir.Value) -> ir.Value:
+        """Truncate toward zero; nan, inf and values outside int64 deopt."""
+        bld = self.builder
+        in_range = bld.and_(
+            bld.fcmp_ordered(">=", x, ir.Constant(F64, -(2.0**63))),
+            bld.fcmp_ordered("<", x, ir.Constant(F64, 2.0**63)),
+        )
+        self.deopt_if(bld.not_(in_range))
+        return bld.fptosi(x, I64)
+
+    def visit_math_call(self, op: MathCall) -> None:
+        bld = self.builder
+        spec = MATH_FUNCTIONS[op.name]
+        args = [self.as_float(a) for a in op.args]
+        fabs = intrinsic(self.module, "llvm.fabs.f64", F64, [F64])
+        inf = ir.Constant(F64, float("inf"))
+
+        def is_nan(x: ir.Value) -> ir.Value:
+            return bld.fcmp_unordered("uno", x, x)
+
+        def is_finite(x: ir.Value) -> ir.Value:
+            return bld.fcmp_ordered("<", bld.call(fabs, [x]), inf)
+
+        if spec.kind == "round":
+            if op.args[0].type is not Ty.FLOAT:
+                self.values[op] = self.as_int(op.args[0])
+                return
+            rounded = bld.call(intrinsic(self.module, f"llvm.{spec.symbol}.f64", F64, [F64]), [args[0]])
+            self.values[op] = self.float_to_int(rounded)
+        elif spec.kind == "pred":
+            x = args[0]
+            self.values[op] = {
+                "isnan": lambda: is_nan(x),
+                "isinf": lambda: bld.fcmp_ordered("==", bld.call(fabs, [x]), inf),
+                "isfinite": lambda: is_finite(x),
+            }[op.name]()
+        elif spec.kind == "scale":
+            self.values[op] = bld.fmul(args[0], ir.Constant(F64, spec.factor))
+        elif spec.kind == "log":
+            for x in args:  # m_log raises for x <= 0 (and -inf); log(inf) = inf, log(nan) = nan
+                self.deopt_if(bld.fcmp_ordered("<=", x, ir.Constant(F64, 0.0)))
+            logs = [bld.call(declare_libm(self.module, spec.symbol, 1), [x]) for x in args]
+            if len(logs) == 1:
+                self.values[op] = logs[0]
+            else:  # math.log(x, base) = log(x) / log(base); ZeroDivisionError when log(base) == 0
+                self.deopt_if(bld.fcmp_ordered("==", logs[1], ir.Constant(F64, 0.0)))
+                self.values[op] = bld.fdiv(logs[0], logs[1])
+        elif spec.kind == "libm1":
+            x = args[0]
+            if op.name in ("sqrt", "fabs"):
+                r = bld.call(intrinsic(self.module, f"llvm.{op.name}.f64", F64, [F64]), [x])
+            else:
+                r = bld.call(declare_libm(self.module, spec.symbol, 1), [x])
+            # math_1: nan from a non-nan argument, or inf from a finite one, raises.
+            self.deopt_if(bld.and_(is_nan(r), bld.not_(is_nan(x))))
+            self.deopt_if(bld.and_(bld.fcmp_ordered("==", bld.call(fabs, [r]), inf), is_finite(x)))
+            self.values[op] = r
+        else:  # libm2
+            x, y = args
+            if op.name == "copysign":
+                r = bld.call(intrinsic(self.module, "llvm.copysign.f64", F64, [F64, F64]), [x, y])
+            elif op.name == "fmod":
+                # CPython: fmod(x, +-inf) is x for finite x; a nan from non-nan arguments raises.
+                r = bld.call(declare_libm(self.module, "fmod", 2), [x, y])
+                y_inf = bld.fcmp_ordered("==", bld.call(fabs, [y]), inf)
+                r = bld.select(bld.and_(y_inf, is_finite(x)), x, r)
+                self.deopt_if(bld.and_(is_nan(r), bld.not_(bld.or_(is_nan(x), is_nan(y)))))
+            else:
+                r = bld.call(declare_libm(self.module, spec.symbol, 2), [x, y])
+                both_finite = bld.and_(is_finite(x), is_finite(y))
+                self.deopt_if(bld.and_(bld.not_(is_finite(r)), both_finite))
+                self.deopt_if(bld.and_(is_nan(r), bld.not_(bld.or_(is_nan(x), is_nan(y)))))
+            self.values[op] = r
+
+    def visit_call(self, op: Call) -> None:
+        bld = self.builder
+        callee = self.symbol_of(op.target)
+        out = self.entry_alloca(LLVM_TYPES[op.type])  # type: ignore[index]
+        status = bld.call(callee, [self.value(a) for a in op.args] + [out])
+        # A deopt or an exception anywhere below abandons the whole native run.
+        failed = bld.icmp_unsigned("!=", status, OK)
+        cont = self.func.append_basic_block()
+        leave = self.func.append_basic_block()
+        bld.cbranch(failed, leave, cont)
+        bld.position_at_end(leave)
+        bld.ret(status)
+        bld.position_at_end(cont)
+        self.values[op] = bld.load(out, typ=LLVM_TYPES[op.type])  # type: ignore[index]
+
+    def visit_check_signals(self, op: CheckSignals) -> None:
+        bld = self.builder
+        ticks = unit_counter(self.module, "fi.ticks", SIGNAL_INTERVAL)
+        left = bld.sub(bld.load(ticks, typ=I32), ir.Constant(I32, 1))
+        bld.store(left, ticks)
+        with bld.if_then(bld.icmp_signed("<=", left, ir.Constant(I32, 0)), likely=False):
+            bld.store(ir.Constant(I32, SIGNAL_INTERVAL), ticks)
+            raised = bld.call(declare(self.module, "PyErr_CheckSignals"), [])
+            cont = self.func.append_basic_block()
+            bld.cbranch(bld.icmp_signed("!=", raised, ir.Constant(I32, 0)), self.error_block, cont)
+            bld.position_at_end(cont)
+
+    # Terminators.
+
+    def visit_goto(self, op: Goto) -> None:
+        self.builder.branch(self.blocks[op.target])
+
+    def visit_branch(self, op: Branch) -> None:
+        self.builder.cbranch(self.value(op.cond), self.blocks[op.true], self.blocks[op.false])
+
+    def visit_return(self, op: Return) -> None:
+        bld = self.builder
+        if op.value is not None:
+            bld.store(self.value(op.value), self.func.args[-1])
+        else:
+            bld.store(ir.Constant(I8, 0), self.func.args[-1])
+        bld.store(self.depth_on_entry, unit_counter(self.module, "fi.depth"))
+        bld.ret(OK)
+
+    def visit_deopt(self, op: Deopt) -> None:
+        self.builder.branch(self.deopt_block)
+
+    def entry_alloca(self, ty: ir.Type) -> ir.Value:
+        """An alloca in the entry block (so loops do not grow the stack)."""
+        bld = self.builder
+        block = bld.block
+        entry = self.func.entry_basic_block
+        bld.position_at_start(entry)
+        slot = bld.alloca(ty)
+        bld.position_at_end(block)
+        return slot

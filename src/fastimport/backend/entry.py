@@ -1,0 +1,182 @@
+"""The native entry point of a specialization: guards, unboxing, the kernel, boxing.
+
+A METH_FASTCALL function `ptr @entry(ptr self, ptr args, i64 nargs)`:
+
+    guard   exact type of each argument (chained: on a mismatch, try the entry
+            of the previous specialization, if any)
+    unbox   int -> i64 (a too-big int misses), float -> double, bool -> i1
+    world   every global the unit reads: values are read and unboxed now,
+            functions/modules/builtins must still be the objects compiled against
+    run     the kernel; box its result
+    miss    call the function's handler (Python), which counts the deopt and
+            raises Miss so the prologue runs the bytecode body
+
+Object addresses are not baked into the code: each lives in an `@obj.N`
+global the loader fills after linking (so machine code stays position- and
+process-independent).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from llvmlite import ir
+
+from fastimport.backend.capi import F64, I32, I64, PTR, declare
+from fastimport.backend.emit import LLVM_TYPES, OK, global_slot, unit_counter
+from fastimport.frontend.ir import FuncIR, GlobalRef
+from fastimport.frontend.types import Ty
+
+PY_TYPE_OFFSET = 8  # PyObject.ob_type
+FLOAT_VALUE_OFFSET = 16  # PyFloatObject.ob_fval
+
+
+@dataclass
+class ObjectTable:
+    """Python objects the generated code refers to, each through an `@obj.N` global."""
+
+    module: ir.Module
+    objects: list[object] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
+
+    def ref(self, obj: object) -> ir.GlobalVariable:
+        for index, known in enumerate(self.objects):
+            if known is obj:
+                return self.module.globals[self.names[index]]
+        name = f"obj.{len(self.objects)}"
+        var = ir.GlobalVariable(self.module, PTR, name)
+        var.initializer = ir.Constant(PTR, None)
+        self.objects.append(obj)
+        self.names.append(name)
+        return var
+
+
+@dataclass
+class Namespaces:
+    """The dicts global reads look in: the module's globals, builtins, the math module's."""
+
+    globals: dict
+    builtins: dict
+    modules: dict[str, dict]
+
+    def lookup(self, namespace: str) -> dict:
+        if namespace == "globals":
+            return self.globals
+        if namespace == "builtins":
+            return self.builtins
+        return self.modules[namespace.removeprefix("module:")]
+
+
+PY_TYPE_OF = {Ty.INT: int, Ty.FLOAT: float, Ty.BOOL: bool}
+
+
+def emit_entry(
+    module: ir.Module,
+    symbol: str,
+    kernel: ir.Function,
+    fn: FuncIR,
+    refs: list[GlobalRef],
+    names: Namespaces,
+    objects: ObjectTable,
+    handler: object,
+    prev_symbol: str | None,
+) -> ir.Function:
+    """Emit the entry point for kernel `kernel` of `fn`; returns the LLVM function."""
+    entry = ir.Function(module, ir.FunctionType(PTR, [PTR, PTR, I64]), symbol)
+    self_, args, nargs = entry.args
+    bld = ir.IRBuilder(entry.append_basic_block("entry"))
+    miss = entry.append_basic_block("miss")
+    chain = entry.append_basic_block("next")
+    load_obj = lambda obj: bld.load(objects.ref(obj), typ=PTR)  # noqa: E731
+
+    def next_block() -> ir.Block:
+        return entry.append_basic_block()
+
+    def check(cond: ir.Value, fail: ir.Block) -> None:
+        cont = next_block()
+        bld.cbranch(cond, cont, fail)
+        bld.position_at_end(cont)
+
+    def type_of(obj: ir.Value) -> ir.Value:
+        return bld.load(bld.gep(obj, [ir.Constant(I64, PY_TYPE_OFFSET)], source_etype=ir.IntType(8)), typ=PTR)
+
+    def unbox(obj: ir.Value, ty: Ty, fail: ir.Block) -> ir.Value:
+        if ty is Ty.FLOAT:
+            return bld.load(bld.gep(obj, [ir.Constant(I64, FLOAT_VALUE_OFFSET)], source_etype=ir.IntType(8)), typ=F64)
+        if ty is Ty.BOOL:
+            return bld.icmp_unsigned("==", obj, load_obj(True))
+        overflow = bld.alloca(I32)
+        bld.store(ir.Constant(I32, 0), overflow)
+        value = bld.call(declare(module, "PyLong_AsLongLongAndOverflow"), [obj, overflow])
+        check(bld.icmp_signed("==", bld.load(overflow, typ=I32), ir.Constant(I32, 0)), fail)
+        return value
+
+    # Guards on the arguments: number and exact types; a mismatch tries the previous specialization.
+    check(bld.icmp_signed("==", nargs, ir.Constant(I64, len(fn.arg_types))), chain)
+    boxed = [bld.load(bld.gep(args, [ir.Constant(I64, i)], source_etype=PTR), typ=PTR) for i in range(len(fn.arg_types))]
+    for obj, ty in zip(boxed, fn.arg_types):
+        check(bld.icmp_unsigned("==", type_of(obj), load_obj(PY_TYPE_OF[ty])), chain)
+    values = [unbox(obj, ty, miss) for obj, ty in zip(boxed, fn.arg_types)]
+
+    # The world: globals read at call time, and guards on everything compiled against.
+    get_item = declare(module, "PyDict_GetItem")
+    for ref in refs:
+        name = load_obj(ref.name)
+        if ref.namespace == "builtins":  # not shadowed by a module global, and still the builtin
+            check(bld.icmp_unsigned("==", bld.call(get_item, [load_obj(names.globals), name]), ir.Constant(PTR, None)), miss)
+        found = bld.call(get_item, [load_obj(names.lookup(ref.namespace)), name])
+        if ref.kind == "value":
+            check(bld.icmp_unsigned("!=", found, ir.Constant(PTR, None)), miss)
+            check(bld.icmp_unsigned("==", type_of(found), load_obj(PY_TYPE_OF[ref.type])), miss)  # type: ignore[index]
+            bld.store(unbox(found, ref.type, miss), global_slot(module, ref))  # type: ignore[arg-type]
+        else:
+            check(bld.icmp_unsigned("==", found, load_obj(ref.expected)), miss)
+
+    # Run the kernel. The depth counter restarts per native run (nested runs restore it).
+    depth = unit_counter(module, "fi.depth")
+    saved = bld.load(depth, typ=I32)
+    bld.store(ir.Constant(I32, 0), depth)
+    out = bld.alloca(LLVM_TYPES[fn.ret_type])  # type: ignore[index]
+    status = bld.call(kernel, [*values, out])
+    bld.store(saved, depth)
+    done, failed = next_block(), next_block()
+    bld.cbranch(bld.icmp_unsigned("==", status, OK), done, failed)
+    bld.position_at_end(failed)
+    error = next_block()
+    bld.cbranch(bld.icmp_unsigned("==", status, ir.Constant(I32, 2)), error, miss)
+    bld.position_at_end(error)
+    bld.ret(ir.Constant(PTR, None))  # a Python exception is set (KeyboardInterrupt)
+
+    bld.position_at_end(done)
+    calls = module.globals.get("fi.calls") or ir.GlobalVariable(module, I64, "fi.calls")
+    calls.initializer = ir.Constant(I64, 0)
+    bld.store(bld.add(bld.load(calls, typ=I64), ir.Constant(I64, 1)), calls)
+    bld.ret(box(bld, module, fn.ret_type, bld.load(out, typ=LLVM_TYPES[fn.ret_type]), load_obj))  # type: ignore[index]
+
+    # Miss: the handler (Python) decides; it raises Miss so the bytecode body runs.
+    bld.position_at_end(miss)
+    vectorcall = declare(module, "PyObject_Vectorcall")
+    bld.ret(bld.call(vectorcall, [load_obj(handler), args, nargs, ir.Constant(PTR, None)]))
+
+    # Next: the entry of the previous specialization, if any (linked by symbol).
+    bld.position_at_end(chain)
+    if prev_symbol is None:
+        bld.branch(miss)
+    else:
+        prev = module.globals.get(prev_symbol) or ir.Function(module, entry.function_type, prev_symbol)
+        bld.ret(bld.call(prev, [self_, args, nargs], tail=True))
+    return entry
+
+
+def box(bld: ir.IRBuilder, module: ir.Module, ty: Ty | None, value: ir.Value, load_obj) -> ir.Value:  # noqa: ANN001
+    """A new reference to the Python object for `value` (NULL with an exception on failure)."""
+    if ty is Ty.INT:
+        return bld.call(declare(module, "PyLong_FromLongLong"), [value])
+    if ty is Ty.FLOAT:
+        return bld.call(declare(module, "PyFloat_FromDouble"), [value])
+    if ty is Ty.BOOL:
+        return bld.call(declare(module, "PyBool_FromLong"), [bld.zext(value, I64)])
+    none = load_obj(None)
+    bld.call(declare(module, "Py_IncRef"), [none])
+    return none
+

@@ -1,0 +1,66 @@
+"""LLVM IR module -> machine code loaded in this process.
+
+One MCJIT engine per process; each compiled unit is parsed, verified,
+optimized at O3 for the host CPU (no fast-math flags are ever emitted, so
+float results stay bit-identical: no reassociation, no FMA contraction) and
+added to it. Object addresses the code refers to (`@obj.N`) are filled in
+after linking.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+from dataclasses import dataclass
+
+import llvmlite.binding as llvm
+from llvmlite import ir
+
+from fastimport.backend.capi import register_symbols
+
+
+@dataclass
+class Jit:
+    target_machine: llvm.TargetMachine
+    engine: llvm.ExecutionEngine
+
+    def load(self, module: ir.Module) -> llvm.ModuleRef:
+        """Optimize and link `module`; its symbols are resolvable afterwards."""
+        mod = llvm.parse_assembly(str(module))
+        mod.verify()
+        pto = llvm.PipelineTuningOptions(speed_level=3)
+        builder = llvm.create_pass_builder(self.target_machine, pto)
+        builder.getModulePassManager().run(mod, builder)
+        self.engine.add_module(mod)
+        self.engine.finalize_object()
+        return mod
+
+    def address(self, symbol: str) -> int:
+        return self.engine.get_function_address(symbol)
+
+    def global_address(self, name: str) -> int:
+        return self.engine.get_global_value_address(name)
+
+    def set_pointer(self, name: str, value: int) -> None:
+        ctypes.c_void_p.from_address(self.global_address(name)).value = value
+
+
+@functools.cache
+def jit() -> Jit:
+    """The process-wide JIT (created at the first compile)."""
+    llvm.initialize_native_target()
+    llvm.initialize_native_asmprinter()
+    register_symbols()
+    target = llvm.Target.from_triple(llvm.get_process_triple())
+    tm = target.create_target_machine(
+        cpu=llvm.get_host_cpu_name(),
+        features=llvm.get_host_cpu_features().flatten(),
+        opt=3,
+        jit=True,
+    )
+    engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), tm)
+    return Jit(tm, engine)
+
+
+def host_triple() -> str:
+    return llvm.get_process_triple()

@@ -1,0 +1,185 @@
+"""The pipeline: one specialization of a Python function -> a native entry point.
+
+    source AST --lower--> IR --infer_types--> typed IR --emit--> LLVM IR --jit--> entry
+
+A unit holds the requested specialization plus, transitively, a
+specialization of every same-module function it calls (recursion included),
+so each unit is self-contained: its entry point checks every global any of
+its kernels reads.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import itertools
+import math
+import time
+import types
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastimport.frontend.errors import Unsupported
+from fastimport.frontend.infer import infer_types
+from fastimport.frontend.ir import Call, CheckSignals, FuncIR, GlobalRef, Op, StoreLocal, Terminator
+from fastimport.frontend.lower_statements import lower_function
+from fastimport.frontend.pprint import format_func
+from fastimport.frontend.resolve import Resolver
+from fastimport.frontend.types import Ty
+from fastimport.runtime.debug import dump
+from fastimport.runtime.dispatch import FunctionState, make_builtin, state_of
+
+MAX_INFERENCE_ROUNDS = 100
+_unit_ids = itertools.count()
+
+
+@dataclass
+class CompiledEntry:
+    """A loaded specialization: the callable entry point and what keeps it alive."""
+
+    function: Any
+    ret_type: Ty
+    symbol: str
+    calls_address: int
+    keepalive: list[object] = field(default_factory=list)
+
+    def native_calls(self) -> int:
+        return ctypes.c_int64.from_address(self.calls_address).value
+
+
+@dataclass(eq=False)
+class Spec:
+    state: FunctionState
+    func: types.FunctionType
+    ir: FuncIR
+
+
+def compile_specialization(
+    root: FunctionState, func: types.FunctionType, arg_types: tuple[Ty, ...], prev: CompiledEntry | None
+) -> CompiledEntry:
+    """Compile `func` for `arg_types`; raises Unsupported if it is outside the subset."""
+    t0 = time.perf_counter()
+    namespace = func.__globals__
+    builtins_dict = func.__builtins__  # type: ignore[attr-defined]
+    if not isinstance(builtins_dict, dict):
+        builtins_dict = vars(builtins_dict)
+    resolver = Resolver(namespace, builtins_dict, lambda obj: state_of(obj) is not None)
+    unit = next(_unit_ids)
+    specs: dict[tuple[FunctionState, tuple[Ty, ...]], Spec] = {}
+
+    def spec_for(state: FunctionState, fn: types.FunctionType, types_: tuple[Ty, ...]) -> Spec:
+        key = (state, types_)
+        if key not in specs:
+            params = state.node.args
+            if params.kwonlyargs or len(types_) != len([*params.posonlyargs, *params.args]):
+                if state is not root:
+                    raise Unsupported(state.node, f"call of '{state.node.name}' with other than its positional parameters")
+            ir_fn = lower_function(state.node, state.module, types_, resolver)
+            ir_fn.symbol = f"fi_{_mangle(state.module)}_{state.node.name}_{unit}_{len(specs)}"
+            specs[key] = Spec(state, fn, ir_fn)
+        return specs[key]
+
+    def resolve_call(name: str, types_: tuple[Ty, ...], op: Op) -> tuple[object, Ty | None]:
+        callee = namespace[name]
+        state = state_of(callee)
+        assert state is not None  # the resolver admitted it as a compiled function
+        spec = spec_for(state, callee, types_)  # type: ignore[arg-type]
+        return spec, spec.ir.ret_type
+
+    # 1. lower the root; callees are lowered as inference discovers their argument types
+    root_spec = spec_for(root, func, arg_types)
+    # 2. infer types over all specializations to a fixpoint (recursion converges through joins)
+    for _ in range(MAX_INFERENCE_ROUNDS):
+        changed = False
+        for spec in list(specs.values()):
+            changed |= infer_types(spec.ir, resolve_call)
+        if not changed:
+            break
+    # 3. every value must have a type now
+    for spec in specs.values():
+        _check_typed(spec)
+    for spec in specs.values():
+        dump(f"IR {spec.ir.symbol}", format_func(spec.ir))
+    t_front = time.perf_counter()
+
+    # 4. emit LLVM: the kernels, then the root's entry point
+    from llvmlite import ir
+
+    from fastimport.backend.emit import emit_kernel, kernel_type
+    from fastimport.backend.entry import Namespaces, ObjectTable, emit_entry
+    from fastimport.backend.jit import jit
+
+    module = ir.Module(name=f"fi_unit_{unit}")
+    kernels: dict[Spec, ir.Function] = {}
+    for spec in specs.values():
+        kernel = ir.Function(module, kernel_type(spec.ir), spec.ir.symbol)
+        kernel.linkage = "internal"
+        kernels[spec] = kernel
+    for spec in specs.values():
+        emit_kernel(module, spec.ir, lambda target: kernels[target] if isinstance(target, Spec) else kernels[spec])
+    refs = _unit_globals(specs.values())
+    objects = ObjectTable(module)
+    names = Namespaces(namespace, builtins_dict, {"math": vars(math)})
+    entry_symbol = f"{root_spec.ir.symbol}_entry"
+    emit_entry(
+        module,
+        entry_symbol,
+        kernels[root_spec],
+        root_spec.ir,
+        refs,
+        names,
+        objects,
+        root,
+        prev.symbol if prev is not None else None,
+    )
+    dump(f"LLVM {entry_symbol}", str(module))
+
+    # 5. optimize, link, and fill in the object table
+    engine = jit()
+    engine.load(module)
+    for name, obj in zip(objects.names, objects.objects):
+        engine.set_pointer(name, id(obj))
+    address = engine.address(entry_symbol)
+    function, method = make_builtin(func.__name__, address)
+    t_end = time.perf_counter()
+    dump("timing", f"{entry_symbol}: front end {1000 * (t_front - t0):.1f} ms, LLVM {1000 * (t_end - t_front):.1f} ms")
+    return CompiledEntry(
+        function=function,
+        ret_type=root_spec.ir.ret_type,  # type: ignore[arg-type]
+        symbol=entry_symbol,
+        calls_address=engine.global_address("fi.calls"),
+        keepalive=[method, objects.objects, module],
+    )
+
+
+def _check_typed(spec: Spec) -> None:
+    fn = spec.ir
+    if fn.ret_type is None:
+        raise Unsupported(spec.state.node, "return type cannot be inferred (does it ever return?)")
+    for op in fn.all_ops():
+        if isinstance(op, (StoreLocal, CheckSignals, Terminator)):
+            continue
+        if op.type is None:
+            raise Unsupported(_At(op), "expression type cannot be inferred")
+        if isinstance(op, Call) and op.target is None:
+            raise Unsupported(_At(op), f"call of '{op.callee}'")
+
+
+def _unit_globals(specs: Any) -> list[GlobalRef]:  # noqa: ANN401
+    refs: dict[tuple[str, str], GlobalRef] = {}
+    for spec in specs:
+        for key, ref in spec.ir.globals.items():
+            known = refs.setdefault(key, ref)
+            if known.type is None:
+                known.type = ref.type
+    # A value global never read by an op (type unknown) needs no slot.
+    return [ref for ref in refs.values() if ref.kind != "value" or ref.type is not None]
+
+
+def _mangle(name: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in name)
+
+
+class _At:
+    def __init__(self, op: Op) -> None:
+        self.lineno = op.line
+        self.col_offset = op.col

@@ -1,0 +1,1 @@
+"""Front end: which functions are candidates, AST -> typed IR, type inference."""

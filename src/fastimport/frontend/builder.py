@@ -1,0 +1,102 @@
+"""The IR builder: owns the blocks being built and the name environment.
+
+Lowering functions (`lower_statements.py`, `lower_expressions.py`) call it to
+append ops and to open blocks; it never looks at the AST itself except to
+record positions for error messages.
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import TYPE_CHECKING, TypeVar
+
+from fastimport.frontend.errors import Unsupported
+from fastimport.frontend.ir import (
+    BasicBlock,
+    Branch,
+    Deopt,
+    FuncIR,
+    GlobalRef,
+    Goto,
+    Local,
+    Op,
+    Value,
+)
+
+if TYPE_CHECKING:
+    from fastimport.frontend.resolve import Resolver
+
+OpT = TypeVar("OpT", bound=Op)
+
+
+class Builder:
+    """Appends ops to the current block of one FuncIR."""
+
+    def __init__(self, fn: FuncIR, resolver: Resolver) -> None:
+        self.fn = fn
+        self.resolver = resolver
+        self.block = self.new_block()
+        # (continue target, break target) of the enclosing loops, innermost last.
+        self.loops: list[tuple[BasicBlock, BasicBlock]] = []
+        self._temps = 0
+
+    # Blocks.
+
+    def new_block(self) -> BasicBlock:
+        block = BasicBlock(label=len(self.fn.blocks))
+        self.fn.blocks.append(block)
+        return block
+
+    def activate(self, block: BasicBlock) -> None:
+        self.block = block
+
+    def terminated(self) -> bool:
+        return self.block.terminator is not None
+
+    def goto(self, target: BasicBlock) -> None:
+        if not self.terminated():
+            self.block.ops.append(Goto(target))
+
+    def goto_and_activate(self, target: BasicBlock) -> None:
+        self.goto(target)
+        self.activate(target)
+
+    def branch(self, cond: Value, true: BasicBlock, false: BasicBlock) -> None:
+        if not self.terminated():
+            self.block.ops.append(Branch(cond, true, false))
+
+    def deopt(self, reason: str) -> None:
+        if not self.terminated():
+            self.block.ops.append(Deopt(reason))
+
+    # Ops.
+
+    def add(self, op: OpT, node: ast.AST | None = None) -> OpT:
+        if node is not None:
+            op.line = getattr(node, "lineno", 0)
+            op.col = getattr(node, "col_offset", 0)
+        if self.terminated():
+            # Code after return/break/continue: unreachable, keep it in a dead block.
+            self.activate(self.new_block())
+        self.block.ops.append(op)
+        return op
+
+    # Names.
+
+    def local(self, name: str) -> Local:
+        local = self.fn.locals.get(name)
+        if local is None:
+            local = self.fn.locals[name] = Local(name)
+        return local
+
+    def temp(self, hint: str) -> Local:
+        """A hidden local (names starting with '$' cannot clash with Python names)."""
+        self._temps += 1
+        return self.local(f"${hint}{self._temps}")
+
+    def global_ref(self, ref: GlobalRef) -> GlobalRef:
+        """Intern a global read so the entry point checks each name once."""
+        return self.fn.globals.setdefault((ref.namespace, ref.name), ref)
+
+    def unsupported(self, node: ast.AST, reason: str) -> Unsupported:
+        return Unsupported(node, reason)

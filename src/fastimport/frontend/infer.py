@@ -1,0 +1,94 @@
+"""Type inference: give every value, local and the return a concrete type.
+
+A forward fixpoint over the ops of one specialization. Locals start unknown
+and take the join of everything stored into them; a local that would hold
+two different types (say int, then float) makes the function unsupported
+for these argument types, never silently converted.
+
+    x = 0            x: int
+    x = x + 1.5  ->  conflict: "local 'x' holds int and float"
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from fastimport.frontend.errors import Unsupported
+from fastimport.frontend.ir import (
+    Binary,
+    Builtin,
+    Call,
+    Compare,
+    Const,
+    FuncIR,
+    LoadGlobal,
+    LoadLocal,
+    MathCall,
+    Op,
+    Param,
+    Return,
+    StoreLocal,
+    Truth,
+    Unary,
+)
+from fastimport.frontend.typerules import _node, binary_type, builtin_type, math_type, unary_type
+from fastimport.frontend.types import Ty, TypeConflictError, join, ty_of_value
+
+# (callee name, argument types) -> (the callee's specialization, its return type if known yet)
+CallResolver = Callable[[str, tuple[Ty, ...], Op], tuple[object, "Ty | None"]]
+
+
+def infer_types(fn: FuncIR, resolve_call: CallResolver) -> bool:
+    """One round over the function; returns True if any type changed (run to a fixpoint)."""
+    changed = False
+    for op in fn.all_ops():
+        before = op.type
+        _infer_op(fn, op, resolve_call)
+        changed |= op.type is not before
+        if isinstance(op, StoreLocal) and op.src.type is not None:
+            local_before = op.local.type
+            try:
+                op.local.type = join(op.local.type, op.src.type)
+            except TypeConflictError as e:
+                raise Unsupported(_node(op), f"local '{op.local.name.lstrip('$')}' holds {e}") from None
+            changed |= op.local.type is not local_before
+        if isinstance(op, Return):
+            ret = Ty.NONE if op.value is None else op.value.type
+            if ret is not None:
+                before_ret = fn.ret_type
+                try:
+                    fn.ret_type = join(fn.ret_type, ret)
+                except TypeConflictError as e:
+                    raise Unsupported(_node(op), f"returns both {e}") from None
+                changed |= fn.ret_type is not before_ret
+    return changed
+
+
+def _infer_op(fn: FuncIR, op: Op, resolve_call: CallResolver) -> None:
+    if any(src.type is None for src in op.sources()):
+        return  # not yet known: a later round will see it
+    if isinstance(op, Const):
+        op.type = ty_of_value(op.value)
+    elif isinstance(op, Param):
+        op.type = fn.arg_types[op.index]
+    elif isinstance(op, LoadLocal):
+        op.type = op.local.type
+    elif isinstance(op, LoadGlobal):
+        op.type = op.ref.type if op.ref.type is not None else Ty.FLOAT
+        op.ref.type = op.type
+    elif isinstance(op, Unary):
+        op.type = unary_type(op, op.kind, op.src.type)  # type: ignore[arg-type]
+    elif isinstance(op, Binary):
+        op.type = binary_type(op, op.kind, op.lhs.type, op.rhs.type, op.rhs)  # type: ignore[arg-type]
+    elif isinstance(op, (Compare, Truth)):
+        if isinstance(op, Compare):
+            binary_type(op, "sub", op.lhs.type, op.rhs.type, op.rhs)  # type: ignore[arg-type]
+        op.type = Ty.BOOL
+    elif isinstance(op, Builtin):
+        op.type = builtin_type(op, op.name, [a.type for a in op.args])  # type: ignore[misc]
+    elif isinstance(op, MathCall):
+        op.type = math_type(op, op.name, [a.type for a in op.args])  # type: ignore[misc]
+    elif isinstance(op, Call):
+        target, ret = resolve_call(op.callee, tuple(a.type for a in op.args), op)  # type: ignore[misc]
+        op.target = target
+        op.type = ret

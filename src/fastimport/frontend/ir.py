@@ -1,0 +1,398 @@
+"""The typed IR: basic blocks of small ops over unboxed values.
+
+One IR function is built per specialization (argument types known), so every
+value gets one concrete type from `infer_types`. Locals live in `Local`
+slots (the backend turns them into allocas that LLVM promotes to registers);
+temporaries are the ops themselves.
+
+Every op that can fail at run time (overflow, zero division, domain error,
+an unbound local, a guard on a global) leaves the native path: the whole
+call is re-run as bytecode, which is exact because compiled functions have
+no side effects (see docs/semantics.md).
+
+    def f(n):            block0: store n <- param0
+        s = 0                    store s <- const 0
+        while n > 0:     block1: branch (cmp gt (load n) (const 0)) block2 block3
+            s += n       block2: store s <- binary add (load s) (load n)
+            n -= 1               ...  goto block1
+        return s         block3: return (load s)
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Final, Generic, TypeVar, final
+
+if TYPE_CHECKING:
+    from fastimport.frontend.types import Ty
+
+T = TypeVar("T")
+
+
+class Value:
+    """Something with a type: an op's result or a constant."""
+
+    type: Ty | None = None
+    line: int = 0
+    col: int = 0
+
+    def sources(self) -> list[Value]:
+        return []
+
+
+class Op(Value):
+    """An instruction inside a basic block."""
+
+    @abstractmethod
+    def accept(self, visitor: OpVisitor[T]) -> T: ...
+
+
+@dataclass(eq=False)
+class Local:
+    """A Python local variable; `type` is filled in by inference."""
+
+    name: str
+    type: Ty | None = None
+    is_param: bool = False
+
+
+@dataclass(eq=False)
+class GlobalRef:
+    """A name the function reads from a namespace at call time.
+
+    kind "value": an int/float/bool read and unboxed at each entry;
+    kind "callable"/"module": must still be the object seen at compile time (a guard).
+    """
+
+    namespace: str  # "globals", "builtins" or "module:<name>" (a module's attribute)
+    name: str
+    kind: str
+    expected: object = None
+    type: Ty | None = None
+
+
+@final
+class Const(Op):
+    """A literal int, float or bool."""
+
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+    def accept(self, visitor: OpVisitor[T]) -> T:
+        return visitor.visit_const(self)
+
+
+@final
+class Param(Op):
+    """The index-th argument of the specialization, already unboxed."""
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+
+    def accept(self, visitor: OpVisitor[T]) -> T:
+        return visitor.visit_param(self)
+
+
+@final
+class LoadLocal(Op):
+    """Read a local; deopts if it may be unbound (UnboundLocalError stays CPython's)."""
+
+    def __init__(self, local: Local) -> None:
+        self.local = local
+
+    def accept(self, visitor: OpVisitor[T]) -> T:
+        return visitor.visit_load_local(self)
+
+
+@final
+class StoreLocal(Op):
+    """local = src (the local's type is the join of everything stored)."""
+
+    def __init__(self, local: Local, src: Value) -> None:
+        self.local = local
+        self.src = src
+
+    def sources(self) -> list[Value]:
+        return [self.src]
+
+    def accept(self, visitor: OpVisitor[T]) -> T:
+        return visitor.visit_store_local(self)
+
+
+@final
+class LoadGlobal(Op):
+    """A global value read at call time (the entry point unboxes it)."""
+
+    def __init__(self, ref: GlobalRef) -> None:
+        self.ref = ref
+
+    def accept(self, visitor: OpVisitor[T]) -> T:
+        return visitor.visit_load_global(self)
+
+
+@final
+class Unary(Op):
+    """-x, +x, ~x, not x."""
+
+    NEG: Final = "neg"
+    POS: Final = "pos"
+    INVERT: Final = "invert"
+    NOT: Final = "not"
+
+    def __init__(self, kind: str, src: Value) -> None:
+        self.kind = kind
+        self.src = src
+
+    def sources(self) -> list[Value]:
+        return [self.src]
+
+    def accept(self, visitor: OpVisitor[T]) -> T:
+        return visitor.visit_unary(self)
+
+
+@final
+class Binary(Op):
+    """lhs <kind> rhs with Python's semantics for the operand types."""
+
+    KINDS: Final = frozenset(
+        {"add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "lshift", "rshift", "and", "or", "xor"}
+    )
+
+    def __init__(self, kind: str, lhs: Value, rhs: Value) -> None:
+        self.kind = kind
+        self.lhs = lhs
+        self.rhs = rhs
+
+    def sources(self) -> list[Value]:
+        return [self.lhs, self.rhs]
+
+    def accept(self, visitor: OpVisitor[T]) -> T:
+        return visitor.visit_binary(self)
+
+
+@final
+class Compare(Op):
+    """lhs <kind> rhs -> bool; exact across int and float."""
+
+    KINDS: Final = frozenset({"lt", "le", "gt", "ge", "eq", "ne"})
+
+    def __init__(self, kind: str, lhs: Value, rhs: Value) -> None:
+        self.kind = kind
+        self.lhs = lhs
+        self.rhs = rhs
+
+    def sources(self) -> list[Value]:
+        return [self.lhs, self.rhs]
+
+    def accept(self, visitor: OpVisitor[T]) -> T:
+        return visitor.visit_compare(self)
+
+
+@final
+class Truth(Op):
+    """bool(src) for a condition."""
+
+    def __init__(self, src: Value) -> None:
+        self.src = src
+
+    def sources(self) -> list[Value]:
+        return [self.src]
+
+    def accept(self, visitor: OpVisitor[T]) -> T:
+        return visitor.visit_truth(self)
+
+
+@final
+class Builtin(Op):
+    """A call of a builtin function (abs, min, max, int, float, bool, round)."""
+
+    def __init__(self, name: str, args: list[Value]) -> None:
+        self.name = name
+        self.args = args
+
+    def sources(self) -> list[Value]:
+        return list(self.args)
+
+    def accept(self, visitor: OpVisitor[T]) -> T:
+        return visitor.visit_builtin(self)
+
+
+@final
+class MathCall(Op):
+    """math.<name>(args) with CPython's libm calls and error checks."""
+
+    def __init__(self, name: str, args: list[Value]) -> None:
+        self.name = name
+        self.args = args
+
+    def sources(self) -> list[Value]:
+        return list(self.args)
+
+    def accept(self, visitor: OpVisitor[T]) -> T:
+        return visitor.visit_math_call(self)
+
+
+@final
+class Call(Op):
+    """A native call of another compiled function of the same module.
+
+    `callee` is the callee's name; `target` (its specialization) is set by inference.
+    """
+
+    def __init__(self, callee: str, args: list[Value]) -> None:
+        self.callee = callee
+        self.args = args
+        self.target: object = None
+
+    def sources(self) -> list[Value]:
+        return list(self.args)
+
+    def accept(self, visitor: OpVisitor[T]) -> T:
+        return visitor.visit_call(self)
+
+
+@final
+class CheckSignals(Op):
+    """At a loop back edge: let Ctrl-C (KeyboardInterrupt) in, every so often."""
+
+    def accept(self, visitor: OpVisitor[T]) -> T:
+        return visitor.visit_check_signals(self)
+
+
+# Terminators.
+
+
+class Terminator(Op):
+    """The last op of a block."""
+
+    def targets(self) -> list[BasicBlock]:
+        return []
+
+
+@final
+class Goto(Terminator):
+    def __init__(self, target: BasicBlock) -> None:
+        self.target = target
+
+    def targets(self) -> list[BasicBlock]:
+        return [self.target]
+
+    def accept(self, visitor: OpVisitor[T]) -> T:
+        return visitor.visit_goto(self)
+
+
+@final
+class Branch(Terminator):
+    """if cond (a BOOL value) goto true else goto false."""
+
+    def __init__(self, cond: Value, true: BasicBlock, false: BasicBlock) -> None:
+        self.cond = cond
+        self.true = true
+        self.false = false
+
+    def sources(self) -> list[Value]:
+        return [self.cond]
+
+    def targets(self) -> list[BasicBlock]:
+        return [self.true, self.false]
+
+    def accept(self, visitor: OpVisitor[T]) -> T:
+        return visitor.visit_branch(self)
+
+
+@final
+class Return(Terminator):
+    """return value (None for `return` / falling off the end)."""
+
+    def __init__(self, value: Value | None) -> None:
+        self.value = value
+
+    def sources(self) -> list[Value]:
+        return [] if self.value is None else [self.value]
+
+    def accept(self, visitor: OpVisitor[T]) -> T:
+        return visitor.visit_return(self)
+
+
+@final
+class Deopt(Terminator):
+    """Leave native code: the call re-runs as bytecode (which raises, if it must)."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def accept(self, visitor: OpVisitor[T]) -> T:
+        return visitor.visit_deopt(self)
+
+
+PURE_OPS: Final = (Const, Param, LoadLocal, LoadGlobal, Unary, Binary, Compare, Truth, Builtin, MathCall)
+TERMINATORS: Final = (Goto, Branch, Return, Deopt)
+
+
+@dataclass(eq=False)
+class BasicBlock:
+    ops: list[Op] = field(default_factory=list)
+    label: int = -1
+
+    @property
+    def terminator(self) -> Terminator | None:
+        last = self.ops[-1] if self.ops else None
+        return last if isinstance(last, Terminator) else None
+
+
+@dataclass(eq=False)
+class FuncIR:
+    """One specialization of one Python function."""
+
+    module: str
+    name: str
+    params: list[Local]
+    arg_types: tuple[Ty, ...]
+    blocks: list[BasicBlock] = field(default_factory=list)
+    locals: dict[str, Local] = field(default_factory=dict)
+    globals: dict[tuple[str, str], GlobalRef] = field(default_factory=dict)
+    ret_type: Ty | None = None
+    symbol: str = ""
+
+    def all_ops(self) -> list[Op]:
+        return [op for block in self.blocks for op in block.ops]
+
+
+class OpVisitor(Generic[T]):
+    """One abstract method per op, so a forgotten op fails loudly."""
+
+    @abstractmethod
+    def visit_const(self, op: Const) -> T: ...
+    @abstractmethod
+    def visit_param(self, op: Param) -> T: ...
+    @abstractmethod
+    def visit_load_local(self, op: LoadLocal) -> T: ...
+    @abstractmethod
+    def visit_store_local(self, op: StoreLocal) -> T: ...
+    @abstractmethod
+    def visit_load_global(self, op: LoadGlobal) -> T: ...
+    @abstractmethod
+    def visit_unary(self, op: Unary) -> T: ...
+    @abstractmethod
+    def visit_binary(self, op: Binary) -> T: ...
+    @abstractmethod
+    def visit_compare(self, op: Compare) -> T: ...
+    @abstractmethod
+    def visit_truth(self, op: Truth) -> T: ...
+    @abstractmethod
+    def visit_builtin(self, op: Builtin) -> T: ...
+    @abstractmethod
+    def visit_math_call(self, op: MathCall) -> T: ...
+    @abstractmethod
+    def visit_call(self, op: Call) -> T: ...
+    @abstractmethod
+    def visit_check_signals(self, op: CheckSignals) -> T: ...
+    @abstractmethod
+    def visit_goto(self, op: Goto) -> T: ...
+    @abstractmethod
+    def visit_branch(self, op: Branch) -> T: ...
+    @abstractmethod
+    def visit_return(self, op: Return) -> T: ...
+    @abstractmethod
+    def visit_deopt(self, op: Deopt) -> T: ...

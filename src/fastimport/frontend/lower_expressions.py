@@ -1,0 +1,261 @@
+"""Expressions -> IR values.
+
+`lower_expr(b, node)` returns the Value of an expression; `lower_condition(b,
+node, true, false)` branches on its truth without materializing a bool, so
+`if a and b:` works whatever the types of `a` and `b`.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+
+from fastimport.frontend.builder import Builder
+from fastimport.frontend.errors import Unsupported
+from fastimport.frontend.ir import (
+    Binary,
+    Builtin,
+    Call,
+    Compare,
+    Const,
+    GlobalRef,
+    LoadGlobal,
+    LoadLocal,
+    MathCall,
+    StoreLocal,
+    Truth,
+    Unary,
+    Value,
+)
+from fastimport.frontend.mathlib import MATH_CONSTANTS, MATH_FUNCTIONS
+
+BINOPS: dict[type[ast.operator], str] = {
+    ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "truediv",
+    ast.FloorDiv: "floordiv", ast.Mod: "mod", ast.Pow: "pow",
+    ast.LShift: "lshift", ast.RShift: "rshift",
+    ast.BitAnd: "and", ast.BitOr: "or", ast.BitXor: "xor",
+}  # fmt: skip
+UNARYOPS: dict[type[ast.unaryop], str] = {
+    ast.USub: Unary.NEG, ast.UAdd: Unary.POS, ast.Invert: Unary.INVERT, ast.Not: Unary.NOT,
+}  # fmt: skip
+CMPOPS: dict[type[ast.cmpop], str] = {
+    ast.Lt: "lt", ast.LtE: "le", ast.Gt: "gt", ast.GtE: "ge", ast.Eq: "eq", ast.NotEq: "ne",
+}  # fmt: skip
+
+
+def lower_expr(b: Builder, node: ast.expr) -> Value:
+    """The value of `node`."""
+    lower = _EXPRESSIONS.get(type(node))
+    if lower is None:
+        raise Unsupported(node, f"expression {type(node).__name__}")
+    return lower(b, node)
+
+
+def lower_condition(b: Builder, node: ast.expr, true: object, false: object) -> None:
+    """Branch to `true` or `false` on the truth of `node` (short-circuiting and/or/not)."""
+    if isinstance(node, ast.BoolOp):
+        for value in node.values[:-1]:
+            rest = b.new_block()
+            if isinstance(node.op, ast.And):
+                lower_condition(b, value, rest, false)
+            else:
+                lower_condition(b, value, true, rest)
+            b.activate(rest)
+        lower_condition(b, node.values[-1], true, false)
+    elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+        lower_condition(b, node.operand, false, true)
+    elif isinstance(node, ast.Compare) and len(node.ops) > 1:
+        _lower_chain(b, node, true, false)
+    else:
+        b.branch(b.add(Truth(lower_expr(b, node)), node), true, false)  # type: ignore[arg-type]
+
+
+def lower_constant(b: Builder, node: ast.Constant) -> Value:
+    value = node.value
+    if type(value) is int and not -(2**63) <= value < 2**63:
+        raise Unsupported(node, "int literal beyond 64 bits")
+    if type(value) not in (int, float, bool):
+        raise Unsupported(node, f"{type(value).__name__} literal")
+    return b.add(Const(value), node)
+
+
+def lower_name(b: Builder, node: ast.Name) -> Value:
+    if node.id in b.fn.locals:
+        return b.add(LoadLocal(b.fn.locals[node.id]), node)
+    resolved = b.resolver.resolve(node.id, node)
+    if resolved.kind != "value":
+        raise Unsupported(node, f"'{node.id}' used as a value")
+    return b.add(LoadGlobal(b.global_ref(resolved.ref)), node)
+
+
+def lower_attribute(b: Builder, node: ast.Attribute) -> Value:
+    module_ref = _math_module(b, node.value)
+    if node.attr not in MATH_CONSTANTS:
+        raise Unsupported(node, f"math.{node.attr} used as a value")
+    b.global_ref(module_ref)
+    ref = b.global_ref(GlobalRef("module:math", node.attr, "value"))
+    return b.add(LoadGlobal(ref), node)
+
+
+def lower_binop(b: Builder, node: ast.BinOp) -> Value:
+    kind = BINOPS.get(type(node.op))
+    if kind is None:
+        raise Unsupported(node, f"operator {type(node.op).__name__}")
+    lhs = lower_expr(b, node.left)
+    rhs = lower_expr(b, node.right)
+    return b.add(Binary(kind, lhs, rhs), node)
+
+
+def lower_unaryop(b: Builder, node: ast.UnaryOp) -> Value:
+    return b.add(Unary(UNARYOPS[type(node.op)], lower_expr(b, node.operand)), node)
+
+
+def lower_compare(b: Builder, node: ast.Compare) -> Value:
+    for op in node.ops:
+        if type(op) not in CMPOPS:
+            raise Unsupported(node, f"comparison {type(op).__name__}")
+    if len(node.ops) == 1:
+        lhs = lower_expr(b, node.left)
+        rhs = lower_expr(b, node.comparators[0])
+        return b.add(Compare(CMPOPS[type(node.ops[0])], lhs, rhs), node)
+    return _materialize_condition(b, node)
+
+
+def lower_boolop(b: Builder, node: ast.BoolOp) -> Value:
+    """`a or b` is a if a is truthy else b: the value itself, not a bool."""
+    result = b.temp("boolop")
+    done = b.new_block()
+    for value in node.values[:-1]:
+        v = lower_expr(b, value)
+        b.add(StoreLocal(result, v), value)
+        rest = b.new_block()
+        truth = b.add(Truth(v), value)
+        if isinstance(node.op, ast.And):
+            b.branch(truth, rest, done)
+        else:
+            b.branch(truth, done, rest)
+        b.activate(rest)
+    b.add(StoreLocal(result, lower_expr(b, node.values[-1])), node.values[-1])
+    b.goto_and_activate(done)
+    return b.add(LoadLocal(result), node)
+
+
+def lower_ifexp(b: Builder, node: ast.IfExp) -> Value:
+    result = b.temp("ifexp")
+    true, false, done = b.new_block(), b.new_block(), b.new_block()
+    lower_condition(b, node.test, true, false)
+    for block, expr in ((true, node.body), (false, node.orelse)):
+        b.activate(block)
+        b.add(StoreLocal(result, lower_expr(b, expr)), expr)
+        b.goto(done)
+    b.activate(done)
+    return b.add(LoadLocal(result), node)
+
+
+def lower_call(b: Builder, node: ast.Call) -> Value:
+    if node.keywords:
+        raise Unsupported(node, "keyword arguments in a call")
+    if any(isinstance(arg, ast.Starred) for arg in node.args):
+        raise Unsupported(node, "*args in a call")
+    func = node.func
+    if isinstance(func, ast.Attribute):
+        b.global_ref(_math_module(b, func.value))
+        spec = MATH_FUNCTIONS.get(func.attr)
+        if spec is None:
+            raise Unsupported(node, f"math.{func.attr} is not compiled natively")
+        b.global_ref(GlobalRef("module:math", func.attr, "callable", getattr(math, func.attr)))
+        return _math_call(b, node, func.attr)
+    if not isinstance(func, ast.Name):
+        raise Unsupported(node, "call of a computed callee")
+    if func.id in b.fn.locals:
+        raise Unsupported(node, f"call of local '{func.id}'")
+    resolved = b.resolver.resolve(func.id, func)
+    b.global_ref(resolved.ref)
+    if resolved.kind == "mathfunc":
+        return _math_call(b, node, resolved.name)
+    if resolved.kind == "builtin":
+        if resolved.name == "range":
+            raise Unsupported(node, "range() outside a for loop")
+        return _builtin_call(b, node, resolved.name)
+    if resolved.kind == "function":
+        target = resolved.target
+        nparams = target.__code__.co_argcount  # type: ignore[attr-defined]
+        if len(node.args) != nparams or target.__code__.co_kwonlyargcount:  # type: ignore[attr-defined]
+            raise Unsupported(node, f"call of '{func.id}' that relies on default arguments")
+        args = [lower_expr(b, arg) for arg in node.args]
+        return b.add(Call(func.id, args), node)
+    raise Unsupported(node, f"call of '{func.id}'")
+
+
+def _builtin_call(b: Builder, node: ast.Call, name: str) -> Value:
+    nargs = len(node.args)
+    arity_ok = {
+        "abs": nargs == 1,
+        "min": nargs >= 2,
+        "max": nargs >= 2,
+        "int": nargs == 1,
+        "float": nargs == 1,
+        "bool": nargs == 1,
+        "round": nargs == 1,
+    }
+    if not arity_ok.get(name, False):
+        raise Unsupported(node, f"{name}() with {nargs} argument(s)")
+    args = [lower_expr(b, arg) for arg in node.args]
+    return b.add(Builtin(name, args), node)
+
+
+def _math_call(b: Builder, node: ast.Call, name: str) -> Value:
+    spec = MATH_FUNCTIONS[name]
+    if len(node.args) != spec.arity and not (name == "log" and len(node.args) == 2):  # noqa: PLR2004
+        raise Unsupported(node, f"math.{name}() with {len(node.args)} argument(s)")
+    args = [lower_expr(b, arg) for arg in node.args]
+    return b.add(MathCall(name, args), node)
+
+
+def _math_module(b: Builder, node: ast.expr) -> GlobalRef:
+    if not isinstance(node, ast.Name) or node.id in b.fn.locals:
+        raise Unsupported(node, "attribute of a value")
+    resolved = b.resolver.resolve(node.id, node)
+    if resolved.kind != "math":
+        raise Unsupported(node, f"attribute of '{node.id}'")
+    return resolved.ref
+
+
+def _lower_chain(b: Builder, node: ast.Compare, true: object, false: object) -> None:
+    """a < b < c: each middle operand evaluated once, stop at the first false."""
+    lhs = lower_expr(b, node.left)
+    for op, comparator in zip(node.ops, node.comparators):
+        rhs = lower_expr(b, comparator)
+        cmp = b.add(Compare(CMPOPS[type(op)], lhs, rhs), node)
+        if comparator is node.comparators[-1]:
+            b.branch(cmp, true, false)  # type: ignore[arg-type]
+        else:
+            rest = b.new_block()
+            b.branch(cmp, rest, false)  # type: ignore[arg-type]
+            b.activate(rest)
+        lhs = rhs
+
+
+def _materialize_condition(b: Builder, node: ast.expr) -> Value:
+    result = b.temp("cond")
+    true, false, done = b.new_block(), b.new_block(), b.new_block()
+    lower_condition(b, node, true, false)
+    for block, value in ((true, True), (false, False)):
+        b.activate(block)
+        b.add(StoreLocal(result, b.add(Const(value), node)), node)
+        b.goto(done)
+    b.activate(done)
+    return b.add(LoadLocal(result), node)
+
+
+_EXPRESSIONS = {
+    ast.Constant: lower_constant,
+    ast.Name: lower_name,
+    ast.Attribute: lower_attribute,
+    ast.BinOp: lower_binop,
+    ast.UnaryOp: lower_unaryop,
+    ast.Compare: lower_compare,
+    ast.BoolOp: lower_boolop,
+    ast.IfExp: lower_ifexp,
+    ast.Call: lower_call,
+}

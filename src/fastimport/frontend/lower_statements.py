@@ -1,0 +1,232 @@
+"""Statements -> IR blocks, and `lower_function`, the entry point of lowering.
+
+Each `lower_<node>` reads like the control-flow graph it builds.
+"""
+
+from __future__ import annotations
+
+import ast
+
+from fastimport.frontend.builder import Builder
+from fastimport.frontend.errors import Unsupported
+from fastimport.frontend.ir import (
+    Binary,
+    Builtin,
+    CheckSignals,
+    Compare,
+    Const,
+    FuncIR,
+    LoadLocal,
+    Param,
+    Return,
+    StoreLocal,
+    Value,
+)
+from fastimport.frontend.lower_expressions import BINOPS, lower_condition, lower_expr
+from fastimport.frontend.resolve import Resolver
+from fastimport.frontend.types import Ty
+
+
+def lower_function(
+    node: ast.FunctionDef, module: str, arg_types: tuple[Ty, ...], resolver: Resolver
+) -> FuncIR:
+    """One specialization of `node` as IR (types are filled in later by `infer_types`)."""
+    args = node.args
+    params = [*args.posonlyargs, *args.args, *args.kwonlyargs]
+    fn = FuncIR(module, node.name, [], arg_types)
+    b = Builder(fn, resolver)
+    for name in local_names(node):
+        b.local(name)
+    for index, arg in enumerate(params):
+        local = b.local(arg.arg)
+        local.is_param = True
+        fn.params.append(local)
+        b.add(StoreLocal(local, b.add(Param(index), arg)), arg)
+    lower_body(b, node.body)
+    if not b.terminated():
+        b.add(Return(None), node)
+    return fn
+
+
+def local_names(node: ast.FunctionDef) -> list[str]:
+    """Names Python treats as local to the function: anything bound in its body."""
+    names: dict[str, None] = {}
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Name) and isinstance(sub.ctx, (ast.Store, ast.Del)):
+            names[sub.id] = None
+    return list(names)
+
+
+def lower_body(b: Builder, body: list[ast.stmt]) -> None:
+    for stmt in body:
+        lower = _STATEMENTS.get(type(stmt))
+        if lower is None:
+            raise Unsupported(stmt, f"statement {type(stmt).__name__}")
+        lower(b, stmt)
+
+
+def lower_assign(b: Builder, s: ast.Assign) -> None:
+    for target in s.targets:
+        if not isinstance(target, ast.Name):
+            raise Unsupported(target, f"assignment to {type(target).__name__}")
+    value = lower_expr(b, s.value)
+    for target in s.targets:
+        b.add(StoreLocal(b.local(target.id), value), target)  # type: ignore[attr-defined]
+
+
+def lower_annassign(b: Builder, s: ast.AnnAssign) -> None:
+    if not isinstance(s.target, ast.Name):
+        raise Unsupported(s.target, "annotated assignment to a non-name")
+    if s.value is not None:
+        b.add(StoreLocal(b.local(s.target.id), lower_expr(b, s.value)), s.target)
+
+
+def lower_augassign(b: Builder, s: ast.AugAssign) -> None:
+    if not isinstance(s.target, ast.Name):
+        raise Unsupported(s.target, f"augmented assignment to {type(s.target).__name__}")
+    local = b.local(s.target.id)
+    current = b.add(LoadLocal(local), s.target)
+    value = lower_expr(b, s.value)
+    kind = BINOPS.get(type(s.op))
+    if kind is None:
+        raise Unsupported(s, f"operator {type(s.op).__name__}")
+    b.add(StoreLocal(local, b.add(Binary(kind, current, value), s)), s.target)
+
+
+def lower_return(b: Builder, s: ast.Return) -> None:
+    if s.value is None or (isinstance(s.value, ast.Constant) and s.value.value is None):
+        b.add(Return(None), s)
+    else:
+        b.add(Return(lower_expr(b, s.value)), s)
+
+
+def lower_expr_stmt(b: Builder, s: ast.Expr) -> None:
+    if isinstance(s.value, ast.Constant) and isinstance(s.value.value, str):
+        return  # a docstring or a bare string: no effect
+    lower_expr(b, s.value)
+
+
+def lower_pass(b: Builder, s: ast.stmt) -> None:
+    pass
+
+
+def lower_if(b: Builder, s: ast.If) -> None:
+    then, orelse, done = b.new_block(), b.new_block(), b.new_block()
+    lower_condition(b, s.test, then, orelse)
+    b.activate(then)
+    lower_body(b, s.body)
+    b.goto(done)
+    b.activate(orelse)
+    lower_body(b, s.orelse)
+    b.goto(done)
+    b.activate(done)
+
+
+def lower_while(b: Builder, s: ast.While) -> None:
+    top, body, orelse, done = b.new_block(), b.new_block(), b.new_block(), b.new_block()
+    b.goto_and_activate(top)
+    b.add(CheckSignals(), s)
+    lower_condition(b, s.test, body, orelse)
+    b.activate(body)
+    b.loops.append((top, done))
+    lower_body(b, s.body)
+    b.loops.pop()
+    b.goto(top)
+    b.activate(orelse)
+    lower_body(b, s.orelse)
+    b.goto_and_activate(done)
+
+
+def lower_for(b: Builder, s: ast.For) -> None:
+    """for target in range(start, stop, step): the range is evaluated once, up front."""
+    call = s.iter
+    if not (
+        isinstance(call, ast.Call)
+        and isinstance(call.func, ast.Name)
+        and call.func.id not in b.fn.locals
+        and not call.keywords
+        and 1 <= len(call.args) <= 3  # noqa: PLR2004
+    ):
+        raise Unsupported(s.iter, "for loop over something other than range(...)")
+    resolved = b.resolver.resolve(call.func.id, call.func)
+    if resolved.kind != "builtin" or resolved.name != "range":
+        raise Unsupported(s.iter, "for loop over something other than range(...)")
+    b.global_ref(resolved.ref)
+    if not isinstance(s.target, ast.Name):
+        raise Unsupported(s.target, "for loop target other than a name")
+    args = [_range_arg(b, arg) for arg in call.args]
+    if len(args) == 1:
+        start, stop, step = b.add(Const(0), call), args[0], None
+    else:
+        start, stop, step = args[0], args[1], (args[2] if len(args) == 3 else None)  # noqa: PLR2004
+    ascending: bool | None = True
+    if step is None:
+        step = b.add(Const(1), call)
+    elif isinstance(call.args[2], ast.Constant):
+        ascending = call.args[2].value > 0
+        if call.args[2].value == 0:
+            b.deopt("range() arg 3 must not be zero")
+    else:
+        ascending = None  # the direction is known only at run time
+        zero, nonzero = b.new_block(), b.new_block()
+        b.branch(b.add(Compare("eq", step, b.add(Const(0), call)), call), zero, nonzero)
+        b.activate(zero)
+        b.deopt("range() arg 3 must not be zero")
+        b.activate(nonzero)
+    cur, end, inc = b.temp("range_cur"), b.temp("range_stop"), b.temp("range_step")
+    b.add(StoreLocal(cur, start), call)
+    b.add(StoreLocal(end, stop), call)
+    b.add(StoreLocal(inc, step), call)
+
+    top, body, orelse, done = b.new_block(), b.new_block(), b.new_block(), b.new_block()
+    b.goto_and_activate(top)
+    b.add(CheckSignals(), s)
+    cur_v = b.add(LoadLocal(cur), call)
+    end_v = b.add(LoadLocal(end), call)
+    if ascending is None:
+        up, down = b.new_block(), b.new_block()
+        b.branch(b.add(Compare("gt", b.add(LoadLocal(inc), call), b.add(Const(0), call)), call), up, down)
+        b.activate(up)
+        b.branch(b.add(Compare("lt", cur_v, end_v), call), body, orelse)
+        b.activate(down)
+        b.branch(b.add(Compare("gt", cur_v, end_v), call), body, orelse)
+    else:
+        b.branch(b.add(Compare("lt" if ascending else "gt", cur_v, end_v), call), body, orelse)
+    b.activate(body)
+    b.add(StoreLocal(b.local(s.target.id), cur_v), s.target)
+    b.add(StoreLocal(cur, b.add(Binary("add", cur_v, b.add(LoadLocal(inc), call)), call)), call)
+    b.loops.append((top, done))
+    lower_body(b, s.body)
+    b.loops.pop()
+    b.goto(top)
+    b.activate(orelse)
+    lower_body(b, s.orelse)
+    b.goto_and_activate(done)
+
+
+def _range_arg(b: Builder, node: ast.expr) -> Value:
+    # range() accepts ints and bools; int(x) normalizes bool to int (a no-op for int).
+    return b.add(Builtin("$range_arg", [lower_expr(b, node)]), node)
+
+
+def lower_break(b: Builder, s: ast.Break) -> None:
+    b.goto(b.loops[-1][1])
+
+
+def lower_continue(b: Builder, s: ast.Continue) -> None:
+    b.goto(b.loops[-1][0])
+
+
+_STATEMENTS = {
+    ast.Assign: lower_assign,
+    ast.AnnAssign: lower_annassign,
+    ast.AugAssign: lower_augassign,
+    ast.Return: lower_return,
+    ast.Expr: lower_expr_stmt,
+    ast.Pass: lower_pass,
+    ast.If: lower_if,
+    ast.While: lower_while,
+    ast.For: lower_for,
+    ast.Break: lower_break,
+    ast.Continue: lower_continue,
+}

@@ -1,0 +1,114 @@
+"""A readable dump of the IR (FASTIMPORT_DEBUG=2 and golden tests).
+
+    block0:
+      %0 = param 0 : int
+      store n <- %0
+      ...
+"""
+
+from __future__ import annotations
+
+from fastimport.frontend.ir import (
+    Binary,
+    Branch,
+    Builtin,
+    Call,
+    CheckSignals,
+    Compare,
+    Const,
+    Deopt,
+    FuncIR,
+    Goto,
+    LoadGlobal,
+    LoadLocal,
+    MathCall,
+    Op,
+    OpVisitor,
+    Param,
+    Return,
+    StoreLocal,
+    Truth,
+    Unary,
+    Value,
+)
+
+
+def format_func(fn: FuncIR) -> str:
+    """The whole function: signature line, then each block with its ops."""
+    printer = _Printer()
+    args = ", ".join(f"{p.name}: {t}" for p, t in zip(fn.params, fn.arg_types))
+    lines = [f"def {fn.name}({args}) -> {fn.ret_type}:"]
+    for block in fn.blocks:
+        lines.append(f"  block{block.label}:")
+        lines.extend(f"    {printer.line(op)}" for op in block.ops)
+    return "\n".join(lines)
+
+
+class _Printer(OpVisitor[str]):
+    def __init__(self) -> None:
+        self.names: dict[Value, str] = {}
+
+    def name(self, v: Value) -> str:
+        if v not in self.names:
+            self.names[v] = f"%{len(self.names)}"
+        return self.names[v]
+
+    def line(self, op: Op) -> str:
+        text = op.accept(self)
+        if op.type is not None and not isinstance(op, (StoreLocal, Return, Goto, Branch, Deopt)):
+            return f"{self.name(op)} = {text} : {op.type}"
+        return text
+
+    def args(self, values: list[Value]) -> str:
+        return ", ".join(self.name(v) for v in values)
+
+    def visit_const(self, op: Const) -> str:
+        return f"const {op.value!r}"
+
+    def visit_param(self, op: Param) -> str:
+        return f"param {op.index}"
+
+    def visit_load_local(self, op: LoadLocal) -> str:
+        return f"load {op.local.name}"
+
+    def visit_store_local(self, op: StoreLocal) -> str:
+        return f"store {op.local.name} <- {self.name(op.src)}"
+
+    def visit_load_global(self, op: LoadGlobal) -> str:
+        return f"global {op.ref.namespace}.{op.ref.name}"
+
+    def visit_unary(self, op: Unary) -> str:
+        return f"{op.kind} {self.name(op.src)}"
+
+    def visit_binary(self, op: Binary) -> str:
+        return f"{op.kind} {self.name(op.lhs)}, {self.name(op.rhs)}"
+
+    def visit_compare(self, op: Compare) -> str:
+        return f"cmp {op.kind} {self.name(op.lhs)}, {self.name(op.rhs)}"
+
+    def visit_truth(self, op: Truth) -> str:
+        return f"truth {self.name(op.src)}"
+
+    def visit_builtin(self, op: Builtin) -> str:
+        return f"builtin {op.name}({self.args(op.args)})"
+
+    def visit_math_call(self, op: MathCall) -> str:
+        return f"math.{op.name}({self.args(op.args)})"
+
+    def visit_call(self, op: Call) -> str:
+        return f"call {op.callee}({self.args(op.args)})"
+
+    def visit_check_signals(self, op: CheckSignals) -> str:
+        return "check_signals"
+
+    def visit_goto(self, op: Goto) -> str:
+        return f"goto block{op.target.label}"
+
+    def visit_branch(self, op: Branch) -> str:
+        return f"branch {self.name(op.cond)} block{op.true.label} block{op.false.label}"
+
+    def visit_return(self, op: Return) -> str:
+        return "return" if op.value is None else f"return {self.name(op.value)}"
+
+    def visit_deopt(self, op: Deopt) -> str:
+        return f"deopt ({op.reason})"

@@ -1,0 +1,74 @@
+"""Name resolution at compile time: what a global name refers to now.
+
+The answer is a `GlobalRef` the entry point re-checks at every call, so a
+rebinding (monkeypatching, mock.patch) is seen at the next call:
+
+    N = 10          ->  ("value", N: int)          read and unboxed at call time
+    import math     ->  ("math", math)             guard: still the math module
+    from math import sqrt -> ("mathfunc", "sqrt")  guard: still math.sqrt
+    def helper()    ->  ("function", helper)       guard: still this function
+    abs             ->  ("builtin", "abs")         guard: not shadowed, still builtins.abs
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import math
+import types
+from dataclasses import dataclass
+from typing import Callable
+
+from fastimport.frontend.errors import Unsupported
+from fastimport.frontend.ir import GlobalRef
+from fastimport.frontend.mathlib import math_function_name
+from fastimport.frontend.types import ty_of_value
+
+SUPPORTED_BUILTINS = frozenset({"abs", "min", "max", "int", "float", "bool", "round", "range"})
+
+
+@dataclass
+class Resolved:
+    kind: str  # "value" | "math" | "mathfunc" | "function" | "builtin"
+    ref: GlobalRef
+    name: str = ""
+    target: object = None
+
+
+class Resolver:
+    """Resolves the free names of one function against its module's namespace."""
+
+    def __init__(
+        self,
+        namespace: dict[str, object],
+        builtins_dict: dict[str, object],
+        is_compiled: Callable[[object], bool],
+    ) -> None:
+        self.namespace = namespace
+        self.builtins = builtins_dict
+        self.is_compiled = is_compiled
+
+    def resolve(self, name: str, node: ast.AST) -> Resolved:
+        if name in self.namespace:
+            return self._resolve_value(name, self.namespace[name], node)
+        if name in self.builtins:
+            obj = self.builtins[name]
+            if name in SUPPORTED_BUILTINS and obj is getattr(builtins, name):
+                return Resolved("builtin", GlobalRef("builtins", name, "callable", obj), name)
+            raise Unsupported(node, f"builtin '{name}'")
+        raise Unsupported(node, f"name '{name}' is not defined")
+
+    def _resolve_value(self, name: str, obj: object, node: ast.AST) -> Resolved:
+        ty = ty_of_value(obj)
+        if ty is not None and obj is not None:
+            if type(obj) is int and not -(2**63) <= obj < 2**63:
+                raise Unsupported(node, f"global '{name}' is an int beyond 64 bits")
+            return Resolved("value", GlobalRef("globals", name, "value", type=ty), name)
+        if obj is math:
+            return Resolved("math", GlobalRef("globals", name, "module", math), name)
+        fname = math_function_name(obj)
+        if fname is not None:
+            return Resolved("mathfunc", GlobalRef("globals", name, "callable", obj), fname)
+        if isinstance(obj, types.FunctionType) and self.is_compiled(obj):
+            return Resolved("function", GlobalRef("globals", name, "callable", obj), name, obj)
+        raise Unsupported(node, f"global '{name}' of type {type(obj).__name__}")

@@ -1,0 +1,1 @@
+"""Run-time side: per-function state, dispatch, deopt, statistics and the report."""

@@ -1,0 +1,33 @@
+"""FASTIMPORT_DEBUG: 0 quiet, 1 internal errors and compile decisions, 2 also IR dumps."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+
+
+def debug_level() -> int:
+    try:
+        return int(os.environ.get("FASTIMPORT_DEBUG", "0") or 0)
+    except ValueError:
+        return 0
+
+
+def log(message: str) -> None:
+    if debug_level() >= 1:
+        print(f"fastimport: {message}", file=sys.stderr)
+
+
+def dump(title: str, text: str) -> None:
+    if debug_level() >= 2:  # noqa: PLR2004
+        print(f"--- fastimport: {title} ---\n{text}", file=sys.stderr)
+
+
+def internal_error(context: str, error: BaseException) -> str:
+    """Record an internal compiler error: never raised to the user, shown under FASTIMPORT_DEBUG."""
+    message = f"internal error while {context}: {type(error).__name__}: {error}"
+    if debug_level() >= 1:
+        print(f"fastimport: {message}", file=sys.stderr)
+        traceback.print_exception(type(error), error, error.__traceback__, file=sys.stderr)
+    return message

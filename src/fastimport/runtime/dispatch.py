@@ -1,0 +1,232 @@
+"""Per-function run-time state: the first-call handler, specializations, deopts.
+
+Each candidate function's prologue calls its slot (see frontend/transform.py).
+The slot starts as the function's `FunctionState`; at the first call it
+compiles a specialization for the argument types (annotations first, else
+the types seen) and swaps itself for the native entry point. Afterwards the
+native entry calls the state back only on a miss (a failed guard or a deopt):
+the state counts it, compiles a new specialization when the signature is new
+and the bound allows, and otherwise raises `Miss`, which makes the prologue
+fall through to the original bytecode body, in the same frame.
+"""
+
+from __future__ import annotations
+
+import ast
+import ctypes
+import gc
+import os
+import sys
+import time
+import types
+from typing import Any
+
+from fastimport.frontend.errors import Unsupported
+from fastimport.frontend.types import PY_TYPES, Ty, signature_str
+from fastimport.runtime import registry
+from fastimport.runtime.debug import internal_error, log
+
+# Consecutive misses, with no native specialization at all, after which the
+# prologue is removed and the function is plain bytecode again (no overhead).
+GIVE_UP_AFTER = 8
+DEFAULT_MAX_SPECIALIZATIONS = 4
+
+
+class Miss(Exception):  # noqa: N818 - a signal, not an error
+    """Native code does not take this call; the bytecode body runs instead."""
+
+
+_BY_CODE: dict[int, FunctionState] = {}
+
+
+def state_of(func: object) -> FunctionState | None:
+    """The FunctionState of a function whose code fastimport installed, else None."""
+    code = getattr(func, "__code__", None)
+    state = _BY_CODE.get(id(code))
+    return state if state is not None and code in state.codes else None
+
+
+def new_state(module: str, node: ast.FunctionDef, path: str, plain_code: types.CodeType | None) -> FunctionState:
+    record = registry.register(registry.FunctionRecord(module, node.name, path, node.lineno))
+    return FunctionState(module, node, path, plain_code, record)
+
+
+def reject(module: str, node: ast.stmt, path: str, error: Unsupported) -> None:
+    """Record a function that is never compiled, with the reason."""
+    name = getattr(node, "name", "?")
+    line = getattr(node, "lineno", 0)
+    registry.register(registry.FunctionRecord(module, name, path, line, reason=error.where(path)))
+
+
+def max_specializations() -> int:
+    try:
+        return max(1, int(os.environ.get("FASTIMPORT_MAX_SPECIALIZATIONS", DEFAULT_MAX_SPECIALIZATIONS)))
+    except ValueError:
+        return DEFAULT_MAX_SPECIALIZATIONS
+
+
+class FunctionState:
+    """The slot a candidate's prologue calls, until native code replaces it."""
+
+    def __init__(
+        self,
+        module: str,
+        node: ast.FunctionDef,
+        path: str,
+        plain_code: types.CodeType | None,
+        record: registry.FunctionRecord,
+    ) -> None:
+        self.module = module
+        self.node = node
+        self.path = path
+        self.plain_code = plain_code
+        self.record = record
+        self.func: types.FunctionType | None = None
+        self.codes: list[types.CodeType] = []
+        self.prologue_code_: types.CodeType | None = None
+        self.entries: list[Any] = []  # compiler.CompiledEntry, newest last
+        self.tried: set[tuple[Ty, ...]] = set()
+        self.misses = 0
+        self.gave_up = False
+
+    # The code objects this state installs.
+
+    @property
+    def prologue_code(self) -> types.CodeType | None:
+        return self.prologue_code_
+
+    @prologue_code.setter
+    def prologue_code(self, code: types.CodeType) -> None:
+        self.prologue_code_ = code
+        self._own(code)
+
+    def _own(self, code: types.CodeType) -> None:
+        self.codes.append(code)
+        _BY_CODE[id(code)] = self
+
+    # The slot protocol.
+
+    def __call__(self, *args: object) -> object:
+        """First call, or a miss of the native entry: compile if worthwhile, else raise Miss."""
+        if self.func is None:
+            self._bind(sys._getframe(1))  # noqa: SLF001 - the caller is the function's own frame
+        sig = self._signature(args)
+        if sig is not None and sig not in self.tried and len(self.entries) < max_specializations() and not self.gave_up:
+            for candidate in self._candidates(sig):
+                self.tried.add(candidate)
+                entry = self._compile(candidate)
+                if entry is not None and candidate == sig:
+                    return entry.function(*args)
+        if self.entries:
+            self.record.deopts += 1
+        elif self.func is not None:
+            self.misses += 1
+            if self.misses >= GIVE_UP_AFTER and self.plain_code is not None:
+                self._give_up()
+        raise Miss
+
+    def _candidates(self, sig: tuple[Ty, ...]) -> list[tuple[Ty, ...]]:
+        """Annotated signature first (once), then the observed one."""
+        annotated = self._annotated()
+        if annotated is not None and annotated not in self.tried and annotated != sig:
+            return [annotated, sig]
+        return [sig]
+
+    def _annotated(self) -> tuple[Ty, ...] | None:
+        names = {"int": Ty.INT, "float": Ty.FLOAT, "bool": Ty.BOOL}
+        args = self.node.args
+        params = [*args.posonlyargs, *args.args, *args.kwonlyargs]
+        found = [names.get(p.annotation.id) if isinstance(p.annotation, ast.Name) else None for p in params]
+        return None if not params or None in found else tuple(found)  # type: ignore[arg-type]
+
+    @staticmethod
+    def _signature(args: tuple[object, ...]) -> tuple[Ty, ...] | None:
+        sig = []
+        for arg in args:
+            ty = PY_TYPES.get(type(arg))
+            if ty is None or ty is Ty.NONE:
+                return None
+            sig.append(ty)
+        return tuple(sig)
+
+    def _bind(self, frame: types.FrameType) -> None:
+        code = frame.f_code
+        candidate = frame.f_globals.get(self.node.name)
+        if getattr(candidate, "__code__", None) is code:
+            self.func = candidate  # type: ignore[assignment]
+            return
+        for obj in gc.get_referrers(code):
+            if isinstance(obj, types.FunctionType) and obj.__code__ is code:
+                self.func = obj
+                return
+
+    def _compile(self, sig: tuple[Ty, ...]) -> Any:  # noqa: ANN401
+        if self.func is None:
+            return None
+        start = time.perf_counter()
+        try:
+            from fastimport.compiler import compile_specialization
+
+            entry = compile_specialization(self, self.func, sig, self.entries[-1] if self.entries else None)
+        except Unsupported as e:
+            reason = e.where(self.path)
+            log(f"{self.module}.{self.node.name}{tuple(map(str, sig))} stays bytecode: {reason}")
+            if not self.entries:
+                self.record.reason = reason
+            return None
+        except Exception as e:  # noqa: BLE001 - contract: never break the program
+            reason = internal_error(f"compiling {self.module}.{self.node.name}", e)
+            if not self.entries:
+                self.record.reason = reason
+            return None
+        finally:
+            self.record.compile_ms += (time.perf_counter() - start) * 1000
+        self.entries.append(entry)
+        self.record.status = registry.NATIVE
+        self.record.reason = None
+        self.record.signatures.append(signature_str(sig, entry.ret_type))
+        self.record._native_counters.append(entry.native_calls)  # noqa: SLF001
+        self._install(entry.function)
+        return entry
+
+    def _install(self, native: object) -> None:
+        """Swap the slot constant in the prologue for the native entry point."""
+        assert self.prologue_code is not None and self.func is not None
+        consts = tuple(native if c is self else c for c in self.prologue_code.co_consts)
+        code = self.prologue_code.replace(co_consts=consts)
+        self._own(code)
+        self.func.__code__ = code
+
+    def _give_up(self) -> None:
+        assert self.func is not None and self.plain_code is not None
+        self.gave_up = True
+        self.func.__code__ = self.plain_code
+        if self.record.reason in (None, "not called yet"):
+            self.record.reason = "never called with int/float/bool arguments"
+
+
+# --- native entry points as Python callables -------------------------------------------
+
+
+class _PyMethodDef(ctypes.Structure):
+    _fields_ = [  # noqa: RUF012 - ctypes layout
+        ("ml_name", ctypes.c_char_p),
+        ("ml_meth", ctypes.c_void_p),
+        ("ml_flags", ctypes.c_int),
+        ("ml_doc", ctypes.c_char_p),
+    ]
+
+
+METH_FASTCALL = 0x0080
+_new_cfunction = ctypes.pythonapi.PyCFunction_NewEx
+_new_cfunction.restype = ctypes.py_object
+_new_cfunction.argtypes = [ctypes.POINTER(_PyMethodDef), ctypes.py_object, ctypes.py_object]
+
+
+def make_builtin(name: str, address: int) -> tuple[object, object]:
+    """A builtin function object calling the METH_FASTCALL C function at `address`.
+
+    Returns (function, keepalive): the method definition must outlive the function.
+    """
+    method = _PyMethodDef(name.encode(), address, METH_FASTCALL, None)
+    return _new_cfunction(ctypes.byref(method), None, None), method
