@@ -294,7 +294,10 @@ class FunctionEmitter(OpVisitor[None]):
         bld = self.builder
         symbol = {"lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "ne": "!="}[kind]
         if lhs.type is not Ty.FLOAT and rhs.type is not Ty.FLOAT:
-            return bld.icmp_signed(symbol, a if a is not None else self.as_int(lhs), b if b is not None else self.as_int(rhs))
+            # bools compare as the ints 0 and 1 (an i1 `true` is -1 to a signed compare).
+            x = self.as_int(lhs) if a is None else bld.zext(a, I64) if lhs.type is Ty.BOOL else a
+            y = self.as_int(rhs) if b is None else bld.zext(b, I64) if rhs.type is Ty.BOOL else b
+            return bld.icmp_signed(symbol, x, y)
         # int vs float compares exactly in CPython; int64 -> double is exact up to 2**53.
         for side in (lhs, rhs):
             if side.type is Ty.INT:

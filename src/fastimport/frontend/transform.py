@@ -5,7 +5,7 @@ Every candidate function gets, right after its docstring:
     def f(a, b):
         try:
             return <slot>(a, b)      # the function's FunctionState, later its native entry
-        except <Miss>:
+        except (<Miss>, RecursionError):
             pass
         ...original body...
 
@@ -35,6 +35,7 @@ from fastimport.frontend.errors import Unsupported
 
 _SLOT = "__fastimport_slot_{}__"
 _MISS = "__fastimport_miss__"
+_CAUGHT: tuple[type[BaseException], ...] = ()
 
 
 def transform_source(source: bytes | str, path: str, module_name: str) -> types.CodeType:
@@ -51,6 +52,11 @@ def transform_source(source: bytes | str, path: str, module_name: str) -> types.
 
 def _transform(tree: ast.Module, path: str, module_name: str) -> types.CodeType:
     from fastimport.runtime.dispatch import Miss, new_state, reject
+
+    # RecursionError too: near the recursion limit the call of the slot itself can
+    # raise it; the body then raises CPython's own RecursionError, at its own place.
+    global _CAUGHT  # noqa: PLW0603 - built once, on first use
+    _CAUGHT = (Miss, RecursionError)
 
     plain = compile(tree, path, "exec", dont_inherit=True)
     plain_codes = {(c.co_name, c.co_firstlineno): c for c in plain.co_consts if isinstance(c, types.CodeType)}
@@ -81,7 +87,7 @@ def _transform(tree: ast.Module, path: str, module_name: str) -> types.CodeType:
                 node, plain_code = states[slot_key]
                 state = new_state(module_name, node, path, plain_code)
                 replaced = tuple(
-                    state if c == slot_key else Miss if c == _MISS else c for c in const.co_consts
+                    state if c == slot_key else _CAUGHT if c == _MISS else c for c in const.co_consts
                 )
                 const = const.replace(co_consts=replaced)  # noqa: PLW2901
                 state.prologue_code = const
