@@ -27,6 +27,7 @@ from fastimport.frontend.resolve import Resolver
 from fastimport.frontend.types import Ty
 from fastimport.runtime.debug import dump
 from fastimport.runtime.dispatch import FunctionState, make_builtin, state_of
+from fastimport.runtime.funcobject import layout
 
 MAX_INFERENCE_ROUNDS = 100
 _unit_ids = itertools.count()
@@ -40,6 +41,8 @@ class CompiledEntry:
     ret_type: Ty
     symbol: str
     calls_address: int
+    vectorcall_address: int = 0  # 0: no vectorcall fast path on this CPython
+    code_slot_address: int = 0  # where the vectorcall entry reads the code object it expects
     keepalive: list[object] = field(default_factory=list)
 
     def native_calls(self) -> int:
@@ -108,6 +111,7 @@ def compile_specialization(
     from fastimport.backend.entry import Namespaces, ObjectTable, emit_entry
     from fastimport.backend.jit import jit
 
+    lay = layout()
     module = ir.Module(name=f"fi_unit_{unit}")
     kernels: dict[Spec, ir.Function] = {}
     for spec in specs.values():
@@ -130,6 +134,7 @@ def compile_specialization(
         objects,
         root,
         prev.symbol if prev is not None else None,
+        lay.code_offset if lay is not None else None,
     )
     dump(f"LLVM {entry_symbol}", str(module))
 
@@ -140,6 +145,7 @@ def compile_specialization(
         engine.set_pointer(name, id(obj))
     address = engine.address(entry_symbol)
     function, method = make_builtin(func.__name__, address)
+    vectorcall = engine.address(f"{entry_symbol}_vc") if lay is not None else 0
     t_end = time.perf_counter()
     dump("timing", f"{entry_symbol}: front end {1000 * (t_front - t0):.1f} ms, LLVM {1000 * (t_end - t_front):.1f} ms")
     return CompiledEntry(
@@ -147,6 +153,8 @@ def compile_specialization(
         ret_type=root_spec.ir.ret_type,  # type: ignore[arg-type]
         symbol=entry_symbol,
         calls_address=engine.global_address("fi.calls"),
+        vectorcall_address=vectorcall,
+        code_slot_address=engine.global_address("fi.code") if lay is not None else 0,
         keepalive=[method, objects.objects, module],
     )
 

@@ -32,7 +32,8 @@ C_API: dict[str, tuple[ir.Type, list[ir.Type]]] = {
     "Py_IncRef": (ir.VoidType(), [PTR]),
     "PyDict_GetItem": (PTR, [PTR, PTR]),
     "PyErr_CheckSignals": (I32, []),
-    "PyObject_Vectorcall": (PTR, [PTR, PTR, I64, PTR]),
+    # PyObject_Vectorcall is not exported by 3.10; VectorcallDict is, in every version.
+    "PyObject_VectorcallDict": (PTR, [PTR, PTR, I64, PTR]),
 }
 
 LIBM_1 = ("sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "asinh", "acosh",
@@ -50,6 +51,11 @@ def register_symbols() -> None:
     api = ctypes.pythonapi
     for name in C_API:
         llvm.add_symbol(name, ctypes.cast(getattr(api, name), ctypes.c_void_p).value)
+    from fastimport.runtime.funcobject import layout
+
+    lay = layout()
+    if lay is not None:
+        llvm.add_symbol("fi_original_function_vectorcall", lay.original_vectorcall)
     libm = ctypes.CDLL(ctypes.util.find_library("m") or "libm.so.6")
     for name in {*LIBM_1, *LIBM_2}:
         func = getattr(libm, name, None)

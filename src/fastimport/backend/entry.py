@@ -70,6 +70,15 @@ class Namespaces:
 PY_TYPE_OF = {Ty.INT: int, Ty.FLOAT: float, Ty.BOOL: bool}
 
 
+MISS = ir.Constant(I64, 1).inttoptr(PTR)  # the core's "not mine" answer (never a valid object)
+FASTCALL = ir.FunctionType(PTR, [PTR, PTR, I64])
+VECTORCALL = ir.FunctionType(PTR, [PTR, PTR, I64, PTR])
+CORE = ir.FunctionType(PTR, [PTR, I64])
+NARGS_MASK = (1 << 63) - 1  # nargsf without PY_VECTORCALL_ARGUMENTS_OFFSET
+# CPython's vectorcall for Python functions (registered by runtime/funcobject.py).
+ORIGINAL_VECTORCALL = "fi_original_function_vectorcall"
+
+
 def emit_entry(
     module: ir.Module,
     symbol: str,
@@ -80,10 +89,70 @@ def emit_entry(
     objects: ObjectTable,
     handler: object,
     prev_symbol: str | None,
+    code_offset: int | None,
+) -> None:
+    """Emit `<symbol>_core`, `<symbol>` (METH_FASTCALL) and `<symbol>_vc` (vectorcall).
+
+    core(args, nargs) returns the boxed result, NULL with an exception set, or MISS.
+    The fastcall entry (called by the prologue) hands a MISS to the Python handler;
+    the vectorcall entry (installed on the function object where CPython honours it)
+    hands it, and any call with keywords or a replaced `__code__`, to CPython's own
+    vectorcall, which runs the prologue and so ends up in the same place.
+    """
+    core = _emit_core(module, f"{symbol}_core", kernel, fn, refs, names, objects, prev_symbol)
+
+    fastcall = ir.Function(module, FASTCALL, symbol)
+    _self, args, nargs = fastcall.args
+    bld = ir.IRBuilder(fastcall.append_basic_block())
+    result = bld.call(core, [args, nargs])
+    with bld.if_then(bld.icmp_unsigned("==", result, MISS), likely=False):
+        handler_obj = bld.load(objects.ref(handler), typ=PTR)
+        bld.ret(bld.call(declare(module, "PyObject_VectorcallDict"), [handler_obj, args, nargs, ir.Constant(PTR, None)]))
+    bld.ret(result)
+
+    if code_offset is None:
+        return  # this CPython's function layout is unknown: the prologue is the only path
+    vectorcall = ir.Function(module, VECTORCALL, f"{symbol}_vc")
+    callable_, args, nargsf, kwnames = vectorcall.args
+    bld = ir.IRBuilder(vectorcall.append_basic_block())
+    fallback = vectorcall.append_basic_block("fallback")
+    run = vectorcall.append_basic_block("run")
+    code = bld.load(bld.gep(callable_, [ir.Constant(I64, code_offset)], source_etype=ir.IntType(8)), typ=PTR)
+    expected_code = bld.load(_pointer_global(module, "fi.code"), typ=PTR)
+    simple = bld.and_(
+        bld.icmp_unsigned("==", kwnames, ir.Constant(PTR, None)), bld.icmp_unsigned("==", code, expected_code)
+    )
+    bld.cbranch(simple, run, fallback)
+    bld.position_at_end(run)
+    result = bld.call(core, [args, bld.and_(nargsf, ir.Constant(I64, NARGS_MASK))])
+    with bld.if_then(bld.icmp_unsigned("==", result, MISS), likely=False):
+        bld.branch(fallback)
+    bld.ret(result)
+    bld.position_at_end(fallback)
+    original = module.globals.get(ORIGINAL_VECTORCALL) or ir.Function(module, VECTORCALL, ORIGINAL_VECTORCALL)
+    bld.ret(bld.call(original, [callable_, args, nargsf, kwnames], tail=True))
+
+
+def _pointer_global(module: ir.Module, name: str) -> ir.GlobalVariable:
+    var = module.globals.get(name)
+    if var is None:
+        var = ir.GlobalVariable(module, PTR, name)
+        var.initializer = ir.Constant(PTR, None)
+    return var
+
+
+def _emit_core(
+    module: ir.Module,
+    symbol: str,
+    kernel: ir.Function,
+    fn: FuncIR,
+    refs: list[GlobalRef],
+    names: Namespaces,
+    objects: ObjectTable,
+    prev_symbol: str | None,
 ) -> ir.Function:
-    """Emit the entry point for kernel `kernel` of `fn`; returns the LLVM function."""
-    entry = ir.Function(module, ir.FunctionType(PTR, [PTR, PTR, I64]), symbol)
-    self_, args, nargs = entry.args
+    entry = ir.Function(module, CORE, symbol)
+    args, nargs = entry.args
     bld = ir.IRBuilder(entry.append_basic_block("entry"))
     miss = entry.append_basic_block("miss")
     chain = entry.append_basic_block("next")
@@ -148,23 +217,22 @@ def emit_entry(
     bld.ret(ir.Constant(PTR, None))  # a Python exception is set (KeyboardInterrupt)
 
     bld.position_at_end(done)
-    calls = module.globals.get("fi.calls") or ir.GlobalVariable(module, I64, "fi.calls")
+    calls = ir.GlobalVariable(module, I64, "fi.calls")
     calls.initializer = ir.Constant(I64, 0)
     bld.store(bld.add(bld.load(calls, typ=I64), ir.Constant(I64, 1)), calls)
     bld.ret(box(bld, module, fn.ret_type, bld.load(out, typ=LLVM_TYPES[fn.ret_type]), load_obj))  # type: ignore[index]
 
-    # Miss: the handler (Python) decides; it raises Miss so the bytecode body runs.
     bld.position_at_end(miss)
-    vectorcall = declare(module, "PyObject_Vectorcall")
-    bld.ret(bld.call(vectorcall, [load_obj(handler), args, nargs, ir.Constant(PTR, None)]))
+    bld.ret(MISS)
 
-    # Next: the entry of the previous specialization, if any (linked by symbol).
+    # Next: the core of the previous specialization, if any (linked by symbol).
     bld.position_at_end(chain)
     if prev_symbol is None:
         bld.branch(miss)
     else:
-        prev = module.globals.get(prev_symbol) or ir.Function(module, entry.function_type, prev_symbol)
-        bld.ret(bld.call(prev, [self_, args, nargs], tail=True))
+        prev_core = f"{prev_symbol}_core"
+        prev = module.globals.get(prev_core) or ir.Function(module, CORE, prev_core)
+        bld.ret(bld.call(prev, [args, nargs], tail=True))
     return entry
 
 

@@ -25,6 +25,7 @@ from fastimport.frontend.errors import Unsupported
 from fastimport.frontend.types import PY_TYPES, Ty, signature_str
 from fastimport.runtime import registry
 from fastimport.runtime.debug import internal_error, log
+from fastimport.runtime.funcobject import set_vectorcall
 
 # Consecutive misses, with no native specialization at all, after which the
 # prologue is removed and the function is plain bytecode again (no overhead).
@@ -186,21 +187,29 @@ class FunctionState:
         self.record.reason = None
         self.record.signatures.append(signature_str(sig, entry.ret_type))
         self.record._native_counters.append(entry.native_calls)  # noqa: SLF001
-        self._install(entry.function)
+        self._install(entry)
         return entry
 
-    def _install(self, native: object) -> None:
-        """Swap the slot constant in the prologue for the native entry point."""
+    def _install(self, entry: Any) -> None:  # noqa: ANN401
+        """Swap the slot constant in the prologue for the native entry point.
+
+        Where CPython honours it, the function's vectorcall also points at the
+        entry, which then skips the frame (it checks `__code__` is still ours).
+        """
         assert self.prologue_code is not None and self.func is not None
-        consts = tuple(native if c is self else c for c in self.prologue_code.co_consts)
+        consts = tuple(entry.function if c is self else c for c in self.prologue_code.co_consts)
         code = self.prologue_code.replace(co_consts=consts)
         self._own(code)
         self.func.__code__ = code
+        if entry.vectorcall_address:
+            ctypes.c_void_p.from_address(entry.code_slot_address).value = id(code)
+            set_vectorcall(self.func, entry.vectorcall_address)
 
     def _give_up(self) -> None:
         assert self.func is not None and self.plain_code is not None
         self.gave_up = True
         self.func.__code__ = self.plain_code
+        set_vectorcall(self.func, 0)
         if self.record.reason in (None, "not called yet"):
             self.record.reason = "never called with int/float/bool arguments"
 

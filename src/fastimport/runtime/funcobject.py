@@ -1,0 +1,85 @@
+"""The parts of CPython's function object native code touches, found by probing.
+
+`func->vectorcall` is where CPython dispatches calls made through the
+vectorcall protocol; pointing it at a native entry skips the frame the
+prologue costs. The field offsets differ between versions, so they are
+found by probing a fresh function at run time rather than hard-coded:
+
+    3.12+     PyFunction_SetVectorcall() (public API; it also stops the
+              interpreter from inlining the call, which would bypass it)
+    3.10/3.11 the word holding _PyFunction_Vectorcall is written directly.
+
+CPython 3.11 inlines Python-to-Python calls without looking at the field,
+so there the prologue stays the path from Python code; C callers (map,
+sorted(key=...), ...) still take the fast path.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import sys
+import types
+from dataclasses import dataclass
+
+_WORDS = 32
+
+
+@dataclass(frozen=True)
+class FunctionLayout:
+    vectorcall_offset: int
+    code_offset: int
+    original_vectorcall: int
+
+
+def _probe() -> None:  # a plain function to look at
+    pass
+
+
+@functools.cache
+def layout() -> FunctionLayout | None:
+    """Offsets of `vectorcall` and `func_code` in PyFunctionObject, or None if not found."""
+    probe = types.FunctionType(_probe.__code__, {}, "probe")
+    words = (ctypes.c_void_p * _WORDS).from_address(id(probe))
+    before = list(words)
+    code_index = [i for i, w in enumerate(before) if w == id(probe.__code__)]
+    if len(code_index) != 1:
+        return None
+    if sys.version_info >= (3, 12):
+        marker = 0x10
+        _set_vectorcall_api(probe, marker)
+        after = list(words)
+        changed = [i for i, (a, b) in enumerate(zip(before, after)) if b == marker and a != marker]
+        if len(changed) != 1:
+            return None
+        index = changed[0]
+    else:
+        try:
+            original = ctypes.cast(ctypes.pythonapi._PyFunction_Vectorcall, ctypes.c_void_p).value  # noqa: SLF001
+        except AttributeError:
+            return None
+        found = [i for i, w in enumerate(before) if w == original]
+        if len(found) != 1:
+            return None
+        index = found[0]
+    return FunctionLayout(index * 8, code_index[0] * 8, before[index])  # type: ignore[arg-type]
+
+
+def _set_vectorcall_api(func: types.FunctionType, address: int) -> None:
+    setter = ctypes.pythonapi.PyFunction_SetVectorcall
+    setter.argtypes = [ctypes.py_object, ctypes.c_void_p]
+    setter.restype = None
+    setter(func, address)
+
+
+def set_vectorcall(func: types.FunctionType, address: int) -> bool:
+    """Point `func`'s vectorcall at `address` (0 restores CPython's); False if unsupported."""
+    lay = layout()
+    if lay is None:
+        return False
+    target = address or lay.original_vectorcall
+    if sys.version_info >= (3, 12):
+        _set_vectorcall_api(func, target)
+    else:
+        ctypes.c_void_p.from_address(id(func) + lay.vectorcall_offset).value = target
+    return True
