@@ -60,7 +60,7 @@ def jit() -> Jit:
     tm = target.create_target_machine(
         cpu=llvm.get_host_cpu_name(),
         features=llvm.get_host_cpu_features().flatten(),
-        opt=OPT_LEVEL,
+        opt=int(os.environ.get("FASTIMPORT_CODEGEN_OPT", OPT_LEVEL)),
         jit=True,
     )
     engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), tm)

@@ -1,0 +1,308 @@
+"""Configuration: `[tool.fastimport]` in the nearest pyproject.toml, then `FASTIMPORT_*` variables.
+
+    /proj/pyproject.toml               environment
+    [tool.fastimport]                  FASTIMPORT_MAX_SPECIALIZATIONS=8
+    include = ["mypkg.*"]      ->      load_config(Path("/proj/scripts"))
+    max_specializations = 2            == Config(include=("mypkg.*",), max_specializations=8,
+                                                 project_root=Path("/proj"), ...)
+
+The file is found by walking up from a start directory (the main script's directory, or the
+current directory for `-m`); its directory is the project root. Environment variables override
+the file. `FASTIMPORT_DISABLE=1` wins over everything and skips reading the file, so it is
+also the escape hatch from a broken configuration. Every bad value raises `ConfigError`,
+whose message is one line naming the key and where it came from.
+
+Keep this module cheap to import: it runs before every user script.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field, replace
+from fnmatch import fnmatchcase
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+__all__ = [
+    "DEFAULT_MAX_SPECIALIZATIONS",
+    "Config",
+    "ConfigError",
+    "active_config",
+    "find_pyproject",
+    "load_config",
+    "set_active_config",
+]
+
+DEFAULT_MAX_SPECIALIZATIONS = 4
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+_SITE_DIRS = frozenset({"site-packages", "dist-packages"})
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+class ConfigError(Exception):
+    """A bad configuration value; `str()` is one line naming the key and its source."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """Settings for one process; `in_scope` decides which modules the hook rewrites."""
+
+    disable: bool = False
+    # fnmatch patterns on dotted module names; a pattern also matches submodules of a match.
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    site_packages: bool = False
+    max_specializations: int = DEFAULT_MAX_SPECIALIZATIONS
+    # False: no report; True: text table on stderr at exit; a path: JSON written there.
+    report: bool | Path = False
+    debug: int = 0
+    project_root: Path = field(default_factory=Path.cwd)
+    # The pyproject.toml the settings came from, if any.
+    pyproject: Path | None = None
+
+    def in_scope(self, module_name: str, path: str | None) -> bool:
+        """Whether the hook rewrites module `module_name` loaded from source file `path`."""
+        if self.disable or path is None or not self.may_be_in_scope(module_name):
+            return False
+        real = os.path.realpath(path)
+        if _is_under(real, _PACKAGE_DIR):
+            return False
+        # NOTE: before the stdlib check: site-packages lives inside lib/pythonX.Y.
+        if _SITE_DIRS.intersection(Path(real).parts):
+            return self.site_packages and self._selected(real, in_site=True)
+        if any(_is_under(real, root) for root in self._stdlib_dirs):
+            return False
+        return self._selected(real, in_site=False)
+
+    def may_be_in_scope(self, module_name: str) -> bool:
+        """Cheap pre-check on the name alone: False means `in_scope` is False for any path."""
+        top = module_name.partition(".")[0]
+        if top == "fastimport" or top in _STDLIB_NAMES:
+            return False
+        if self.include and not _matches(module_name, self.include):
+            return False
+        return not _matches(module_name, self.exclude)
+
+    def _selected(self, real: str, *, in_site: bool) -> bool:
+        # include (already checked by may_be_in_scope) replaces the project-root default.
+        if self.include or in_site:
+            return True
+        return _is_under(real, self._root)
+
+    @cached_property
+    def _root(self) -> str:
+        return os.path.realpath(self.project_root)
+
+    @cached_property
+    def _stdlib_dirs(self) -> tuple[str, ...]:
+        import sysconfig  # noqa: PLC0415 - only needed once a module is looked up
+
+        dirs = {sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["platstdlib"]}
+        version = f"python{sys.version_info[0]}.{sys.version_info[1]}"
+        for prefix in {sys.base_prefix, sys.base_exec_prefix}:
+            dirs.add(os.path.join(prefix, "lib", version))
+            dirs.add(os.path.join(prefix, "Lib"))  # Windows layout
+        dirs.add(os.path.dirname(os.__file__))
+        return tuple(sorted({os.path.realpath(d) for d in dirs}))
+
+
+def load_config(start_dir: Path | None = None) -> Config:
+    """Read `[tool.fastimport]` from the pyproject.toml nearest `start_dir` (default: cwd), then the environment."""
+    env = os.environ
+    if _env_bool(env, "FASTIMPORT_DISABLE"):
+        return Config(disable=True, project_root=Path(start_dir or Path.cwd()).absolute())
+    start = Path(start_dir or Path.cwd()).absolute()
+    pyproject = find_pyproject(start)
+    values: dict[str, Any] = {}
+    if pyproject is not None:
+        values = _read_file(pyproject)
+    root = pyproject.parent if pyproject is not None else start
+    config = Config(project_root=root, pyproject=pyproject, **values)
+    return replace(config, **_read_env(env))
+
+
+def find_pyproject(start: Path) -> Path | None:
+    """The nearest pyproject.toml in `start` or one of its parents, or None."""
+    for directory in (start, *start.parents):
+        candidate = directory / "pyproject.toml"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+_active: Config | None = None
+
+
+def active_config() -> Config:
+    """The configuration of this process: the one `install()` used, else loaded from cwd."""
+    global _active  # noqa: PLW0603 - one configuration per process
+    if _active is None:
+        _active = load_config()
+    return _active
+
+
+def set_active_config(config: Config) -> None:
+    """Make `config` what `active_config()` returns (called by `fastimport.install`)."""
+    global _active  # noqa: PLW0603 - one configuration per process
+    _active = config
+
+
+# --- reading values -------------------------------------------------------------------------
+
+
+def _read_file(pyproject: Path) -> dict[str, Any]:
+    try:
+        if sys.version_info >= (3, 11):
+            import tomllib  # noqa: PLC0415 - only when a pyproject.toml exists
+        else:
+            import tomli as tomllib  # noqa: PLC0415
+        with pyproject.open("rb") as f:
+            document = tomllib.load(f)
+    except (OSError, ValueError) as e:
+        message = " ".join(str(e).split())
+        raise ConfigError(f"fastimport: cannot read {pyproject}: {message}") from None
+    table = document.get("tool", {}).get("fastimport", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"fastimport: [tool.fastimport] in {pyproject}: expected a table, got {table!r}")
+    values: dict[str, Any] = {}
+    for key, raw in table.items():
+        where = f"[tool.fastimport] {key} in {pyproject}"
+        if key not in _FILE_KEYS:
+            known = ", ".join(sorted(_FILE_KEYS))
+            raise ConfigError(f"fastimport: [tool.fastimport] unknown key {key!r} in {pyproject} (known keys: {known})")
+        values[key] = _FILE_KEYS[key](raw, where, pyproject.parent)
+    return values
+
+
+def _read_env(env: Mapping[str, str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name, (key, parse) in _ENV_KEYS.items():
+        raw = env.get(name, "").strip()
+        if raw:  # an empty variable counts as unset
+            values[key] = parse(raw, name)
+    return values
+
+
+def _env_bool(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip()
+    return bool(raw) and _parse_bool_text(raw, name)
+
+
+def _file_bool(raw: object, where: str, _base: Path) -> bool:
+    if not isinstance(raw, bool):
+        raise ConfigError(f"fastimport: {where}: expected true or false, got {raw!r}")
+    return raw
+
+
+def _file_patterns(raw: object, where: str, _base: Path) -> tuple[str, ...]:
+    if isinstance(raw, str):
+        raw = [raw]
+    if not isinstance(raw, list) or not all(isinstance(p, str) and p.strip() for p in raw):
+        raise ConfigError(f"fastimport: {where}: expected a list of module name patterns, got {raw!r}")
+    return tuple(p.strip() for p in raw)
+
+
+def _file_positive_int(raw: object, where: str, _base: Path) -> int:
+    if isinstance(raw, bool) or not isinstance(raw, int) or raw < 1:
+        raise ConfigError(f"fastimport: {where}: expected an integer >= 1, got {raw!r}")
+    return raw
+
+
+def _file_debug(raw: object, where: str, _base: Path) -> int:
+    if isinstance(raw, bool) or raw not in (0, 1, 2):
+        raise ConfigError(f"fastimport: {where}: expected 0, 1 or 2, got {raw!r}")
+    return int(raw)  # type: ignore[call-overload]
+
+
+def _file_report(raw: object, where: str, base: Path) -> bool | Path:
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw.strip():
+        return (base / raw.strip()).absolute()
+    raise ConfigError(f"fastimport: {where}: expected true, false or a file path, got {raw!r}")
+
+
+def _parse_bool_text(raw: str, where: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ConfigError(f"fastimport: {where}: expected 1/0, true/false, yes/no or on/off, got {raw!r}")
+
+
+def _env_patterns(raw: str, _where: str) -> tuple[str, ...]:
+    return tuple(p.strip() for p in raw.split(",") if p.strip())
+
+
+def _env_positive_int(raw: str, where: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ConfigError(f"fastimport: {where}: expected an integer >= 1, got {raw!r}")
+    return value
+
+
+def _env_debug(raw: str, where: str) -> int:
+    if raw not in ("0", "1", "2"):
+        raise ConfigError(f"fastimport: {where}: expected 0, 1 or 2, got {raw!r}")
+    return int(raw)
+
+
+def _env_report(raw: str, _where: str) -> bool | Path:
+    lowered = raw.lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    return Path(raw).absolute()
+
+
+_FILE_KEYS: dict[str, Callable[[object, str, Path], Any]] = {
+    "disable": _file_bool,
+    "include": _file_patterns,
+    "exclude": _file_patterns,
+    "site_packages": _file_bool,
+    "max_specializations": _file_positive_int,
+    "report": _file_report,
+    "debug": _file_debug,
+}
+
+# variable -> (Config field, parser); FASTIMPORT_DISABLE is read first, in load_config.
+_ENV_KEYS: dict[str, tuple[str, Callable[[str, str], Any]]] = {
+    "FASTIMPORT_DISABLE": ("disable", _parse_bool_text),
+    "FASTIMPORT_INCLUDE": ("include", _env_patterns),
+    "FASTIMPORT_EXCLUDE": ("exclude", _env_patterns),
+    "FASTIMPORT_SITE_PACKAGES": ("site_packages", _parse_bool_text),
+    "FASTIMPORT_MAX_SPECIALIZATIONS": ("max_specializations", _env_positive_int),
+    "FASTIMPORT_REPORT": ("report", _env_report),
+    "FASTIMPORT_DEBUG": ("debug", _env_debug),
+}
+
+
+# --- scope helpers --------------------------------------------------------------------------
+
+
+def _matches(module_name: str, patterns: tuple[str, ...]) -> bool:
+    """True if a pattern matches the module or one of its parent packages."""
+    if not patterns:
+        return False
+    parts = module_name.split(".")
+    names = [".".join(parts[: i + 1]) for i in range(len(parts))]
+    return any(fnmatchcase(name, pattern) for pattern in patterns for name in names)
+
+
+def _is_under(path: str, directory: str) -> bool:
+    return path == directory or path.startswith(directory.rstrip(os.sep) + os.sep)
+
+
+_STDLIB_NAMES: frozenset[str] = frozenset(getattr(sys, "stdlib_module_names", ())) | frozenset(sys.builtin_module_names)
