@@ -51,6 +51,9 @@ def transform_source(source: bytes | str, path: str, module_name: str) -> types.
 
 
 def _transform(tree: ast.Module, path: str, module_name: str) -> types.CodeType:
+    plain = compile(tree, path, "exec", dont_inherit=True)
+    if not any(isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) for node in tree.body):
+        return plain  # nothing to do: keep start-up free of the runtime's imports
     from fastimport.runtime.dispatch import Miss, new_state, reject
 
     # RecursionError too: near the recursion limit the call of the slot itself can
@@ -58,7 +61,6 @@ def _transform(tree: ast.Module, path: str, module_name: str) -> types.CodeType:
     global _CAUGHT  # noqa: PLW0603 - built once, on first use
     _CAUGHT = (Miss, RecursionError)
 
-    plain = compile(tree, path, "exec", dont_inherit=True)
     plain_codes = {(c.co_name, c.co_firstlineno): c for c in plain.co_consts if isinstance(c, types.CodeType)}
     states = {}
     for index, node in enumerate(tree.body):

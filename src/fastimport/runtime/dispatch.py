@@ -15,7 +15,6 @@ from __future__ import annotations
 import ast
 import ctypes
 import gc
-import os
 import sys
 import time
 import types
@@ -30,7 +29,6 @@ from fastimport.runtime.funcobject import set_vectorcall
 # Consecutive misses, with no native specialization at all, after which the
 # prologue is removed and the function is plain bytecode again (no overhead).
 GIVE_UP_AFTER = 8
-DEFAULT_MAX_SPECIALIZATIONS = 4
 
 
 class Miss(Exception):  # noqa: N818 - a signal, not an error
@@ -60,9 +58,12 @@ def reject(module: str, node: ast.stmt, path: str, error: Unsupported) -> None:
 
 
 def max_specializations() -> int:
+    """The bound on specializations per function ([tool.fastimport] / FASTIMPORT_MAX_SPECIALIZATIONS)."""
+    from fastimport.config import DEFAULT_MAX_SPECIALIZATIONS, ConfigError, active_config
+
     try:
-        return max(1, int(os.environ.get("FASTIMPORT_MAX_SPECIALIZATIONS", DEFAULT_MAX_SPECIALIZATIONS)))
-    except ValueError:
+        return active_config().max_specializations
+    except ConfigError:
         return DEFAULT_MAX_SPECIALIZATIONS
 
 
