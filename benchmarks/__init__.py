@@ -1,0 +1,1 @@
+"""fastimport's benchmark suite: `python -m benchmarks` (see runner.py and RESULTS.md)."""

@@ -1,0 +1,441 @@
+"""`python -m benchmarks`: every measurement side by side in one run, then RESULTS.md and speedup.png.
+
+    python -m benchmarks             full run; writes benchmarks/RESULTS.md, results.json, speedup.png
+    python -m benchmarks --quick     smoke mode: small sizes, few repeats, prints only (unless --out)
+
+Sections: kernels (CPython, fastimport warm/first call, Numba warm/first call),
+call overhead per Python version, compile latency, start-up overhead.
+Every timing is a median over repeats; every result is checked against CPython's
+before its time counts. Nothing here asserts a timing.
+"""
+
+# ruff: noqa: S603, S607 - subprocesses run fixed commands: Python interpreters, git
+
+from __future__ import annotations
+
+import argparse
+import gc
+import glob
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from benchmarks.suite import KERNELS, Kernel, numba_available, numba_module, same
+from fastimport.testing import compile_module, plain_module, record_of
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO = BENCH_DIR.parent
+
+
+@dataclass
+class Plan:
+    """Sizes and repeat counts for one run."""
+
+    size: str
+    cpython_repeats: int
+    warm_repeats: int
+    first_call_repeats: int
+    call_number: int
+    call_repeats: int
+    startup_runs: int
+
+
+FULL = Plan("full", 5, warm_repeats=9, first_call_repeats=5, call_number=1_000_000, call_repeats=7, startup_runs=21)
+QUICK = Plan("quick", 3, warm_repeats=3, first_call_repeats=2, call_number=100_000, call_repeats=3, startup_runs=5)
+
+
+def log(msg: str) -> None:
+    """Progress on stderr (stdout carries the report)."""
+    print(msg, file=sys.stderr, flush=True)
+
+
+def timed_call(func: Callable[..., Any], args: tuple[Any, ...]) -> tuple[float, Any]:
+    """(seconds, result) of one call, with the garbage collector off as timeit does."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        t0 = time.perf_counter()
+        result = func(*args)
+        t1 = time.perf_counter()
+    finally:
+        if enabled:
+            gc.enable()
+    return t1 - t0, result
+
+
+def median(values: list[float]) -> float | None:
+    """The median, or None for no values."""
+    return statistics.median(values) if values else None
+
+
+# --- 1. kernels ------------------------------------------------------------------------
+
+
+@dataclass
+class KernelResult:
+    """All samples of one kernel (seconds; compile times in ms) and what the checks found."""
+
+    name: str
+    kind: str
+    call: str
+    expected: str
+    cpython_s: list[float] = field(default_factory=list)
+    fast_warm_s: list[float] = field(default_factory=list)
+    fast_first_s: list[float] = field(default_factory=list)
+    fast_compile_ms: list[float] = field(default_factory=list)
+    fast_status: str = ""
+    fast_reason: str | None = None
+    fast_signatures: list[str] = field(default_factory=list)
+    fast_ok: bool = True
+    numba_warm_s: list[float] = field(default_factory=list)
+    numba_first_s: list[float] = field(default_factory=list)
+    numba_ok: bool | None = None  # None: Numba not measured
+    numba_error: str | None = None
+    problems: list[str] = field(default_factory=list)
+
+
+def warm_up_jits(*, with_numba: bool) -> None:
+    """Pay LLVM's one-time set-up (and Numba's) outside every measurement."""
+    compile_module("def warm_up(x):\n    return x + 1\n").warm_up(1)
+    if with_numba:
+        numba_module("def warm_up(x):\n    return x + 1\n").warm_up(1)
+
+
+def numba_equal(value: Any, expected: Any) -> bool:  # noqa: ANN401
+    """Numba's value equals CPython's (Numba may return numpy scalars, so the type is not compared)."""
+    if isinstance(expected, float):
+        return float(value).hex() == expected.hex()
+    return bool(value == expected) and not isinstance(value, float)
+
+
+@dataclass(frozen=True)
+class _Job:
+    src: str
+    entry: str
+    args: tuple[Any, ...]
+    expected: Any
+
+
+def bench_kernel(kernel: Kernel, plan: Plan, *, with_numba: bool) -> KernelResult:
+    """Time `kernel` under CPython, fastimport and (optionally) Numba, checking every result."""
+    src = kernel.source()
+    args = kernel.args[plan.size]
+    plain = getattr(plain_module(src), kernel.entry)
+    _, expected = timed_call(plain, args)  # the reference; also warms CPython's specializing interpreter
+    res = KernelResult(kernel.name, kernel.kind, kernel.call_text(plan.size), repr(expected))
+    for _ in range(plan.cpython_repeats):
+        seconds, value = timed_call(plain, args)
+        if same(value, expected):
+            res.cpython_s.append(seconds)
+        else:  # CPython against itself: a non-deterministic kernel
+            res.problems.append(f"CPython returned {value!r} then {expected!r}")
+    job = _Job(src, kernel.entry, args, expected)
+    _bench_fastimport(res, job, plan)
+    if with_numba:
+        try:
+            _bench_numba(res, job, plan)
+        except Exception as e:  # noqa: BLE001 - Numba rejecting a kernel is a result, not a crash
+            res.numba_ok = False
+            res.numba_error = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+            res.problems.append(f"Numba failed: {res.numba_error}")
+    return res
+
+
+def _bench_fastimport(res: KernelResult, job: _Job, plan: Plan) -> None:
+    def check(value: Any, what: str) -> bool:  # noqa: ANN401
+        if same(value, job.expected):
+            return True
+        res.fast_ok = False
+        res.problems.append(f"fastimport {what} returned {value!r} ({type(value).__name__}), CPython {job.expected!r}")
+        return False
+
+    # Every repeat of the first call is a fresh module, so a fresh compile.
+    fast = None
+    for _ in range(plan.first_call_repeats):
+        fast = getattr(compile_module(job.src), job.entry)
+        seconds, value = timed_call(fast, job.args)
+        if check(value, "first call"):
+            res.fast_first_s.append(seconds)
+            res.fast_compile_ms.append(record_of(fast).compile_ms)
+    if fast is None:
+        raise ValueError("first_call_repeats must be >= 1")
+    for _ in range(plan.warm_repeats):
+        seconds, value = timed_call(fast, job.args)
+        if check(value, "warm call"):
+            res.fast_warm_s.append(seconds)
+    record = record_of(fast)
+    res.fast_status, res.fast_reason, res.fast_signatures = record.status, record.reason, list(record.signatures)
+    if record.deopts:
+        res.problems.append(f"fastimport: {record.deopts} deopts")
+
+
+def _bench_numba(res: KernelResult, job: _Job, plan: Plan) -> None:
+    def check(value: Any) -> bool:  # noqa: ANN401
+        if numba_equal(value, job.expected):
+            return True
+        res.numba_ok = False
+        res.problems.append(f"Numba returned {value!r}, CPython {job.expected!r}")
+        return False
+
+    res.numba_ok = True
+    nb = None
+    for _ in range(plan.first_call_repeats):
+        nb = getattr(numba_module(job.src), job.entry)  # a fresh dispatcher: a fresh compile
+        seconds, value = timed_call(nb, job.args)
+        if check(value):
+            res.numba_first_s.append(seconds)
+    if nb is None:
+        raise ValueError("first_call_repeats must be >= 1")
+    for _ in range(plan.warm_repeats):
+        seconds, value = timed_call(nb, job.args)
+        if check(value):
+            res.numba_warm_s.append(seconds)
+
+
+# --- 2. call overhead per Python version ----------------------------------------------------
+
+
+def find_pythons() -> list[str]:
+    """This interpreter plus every CPython 3.10-3.13 under ~/.pyenv/versions, one per minor version."""
+    found = {f"{sys.version_info.major}.{sys.version_info.minor}": sys.executable}
+    for path in sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.1[0-9]*/bin/python"))):
+        version = Path(path).parent.parent.name  # e.g. 3.12.1
+        minor = ".".join(version.split(".")[:2])
+        if minor in {"3.10", "3.11", "3.12", "3.13"}:
+            found.setdefault(minor, path)
+    return [found[k] for k in sorted(found, key=lambda v: tuple(map(int, v.split("."))))]
+
+
+def subprocess_env() -> dict[str, str]:
+    """This environment, with src/ and the repository on PYTHONPATH and no FASTIMPORT_* settings."""
+    env = dict(os.environ)
+    extra = [str(REPO / "src"), str(REPO)]
+    env["PYTHONPATH"] = os.pathsep.join(extra + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    for var in list(env):
+        if var.startswith("FASTIMPORT_"):
+            del env[var]  # measure the defaults
+    return env
+
+
+def bench_call_overhead(plan: Plan) -> list[dict[str, Any]]:
+    """`benchmarks.calloverhead` in a subprocess of every Python version found."""
+    out = []
+    for python in find_pythons():
+        cmd = [python, "-m", "benchmarks.calloverhead", "--number", str(plan.call_number)]
+        cmd += ["--repeat", str(plan.call_repeats)]
+        log(f"  call overhead: {python}")
+        env = subprocess_env()
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO, check=False, timeout=900)
+        if proc.returncode != 0:
+            tail = (proc.stderr.strip().splitlines() or ["?"])[-1]
+            out.append({"executable": python, "error": tail})
+            continue
+        data = json.loads(proc.stdout.strip().splitlines()[-1])
+        data["executable"] = python
+        out.append(data)
+    return out
+
+
+# --- 4. start-up overhead ------------------------------------------------------------------
+
+STARTUP_SCRIPTS = {
+    "empty.py": "x = 1\n",
+    "uncalled.py": (
+        "import math\n\n\n"
+        "def area(r):\n    return math.pi * r * r\n\n\n"
+        "def total(n):\n    s = 0\n    for i in range(n):\n        s += i\n    return s\n"
+    ),
+}
+FIB_SCRIPT = "def fib(n):\n    if n < 2:\n        return n\n    return fib(n - 1) + fib(n - 2)\n\n\nprint(fib(27))\n"
+FIB_NUMBA_SCRIPT = "from numba import njit\n\n\n@njit\n" + FIB_SCRIPT
+
+
+def run_wall(cmd: list[str], cwd: str, env: dict[str, str]) -> tuple[float, str]:
+    """(wall seconds, stdout) of one process; raises if it fails."""
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed: {proc.stderr.strip()[-500:]}")
+    return seconds, proc.stdout
+
+
+def bench_startup(plan: Plan, *, with_numba: bool) -> dict[str, Any]:
+    """Wall time of whole processes, interleaved run by run; medians in ms."""
+    env = subprocess_env()
+    py = sys.executable
+    tmp = tempfile.mkdtemp(prefix="fastimport-bench-startup-")
+    for name, text in {**STARTUP_SCRIPTS, "fib27.py": FIB_SCRIPT, "fib27_numba.py": FIB_NUMBA_SCRIPT}.items():
+        Path(tmp, name).write_text(text, encoding="utf-8")
+    commands = {
+        "python empty.py": [py, "empty.py"],
+        "python -m fastimport empty.py": [py, "-m", "fastimport", "empty.py"],
+        "python uncalled.py": [py, "uncalled.py"],
+        "python -m fastimport uncalled.py": [py, "-m", "fastimport", "uncalled.py"],
+        "python fib27.py": [py, "fib27.py"],
+        "python -m fastimport fib27.py": [py, "-m", "fastimport", "fib27.py"],
+    }
+    if with_numba:
+        commands["python fib27_numba.py (@njit)"] = [py, "fib27_numba.py"]
+    samples: dict[str, list[float]] = {k: [] for k in commands}
+    outputs: dict[str, set[str]] = {k: set() for k in commands}
+    for cmd in commands.values():  # one untimed run each: warm the OS page cache and __pycache__
+        run_wall(cmd, tmp, env)
+    for _ in range(plan.startup_runs):
+        for name, cmd in commands.items():
+            seconds, stdout = run_wall(cmd, tmp, env)
+            samples[name].append(seconds * 1000)
+            outputs[name].add(stdout.strip())
+    fib_outputs = {o for k, v in outputs.items() if "fib27" in k for o in v}
+    return {
+        "runs": plan.startup_runs,
+        "median_ms": {k: statistics.median(v) for k, v in samples.items()},
+        "samples_ms": samples,
+        "fib_outputs_agree": fib_outputs == {"196418"},
+    }
+
+
+# --- machine -------------------------------------------------------------------------------
+
+
+def machine_info(*, with_numba: bool) -> dict[str, Any]:
+    """CPU, OS and the versions of everything measured."""
+    import llvmlite  # noqa: PLC0415 - imported by fastimport only when it compiles
+    import llvmlite.binding as llvm  # noqa: PLC0415
+
+    info: dict[str, Any] = {
+        "platform": platform.platform(),
+        "cpu": _cpu_model(),
+        "cores": os.cpu_count(),
+        "python": f"{platform.python_implementation()} {platform.python_version()} ({sys.executable})",
+        "llvmlite": llvmlite.__version__,
+        "llvm": ".".join(map(str, llvm.llvm_version_info)),
+        "numba": None,
+        "numpy": None,
+        "fastimport_commit": _git(["rev-parse", "--short", "HEAD"]),
+        "fastimport_tree_dirty": bool(_git(["status", "--porcelain", "--untracked-files=no"])),
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+    }
+    try:
+        import numpy as np  # noqa: PLC0415 - reported only
+
+        info["numpy"] = np.__version__
+    except ImportError:
+        pass
+    if with_numba:
+        import numba  # noqa: PLC0415 - optional peer
+
+        info["numba"] = numba.__version__
+    return info
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "?"
+
+
+def _git(args: list[str]) -> str:
+    try:
+        return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, check=False).stdout.strip()
+    except OSError:
+        return ""
+
+
+def loadavg() -> str:
+    """The 1/5/15-minute load averages."""
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "?"
+
+
+# --- main ----------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the suite; 1 if any fastimport result differed from CPython's."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes and few repeats (a smoke test)")
+    parser.add_argument("--no-numba", action="store_true", help="leave Numba out even if it is importable")
+    parser.add_argument(
+        "--out", help="where RESULTS.md, results.json, speedup.png go (default: benchmarks/, none with --quick)"
+    )
+    parser.add_argument("--only", nargs="*", help="kernel names to run (default: all)")
+    parser.add_argument(
+        "--render", metavar="RESULTS_JSON", help="only re-render RESULTS.md and the plot from a saved run"
+    )
+    sections = ["kernels", "calls", "startup"]
+    parser.add_argument("--skip", nargs="*", default=[], choices=sections, help="sections to leave out")
+    opts = parser.parse_args(argv)
+    if opts.render:
+        return _render_only(Path(opts.render), Path(opts.out) if opts.out else BENCH_DIR)
+    plan = QUICK if opts.quick else FULL
+    with_numba = numba_available() and not opts.no_numba
+    out_dir = Path(opts.out) if opts.out else (None if opts.quick else BENCH_DIR)
+    command = "python -m benchmarks" + (" " + " ".join(argv if argv is not None else sys.argv[1:])).rstrip()
+
+    log(f"fastimport benchmarks ({plan.size}); Numba {'on' if with_numba else 'off'}; load {loadavg()}")
+    results: dict[str, Any] = {"command": command, "plan": asdict(plan), "load_before": loadavg()}
+    t_start = time.perf_counter()
+
+    kernels: list[KernelResult] = []
+    if "kernels" not in opts.skip:
+        warm_up_jits(with_numba=with_numba)
+        for kernel in KERNELS:
+            if opts.only and kernel.name not in opts.only:
+                continue
+            log(f"  kernel {kernel.name} {kernel.call_text(plan.size)}")
+            kernels.append(bench_kernel(kernel, plan, with_numba=with_numba))
+    results["kernels"] = [asdict(k) for k in kernels]
+    results["calls"] = bench_call_overhead(plan) if "calls" not in opts.skip else []
+    if "startup" not in opts.skip:
+        log("  start-up")
+        results["startup"] = bench_startup(plan, with_numba=with_numba)
+    results["machine"] = machine_info(with_numba=with_numba)
+    results["load_after"] = loadavg()
+    results["elapsed_s"] = time.perf_counter() - t_start
+
+    from benchmarks.report import render_markdown, write_plot  # noqa: PLC0415 - matplotlib only at the end
+
+    text = render_markdown(results)
+    print(text)
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "results.json").write_text(json.dumps(results, indent=1, default=str) + "\n", encoding="utf-8")
+        plot = write_plot(results, out_dir / "speedup.png")
+        if plot is None:
+            log("  matplotlib not importable: no speedup.png")
+        (out_dir / "RESULTS.md").write_text(text, encoding="utf-8")
+        log(f"wrote {out_dir / 'RESULTS.md'}")
+    bad = [k.name for k in kernels if not k.fast_ok]  # (the run itself never fails on a timing)
+    if bad:
+        log(f"fastimport results differ from CPython's: {', '.join(bad)}")
+        return 1
+    return 0
+
+
+def _render_only(results_json: Path, out_dir: Path) -> int:
+    from benchmarks.report import render_markdown, write_plot  # noqa: PLC0415 - matplotlib only here
+
+    results = json.loads(results_json.read_text(encoding="utf-8"))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "RESULTS.md").write_text(render_markdown(results), encoding="utf-8")
+    write_plot(results, out_dir / "speedup.png")
+    log(f"wrote {out_dir / 'RESULTS.md'}")
+    return 0
