@@ -78,7 +78,10 @@ def declare_libm(module: ir.Module, name: str, arity: int) -> ir.Function:
     if existing is not None:
         return existing
     fn = ir.Function(module, ir.FunctionType(F64, [F64] * arity), symbol)
+    # It sets errno, which nothing reads: to LLVM it may as well touch no memory, so calls
+    # can be hoisted and shared. The private name still keeps LLVM from folding or rewriting them.
     fn.attributes.add("nounwind")
+    fn.attributes.add("readnone")
     return fn
 
 

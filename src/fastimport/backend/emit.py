@@ -1,14 +1,24 @@
 """Typed IR -> one LLVM function per specialization (the "kernel").
 
-Kernel ABI:  i32 @sym(<unboxed args>..., ptr %out)
-    returns 0 (ok, result stored to %out), 1 (deopt: re-run the call as bytecode)
-    or 2 (a Python exception is set, e.g. KeyboardInterrupt from the signal check).
+Kernel ABI:  {T, i32} @sym(<unboxed args>..., i32 %depth)
+    returns the result and a status, both in registers: 0 ok, 1 deopt (re-run the
+    call as bytecode) or 2 (a Python exception is set, e.g. KeyboardInterrupt from
+    the signal check). %depth is the native recursion budget left; at 0 the kernel
+    deopts.
 
 Locals become allocas with a "bound" flag next to them (LLVM's mem2reg turns
 both into registers and folds the flag away where a local is always bound).
+
+Int overflow sets a sticky flag instead of branching away at once; the flag is
+tested at every loop back edge, call and return. Deferring is exact because a
+deopt re-runs the whole call, and nothing between an overflow and the next test
+can be observed (no memory is written, no Python code runs); it lets LLVM turn
+small if/else bodies into selects (`x = x // 2 if x % 2 == 0 else 3 * x + 1`).
+
 Unit-wide state lives in LLVM globals of the unit module: the unboxed value
-of each global read (`@g.<ns>.<name>`, filled by the entry point), the
-native recursion depth and the signal-check countdown.
+of each global read (`@g.<ns>.<name>`, filled by the entry point) and the
+signal-check countdown used at function entry by kernels that call others
+(loops count down in a local).
 """
 
 from __future__ import annotations
@@ -58,7 +68,19 @@ INT64_MIN = -(2**63)
 
 
 def kernel_type(fn: FuncIR) -> ir.FunctionType:
-    return ir.FunctionType(I32, [LLVM_TYPES[t] for t in fn.arg_types] + [PTR])
+    return ir.FunctionType(result_type(fn.ret_type), [*(LLVM_TYPES[t] for t in fn.arg_types), I32])
+
+
+def result_type(ty: Ty | None) -> ir.LiteralStructType:
+    return ir.LiteralStructType([LLVM_TYPES[ty or Ty.NONE], I32])
+
+
+def kernel_result(bld: ir.IRBuilder, ty: Ty | None, value: ir.Value | None, status: ir.Constant | ir.Value) -> ir.Value:
+    """The {value, status} pair a kernel returns."""
+    struct = result_type(ty)
+    if value is None:
+        value = ir.Constant(LLVM_TYPES[ty or Ty.NONE], ir.Undefined)
+    return bld.insert_value(bld.insert_value(ir.Constant(struct, ir.Undefined), value, 0), status, 1)
 
 
 def global_slot(module: ir.Module, ref: GlobalRef) -> ir.GlobalVariable:
@@ -111,9 +133,9 @@ class FunctionEmitter(OpVisitor[None]):
         self.error_block = self.func.append_basic_block("error")
         bld = self.builder
         bld.position_at_end(self.deopt_block)
-        bld.ret(DEOPT)
+        bld.ret(kernel_result(bld, self.fn.ret_type, None, DEOPT))
         bld.position_at_end(self.error_block)
-        bld.ret(ERROR)
+        bld.ret(kernel_result(bld, self.fn.ret_type, None, ERROR))
 
         bld.position_at_end(entry)
         for local in self.fn.locals.values():
@@ -123,11 +145,12 @@ class FunctionEmitter(OpVisitor[None]):
             bound = bld.alloca(I1, name=f"{local.name.replace('$', 't.')}.bound")
             bld.store(ir.Constant(I1, 0), bound)
             self.slots[local.name] = (value, bound)
-        depth = unit_counter(self.module, "fi.depth")
-        d = bld.load(depth, typ=I32)
-        self.deopt_if(bld.icmp_signed(">=", d, ir.Constant(I32, MAX_NATIVE_DEPTH)))
-        bld.store(bld.add(d, ir.Constant(I32, 1)), depth)
-        self.depth_on_entry = d
+        self.overflow = bld.alloca(I1, name="overflow")
+        bld.store(ir.Constant(I1, 0), self.overflow)
+        self.ticks = bld.alloca(I32, name="ticks")
+        bld.store(ir.Constant(I32, SIGNAL_INTERVAL), self.ticks)
+        self.depth = self.func.args[-1]
+        self.deopt_if(bld.icmp_signed("<=", self.depth, ir.Constant(I32, 0)))
         bld.branch(self.blocks[self.fn.blocks[0]])
 
         for block in self.fn.blocks:
@@ -144,6 +167,14 @@ class FunctionEmitter(OpVisitor[None]):
         cont = self.func.append_basic_block()
         self.builder.cbranch(cond, self.deopt_block, cont)
         self.builder.position_at_end(cont)
+
+    def overflow_if(self, cond: ir.Value) -> None:
+        """Note an int overflow; `check_overflow` deopts later (see the module docstring)."""
+        bld = self.builder
+        bld.store(bld.or_(bld.load(self.overflow, typ=I1), cond), self.overflow)
+
+    def check_overflow(self) -> None:
+        self.deopt_if(self.builder.load(self.overflow, typ=I1))
 
     def as_float(self, v: Value) -> ir.Value:
         x = self.value(v)
@@ -197,7 +228,7 @@ class FunctionEmitter(OpVisitor[None]):
             self.values[op] = bld.fneg(self.value(src)) if op.kind == "neg" else self.value(src)
         elif op.kind == "neg":
             res = bld.ssub_with_overflow(ir.Constant(I64, 0), self.as_int(src))
-            self.deopt_if(bld.extract_value(res, 1))
+            self.overflow_if(bld.extract_value(res, 1))
             self.values[op] = bld.extract_value(res, 0)
         elif op.kind == "invert":
             self.values[op] = bld.xor(self.as_int(src), ir.Constant(I64, -1))
@@ -218,7 +249,7 @@ class FunctionEmitter(OpVisitor[None]):
         zero, minus1 = ir.Constant(I64, 0), ir.Constant(I64, -1)
         if kind in ("add", "sub", "mul"):
             res = getattr(bld, f"s{kind}_with_overflow")(a, b)
-            self.deopt_if(bld.extract_value(res, 1))
+            self.overflow_if(bld.extract_value(res, 1))
             return bld.extract_value(res, 0)
         if kind in ("floordiv", "mod"):
             # ZeroDivisionError, and INT64_MIN // -1 which leaves int64.
@@ -429,22 +460,30 @@ class FunctionEmitter(OpVisitor[None]):
 
     def visit_call(self, op: Call) -> None:
         bld = self.builder
+        self.check_overflow()  # arguments must be exact before they leave this kernel
+        # Deep recursion has no loop to check signals at: count calls too.
+        self.check_signals(unit_counter(self.module, "fi.ticks", SIGNAL_INTERVAL))
         callee = self.symbol_of(op.target)
-        out = self.entry_alloca(LLVM_TYPES[op.type])  # type: ignore[index]
-        status = bld.call(callee, [self.value(a) for a in op.args] + [out])
+        depth = bld.sub(self.depth, ir.Constant(I32, 1))
+        result = bld.call(callee, [*(self.value(a) for a in op.args), depth])
+        status = bld.extract_value(result, 1)
         # A deopt or an exception anywhere below abandons the whole native run.
         failed = bld.icmp_unsigned("!=", status, OK)
         cont = self.func.append_basic_block()
         leave = self.func.append_basic_block()
         bld.cbranch(failed, leave, cont)
         bld.position_at_end(leave)
-        bld.ret(status)
+        bld.ret(kernel_result(bld, self.fn.ret_type, None, status))
         bld.position_at_end(cont)
-        self.values[op] = bld.load(out, typ=LLVM_TYPES[op.type])  # type: ignore[index]
+        self.values[op] = bld.extract_value(result, 0)
 
     def visit_check_signals(self, op: CheckSignals) -> None:
+        # At a loop header: no overflowed value may go round the loop again.
+        self.check_overflow()
+        self.check_signals(self.ticks)
+
+    def check_signals(self, ticks: ir.Value) -> None:
         bld = self.builder
-        ticks = unit_counter(self.module, "fi.ticks", SIGNAL_INTERVAL)
         left = bld.sub(bld.load(ticks, typ=I32), ir.Constant(I32, 1))
         bld.store(left, ticks)
         with bld.if_then(bld.icmp_signed("<=", left, ir.Constant(I32, 0)), likely=False):
@@ -464,12 +503,9 @@ class FunctionEmitter(OpVisitor[None]):
 
     def visit_return(self, op: Return) -> None:
         bld = self.builder
-        if op.value is not None:
-            bld.store(self.value(op.value), self.func.args[-1])
-        else:
-            bld.store(ir.Constant(I8, 0), self.func.args[-1])
-        bld.store(self.depth_on_entry, unit_counter(self.module, "fi.depth"))
-        bld.ret(OK)
+        self.check_overflow()
+        value = self.value(op.value) if op.value is not None else ir.Constant(I8, 0)
+        bld.ret(kernel_result(bld, self.fn.ret_type, value, OK))
 
     def visit_deopt(self, op: Deopt) -> None:
         self.builder.branch(self.deopt_block)

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from llvmlite import ir
 
 from fastimport.backend.capi import F64, I32, I64, PTR, declare
-from fastimport.backend.emit import LLVM_TYPES, OK, global_slot, unit_counter
+from fastimport.backend.emit import LLVM_TYPES, MAX_NATIVE_DEPTH, OK, global_slot
 from fastimport.frontend.ir import FuncIR, GlobalRef
 from fastimport.frontend.types import Ty
 
@@ -201,13 +201,9 @@ def _emit_core(
         else:
             check(bld.icmp_unsigned("==", found, load_obj(ref.expected)), miss)
 
-    # Run the kernel. The depth counter restarts per native run (nested runs restore it).
-    depth = unit_counter(module, "fi.depth")
-    saved = bld.load(depth, typ=I32)
-    bld.store(ir.Constant(I32, 0), depth)
-    out = bld.alloca(LLVM_TYPES[fn.ret_type])  # type: ignore[index]
-    status = bld.call(kernel, [*values, out])
-    bld.store(saved, depth)
+    # Run the kernel with the full native recursion budget.
+    result = bld.call(kernel, [*values, ir.Constant(I32, MAX_NATIVE_DEPTH)])
+    status = bld.extract_value(result, 1)
     done, failed = next_block(), next_block()
     bld.cbranch(bld.icmp_unsigned("==", status, OK), done, failed)
     bld.position_at_end(failed)
@@ -220,7 +216,7 @@ def _emit_core(
     calls = ir.GlobalVariable(module, I64, "fi.calls")
     calls.initializer = ir.Constant(I64, 0)
     bld.store(bld.add(bld.load(calls, typ=I64), ir.Constant(I64, 1)), calls)
-    bld.ret(box(bld, module, fn.ret_type, bld.load(out, typ=LLVM_TYPES[fn.ret_type]), load_obj))  # type: ignore[index]
+    bld.ret(box(bld, module, fn.ret_type, bld.extract_value(result, 0), load_obj))
 
     bld.position_at_end(miss)
     bld.ret(MISS)
