@@ -152,6 +152,7 @@ def _emit_core(
     prev_symbol: str | None,
 ) -> ir.Function:
     entry = ir.Function(module, CORE, symbol)
+    entry.attributes.add("noinline")  # one copy, shared by both wrappers: halves LLVM time
     args, nargs = entry.args
     bld = ir.IRBuilder(entry.append_basic_block("entry"))
     miss = entry.append_basic_block("miss")
