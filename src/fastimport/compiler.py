@@ -18,13 +18,14 @@ import types
 from dataclasses import dataclass, field
 from typing import Any
 
+from fastimport.frontend.cfg import remove_unreachable_blocks
 from fastimport.frontend.errors import Unsupported
 from fastimport.frontend.infer import infer_types
 from fastimport.frontend.ir import Call, CheckSignals, FuncIR, GlobalRef, Op, StoreLocal, Terminator
 from fastimport.frontend.lower_statements import lower_function
 from fastimport.frontend.pprint import format_func
 from fastimport.frontend.resolve import Resolver
-from fastimport.frontend.types import Ty
+from fastimport.frontend.types import Ty, signature_str
 from fastimport.runtime.debug import dump
 from fastimport.runtime.dispatch import FunctionState, make_builtin, state_of
 from fastimport.runtime.funcobject import layout
@@ -77,6 +78,7 @@ def compile_specialization(
                 if state is not root:
                     raise Unsupported(state.node, f"call of '{state.node.name}' with other than its positional parameters")
             ir_fn = lower_function(state.node, state.module, types_, resolver)
+            remove_unreachable_blocks(ir_fn)
             ir_fn.symbol = f"fi_{_mangle(state.module)}_{state.node.name}_{unit}_{len(specs)}"
             specs[key] = Spec(state, fn, ir_fn)
         return specs[key]
@@ -101,6 +103,9 @@ def compile_specialization(
     for spec in specs.values():
         _check_typed(spec)
     for spec in specs.values():
+        if spec is not root_spec:
+            spec.state.note_native_callee(signature_str(spec.ir.arg_types, spec.ir.ret_type))
+    for spec in specs.values():
         dump(f"IR {spec.ir.symbol}", format_func(spec.ir))
     t_front = time.perf_counter()
 
@@ -108,7 +113,8 @@ def compile_specialization(
     from llvmlite import ir
 
     from fastimport.backend.emit import emit_kernel, kernel_type
-    from fastimport.backend.entry import Namespaces, ObjectTable, emit_entry
+    from fastimport.backend.entry import Namespaces, emit_entry
+    from fastimport.backend.objects import ObjectTable
     from fastimport.backend.jit import jit
 
     lay = layout()
@@ -118,10 +124,10 @@ def compile_specialization(
         kernel = ir.Function(module, kernel_type(spec.ir), spec.ir.symbol)
         kernel.linkage = "internal"
         kernels[spec] = kernel
-    for spec in specs.values():
-        emit_kernel(module, spec.ir, lambda target: kernels[target] if isinstance(target, Spec) else kernels[spec])
-    refs = _unit_globals(specs.values())
     objects = ObjectTable(module)
+    for spec in specs.values():
+        emit_kernel(module, spec.ir, lambda target: kernels[target] if isinstance(target, Spec) else kernels[spec], objects)
+    refs = _unit_globals(specs.values())
     names = Namespaces(namespace, builtins_dict, {"math": vars(math)})
     entry_symbol = f"{root_spec.ir.symbol}_entry"
     emit_entry(

@@ -30,8 +30,12 @@ C_API: dict[str, tuple[ir.Type, list[ir.Type]]] = {
     "PyFloat_FromDouble": (PTR, [F64]),
     "PyBool_FromLong": (PTR, [I64]),
     "Py_IncRef": (ir.VoidType(), [PTR]),
+    "Py_DecRef": (ir.VoidType(), [PTR]),
+    "PyErr_Clear": (ir.VoidType(), []),
     "PyDict_GetItem": (PTR, [PTR, PTR]),
     "PyErr_CheckSignals": (I32, []),
+    "PyEval_SaveThread": (PTR, []),
+    "PyEval_RestoreThread": (ir.VoidType(), [PTR]),
     # PyObject_Vectorcall is not exported by 3.10; VectorcallDict is, in every version.
     "PyObject_VectorcallDict": (PTR, [PTR, PTR, I64, PTR]),
 }

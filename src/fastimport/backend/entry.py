@@ -23,32 +23,13 @@ from dataclasses import dataclass, field
 from llvmlite import ir
 
 from fastimport.backend.capi import F64, I32, I64, PTR, declare
-from fastimport.backend.emit import LLVM_TYPES, MAX_NATIVE_DEPTH, OK, global_slot
+from fastimport.backend.objects import ObjectTable
+from fastimport.backend.emit import LLVM_TYPES, MAX_NATIVE_DEPTH, OK, box_value, global_slot
 from fastimport.frontend.ir import FuncIR, GlobalRef
 from fastimport.frontend.types import Ty
 
 PY_TYPE_OFFSET = 8  # PyObject.ob_type
 FLOAT_VALUE_OFFSET = 16  # PyFloatObject.ob_fval
-
-
-@dataclass
-class ObjectTable:
-    """Python objects the generated code refers to, each through an `@obj.N` global."""
-
-    module: ir.Module
-    objects: list[object] = field(default_factory=list)
-    names: list[str] = field(default_factory=list)
-
-    def ref(self, obj: object) -> ir.GlobalVariable:
-        for index, known in enumerate(self.objects):
-            if known is obj:
-                return self.module.globals[self.names[index]]
-        name = f"obj.{len(self.objects)}"
-        var = ir.GlobalVariable(self.module, PTR, name)
-        var.initializer = ir.Constant(PTR, None)
-        self.objects.append(obj)
-        self.names.append(name)
-        return var
 
 
 @dataclass
@@ -217,7 +198,7 @@ def _emit_core(
     calls = ir.GlobalVariable(module, I64, "fi.calls")
     calls.initializer = ir.Constant(I64, 0)
     bld.store(bld.add(bld.load(calls, typ=I64), ir.Constant(I64, 1)), calls)
-    bld.ret(box(bld, module, fn.ret_type, bld.extract_value(result, 0), load_obj))
+    bld.ret(box_value(bld, module, fn.ret_type, bld.extract_value(result, 0), load_obj))
 
     bld.position_at_end(miss)
     bld.ret(MISS)
@@ -231,17 +212,3 @@ def _emit_core(
         prev = module.globals.get(prev_core) or ir.Function(module, CORE, prev_core)
         bld.ret(bld.call(prev, [args, nargs], tail=True))
     return entry
-
-
-def box(bld: ir.IRBuilder, module: ir.Module, ty: Ty | None, value: ir.Value, load_obj) -> ir.Value:  # noqa: ANN001
-    """A new reference to the Python object for `value` (NULL with an exception on failure)."""
-    if ty is Ty.INT:
-        return bld.call(declare(module, "PyLong_FromLongLong"), [value])
-    if ty is Ty.FLOAT:
-        return bld.call(declare(module, "PyFloat_FromDouble"), [value])
-    if ty is Ty.BOOL:
-        return bld.call(declare(module, "PyBool_FromLong"), [bld.zext(value, I64)])
-    none = load_obj(None)
-    bld.call(declare(module, "Py_IncRef"), [none])
-    return none
-

@@ -26,12 +26,13 @@ from fastimport.frontend.ir import (
     MathCall,
     Op,
     Param,
+    PyCall,
     Return,
     StoreLocal,
     Truth,
     Unary,
 )
-from fastimport.frontend.typerules import _node, binary_type, builtin_type, math_type, unary_type
+from fastimport.frontend.typerules import _node, binary_type, builtin_type, math_type, pycall_type, unary_type
 from fastimport.frontend.types import Ty, TypeConflictError, join, ty_of_value
 
 # (callee name, argument types) -> (the callee's specialization, its return type if known yet)
@@ -88,6 +89,8 @@ def _infer_op(fn: FuncIR, op: Op, resolve_call: CallResolver) -> None:
         op.type = builtin_type(op, op.name, [a.type for a in op.args])  # type: ignore[misc]
     elif isinstance(op, MathCall):
         op.type = math_type(op, op.name, [a.type for a in op.args])  # type: ignore[misc]
+    elif isinstance(op, PyCall):
+        op.type = pycall_type(op, op.rule, [a.type for a in op.args])  # type: ignore[misc]
     elif isinstance(op, Call):
         target, ret = resolve_call(op.callee, tuple(a.type for a in op.args), op)  # type: ignore[misc]
         op.target = target

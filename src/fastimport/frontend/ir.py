@@ -234,6 +234,27 @@ class MathCall(Op):
 
 
 @final
+class PyCall(Op):
+    """Call a pure builtin through CPython itself (boxed), e.g. math.gamma, round(x, n).
+
+    For functions whose CPython implementation is its own algorithm: calling it is
+    the only way to be exact. An exception or an unexpected result type deopts.
+    `ref` is the guarded global naming the callee; `rule` names the result-type rule.
+    """
+
+    def __init__(self, ref: GlobalRef, rule: str, args: list[Value]) -> None:
+        self.ref = ref
+        self.rule = rule
+        self.args = args
+
+    def sources(self) -> list[Value]:
+        return list(self.args)
+
+    def accept(self, visitor: OpVisitor[T]) -> T:
+        return visitor.visit_py_call(self)
+
+
+@final
 class Call(Op):
     """A native call of another compiled function of the same module.
 
@@ -326,7 +347,7 @@ class Deopt(Terminator):
         return visitor.visit_deopt(self)
 
 
-PURE_OPS: Final = (Const, Param, LoadLocal, LoadGlobal, Unary, Binary, Compare, Truth, Builtin, MathCall)
+PURE_OPS: Final = (Const, Param, LoadLocal, LoadGlobal, Unary, Binary, Compare, Truth, Builtin, MathCall, PyCall)
 TERMINATORS: Final = (Goto, Branch, Return, Deopt)
 
 
@@ -384,6 +405,8 @@ class OpVisitor(Generic[T]):
     def visit_builtin(self, op: Builtin) -> T: ...
     @abstractmethod
     def visit_math_call(self, op: MathCall) -> T: ...
+    @abstractmethod
+    def visit_py_call(self, op: PyCall) -> T: ...
     @abstractmethod
     def visit_call(self, op: Call) -> T: ...
     @abstractmethod

@@ -22,12 +22,13 @@ from fastimport.frontend.ir import (
     LoadGlobal,
     LoadLocal,
     MathCall,
+    PyCall,
     StoreLocal,
     Truth,
     Unary,
     Value,
 )
-from fastimport.frontend.mathlib import MATH_CONSTANTS, MATH_FUNCTIONS
+from fastimport.frontend.mathlib import MATH_CONSTANTS, MATH_FUNCTIONS, MATH_PYCALLS
 
 BINOPS: dict[type[ast.operator], str] = {
     ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "truediv",
@@ -53,7 +54,10 @@ def lower_expr(b: Builder, node: ast.expr) -> Value:
 
 def lower_condition(b: Builder, node: ast.expr, true: object, false: object) -> None:
     """Branch to `true` or `false` on the truth of `node` (short-circuiting and/or/not)."""
-    if isinstance(node, ast.BoolOp):
+    if isinstance(node, ast.Constant) and type(node.value) in (int, float, bool):
+        b.goto(true if node.value else false)  # `while True:` has no exit through its test
+        b.activate(b.new_block())  # code after it is dead; keep it somewhere
+    elif isinstance(node, ast.BoolOp):
         for value in node.values[:-1]:
             rest = b.new_block()
             if isinstance(node.op, ast.And):
@@ -160,11 +164,10 @@ def lower_call(b: Builder, node: ast.Call) -> Value:
     func = node.func
     if isinstance(func, ast.Attribute):
         b.global_ref(_math_module(b, func.value))
-        spec = MATH_FUNCTIONS.get(func.attr)
-        if spec is None:
-            raise Unsupported(node, f"math.{func.attr} is not compiled natively")
-        b.global_ref(GlobalRef("module:math", func.attr, "callable", getattr(math, func.attr)))
-        return _math_call(b, node, func.attr)
+        if func.attr not in MATH_FUNCTIONS and func.attr not in MATH_PYCALLS:
+            raise Unsupported(node, f"math.{func.attr} is not compiled")
+        ref = b.global_ref(GlobalRef("module:math", func.attr, "callable", getattr(math, func.attr)))
+        return _math_call(b, node, func.attr, ref)
     if not isinstance(func, ast.Name):
         raise Unsupported(node, "call of a computed callee")
     if func.id in b.fn.locals:
@@ -172,10 +175,14 @@ def lower_call(b: Builder, node: ast.Call) -> Value:
     resolved = b.resolver.resolve(func.id, func)
     b.global_ref(resolved.ref)
     if resolved.kind == "mathfunc":
-        return _math_call(b, node, resolved.name)
+        return _math_call(b, node, resolved.name, resolved.ref)
     if resolved.kind == "builtin":
         if resolved.name == "range":
             raise Unsupported(node, "range() outside a for loop")
+        if resolved.name == "round" and len(node.args) == 2:  # noqa: PLR2004
+            # round(x, n) goes through a correctly rounded decimal conversion in CPython.
+            args = [lower_expr(b, arg) for arg in node.args]
+            return b.add(PyCall(b.global_ref(resolved.ref), "round", args), node)
         return _builtin_call(b, node, resolved.name)
     if resolved.kind == "function":
         target = resolved.target
@@ -204,7 +211,10 @@ def _builtin_call(b: Builder, node: ast.Call, name: str) -> Value:
     return b.add(Builtin(name, args), node)
 
 
-def _math_call(b: Builder, node: ast.Call, name: str) -> Value:
+def _math_call(b: Builder, node: ast.Call, name: str, ref: GlobalRef) -> Value:
+    if name in MATH_PYCALLS:
+        args = [lower_expr(b, arg) for arg in node.args]
+        return b.add(PyCall(b.global_ref(ref), MATH_PYCALLS[name], args), node)
     spec = MATH_FUNCTIONS[name]
     if len(node.args) != spec.arity and not (name == "log" and len(node.args) == 2):  # noqa: PLR2004
         raise Unsupported(node, f"math.{name}() with {len(node.args)} argument(s)")

@@ -59,6 +59,15 @@ MATH_FUNCTIONS.update(
     }
 )
 
+# math functions with an algorithm of CPython's own (or argument handling too rich to
+# copy): called through CPython, boxed. name -> result-type rule (typerules.pycall_type).
+MATH_PYCALLS: dict[str, str] = {
+    "hypot": "float", "erf": "float", "erfc": "float", "gamma": "float", "lgamma": "float",
+    "remainder": "float", "ldexp": "float", "nextafter": "float", "ulp": "float",
+    "dist": "float", "gcd": "int", "lcm": "int", "factorial": "int", "comb": "int",
+    "perm": "int", "isqrt": "int", "isclose": "bool",
+}  # fmt: skip
+
 # Float constants of the math module; read from the module at call time.
 MATH_CONSTANTS = frozenset({"pi", "e", "tau", "inf", "nan"})
 
@@ -66,6 +75,6 @@ MATH_CONSTANTS = frozenset({"pi", "e", "tau", "inf", "nan"})
 def math_function_name(obj: object) -> str | None:
     """If `obj` is one of math's compiled functions (e.g. after `from math import sqrt`), its name."""
     name = getattr(obj, "__name__", None)
-    if name in MATH_FUNCTIONS and getattr(math, name, None) is obj:
+    if (name in MATH_FUNCTIONS or name in MATH_PYCALLS) and getattr(math, name, None) is obj:
         return name
     return None

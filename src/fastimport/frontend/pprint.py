@@ -25,6 +25,7 @@ from fastimport.frontend.ir import (
     Op,
     OpVisitor,
     Param,
+    PyCall,
     Return,
     StoreLocal,
     Truth,
@@ -94,6 +95,9 @@ class _Printer(OpVisitor[str]):
 
     def visit_math_call(self, op: MathCall) -> str:
         return f"math.{op.name}({self.args(op.args)})"
+
+    def visit_py_call(self, op: PyCall) -> str:
+        return f"pycall {op.ref.namespace}.{op.ref.name}({self.args(op.args)})"
 
     def visit_call(self, op: Call) -> str:
         return f"call {op.callee}({self.args(op.args)})"

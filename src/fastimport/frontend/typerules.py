@@ -9,6 +9,8 @@ stays bytecode, where CPython raises the error itself.
 
 from __future__ import annotations
 
+import sys
+
 from fastimport.frontend.errors import Unsupported
 from fastimport.frontend.ir import Const, Value
 from fastimport.frontend.mathlib import MATH_FUNCTIONS
@@ -43,7 +45,8 @@ def unary_type(op: Value, kind: str, t: Ty) -> Ty:
     if kind == "not":
         return Ty.BOOL
     if kind == "invert":
-        if t is not Ty.INT:
+        # ~True is -2 before 3.12; from 3.12 it also warns (DeprecationWarning), an effect.
+        if t is Ty.FLOAT or (t is Ty.BOOL and sys.version_info >= (3, 12)):
             raise Unsupported(_node(op), f"~ on {t}")
         return Ty.INT
     return Ty.FLOAT if t is Ty.FLOAT else Ty.INT
@@ -62,6 +65,14 @@ def builtin_type(op: Value, name: str, types: list[Ty]) -> Ty:
             raise Unsupported(_node(op), "range() of a float")
         return Ty.INT
     return {"int": Ty.INT, "float": Ty.FLOAT, "bool": Ty.BOOL, "round": Ty.INT}[name]
+
+
+def pycall_type(op: Value, rule: str, types: list[Ty]) -> Ty:
+    """The result type a PyCall must produce (checked at run time: anything else deopts)."""
+    _numeric(op, *types)
+    if rule == "round":  # round(x, n): a float stays a float, an int (or bool) gives an int
+        return Ty.FLOAT if types[0] is Ty.FLOAT else Ty.INT
+    return {"float": Ty.FLOAT, "int": Ty.INT, "bool": Ty.BOOL}[rule]
 
 
 def math_type(op: Value, name: str, types: list[Ty]) -> Ty:

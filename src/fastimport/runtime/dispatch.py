@@ -127,6 +127,15 @@ class FunctionState:
                 self._give_up()
         raise Miss
 
+    def note_native_callee(self, signature: str) -> None:
+        """This function also runs natively inside another function's compiled code."""
+        entry = f"{signature} (called from native code)"
+        if entry not in self.record.signatures:
+            self.record.signatures.append(entry)
+        if self.record.status != registry.NATIVE:
+            self.record.status = registry.NATIVE
+            self.record.reason = None
+
     def _candidates(self, sig: tuple[Ty, ...]) -> list[tuple[Ty, ...]]:
         """Annotated signature first (once), then the observed one."""
         annotated = self._annotated()
