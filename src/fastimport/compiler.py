@@ -128,6 +128,8 @@ def compile_specialization(
     for spec in specs.values():
         emit_kernel(module, spec.ir, lambda target: kernels[target] if isinstance(target, Spec) else kernels[spec], objects)
     refs = _unit_globals(specs.values())
+    if lay is None and any(ref.kind == "defaults" for ref in refs):
+        raise Unsupported(root.node, "default arguments on a CPython whose function layout is unknown")
     names = Namespaces(namespace, builtins_dict, {"math": vars(math)})
     entry_symbol = f"{root_spec.ir.symbol}_entry"
     emit_entry(
@@ -141,6 +143,7 @@ def compile_specialization(
         root,
         prev.symbol if prev is not None else None,
         lay.code_offset if lay is not None else None,
+        lay.defaults_offset if lay is not None else None,
     )
     dump(f"LLVM {entry_symbol}", str(module))
 

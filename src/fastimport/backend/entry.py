@@ -71,6 +71,7 @@ def emit_entry(
     handler: object,
     prev_symbol: str | None,
     code_offset: int | None,
+    defaults_offset: int | None,
 ) -> None:
     """Emit `<symbol>_core`, `<symbol>` (METH_FASTCALL) and `<symbol>_vc` (vectorcall).
 
@@ -80,7 +81,7 @@ def emit_entry(
     hands it, and any call with keywords or a replaced `__code__`, to CPython's own
     vectorcall, which runs the prologue and so ends up in the same place.
     """
-    core = _emit_core(module, f"{symbol}_core", kernel, fn, refs, names, objects, prev_symbol)
+    core = _emit_core(module, f"{symbol}_core", kernel, fn, refs, names, objects, prev_symbol, defaults_offset)
 
     fastcall = ir.Function(module, FASTCALL, symbol)
     _self, args, nargs = fastcall.args
@@ -131,6 +132,7 @@ def _emit_core(
     names: Namespaces,
     objects: ObjectTable,
     prev_symbol: str | None,
+    defaults_offset: int | None,
 ) -> ir.Function:
     entry = ir.Function(module, CORE, symbol)
     entry.attributes.add("noinline")  # one copy, shared by both wrappers: halves LLVM time
@@ -172,6 +174,11 @@ def _emit_core(
     # The world: globals read at call time, and guards on everything compiled against.
     get_item = declare(module, "PyDict_GetItem")
     for ref in refs:
+        if ref.kind == "defaults":  # the callee still has the defaults tuple compiled in
+            func, defaults = ref.expected  # type: ignore[misc]
+            field = bld.gep(load_obj(func), [ir.Constant(I64, defaults_offset)], source_etype=ir.IntType(8))
+            check(bld.icmp_unsigned("==", bld.load(field, typ=PTR), load_obj(defaults)), miss)
+            continue
         name = load_obj(ref.name)
         if ref.namespace == "builtins":  # not shadowed by a module global, and still the builtin
             check(bld.icmp_unsigned("==", bld.call(get_item, [load_obj(names.globals), name]), ir.Constant(PTR, None)), miss)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import math
+import types
 
 from fastimport.frontend.builder import Builder
 from fastimport.frontend.errors import Unsupported
@@ -157,10 +158,8 @@ def lower_ifexp(b: Builder, node: ast.IfExp) -> Value:
 
 
 def lower_call(b: Builder, node: ast.Call) -> Value:
-    if node.keywords:
-        raise Unsupported(node, "keyword arguments in a call")
-    if any(isinstance(arg, ast.Starred) for arg in node.args):
-        raise Unsupported(node, "*args in a call")
+    if any(isinstance(arg, ast.Starred) for arg in node.args) or any(k.arg is None for k in node.keywords):
+        raise Unsupported(node, "*args or **kwargs in a call")
     func = node.func
     if isinstance(func, ast.Attribute):
         b.global_ref(_math_module(b, func.value))
@@ -185,13 +184,46 @@ def lower_call(b: Builder, node: ast.Call) -> Value:
             return b.add(PyCall(b.global_ref(resolved.ref), "round", args), node)
         return _builtin_call(b, node, resolved.name)
     if resolved.kind == "function":
-        target = resolved.target
-        nparams = target.__code__.co_argcount  # type: ignore[attr-defined]
-        if len(node.args) != nparams or target.__code__.co_kwonlyargcount:  # type: ignore[attr-defined]
-            raise Unsupported(node, f"call of '{func.id}' that relies on default arguments")
-        args = [lower_expr(b, arg) for arg in node.args]
-        return b.add(Call(func.id, args), node)
+        return b.add(Call(func.id, _bind_arguments(b, node, resolved.target)), node)  # type: ignore[arg-type]
+    if node.keywords:
+        raise Unsupported(node, f"keyword arguments in a call of '{func.id}'")
     raise Unsupported(node, f"call of '{func.id}'")
+
+
+def _bind_arguments(b: Builder, node: ast.Call, target: types.FunctionType) -> list[Value]:
+    """Positional and keyword arguments, then defaults, in parameter order (as CPython binds them).
+
+    Defaults come from the callee's `__defaults__` as it is now; the entry point checks
+    at each call that the function still has that very tuple (a tuple is immutable).
+    Argument expressions are evaluated in source order, as in CPython.
+    """
+    code = target.__code__
+    if code.co_kwonlyargcount:
+        raise Unsupported(node, f"call of '{target.__name__}', which has keyword-only parameters")
+    names = code.co_varnames[: code.co_argcount]
+    if len(node.args) > len(names):
+        raise Unsupported(node, f"call of '{target.__name__}' with too many arguments")
+    bound: dict[str, Value] = {}
+    for name, arg in zip(names, node.args):
+        bound[name] = lower_expr(b, arg)
+    for keyword in node.keywords:
+        if keyword.arg not in names[code.co_posonlyargcount :] or keyword.arg in bound:
+            raise Unsupported(keyword, f"bad keyword argument '{keyword.arg}' in a call of '{target.__name__}'")
+        bound[keyword.arg] = lower_expr(b, keyword.value)
+    defaults = target.__defaults__ or ()
+    first_default = len(names) - len(defaults)
+    missing = [name for name in names if name not in bound]
+    if missing:
+        b.global_ref(GlobalRef("defaults", target.__name__, "defaults", (target, defaults)))
+    for name in missing:
+        index = names.index(name)
+        if index < first_default:
+            raise Unsupported(node, f"call of '{target.__name__}' without argument '{name}'")
+        value = defaults[index - first_default]
+        if type(value) not in (int, float, bool) or (type(value) is int and not -(2**63) <= value < 2**63):
+            raise Unsupported(node, f"default of '{name}' is a {type(value).__name__}")
+        bound[name] = b.add(Const(value), node)
+    return [bound[name] for name in names]
 
 
 def _builtin_call(b: Builder, node: ast.Call, name: str) -> Value:

@@ -29,21 +29,23 @@ _WORDS = 32
 class FunctionLayout:
     vectorcall_offset: int
     code_offset: int
+    defaults_offset: int
     original_vectorcall: int
 
 
-def _probe() -> None:  # a plain function to look at
+def _probe(a=(), b=()) -> None:  # noqa: ANN001, B006 - a plain function to look at
     pass
 
 
 @functools.cache
 def layout() -> FunctionLayout | None:
     """Offsets of `vectorcall` and `func_code` in PyFunctionObject, or None if not found."""
-    probe = types.FunctionType(_probe.__code__, {}, "probe")
+    probe = types.FunctionType(_probe.__code__, {}, "probe", ((), ()))
     words = (ctypes.c_void_p * _WORDS).from_address(id(probe))
     before = list(words)
     code_index = [i for i, w in enumerate(before) if w == id(probe.__code__)]
-    if len(code_index) != 1:
+    defaults_index = [i for i, w in enumerate(before) if w == id(probe.__defaults__)]
+    if len(code_index) != 1 or len(defaults_index) != 1:
         return None
     if sys.version_info >= (3, 12):
         marker = 0x10
@@ -62,7 +64,7 @@ def layout() -> FunctionLayout | None:
         if len(found) != 1:
             return None
         index = found[0]
-    return FunctionLayout(index * 8, code_index[0] * 8, before[index])  # type: ignore[arg-type]
+    return FunctionLayout(index * 8, code_index[0] * 8, defaults_index[0] * 8, before[index])  # type: ignore[arg-type]
 
 
 def _set_vectorcall_api(func: types.FunctionType, address: int) -> None:
