@@ -46,6 +46,7 @@ from fastimport.frontend.ir import (
     LoadGlobal,
     LoadLocal,
     MathCall,
+    Op,
     OpVisitor,
     Param,
     PyCall,
@@ -55,10 +56,16 @@ from fastimport.frontend.ir import (
     Unary,
     Value,
 )
+from fastimport.frontend.dynamic import Shadow, cases, dynamic_sources, substitute
+from fastimport.frontend.errors import Unsupported
+from fastimport.frontend.infer import concrete_type
 from fastimport.frontend.mathlib import MATH_FUNCTIONS
-from fastimport.frontend.types import Ty
+from fastimport.frontend.types import CONCRETE, Ty
 
-LLVM_TYPES: dict[Ty, ir.Type] = {Ty.INT: I64, Ty.FLOAT: F64, Ty.BOOL: I1, Ty.NONE: I8}
+# NUM is {tag, payload}: tag = index in CONCRETE; the payload holds the int, the
+# float's bits or the bool (0/1).
+NUM_TYPE = ir.LiteralStructType([I8, I64])
+LLVM_TYPES: dict[Ty, ir.Type] = {Ty.INT: I64, Ty.FLOAT: F64, Ty.BOOL: I1, Ty.NONE: I8, Ty.NUM: NUM_TYPE}
 OK, DEOPT, ERROR = (ir.Constant(I32, n) for n in range(3))
 # Native recursion deeper than this deopts; the bytecode re-run then follows
 # CPython's own recursion limit (see docs/semantics.md).
@@ -124,6 +131,23 @@ def box_value(bld: ir.IRBuilder, module: ir.Module, ty: Ty | None, value: ir.Val
         return bld.call(declare(module, "PyFloat_FromDouble"), [value])
     if ty is Ty.BOOL:
         return bld.call(declare(module, "PyBool_FromLong"), [bld.zext(value, I64)])
+    if ty is Ty.NUM:
+        tag, payload = bld.extract_value(value, 0), bld.extract_value(value, 1)
+        is_int = bld.icmp_unsigned("==", tag, ir.Constant(I8, CONCRETE.index(Ty.INT)))
+        is_float = bld.icmp_unsigned("==", tag, ir.Constant(I8, CONCRETE.index(Ty.FLOAT)))
+        with bld.if_else(is_int) as (then, otherwise):
+            with then:
+                from_int = bld.call(declare(module, "PyLong_FromLongLong"), [payload])
+                int_block = bld.block
+            with otherwise:
+                from_float = bld.call(declare(module, "PyFloat_FromDouble"), [bld.bitcast(payload, F64)])
+                from_bool = bld.call(declare(module, "PyBool_FromLong"), [payload])
+                other = bld.select(is_float, from_float, from_bool)
+                other_block = bld.block
+        phi = bld.phi(PTR)
+        phi.add_incoming(from_int, int_block)
+        phi.add_incoming(other, other_block)
+        return phi
     none = load_object(None)
     bld.call(declare(module, "Py_IncRef"), [none])
     return none
@@ -188,7 +212,74 @@ class FunctionEmitter(OpVisitor[None]):
                 bld.unreachable()  # an empty dead block
 
     def value(self, v: Value) -> ir.Value:
+        if isinstance(v, Shadow):
+            return v.llvm  # type: ignore[return-value]
         return self.values[v]
+
+    # NUM values: pack, unpack, and one case per run-time type (frontend/dynamic.py).
+
+    def pack(self, ty: Ty, value: ir.Value) -> ir.Value:
+        """A concrete value as a NUM."""
+        bld = self.builder
+        if ty is Ty.NUM:
+            return value
+        payload = {
+            Ty.INT: lambda: value,
+            Ty.FLOAT: lambda: bld.bitcast(value, I64),
+            Ty.BOOL: lambda: bld.zext(value, I64),
+        }[ty]()
+        num = bld.insert_value(ir.Constant(NUM_TYPE, ir.Undefined), ir.Constant(I8, CONCRETE.index(ty)), 0)
+        return bld.insert_value(num, payload, 1)
+
+    def unpack(self, ty: Ty, num: ir.Value) -> ir.Value:
+        bld = self.builder
+        payload = bld.extract_value(num, 1)
+        if ty is Ty.FLOAT:
+            return bld.bitcast(payload, F64)
+        if ty is Ty.BOOL:
+            return bld.trunc(payload, I1)
+        return payload
+
+    def coerce(self, value: ir.Value, source: Ty | None, target: Ty | None) -> ir.Value:
+        if target is Ty.NUM and source is not Ty.NUM:
+            return self.pack(source, value)  # type: ignore[arg-type]
+        return value
+
+    def split(self, op: Op) -> bool:
+        """Emit `op` once per run-time type of its NUM operands; False if it has none."""
+        sources = dynamic_sources(op)
+        if not sources:
+            return False
+        bld = self.builder
+        key = ir.Constant(I32, 0)
+        for src in sources:  # key = tag0 + 3 * tag1 + ...: one switch for all operands
+            tag = bld.zext(bld.extract_value(self.value(src), 0), I32)
+            key = bld.add(bld.mul(key, ir.Constant(I32, len(CONCRETE))), tag)
+        done = self.func.append_basic_block()
+        switch = bld.switch(key, self.deopt_block)
+        incoming = []
+        for case in cases(sources):
+            block = self.func.append_basic_block()
+            index = 0
+            for ty in case:
+                index = index * len(CONCRETE) + CONCRETE.index(ty)
+            switch.add_case(ir.Constant(I32, index), block)
+            bld.position_at_end(block)
+            clone = substitute(op, {id(s): Shadow(t, self.unpack(t, self.value(s))) for s, t in zip(sources, case)})
+            try:
+                clone.type = concrete_type(clone)
+            except Unsupported:
+                bld.branch(self.deopt_block)  # CPython raises TypeError for this case
+                continue
+            clone.accept(self)
+            incoming.append((self.coerce(self.values.pop(clone), clone.type, op.type), bld.block))
+            bld.branch(done)
+        bld.position_at_end(done)
+        phi = bld.phi(LLVM_TYPES[op.type])  # type: ignore[index]
+        for value, block in incoming:
+            phi.add_incoming(value, block)
+        self.values[op] = phi
+        return True
 
     def deopt_if(self, cond: ir.Value) -> None:
         cont = self.func.append_basic_block()
@@ -240,7 +331,7 @@ class FunctionEmitter(OpVisitor[None]):
 
     def visit_store_local(self, op: StoreLocal) -> None:
         value, bound = self.slots[op.local.name]
-        self.builder.store(self.value(op.src), value)
+        self.builder.store(self.coerce(self.value(op.src), op.src.type, op.local.type), value)
         self.builder.store(ir.Constant(I1, 1), bound)
 
     def visit_load_global(self, op: LoadGlobal) -> None:
@@ -248,6 +339,8 @@ class FunctionEmitter(OpVisitor[None]):
         self.values[op] = self.builder.load(slot, typ=LLVM_TYPES[op.ref.type])  # type: ignore[index]
 
     def visit_unary(self, op: Unary) -> None:
+        if self.split(op):
+            return
         bld, src = self.builder, op.src
         if op.kind == "not":
             self.values[op] = bld.not_(self.truth(src))
@@ -263,6 +356,8 @@ class FunctionEmitter(OpVisitor[None]):
             self.values[op] = self.as_int(src)
 
     def visit_binary(self, op: Binary) -> None:
+        if self.split(op):
+            return
         if op.type is Ty.FLOAT:
             self.values[op] = self.float_binary(op)
         elif op.type is Ty.BOOL:
@@ -346,6 +441,8 @@ class FunctionEmitter(OpVisitor[None]):
         return bld.icmp_unsigned(">", biased, ir.Constant(I64, 2 * TWO53))
 
     def visit_compare(self, op: Compare) -> None:
+        if self.split(op):
+            return
         self.values[op] = self.compare(op.kind, op.lhs, op.rhs)
 
     def compare(self, kind: str, lhs: Value, rhs: Value, a: ir.Value | None = None, b: ir.Value | None = None) -> ir.Value:
@@ -377,18 +474,31 @@ class FunctionEmitter(OpVisitor[None]):
         return bld.icmp_signed("!=", x, ir.Constant(I64, 0))
 
     def visit_truth(self, op: Truth) -> None:
+        if self.split(op):
+            return
         self.values[op] = self.truth(op.src)
 
     def visit_builtin(self, op: Builtin) -> None:
+        if self.split(op):
+            return
         bld = self.builder
         arg = op.args[0]
         if op.name in ("min", "max"):
             # Python keeps the first extreme item: replace only on a strict < (min) or > (max).
-            best = self.value(arg)
+            # With mixed types the result is a NUM: which argument wins is known at run time.
+            best = Shadow(arg.type, self.value(arg))  # type: ignore[arg-type]
             for item in op.args[1:]:
-                better = self.compare("lt" if op.name == "min" else "gt", item, arg, self.value(item), best)
-                best = bld.select(better, self.value(item), best)
-            self.values[op] = best
+                test = Compare("lt" if op.name == "min" else "gt", Shadow(item.type, self.value(item)), best)  # type: ignore[arg-type]
+                test.type = Ty.BOOL
+                test.accept(self)
+                better = self.values.pop(test)
+                chosen = bld.select(
+                    better,
+                    self.coerce(self.value(item), item.type, op.type),
+                    self.coerce(best.llvm, best.type, op.type),  # type: ignore[arg-type]
+                )
+                best = Shadow(op.type, chosen)  # type: ignore[arg-type]
+            self.values[op] = best.llvm
         elif op.name == "abs":
             if arg.type is Ty.FLOAT:
                 self.values[op] = bld.call(intrinsic(self.module, "llvm.fabs.f64", F64, [F64]), [self.value(arg)])
@@ -422,6 +532,8 @@ class FunctionEmitter(OpVisitor[None]):
         return bld.fptosi(x, I64)
 
     def visit_math_call(self, op: MathCall) -> None:
+        if self.split(op):
+            return
         bld = self.builder
         spec = MATH_FUNCTIONS[op.name]
         args = [self.as_float(a) for a in op.args]
@@ -487,6 +599,8 @@ class FunctionEmitter(OpVisitor[None]):
 
     def visit_py_call(self, op: PyCall) -> None:
         """Box the arguments, call the builtin, unbox an exact-typed result; else deopt."""
+        if self.split(op):
+            return
         bld = self.builder
         decref = declare(self.module, "Py_DecRef")
         boxed = []
@@ -591,7 +705,10 @@ class FunctionEmitter(OpVisitor[None]):
     def visit_return(self, op: Return) -> None:
         bld = self.builder
         self.check_overflow()
-        value = self.value(op.value) if op.value is not None else ir.Constant(I8, 0)
+        if op.value is None:
+            value = ir.Constant(I8, 0)
+        else:
+            value = self.coerce(self.value(op.value), op.value.type, self.fn.ret_type)
         bld.ret(kernel_result(bld, self.fn.ret_type, value, OK))
 
     def visit_deopt(self, op: Deopt) -> None:

@@ -32,6 +32,7 @@ from fastimport.frontend.ir import (
     Truth,
     Unary,
 )
+from fastimport.frontend.dynamic import SPLIT_OPS, result_type
 from fastimport.frontend.typerules import _node, binary_type, builtin_type, math_type, pycall_type, unary_type
 from fastimport.frontend.types import Ty, TypeConflictError, join, ty_of_value
 
@@ -65,6 +66,32 @@ def infer_types(fn: FuncIR, resolve_call: CallResolver) -> bool:
     return changed
 
 
+def concrete_type(op: Op) -> Ty:
+    """The result type of an arithmetic/builtin op whose operands have concrete types."""
+    if isinstance(op, Unary):
+        return unary_type(op, op.kind, op.src.type)  # type: ignore[arg-type]
+    if isinstance(op, Binary):
+        return binary_type(op, op.kind, op.lhs.type, op.rhs.type, op.rhs)  # type: ignore[arg-type]
+    if isinstance(op, Compare):
+        binary_type(op, "sub", op.lhs.type, op.rhs.type, op.rhs)  # type: ignore[arg-type]
+        return Ty.BOOL
+    if isinstance(op, Truth):
+        _numeric_or_none(op, op.src.type)
+        return Ty.BOOL
+    if isinstance(op, Builtin):
+        return builtin_type(op, op.name, [a.type for a in op.args])  # type: ignore[misc]
+    if isinstance(op, MathCall):
+        return math_type(op, op.name, [a.type for a in op.args])  # type: ignore[misc]
+    if isinstance(op, PyCall):
+        return pycall_type(op, op.rule, [a.type for a in op.args])  # type: ignore[misc]
+    raise AssertionError(type(op).__name__)
+
+
+def _numeric_or_none(op: Op, ty: Ty | None) -> None:
+    if ty not in (Ty.INT, Ty.FLOAT, Ty.BOOL, Ty.NONE):
+        raise Unsupported(_node(op), f"truth of a {ty}")
+
+
 def _infer_op(fn: FuncIR, op: Op, resolve_call: CallResolver) -> None:
     if any(src.type is None for src in op.sources()):
         return  # not yet known: a later round will see it
@@ -77,20 +104,8 @@ def _infer_op(fn: FuncIR, op: Op, resolve_call: CallResolver) -> None:
     elif isinstance(op, LoadGlobal):
         op.type = op.ref.type if op.ref.type is not None else Ty.FLOAT
         op.ref.type = op.type
-    elif isinstance(op, Unary):
-        op.type = unary_type(op, op.kind, op.src.type)  # type: ignore[arg-type]
-    elif isinstance(op, Binary):
-        op.type = binary_type(op, op.kind, op.lhs.type, op.rhs.type, op.rhs)  # type: ignore[arg-type]
-    elif isinstance(op, (Compare, Truth)):
-        if isinstance(op, Compare):
-            binary_type(op, "sub", op.lhs.type, op.rhs.type, op.rhs)  # type: ignore[arg-type]
-        op.type = Ty.BOOL
-    elif isinstance(op, Builtin):
-        op.type = builtin_type(op, op.name, [a.type for a in op.args])  # type: ignore[misc]
-    elif isinstance(op, MathCall):
-        op.type = math_type(op, op.name, [a.type for a in op.args])  # type: ignore[misc]
-    elif isinstance(op, PyCall):
-        op.type = pycall_type(op, op.rule, [a.type for a in op.args])  # type: ignore[misc]
+    elif isinstance(op, SPLIT_OPS):
+        op.type = result_type(op, concrete_type)
     elif isinstance(op, Call):
         target, ret = resolve_call(op.callee, tuple(a.type for a in op.args), op)  # type: ignore[misc]
         op.target = target

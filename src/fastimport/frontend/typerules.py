@@ -55,9 +55,9 @@ def unary_type(op: Value, kind: str, t: Ty) -> Ty:
 def builtin_type(op: Value, name: str, types: list[Ty]) -> Ty:
     _numeric(op, *types)
     if name in ("min", "max"):
-        if len(set(types)) != 1:
-            raise Unsupported(_node(op), f"{name}() of mixed types {', '.join(map(str, types))}")
-        return types[0]
+        # Python returns one of the arguments itself: with mixed types, which one is
+        # known only at run time.
+        return types[0] if len(set(types)) == 1 else Ty.NUM
     if name == "abs":
         return Ty.FLOAT if types[0] is Ty.FLOAT else Ty.INT
     if name == "$range_arg":

@@ -3,10 +3,13 @@
     INT    Python int, held as a checked int64 (overflow deopts)
     FLOAT  Python float, an IEEE double
     BOOL   Python bool, an i1
+    NUM    one of int, float, bool, decided at run time (a tag and a payload), for
+           variables that hold more than one: `s = 0` then `s += 0.5`
     NONE   only as a return type
 
 `join` is the lattice used by inference: `None` (not yet known) is bottom;
-two different concrete types do not join (the function is not compiled).
+different numeric types join to NUM; None and a number do not join (the
+function is not compiled for those argument types).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ class Ty(enum.Enum):
     INT = "int"
     FLOAT = "float"
     BOOL = "bool"
+    NUM = "int|float|bool"
     NONE = "None"
 
     def __str__(self) -> str:
@@ -28,7 +32,9 @@ class Ty(enum.Enum):
 
 # Python type objects to our types; exact types only (a subclass of int is not INT).
 PY_TYPES: dict[type, Ty] = {int: Ty.INT, float: Ty.FLOAT, bool: Ty.BOOL, type(None): Ty.NONE}
-NUMERIC = frozenset({Ty.INT, Ty.FLOAT, Ty.BOOL})
+# The types a NUM value can have at run time; its tag is the index in this tuple.
+CONCRETE = (Ty.INT, Ty.FLOAT, Ty.BOOL)
+NUMERIC = frozenset({*CONCRETE, Ty.NUM})
 
 
 class TypeConflictError(Exception):
@@ -41,6 +47,8 @@ def join(a: Ty | None, b: Ty | None) -> Ty | None:
         return b
     if b is None or a is b:
         return a
+    if a in NUMERIC and b in NUMERIC:
+        return Ty.NUM
     raise TypeConflictError(f"{a} and {b}")
 
 
