@@ -38,16 +38,36 @@ _unit_ids = itertools.count()
 class CompiledEntry:
     """A loaded specialization: the callable entry point and what keeps it alive."""
 
-    function: Any
+    function: Any  # a builtin taking the arguments (what the prologue calls)
     ret_type: Ty
     symbol: str
-    calls_address: int
+    data: Any  # backend.entry.DataBlock
+    core_address: int  # the shared core of its shape (the next specialization chains to it)
     vectorcall_address: int = 0  # 0: no vectorcall fast path on this CPython
-    code_slot_address: int = 0  # where the vectorcall entry reads the code object it expects
     keepalive: list[object] = field(default_factory=list)
 
     def native_calls(self) -> int:
-        return ctypes.c_int64.from_address(self.calls_address).value
+        return self.data.calls
+
+    def expect_code(self, code: types.CodeType) -> None:
+        """The vectorcall path runs only while the function's `__code__` is `code`."""
+        self.data.code = id(code)
+
+
+@dataclass
+class Namespaces:
+    """The dicts global reads look in: the module's globals, builtins, the math module's."""
+
+    globals: dict[str, Any]
+    builtins: dict[str, Any]
+    modules: dict[str, dict[str, Any]]
+
+    def lookup(self, namespace: str) -> dict[str, Any]:
+        if namespace == "globals":
+            return self.globals
+        if namespace == "builtins":
+            return self.builtins
+        return self.modules[namespace.removeprefix("module:")]
 
 
 @dataclass(eq=False)
@@ -109,51 +129,50 @@ def compile_specialization(
         dump(f"IR {spec.ir.symbol}", format_func(spec.ir))
     t_front = time.perf_counter()
 
-    # 4. emit LLVM: the kernels, then the root's entry point
+    # 4. emit LLVM: the kernels, and two stubs into the entry code shared by this shape
     from llvmlite import ir
 
-    from fastimport.backend.emit import emit_kernel, kernel_type
-    from fastimport.backend.entry import Namespaces, emit_entry
-    from fastimport.backend.objects import ObjectTable
+    from fastimport.backend.emit import emit_kernel, global_slot_name, kernel_type
+    from fastimport.backend.entry import DataBlock, Shape, emit_stubs, shape_module_loaded
     from fastimport.backend.jit import jit
+    from fastimport.backend.objects import ObjectTable
 
     lay = layout()
     module = ir.Module(name=f"fi_unit_{unit}")
     kernels: dict[Spec, ir.Function] = {}
     for spec in specs.values():
         kernel = ir.Function(module, kernel_type(spec.ir), spec.ir.symbol)
-        kernel.linkage = "internal"
+        if spec is not root_spec:
+            kernel.linkage = "internal"  # the root's address goes into the data block
         kernels[spec] = kernel
-    objects = ObjectTable(module)
+    objects = ObjectTable(module, prefix=module.name)
     for spec in specs.values():
         emit_kernel(module, spec.ir, lambda target: kernels[target] if isinstance(target, Spec) else kernels[spec], objects)
     refs = _unit_globals(specs.values())
     if lay is None and any(ref.kind == "defaults" for ref in refs):
         raise Unsupported(root.node, "default arguments on a CPython whose function layout is unknown")
-    names = Namespaces(namespace, builtins_dict, {"math": vars(math)})
+    shape = shape_module_loaded(Shape(arg_types, root_spec.ir.ret_type))  # type: ignore[arg-type]
     entry_symbol = f"{root_spec.ir.symbol}_entry"
-    emit_entry(
-        module,
-        entry_symbol,
-        kernels[root_spec],
-        root_spec.ir,
-        refs,
-        names,
-        objects,
-        root,
-        prev.symbol if prev is not None else None,
-        lay.code_offset if lay is not None else None,
-        lay.defaults_offset if lay is not None else None,
-    )
+    emit_stubs(module, entry_symbol, shape, with_vectorcall=lay is not None)
     dump(f"LLVM {entry_symbol}", str(module))
 
-    # 5. optimize, link, and fill in the object table
+    # 5. optimize and link; fill in the object table, the world table and the data block
     engine = jit()
     engine.load(module)
     for name, obj in zip(objects.names, objects.objects):
         engine.set_pointer(name, id(obj))
-    address = engine.address(entry_symbol)
-    function, method = make_builtin(func.__name__, address)
+    names = Namespaces(namespace, builtins_dict, {"math": vars(math)})
+    world = world_table(refs, names, lambda ref: engine.global_address(global_slot_name(module, ref)))
+    data = DataBlock(
+        kernel=engine.address(root_spec.ir.symbol),
+        world=ctypes.addressof(world) if refs else None,
+        world_count=len(refs),
+        handler=id(root),
+        prev_core=prev.core_address if prev is not None else None,
+        prev_data=ctypes.addressof(prev.data) if prev is not None else None,
+    )
+    engine.set_pointer(f"{entry_symbol}.data", ctypes.addressof(data))
+    function, method = make_builtin(func.__name__, engine.address(entry_symbol))
     vectorcall = engine.address(f"{entry_symbol}_vc") if lay is not None else 0
     t_end = time.perf_counter()
     dump("timing", f"{entry_symbol}: front end {1000 * (t_front - t0):.1f} ms, LLVM {1000 * (t_end - t_front):.1f} ms")
@@ -161,11 +180,34 @@ def compile_specialization(
         function=function,
         ret_type=root_spec.ir.ret_type,  # type: ignore[arg-type]
         symbol=entry_symbol,
-        calls_address=engine.global_address("fi.calls"),
+        data=data,
+        core_address=engine.address(shape.core),
         vectorcall_address=vectorcall,
-        code_slot_address=engine.global_address("fi.code") if lay is not None else 0,
-        keepalive=[method, objects.objects, module],
+        keepalive=[method, objects.objects, world, names, refs],
     )
+
+
+def world_table(refs: list[GlobalRef], names: Any, slot_address: Any) -> Any:  # noqa: ANN401
+    """The WorldRecord array the entry code checks at each call (see backend/entry.py)."""
+    from fastimport.backend.entry import BUILTIN, DEFAULTS, IDENTITY, VALUE_KINDS, WorldRecord
+
+    table = (WorldRecord * max(1, len(refs)))()
+    for record, ref in zip(table, refs):
+        if ref.kind == "defaults":
+            func, defaults = ref.expected  # type: ignore[misc]
+            record.kind, record.namespace, record.expected = DEFAULTS, id(func), id(defaults)
+            continue
+        record.namespace = id(names.lookup(ref.namespace))
+        record.name = id(ref.name)
+        if ref.kind == "value":
+            record.kind = VALUE_KINDS[ref.type]
+            record.expected = id({Ty.INT: int, Ty.FLOAT: float, Ty.BOOL: bool}[ref.type])
+            record.slot = slot_address(ref)
+        else:
+            record.kind = BUILTIN if ref.namespace == "builtins" else IDENTITY
+            record.expected = id(ref.expected)
+            record.shadowing = id(names.globals)
+    return table
 
 
 def _check_typed(spec: Spec) -> None:

@@ -96,13 +96,17 @@ def kernel_result(bld: ir.IRBuilder, ty: Ty | None, value: ir.Value | None, stat
 
 def global_slot(module: ir.Module, ref: GlobalRef) -> ir.GlobalVariable:
     """The unit-wide slot holding the unboxed value of a global read."""
-    name = f"g.{ref.namespace}.{ref.name}"
+    name = global_slot_name(module, ref)
     slot = module.globals.get(name)
     if slot is None:
         slot = ir.GlobalVariable(module, LLVM_TYPES[ref.type], name)  # type: ignore[index]
         slot.initializer = ir.Constant(LLVM_TYPES[ref.type], 0)  # type: ignore[index]
-        slot.linkage = "internal"
     return slot
+
+
+def global_slot_name(module: ir.Module, ref: GlobalRef) -> str:
+    """Unique in the process: the entry code's world check writes the slot by address."""
+    return f"{module.name}.g.{ref.namespace}.{ref.name}"
 
 
 def unit_counter(module: ir.Module, name: str, initial: int = 0) -> ir.GlobalVariable:

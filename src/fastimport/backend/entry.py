@@ -1,221 +1,377 @@
-"""The native entry point of a specialization: guards, unboxing, the kernel, boxing.
+"""Native entry points: guards, unboxing, the world check, the kernel, boxing.
 
-A METH_FASTCALL function `ptr @entry(ptr self, ptr args, i64 nargs)`:
+The entry code depends only on the *shape* of a specialization (argument and
+result types), so it is compiled once per shape and per process, and shared:
 
-    guard   exact type of each argument (chained: on a mismatch, try the entry
-            of the previous specialization, if any)
-    unbox   int -> i64 (a too-big int misses), float -> double, bool -> i1
-    world   every global the unit reads: values are read and unboxed now,
-            functions/modules/builtins must still be the objects compiled against
-    run     the kernel; box its result
-    miss    call the function's handler (Python), which counts the deopt and
-            raises Miss so the prologue runs the bytecode body
+    fi_core_<shape>(data, args, nargs)       guards + unbox + world + kernel + box,
+                                             or MISS, or NULL with an exception set
+    fi_fastcall_<shape>(data, args, nargs)   MISS -> the function's handler (Python)
+    fi_vc_<shape>(data, func, args, nargsf, kwnames)
+                                             MISS, keywords or a replaced __code__
+                                             -> CPython's own vectorcall
 
-Object addresses are not baked into the code: each lives in an `@obj.N`
-global the loader fills after linking (so machine code stays position- and
-process-independent).
+Each specialization contributes only its kernel(s) and two stubs that pass its
+data block (`DataBlock`, filled in from Python after linking) to the shared code:
+
+    <sym>(self, args, nargs)            = fi_fastcall_<shape>(@data, args, nargs)
+    <sym>_vc(func, args, nargsf, kw)    = fi_vc_<shape>(@data, func, args, nargsf, kw)
+
+The world check (`fi_world_ok`) walks a table of the globals the unit reads:
+values are read and unboxed into the unit's slots; functions, modules and
+builtins must still be the objects compiled against; default-argument tuples
+must still be the ones compiled in.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import ctypes
+import functools
+from dataclasses import dataclass
 
 from llvmlite import ir
 
-from fastimport.backend.capi import F64, I32, I64, PTR, declare
+from fastimport.backend.capi import F64, I8, I32, I64, PTR, declare
+from fastimport.backend.emit import LLVM_TYPES, MAX_NATIVE_DEPTH, OK, box_value, result_type
 from fastimport.backend.objects import ObjectTable
-from fastimport.backend.emit import LLVM_TYPES, MAX_NATIVE_DEPTH, OK, box_value, global_slot
-from fastimport.frontend.ir import FuncIR, GlobalRef
 from fastimport.frontend.types import Ty
 
 PY_TYPE_OFFSET = 8  # PyObject.ob_type
 FLOAT_VALUE_OFFSET = 16  # PyFloatObject.ob_fval
-
-
-@dataclass
-class Namespaces:
-    """The dicts global reads look in: the module's globals, builtins, the math module's."""
-
-    globals: dict
-    builtins: dict
-    modules: dict[str, dict]
-
-    def lookup(self, namespace: str) -> dict:
-        if namespace == "globals":
-            return self.globals
-        if namespace == "builtins":
-            return self.builtins
-        return self.modules[namespace.removeprefix("module:")]
-
-
-PY_TYPE_OF = {Ty.INT: int, Ty.FLOAT: float, Ty.BOOL: bool}
-
-
 MISS = ir.Constant(I64, 1).inttoptr(PTR)  # the core's "not mine" answer (never a valid object)
-FASTCALL = ir.FunctionType(PTR, [PTR, PTR, I64])
-VECTORCALL = ir.FunctionType(PTR, [PTR, PTR, I64, PTR])
-CORE = ir.FunctionType(PTR, [PTR, I64])
 NARGS_MASK = (1 << 63) - 1  # nargsf without PY_VECTORCALL_ARGUMENTS_OFFSET
-# CPython's vectorcall for Python functions (registered by runtime/funcobject.py).
+# CPython's vectorcall for Python functions (registered by backend/capi.py).
 ORIGINAL_VECTORCALL = "fi_original_function_vectorcall"
 
+CORE = ir.FunctionType(PTR, [PTR, PTR, I64])
+FASTCALL = ir.FunctionType(PTR, [PTR, PTR, I64])
+VECTORCALL = ir.FunctionType(PTR, [PTR, PTR, I64, PTR])
+SHAPE_FASTCALL = ir.FunctionType(PTR, [PTR, PTR, I64])
+SHAPE_VECTORCALL = ir.FunctionType(PTR, [PTR, PTR, PTR, I64, PTR])
+WORLD_OK = ir.FunctionType(ir.IntType(1), [PTR, I64])
 
-def emit_entry(
-    module: ir.Module,
-    symbol: str,
-    kernel: ir.Function,
-    fn: FuncIR,
-    refs: list[GlobalRef],
-    names: Namespaces,
-    objects: ObjectTable,
-    handler: object,
-    prev_symbol: str | None,
-    code_offset: int | None,
-    defaults_offset: int | None,
-) -> None:
-    """Emit `<symbol>_core`, `<symbol>` (METH_FASTCALL) and `<symbol>_vc` (vectorcall).
 
-    core(args, nargs) returns the boxed result, NULL with an exception set, or MISS.
-    The fastcall entry (called by the prologue) hands a MISS to the Python handler;
-    the vectorcall entry (installed on the function object where CPython honours it)
-    hands it, and any call with keywords or a replaced `__code__`, to CPython's own
-    vectorcall, which runs the prologue and so ends up in the same place.
-    """
-    core = _emit_core(module, f"{symbol}_core", kernel, fn, refs, names, objects, prev_symbol, defaults_offset)
+class DataBlock(ctypes.Structure):
+    """What the shared entry code needs to know about one specialization."""
 
+    _fields_ = [  # noqa: RUF012 - ctypes layout, read by generated code by index
+        ("kernel", ctypes.c_void_p),  # 0: {R, i32} kernel(args..., i32 depth)
+        ("world", ctypes.c_void_p),  # 1: WorldRecord[]
+        ("world_count", ctypes.c_int64),  # 2
+        ("handler", ctypes.c_void_p),  # 3: the FunctionState (a borrowed reference)
+        ("calls", ctypes.c_int64),  # 4: native calls that completed
+        ("code", ctypes.c_void_p),  # 5: the code object the vectorcall path expects
+        ("prev_core", ctypes.c_void_p),  # 6: the previous specialization's core ...
+        ("prev_data", ctypes.c_void_p),  # 7: ... and its data block
+    ]
+
+
+class WorldRecord(ctypes.Structure):
+    """One global read: kind, where to look, what to expect, where to unbox to."""
+
+    _fields_ = [  # noqa: RUF012 - ctypes layout, read by fi_world_ok
+        ("kind", ctypes.c_int64),
+        ("namespace", ctypes.c_void_p),  # dict to look in (kind DEFAULTS: the function)
+        ("name", ctypes.c_void_p),  # str
+        ("expected", ctypes.c_void_p),  # the object (identity kinds) or the type (values)
+        ("slot", ctypes.c_void_p),  # where a value's unboxed form goes
+        ("shadowing", ctypes.c_void_p),  # BUILTIN: the module dict that must not define the name
+    ]
+
+
+# World record kinds.
+VALUE_INT, VALUE_FLOAT, VALUE_BOOL, IDENTITY, BUILTIN, DEFAULTS = 1, 2, 3, 4, 5, 6
+VALUE_KINDS = {Ty.INT: VALUE_INT, Ty.FLOAT: VALUE_FLOAT, Ty.BOOL: VALUE_BOOL}
+_FIELD = 8  # every field above is one 64-bit word
+
+
+@dataclass(frozen=True)
+class Shape:
+    """The entry code shared by all specializations with these types."""
+
+    args: tuple[Ty, ...]
+    ret: Ty
+
+    @property
+    def name(self) -> str:
+        return "_".join(t.name.lower() for t in (*self.args, self.ret))
+
+    @property
+    def core(self) -> str:
+        return f"fi_core_{self.name}"
+
+    @property
+    def fastcall(self) -> str:
+        return f"fi_fastcall_{self.name}"
+
+    @property
+    def vectorcall(self) -> str:
+        return f"fi_vc_{self.name}"
+
+
+def emit_stubs(module: ir.Module, symbol: str, shape: Shape, with_vectorcall: bool) -> ir.GlobalVariable:
+    """The two per-specialization stubs; returns the global to fill with the data block address."""
+    data = ir.GlobalVariable(module, PTR, f"{symbol}.data")
+    data.initializer = ir.Constant(PTR, None)
     fastcall = ir.Function(module, FASTCALL, symbol)
     _self, args, nargs = fastcall.args
     bld = ir.IRBuilder(fastcall.append_basic_block())
-    result = bld.call(core, [args, nargs])
+    shared = ir.Function(module, SHAPE_FASTCALL, shape.fastcall)
+    bld.ret(bld.call(shared, [bld.load(data, typ=PTR), args, nargs], tail=True))
+    if with_vectorcall:
+        vectorcall = ir.Function(module, VECTORCALL, f"{symbol}_vc")
+        func, args, nargsf, kwnames = vectorcall.args
+        bld = ir.IRBuilder(vectorcall.append_basic_block())
+        shared = ir.Function(module, SHAPE_VECTORCALL, shape.vectorcall)
+        bld.ret(bld.call(shared, [bld.load(data, typ=PTR), func, args, nargsf, kwnames], tail=True))
+    return data
+
+
+# --- the shared code, compiled once per process (and per shape) ---------------------------
+
+
+def emit_world_check(module: ir.Module, objects: ObjectTable, defaults_offset: int | None) -> ir.Function:
+    """i1 fi_world_ok(WorldRecord* table, i64 n): check and unbox every global read."""
+    fn = ir.Function(module, WORLD_OK, "fi_world_ok")
+    table, count = fn.args
+    entry, loop, body, done, fail = (fn.append_basic_block(n) for n in ("entry", "loop", "body", "done", "fail"))
+    bld = ir.IRBuilder(entry)
+    overflow = bld.alloca(I32)
+    bld.branch(loop)
+    bld.position_at_end(loop)
+    index = bld.phi(I64)
+    index.add_incoming(ir.Constant(I64, 0), entry)
+    bld.cbranch(bld.icmp_signed("<", index, count), body, done)
+    bld.position_at_end(body)
+    record = bld.gep(table, [bld.mul(index, ir.Constant(I64, len(WorldRecord._fields_)))], source_etype=I64)
+
+    def field(position: int) -> ir.Value:
+        return bld.load(bld.gep(record, [ir.Constant(I64, position)], source_etype=I64), typ=PTR)
+
+    kind = bld.load(record, typ=I64)
+    namespace, name, expected, slot, shadowing = (field(i) for i in range(1, 6))
+    get_item = declare(module, "PyDict_GetItem")
+    null = ir.Constant(PTR, None)
+    next_block = fn.append_basic_block("next")
+    switch = bld.switch(kind, fail)
+
+    def case(value: int) -> None:
+        block = fn.append_basic_block(f"kind{value}")
+        switch.add_case(ir.Constant(I64, value), block)
+        bld.position_at_end(block)
+
+    def require(cond: ir.Value) -> None:
+        cont = fn.append_basic_block()
+        bld.cbranch(cond, cont, fail)
+        bld.position_at_end(cont)
+
+    for value_kind in (VALUE_INT, VALUE_FLOAT, VALUE_BOOL):
+        case(value_kind)
+        found = bld.call(get_item, [namespace, name])
+        require(bld.icmp_unsigned("!=", found, null))
+        require(bld.icmp_unsigned("==", _type_of(bld, found), expected))
+        if value_kind == VALUE_INT:
+            bld.store(ir.Constant(I32, 0), overflow)
+            unboxed = bld.call(declare(module, "PyLong_AsLongLongAndOverflow"), [found, overflow])
+            require(bld.icmp_signed("==", bld.load(overflow, typ=I32), ir.Constant(I32, 0)))
+            bld.store(unboxed, slot)
+        elif value_kind == VALUE_FLOAT:
+            bld.store(_float_value(bld, found), slot)
+        else:
+            is_true = bld.icmp_unsigned("==", found, bld.load(objects.ref(True), typ=PTR))
+            bld.store(bld.zext(is_true, I8), slot)
+        bld.branch(next_block)
+    case(IDENTITY)
+    require(bld.icmp_unsigned("==", bld.call(get_item, [namespace, name]), expected))
+    bld.branch(next_block)
+    case(BUILTIN)
+    require(bld.icmp_unsigned("==", bld.call(get_item, [shadowing, name]), null))
+    require(bld.icmp_unsigned("==", bld.call(get_item, [namespace, name]), expected))
+    bld.branch(next_block)
+    if defaults_offset is not None:
+        case(DEFAULTS)
+        current = bld.load(bld.gep(namespace, [ir.Constant(I64, defaults_offset)], source_etype=I8), typ=PTR)
+        require(bld.icmp_unsigned("==", current, expected))
+        bld.branch(next_block)
+    bld.position_at_end(next_block)
+    index.add_incoming(bld.add(index, ir.Constant(I64, 1)), next_block)
+    bld.branch(loop)
+    bld.position_at_end(done)
+    bld.ret(ir.Constant(ir.IntType(1), 1))
+    bld.position_at_end(fail)
+    bld.ret(ir.Constant(ir.IntType(1), 0))
+    return fn
+
+
+def emit_shape(module: ir.Module, shape: Shape, objects: ObjectTable, code_offset: int | None) -> None:
+    """The core and the two wrappers of one shape."""
+    core = _emit_core(module, shape, objects)
+
+    fastcall = ir.Function(module, SHAPE_FASTCALL, shape.fastcall)
+    data, args, nargs = fastcall.args
+    bld = ir.IRBuilder(fastcall.append_basic_block())
+    result = bld.call(core, [data, args, nargs])
     with bld.if_then(bld.icmp_unsigned("==", result, MISS), likely=False):
-        handler_obj = bld.load(objects.ref(handler), typ=PTR)
-        bld.ret(bld.call(declare(module, "PyObject_VectorcallDict"), [handler_obj, args, nargs, ir.Constant(PTR, None)]))
+        handler = _data_field(bld, data, "handler", PTR)
+        call = declare(module, "PyObject_VectorcallDict")
+        bld.ret(bld.call(call, [handler, args, nargs, ir.Constant(PTR, None)]))
     bld.ret(result)
 
     if code_offset is None:
         return  # this CPython's function layout is unknown: the prologue is the only path
-    vectorcall = ir.Function(module, VECTORCALL, f"{symbol}_vc")
-    callable_, args, nargsf, kwnames = vectorcall.args
+    vectorcall = ir.Function(module, SHAPE_VECTORCALL, shape.vectorcall)
+    data, func, args, nargsf, kwnames = vectorcall.args
     bld = ir.IRBuilder(vectorcall.append_basic_block())
     fallback = vectorcall.append_basic_block("fallback")
     run = vectorcall.append_basic_block("run")
-    code = bld.load(bld.gep(callable_, [ir.Constant(I64, code_offset)], source_etype=ir.IntType(8)), typ=PTR)
-    expected_code = bld.load(_pointer_global(module, "fi.code"), typ=PTR)
+    code = bld.load(bld.gep(func, [ir.Constant(I64, code_offset)], source_etype=I8), typ=PTR)
     simple = bld.and_(
-        bld.icmp_unsigned("==", kwnames, ir.Constant(PTR, None)), bld.icmp_unsigned("==", code, expected_code)
+        bld.icmp_unsigned("==", kwnames, ir.Constant(PTR, None)),
+        bld.icmp_unsigned("==", code, _data_field(bld, data, "code", PTR)),
     )
     bld.cbranch(simple, run, fallback)
     bld.position_at_end(run)
-    result = bld.call(core, [args, bld.and_(nargsf, ir.Constant(I64, NARGS_MASK))])
+    result = bld.call(core, [data, args, bld.and_(nargsf, ir.Constant(I64, NARGS_MASK))])
     with bld.if_then(bld.icmp_unsigned("==", result, MISS), likely=False):
         bld.branch(fallback)
     bld.ret(result)
     bld.position_at_end(fallback)
-    original = module.globals.get(ORIGINAL_VECTORCALL) or ir.Function(module, VECTORCALL, ORIGINAL_VECTORCALL)
-    bld.ret(bld.call(original, [callable_, args, nargsf, kwnames], tail=True))
+    original = ir.Function(module, VECTORCALL, ORIGINAL_VECTORCALL)
+    bld.ret(bld.call(original, [func, args, nargsf, kwnames], tail=True))
 
 
-def _pointer_global(module: ir.Module, name: str) -> ir.GlobalVariable:
-    var = module.globals.get(name)
-    if var is None:
-        var = ir.GlobalVariable(module, PTR, name)
-        var.initializer = ir.Constant(PTR, None)
-    return var
-
-
-def _emit_core(
-    module: ir.Module,
-    symbol: str,
-    kernel: ir.Function,
-    fn: FuncIR,
-    refs: list[GlobalRef],
-    names: Namespaces,
-    objects: ObjectTable,
-    prev_symbol: str | None,
-    defaults_offset: int | None,
-) -> ir.Function:
-    entry = ir.Function(module, CORE, symbol)
-    entry.attributes.add("noinline")  # one copy, shared by both wrappers: halves LLVM time
-    args, nargs = entry.args
-    bld = ir.IRBuilder(entry.append_basic_block("entry"))
-    miss = entry.append_basic_block("miss")
-    chain = entry.append_basic_block("next")
+def _emit_core(module: ir.Module, shape: Shape, objects: ObjectTable) -> ir.Function:
+    core = ir.Function(module, CORE, shape.core)
+    core.attributes.add("noinline")  # one copy, shared by both wrappers
+    data, args, nargs = core.args
+    bld = ir.IRBuilder(core.append_basic_block("entry"))
+    miss = core.append_basic_block("miss")
+    chain = core.append_basic_block("next")
     load_obj = lambda obj: bld.load(objects.ref(obj), typ=PTR)  # noqa: E731
 
-    def next_block() -> ir.Block:
-        return entry.append_basic_block()
-
     def check(cond: ir.Value, fail: ir.Block) -> None:
-        cont = next_block()
+        cont = core.append_basic_block()
         bld.cbranch(cond, cont, fail)
         bld.position_at_end(cont)
 
-    def type_of(obj: ir.Value) -> ir.Value:
-        return bld.load(bld.gep(obj, [ir.Constant(I64, PY_TYPE_OFFSET)], source_etype=ir.IntType(8)), typ=PTR)
-
-    def unbox(obj: ir.Value, ty: Ty, fail: ir.Block) -> ir.Value:
-        if ty is Ty.FLOAT:
-            return bld.load(bld.gep(obj, [ir.Constant(I64, FLOAT_VALUE_OFFSET)], source_etype=ir.IntType(8)), typ=F64)
-        if ty is Ty.BOOL:
-            return bld.icmp_unsigned("==", obj, load_obj(True))
-        overflow = bld.alloca(I32)
-        bld.store(ir.Constant(I32, 0), overflow)
-        value = bld.call(declare(module, "PyLong_AsLongLongAndOverflow"), [obj, overflow])
-        check(bld.icmp_signed("==", bld.load(overflow, typ=I32), ir.Constant(I32, 0)), fail)
-        return value
-
     # Guards on the arguments: number and exact types; a mismatch tries the previous specialization.
-    check(bld.icmp_signed("==", nargs, ir.Constant(I64, len(fn.arg_types))), chain)
-    boxed = [bld.load(bld.gep(args, [ir.Constant(I64, i)], source_etype=PTR), typ=PTR) for i in range(len(fn.arg_types))]
-    for obj, ty in zip(boxed, fn.arg_types):
-        check(bld.icmp_unsigned("==", type_of(obj), load_obj(PY_TYPE_OF[ty])), chain)
-    values = [unbox(obj, ty, miss) for obj, ty in zip(boxed, fn.arg_types)]
+    check(bld.icmp_signed("==", nargs, ir.Constant(I64, len(shape.args))), chain)
+    boxed = [bld.load(bld.gep(args, [ir.Constant(I64, i)], source_etype=PTR), typ=PTR) for i in range(len(shape.args))]
+    py_types = {Ty.INT: int, Ty.FLOAT: float, Ty.BOOL: bool}
+    for obj, ty in zip(boxed, shape.args):
+        check(bld.icmp_unsigned("==", _type_of(bld, obj), load_obj(py_types[ty])), chain)
+    values = []
+    for obj, ty in zip(boxed, shape.args):
+        if ty is Ty.FLOAT:
+            values.append(_float_value(bld, obj))
+        elif ty is Ty.BOOL:
+            values.append(bld.icmp_unsigned("==", obj, load_obj(True)))
+        else:
+            overflow = bld.alloca(I32)
+            bld.store(ir.Constant(I32, 0), overflow)
+            values.append(bld.call(declare(module, "PyLong_AsLongLongAndOverflow"), [obj, overflow]))
+            check(bld.icmp_signed("==", bld.load(overflow, typ=I32), ir.Constant(I32, 0)), miss)
 
     # The world: globals read at call time, and guards on everything compiled against.
-    get_item = declare(module, "PyDict_GetItem")
-    for ref in refs:
-        if ref.kind == "defaults":  # the callee still has the defaults tuple compiled in
-            func, defaults = ref.expected  # type: ignore[misc]
-            field = bld.gep(load_obj(func), [ir.Constant(I64, defaults_offset)], source_etype=ir.IntType(8))
-            check(bld.icmp_unsigned("==", bld.load(field, typ=PTR), load_obj(defaults)), miss)
-            continue
-        name = load_obj(ref.name)
-        if ref.namespace == "builtins":  # not shadowed by a module global, and still the builtin
-            check(bld.icmp_unsigned("==", bld.call(get_item, [load_obj(names.globals), name]), ir.Constant(PTR, None)), miss)
-        found = bld.call(get_item, [load_obj(names.lookup(ref.namespace)), name])
-        if ref.kind == "value":
-            check(bld.icmp_unsigned("!=", found, ir.Constant(PTR, None)), miss)
-            check(bld.icmp_unsigned("==", type_of(found), load_obj(PY_TYPE_OF[ref.type])), miss)  # type: ignore[index]
-            bld.store(unbox(found, ref.type, miss), global_slot(module, ref))  # type: ignore[arg-type]
-        else:
-            check(bld.icmp_unsigned("==", found, load_obj(ref.expected)), miss)
+    count = _data_field(bld, data, "world_count", I64)
+    with bld.if_then(bld.icmp_signed("!=", count, ir.Constant(I64, 0))):
+        world_ok = module.globals.get("fi_world_ok") or ir.Function(module, WORLD_OK, "fi_world_ok")
+        ok = bld.call(world_ok, [_data_field(bld, data, "world", PTR), count])
+        check(ok, miss)
 
-    # Run the kernel with the full native recursion budget.
+    # The kernel, with the full native recursion budget.
+    kernel_type = ir.FunctionType(result_type(shape.ret), [*(LLVM_TYPES[t] for t in shape.args), I32])
+    kernel = _Indirect(_data_field(bld, data, "kernel", PTR), kernel_type)
     result = bld.call(kernel, [*values, ir.Constant(I32, MAX_NATIVE_DEPTH)])
     status = bld.extract_value(result, 1)
-    done, failed = next_block(), next_block()
+    done, failed, error = (core.append_basic_block() for _ in range(3))
     bld.cbranch(bld.icmp_unsigned("==", status, OK), done, failed)
     bld.position_at_end(failed)
-    error = next_block()
     bld.cbranch(bld.icmp_unsigned("==", status, ir.Constant(I32, 2)), error, miss)
     bld.position_at_end(error)
     bld.ret(ir.Constant(PTR, None))  # a Python exception is set (KeyboardInterrupt)
 
     bld.position_at_end(done)
-    calls = ir.GlobalVariable(module, I64, "fi.calls")
-    calls.initializer = ir.Constant(I64, 0)
+    calls = _data_field_pointer(bld, data, "calls")
     bld.store(bld.add(bld.load(calls, typ=I64), ir.Constant(I64, 1)), calls)
-    bld.ret(box_value(bld, module, fn.ret_type, bld.extract_value(result, 0), load_obj))
+    bld.ret(box_value(bld, module, shape.ret, bld.extract_value(result, 0), load_obj))
 
     bld.position_at_end(miss)
     bld.ret(MISS)
 
-    # Next: the core of the previous specialization, if any (linked by symbol).
+    # Next: the core of the previous specialization, if any.
     bld.position_at_end(chain)
-    if prev_symbol is None:
-        bld.branch(miss)
-    else:
-        prev_core = f"{prev_symbol}_core"
-        prev = module.globals.get(prev_core) or ir.Function(module, CORE, prev_core)
-        bld.ret(bld.call(prev, [args, nargs], tail=True))
-    return entry
+    prev = _data_field(bld, data, "prev_core", PTR)
+    has_prev = core.append_basic_block()
+    bld.cbranch(bld.icmp_unsigned("!=", prev, ir.Constant(PTR, None)), has_prev, miss)
+    bld.position_at_end(has_prev)
+    bld.ret(bld.call(_Indirect(prev, CORE), [_data_field(bld, data, "prev_data", PTR), args, nargs], tail=True))
+    return core
+
+
+class _Indirect:
+    """A loaded function pointer as a callee: llvmlite's call wants `function_type`."""
+
+    def __init__(self, pointer: ir.Value, function_type: ir.FunctionType) -> None:
+        self.pointer = pointer
+        self.function_type = function_type
+        self.type = pointer.type
+
+    def get_reference(self) -> str:
+        return self.pointer.get_reference()
+
+
+def _field_index(name: str) -> int:
+    return [f[0] for f in DataBlock._fields_].index(name)
+
+
+def _data_field_pointer(bld: ir.IRBuilder, data: ir.Value, name: str) -> ir.Value:
+    return bld.gep(data, [ir.Constant(I64, _field_index(name))], source_etype=I64)
+
+
+def _data_field(bld: ir.IRBuilder, data: ir.Value, name: str, ty: ir.Type) -> ir.Value:
+    return bld.load(_data_field_pointer(bld, data, name), typ=ty)
+
+
+def _type_of(bld: ir.IRBuilder, obj: ir.Value) -> ir.Value:
+    return bld.load(bld.gep(obj, [ir.Constant(I64, PY_TYPE_OFFSET)], source_etype=I8), typ=PTR)
+
+
+def _float_value(bld: ir.IRBuilder, obj: ir.Value) -> ir.Value:
+    return bld.load(bld.gep(obj, [ir.Constant(I64, FLOAT_VALUE_OFFSET)], source_etype=I8), typ=F64)
+
+
+@functools.cache
+def shape_module_loaded(shape: Shape) -> Shape:
+    """Compile the shared entry code of `shape` into the JIT (once per process)."""
+    from fastimport.backend.jit import jit
+    from fastimport.runtime.funcobject import layout
+
+    runtime_loaded()
+    lay = layout()
+    module = ir.Module(name=f"fi_shape_{shape.name}")
+    objects = ObjectTable(module, prefix=f"fi_shape_{shape.name}")
+    emit_shape(module, shape, objects, lay.code_offset if lay is not None else None)
+    _load_with_objects(module, objects)
+    return shape
+
+
+@functools.cache
+def runtime_loaded() -> None:
+    """Compile `fi_world_ok` into the JIT (once per process)."""
+    from fastimport.runtime.funcobject import layout
+
+    lay = layout()
+    module = ir.Module(name="fi_runtime")
+    objects = ObjectTable(module, prefix="fi_runtime")
+    emit_world_check(module, objects, lay.defaults_offset if lay is not None else None)
+    _load_with_objects(module, objects)
+
+
+def _load_with_objects(module: ir.Module, objects: ObjectTable) -> None:
+    from fastimport.backend.jit import jit
+
+    engine = jit()
+    engine.load(module)
+    for name, obj in zip(objects.names, objects.objects):
+        engine.set_pointer(name, id(obj))
+    # These objects (types, True, None) are immortal or live as long as the process.

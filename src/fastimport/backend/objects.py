@@ -20,6 +20,7 @@ class ObjectTable:
     """Python objects the generated code refers to, each through an `@obj.N` global."""
 
     module: ir.Module
+    prefix: str = "obj"  # unique per LLVM module: all modules share one JIT symbol space
     objects: list[object] = field(default_factory=list)
     names: list[str] = field(default_factory=list)
 
@@ -27,7 +28,7 @@ class ObjectTable:
         for index, known in enumerate(self.objects):
             if known is obj:
                 return self.module.globals[self.names[index]]
-        name = f"obj.{len(self.objects)}"
+        name = f"{self.prefix}.obj.{len(self.objects)}"
         var = ir.GlobalVariable(self.module, PTR, name)
         var.initializer = ir.Constant(PTR, None)
         self.objects.append(obj)

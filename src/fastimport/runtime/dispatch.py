@@ -212,7 +212,7 @@ class FunctionState:
         self._own(code)
         self.func.__code__ = code
         if entry.vectorcall_address:
-            ctypes.c_void_p.from_address(entry.code_slot_address).value = id(code)
+            entry.expect_code(code)
             set_vectorcall(self.func, entry.vectorcall_address)
 
     def _give_up(self) -> None:
