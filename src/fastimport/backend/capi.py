@@ -35,6 +35,8 @@ C_API: dict[str, tuple[ir.Type, list[ir.Type]]] = {
     "PyDict_GetItem": (PTR, [PTR, PTR]),
     "PyErr_CheckSignals": (I32, []),
     "PyEval_SaveThread": (PTR, []),
+    "PyThreadState_Get": (PTR, []),
+    "Py_GetRecursionLimit": (I32, []),
     "PyEval_RestoreThread": (ir.VoidType(), [PTR]),
     # PyObject_Vectorcall is not exported by 3.10; VectorcallDict is, in every version.
     "PyObject_VectorcallDict": (PTR, [PTR, PTR, I64, PTR]),

@@ -67,9 +67,12 @@ from fastimport.frontend.types import CONCRETE, Ty
 NUM_TYPE = ir.LiteralStructType([I8, I64])
 LLVM_TYPES: dict[Ty, ir.Type] = {Ty.INT: I64, Ty.FLOAT: F64, Ty.BOOL: I1, Ty.NONE: I8, Ty.NUM: NUM_TYPE}
 OK, DEOPT, ERROR = (ir.Constant(I32, n) for n in range(3))
-# Native recursion deeper than this deopts; the bytecode re-run then follows
-# CPython's own recursion limit (see docs/semantics.md).
-MAX_NATIVE_DEPTH = 200
+# Native calls nest at most as deep as CPython's recursion limit still allows (the
+# entry point reads it), and never deeper than this: C stack safety when a program
+# raises sys.setrecursionlimit() very high. Deeper, the kernel deopts.
+MAX_NATIVE_DEPTH = 20000
+# Used only where the thread state's recursion counter could not be found.
+FALLBACK_NATIVE_DEPTH = 200
 # Loop back edges (and native calls) between two checkpoints, where the GIL is
 # offered to other threads and pending signals (Ctrl-C) are handled: ~1% of a
 # 1 ns loop body, a few milliseconds of latency at worst.

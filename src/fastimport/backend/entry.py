@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from llvmlite import ir
 
 from fastimport.backend.capi import F64, I8, I32, I64, PTR, declare
-from fastimport.backend.emit import LLVM_TYPES, MAX_NATIVE_DEPTH, OK, box_value, result_type
+from fastimport.backend.emit import FALLBACK_NATIVE_DEPTH, LLVM_TYPES, MAX_NATIVE_DEPTH, OK, box_value, result_type
 from fastimport.backend.objects import ObjectTable
 from fastimport.frontend.types import Ty
 
@@ -278,10 +278,12 @@ def _emit_core(module: ir.Module, shape: Shape, objects: ObjectTable) -> ir.Func
         ok = bld.call(world_ok, [_data_field(bld, data, "world", PTR), count])
         check(ok, miss)
 
-    # The kernel, with the full native recursion budget.
+    # The kernel, with what is left of CPython's recursion limit as its depth budget.
+    budget = _recursion_budget(bld, module)
+    check(bld.icmp_signed(">", budget, ir.Constant(I32, 0)), miss)
     kernel_type = ir.FunctionType(result_type(shape.ret), [*(LLVM_TYPES[t] for t in shape.args), I32])
     kernel = _Indirect(_data_field(bld, data, "kernel", PTR), kernel_type)
-    result = bld.call(kernel, [*values, ir.Constant(I32, MAX_NATIVE_DEPTH)])
+    result = bld.call(kernel, [*values, budget])
     status = bld.extract_value(result, 1)
     done, failed, error = (core.append_basic_block() for _ in range(3))
     bld.cbranch(bld.icmp_unsigned("==", status, OK), done, failed)
@@ -306,6 +308,34 @@ def _emit_core(module: ir.Module, shape: Shape, objects: ObjectTable) -> ir.Func
     bld.position_at_end(has_prev)
     bld.ret(bld.call(_Indirect(prev, CORE), [_data_field(bld, data, "prev_data", PTR), args, nargs], tail=True))
     return core
+
+
+# Frames kept in hand below CPython's limit: the function's own frame (absent on the
+# vectorcall path) and a C call CPython may count (3.10, 3.11).
+RECURSION_MARGIN = 2
+
+
+def _recursion_budget(bld: ir.IRBuilder, module: ir.Module) -> ir.Value:
+    """How deep native calls may nest before CPython would raise RecursionError.
+
+    Deeper than that, the kernel deopts and bytecode frames take over, so a
+    RecursionError is raised where CPython raises it. The cap keeps the C stack safe
+    when a program raises the recursion limit very high.
+    """
+    from fastimport.runtime.funcobject import recursion_field
+
+    where = recursion_field()
+    if where is None:  # an unknown CPython: a small fixed budget (see docs/semantics.md)
+        return ir.Constant(I32, FALLBACK_NATIVE_DEPTH)
+    tstate = bld.call(declare(module, "PyThreadState_Get"), [])
+    counter = bld.load(bld.gep(tstate, [ir.Constant(I64, where.offset)], source_etype=I8), typ=I32)
+    if where.remaining:
+        left = counter
+    else:
+        left = bld.sub(bld.call(declare(module, "Py_GetRecursionLimit"), []), counter)
+    left = bld.sub(left, ir.Constant(I32, RECURSION_MARGIN))
+    too_deep = bld.icmp_signed(">", left, ir.Constant(I32, MAX_NATIVE_DEPTH))
+    return bld.select(too_deep, ir.Constant(I32, MAX_NATIVE_DEPTH), left)
 
 
 class _Indirect:

@@ -85,3 +85,42 @@ def set_vectorcall(func: types.FunctionType, address: int) -> bool:
     else:
         ctypes.c_void_p.from_address(id(func) + lay.vectorcall_offset).value = target
     return True
+
+
+@dataclass(frozen=True)
+class RecursionField:
+    """Where the current thread state counts Python recursion.
+
+    `remaining` (3.11+: frames that may still be pushed) or, if false, the depth
+    (3.10: frames pushed so far, compared against Py_GetRecursionLimit()).
+    """
+
+    offset: int
+    remaining: bool
+
+
+def _snapshot(depth: int, tstate: int) -> bytes:
+    if depth:
+        return _snapshot(depth - 1, tstate)
+    return ctypes.string_at(tstate, _TSTATE_BYTES)
+
+
+_TSTATE_BYTES = 512
+
+
+@functools.cache
+def recursion_field() -> RecursionField | None:
+    """Find the recursion counter in PyThreadState by recursing 5 and 10 frames deeper."""
+    get = ctypes.pythonapi.PyThreadState_Get
+    get.restype = ctypes.c_void_p
+    tstate = get()
+    base, five, ten = (_snapshot(n, tstate) for n in (0, 5, 10))
+    limit = sys.getrecursionlimit()
+    found = []
+    for offset in range(0, _TSTATE_BYTES - 4, 4):
+        a, b, c = (int.from_bytes(s[offset : offset + 4], "little", signed=True) for s in (base, five, ten))
+        if b - a == -5 and c - a == -10 and 0 < a <= limit:  # noqa: PLR2004
+            found.append(RecursionField(offset, remaining=True))
+        elif b - a == 5 and c - a == 10 and 0 < a < limit:  # noqa: PLR2004
+            found.append(RecursionField(offset, remaining=False))
+    return found[0] if len(found) == 1 else None
