@@ -62,6 +62,7 @@ class DataBlock(ctypes.Structure):
         ("code", ctypes.c_void_p),  # 5: the code object the vectorcall path expects
         ("prev_core", ctypes.c_void_p),  # 6: the previous specialization's core ...
         ("prev_data", ctypes.c_void_p),  # 7: ... and its data block
+        ("world_misses", ctypes.c_int64),  # 8: calls a changed global sent to bytecode
     ]
 
 
@@ -273,10 +274,11 @@ def _emit_core(module: ir.Module, shape: Shape, objects: ObjectTable) -> ir.Func
 
     # The world: globals read at call time, and guards on everything compiled against.
     count = _data_field(bld, data, "world_count", I64)
+    world_changed = core.append_basic_block("world_changed")
     with bld.if_then(bld.icmp_signed("!=", count, ir.Constant(I64, 0))):
         world_ok = module.globals.get("fi_world_ok") or ir.Function(module, WORLD_OK, "fi_world_ok")
         ok = bld.call(world_ok, [_data_field(bld, data, "world", PTR), count])
-        check(ok, miss)
+        check(ok, world_changed)
 
     # The kernel, with what is left of CPython's recursion limit as its depth budget.
     budget = _recursion_budget(bld, module)
@@ -299,6 +301,12 @@ def _emit_core(module: ir.Module, shape: Shape, objects: ObjectTable) -> ir.Func
 
     bld.position_at_end(miss)
     bld.ret(MISS)
+
+    # A global changed (rebound to another type, say): counted, so the handler can recompile.
+    bld.position_at_end(world_changed)
+    misses = _data_field_pointer(bld, data, "world_misses")
+    bld.store(bld.add(bld.load(misses, typ=I64), ir.Constant(I64, 1)), misses)
+    bld.branch(miss)
 
     # Next: the core of the previous specialization, if any.
     bld.position_at_end(chain)

@@ -29,6 +29,11 @@ from fastimport.runtime.funcobject import set_vectorcall
 # Consecutive misses, with no native specialization at all, after which the
 # prologue is removed and the function is plain bytecode again (no overhead).
 GIVE_UP_AFTER = 8
+# A specialization whose world check fails this often (a global now has another type,
+# a called function was replaced...) is compiled again against the current globals,
+# at most RECOMPILES times per function.
+WORLD_MISSES_BEFORE_RECOMPILE = 4
+RECOMPILES = 4
 
 
 class Miss(Exception):  # noqa: N818 - a signal, not an error
@@ -89,6 +94,7 @@ class FunctionState:
         self.entries: list[Any] = []  # compiler.CompiledEntry, newest last
         self.tried: set[tuple[Ty, ...]] = set()
         self.misses = 0
+        self.recompiles = 0
         self.gave_up = False
 
     # The code objects this state installs.
@@ -113,6 +119,8 @@ class FunctionState:
         if self.func is None:
             self._bind(sys._getframe(1))  # noqa: SLF001 - the caller is the function's own frame
         sig = self._signature(args)
+        if sig is not None and sig in self.tried and self._world_changed():
+            self.tried.discard(sig)  # compile it again against the globals as they are now
         if sig is not None and sig not in self.tried and len(self.entries) < max_specializations() and not self.gave_up:
             for candidate in self._candidates(sig):
                 self.tried.add(candidate)
@@ -126,6 +134,19 @@ class FunctionState:
             if self.misses >= GIVE_UP_AFTER and self.plain_code is not None:
                 self._give_up()
         raise Miss
+
+    def _world_changed(self) -> bool:
+        """Whether the newest specialization keeps missing because a global changed.
+
+        Bounded: each function recompiles for a changed world at most RECOMPILES times.
+        """
+        if not self.entries or self.recompiles >= RECOMPILES:
+            return False
+        misses = self.entries[-1].data.world_misses
+        if misses < WORLD_MISSES_BEFORE_RECOMPILE:
+            return False
+        self.recompiles += 1
+        return True
 
     def note_native_callee(self, signature: str) -> None:
         """This function also runs natively inside another function's compiled code."""
