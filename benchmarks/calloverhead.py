@@ -37,7 +37,7 @@ def _check_add(func: Any) -> None:  # noqa: ANN401
 
 def measure(number: int, repeat: int) -> dict[str, Any]:
     """Median ns per call of each candidate, interleaved repeat by repeat, with versions and fastimport's record."""
-    from fastimport.testing import compile_module, plain_module, record_of  # noqa: PLC0415 - after argument parsing
+    from fastimport.testing import compile_module, plain_module, record_of  # after argument parsing
 
     plain = plain_module(SRC)
     fast = compile_module(SRC)
@@ -51,13 +51,13 @@ def measure(number: int, repeat: int) -> dict[str, Any]:
     }
     versions = {"python": platform.python_version()}
     try:
-        import llvmlite  # noqa: PLC0415 - reported only
+        import llvmlite  # reported only
 
         versions["llvmlite"] = llvmlite.__version__
     except ImportError:  # pragma: no cover - fastimport needs it
         pass
     try:
-        import numba  # noqa: PLC0415 - optional peer
+        import numba  # optional peer
 
         nb_add = numba.njit(plain_module(SRC).add)
         _check_add(nb_add)  # compiles

@@ -239,10 +239,10 @@ def _startup_section(results: dict[str, Any]) -> list[str]:
 def write_plot(results: dict[str, Any], path: Path) -> Path | None:
     """Grouped bars of speed-up vs CPython (log scale); None if matplotlib is missing."""
     try:
-        import matplotlib as mpl  # noqa: PLC0415 - optional (the bench extra)
+        import matplotlib as mpl  # optional (the bench extra)
 
         mpl.use("Agg")
-        import matplotlib.pyplot as plt  # noqa: PLC0415
+        import matplotlib.pyplot as plt
     except ImportError:
         return None
     kernels = results["kernels"]

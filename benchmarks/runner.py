@@ -311,8 +311,8 @@ def bench_startup(plan: Plan, *, with_numba: bool) -> dict[str, Any]:
 
 def machine_info(*, with_numba: bool) -> dict[str, Any]:
     """CPU, OS and the versions of everything measured."""
-    import llvmlite  # noqa: PLC0415 - imported by fastimport only when it compiles
-    import llvmlite.binding as llvm  # noqa: PLC0415
+    import llvmlite  # imported by fastimport only when it compiles
+    import llvmlite.binding as llvm
 
     info: dict[str, Any] = {
         "platform": platform.platform(),
@@ -328,13 +328,13 @@ def machine_info(*, with_numba: bool) -> dict[str, Any]:
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
     }
     try:
-        import numpy as np  # noqa: PLC0415 - reported only
+        import numpy as np  # reported only
 
         info["numpy"] = np.__version__
     except ImportError:
         pass
     if with_numba:
-        import numba  # noqa: PLC0415 - optional peer
+        import numba  # optional peer
 
         info["numba"] = numba.__version__
     return info
@@ -411,7 +411,7 @@ def main(argv: list[str] | None = None) -> int:
     results["load_after"] = loadavg()
     results["elapsed_s"] = time.perf_counter() - t_start
 
-    from benchmarks.report import render_markdown, write_plot  # noqa: PLC0415 - matplotlib only at the end
+    from benchmarks.report import render_markdown, write_plot  # matplotlib only at the end
 
     text = render_markdown(results)
     print(text)
@@ -431,7 +431,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _render_only(results_json: Path, out_dir: Path) -> int:
-    from benchmarks.report import render_markdown, write_plot  # noqa: PLC0415 - matplotlib only here
+    from benchmarks.report import render_markdown, write_plot  # matplotlib only here
 
     results = json.loads(results_json.read_text(encoding="utf-8"))
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -102,7 +102,7 @@ KERNELS: list[Kernel] = [
 def numba_available() -> bool:
     """Whether Numba is importable (it is optional: the bench extra)."""
     try:
-        import numba  # noqa: F401, PLC0415
+        import numba  # noqa: F401
     except ImportError:
         return False
     return True
@@ -115,7 +115,7 @@ def numba_module(source: str) -> types.ModuleType:
     kernel calling a helper (fib calling fib, count_primes calling is_prime)
     resolves the helper's dispatcher when Numba compiles it.
     """
-    import numba  # noqa: PLC0415 - optional
+    import numba  # optional
 
     module = plain_module(source)
     for name, value in list(vars(module).items()):

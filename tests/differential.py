@@ -16,11 +16,13 @@ import io
 import math
 import struct
 import textwrap
-import types
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastimport.testing import compile_module, plain_module, record_of
+
+if TYPE_CHECKING:
+    import types
 
 _MODULES: dict[str, tuple[types.ModuleType, types.ModuleType]] = {}
 _WARM: set[tuple[str, str, tuple[str, ...]]] = set()
@@ -83,7 +85,7 @@ def same_value(a: Any, b: Any) -> bool:
     if isinstance(a, complex):
         return same_value(a.real, b.real) and same_value(a.imag, b.imag)
     if isinstance(a, (tuple, list)):
-        return len(a) == len(b) and all(same_value(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(same_value(x, y) for x, y in zip(a, b, strict=True))
     return bool(a == b)
 
 
@@ -132,8 +134,10 @@ def assert_same_native(src: str, fname: str, *args: Any, **kwargs: Any) -> Any:
 
 
 def warm_up(src: str, fname: str, *args: Any) -> None:
-    """Once per (src, fname, arg types): call with typical `args` so that the first call,
-    which picks the specialization, sees ordinary values rather than a hypothesis edge."""
+    """Once per (src, fname, arg types), call with typical `args`.
+
+    The first call, which picks the specialization, then sees ordinary values rather than a hypothesis edge.
+    """
     key = (textwrap.dedent(src), fname, tuple(type(a).__name__ for a in args))
     if key in _WARM:
         return

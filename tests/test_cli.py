@@ -413,7 +413,7 @@ def test_keyboard_interrupt_exits_like_python(tmp_path: Path) -> None:
 
 def test_version(tmp_path: Path) -> None:
     """--version prints the package version."""
-    import fastimport  # noqa: PLC0415
+    import fastimport
 
     result = run_fi(["--version"], tmp_path)
     assert result.returncode == 0

@@ -11,7 +11,6 @@ from __future__ import annotations
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
-
 from tests.differential import assert_same, assert_same_native, native, warm_up
 from tests.strategies import TYPICAL, floats, ints, numbers, of_type, small_ints
 
@@ -64,7 +63,7 @@ EXACT_PAIRS = [
     (2**63 - 1, 2.0**63), (2**63, 2.0**63), (-(2**63), -(2.0**63)), (2**64 + 1, 2.0**64),
     (10**400, float("inf")), (-(10**400), float("-inf")), (10**400, 1e308), (1, float("nan")),
     (9007199254740993, 9007199254740992.0), (0, -0.0), (True, 1.0), (False, -0.0),
-]
+]  # fmt: skip
 
 
 @pytest.mark.parametrize("op", list(CMP_OPS))
@@ -92,7 +91,7 @@ def test_bitwise(op: str, ta: str, tb: str, data: st.DataObject) -> None:
     assert_same_native(src, name, a, b)
 
 
-@pytest.mark.parametrize("op", list(BIT_OPS) + ["<<", ">>"])
+@pytest.mark.parametrize("op", [*BIT_OPS, "<<", ">>"])
 @pytest.mark.parametrize(("a", "b"), [(1.5, 2), (2, 1.5), (1.0, 1.0)])
 def test_bitwise_on_float_raises_like_cpython(op: str, a: float, b: float) -> None:
     """Bitwise operators and shifts on floats raise CPython's TypeError."""
@@ -151,8 +150,11 @@ POW_FLOAT_INT_SRC = "def pow_fi(a, b):\n    return a ** b\n"
 @example(a=2, b=-2)
 @example(a=-1, b=-3)
 def test_pow_int_int(a: int, b: int) -> None:
-    """`int ** int` is the exact big int on overflow, a float for negative exponents, and
-    raises CPython's ZeroDivisionError for `0 ** -1`."""
+    """`int ** int` matches CPython.
+
+    It is the exact big int on overflow, a float for negative exponents, and raises CPython's
+    ZeroDivisionError for `0 ** -1`.
+    """
     warm_up(POW_INT_SRC, "pow_ii", 3, 2)
     assert_same_native(POW_INT_SRC, "pow_ii", a, b)
 
@@ -167,8 +169,11 @@ def test_pow_int_int(a: int, b: int) -> None:
 @example(a=1.0, b=float("nan"))
 @example(a=10.0, b=400.0)
 def test_pow_float_float(a: float, b: float) -> None:
-    """`float ** float` matches CPython: complex for negative base with fractional exponent,
-    ZeroDivisionError for `0.0 ** -1`, OverflowError on overflow."""
+    """`float ** float` matches CPython.
+
+    Complex for negative base with fractional exponent, ZeroDivisionError for `0.0 ** -1`,
+    OverflowError on overflow.
+    """
     warm_up(POW_FLOAT_SRC, "pow_ff", 2.5, 1.5)
     assert_same_native(POW_FLOAT_SRC, "pow_ff", a, b)
 
@@ -239,8 +244,10 @@ UNARY = {"-": "neg", "+": "pos", "not ": "not", "~": "inv"}
 @SETTINGS
 @given(data=st.data())
 def test_unary(op: str, t: str, data: st.DataObject) -> None:
-    """Unary `- + not ~` agree with CPython (`-True` is -1, `~True` is -2, `-0.0` keeps its sign,
-    `~1.5` raises TypeError)."""
+    """Unary `- + not ~` agree with CPython.
+
+    `-True` is -1, `~True` is -2, `-0.0` keeps its sign, `~1.5` raises TypeError.
+    """
     name = f"un_{UNARY[op]}_{t}"
     src = f"def {name}(a):\n    return {op}a\n"
     x = data.draw(of_type(t))
@@ -276,14 +283,17 @@ BUILTIN1_EDGES = [
     0.5, 1.5, 2.5, -2.5, -0.5, -0.0, float("nan"), float("inf"), float("-inf"),
     2.0**63, -(2.0**63), 1e300, 4503599627370497.0, 0.49999999999999994,
     0, -1, 2**63 - 1, -(2**63), 2**63, -(2**63) - 1, 2**53 + 1, 10**400, True, False,
-]
+]  # fmt: skip
 
 
 @pytest.mark.parametrize("x", BUILTIN1_EDGES, ids=repr)
 @pytest.mark.parametrize("fn", list(BUILTIN1))
 def test_builtin_unary_edges(fn: str, x: float) -> None:
-    """`int(nan)` ValueError, `int(inf)`/`round(inf)` OverflowError, `float(10**400)`
-    OverflowError, `round(2.5)` is 2: every edge matches CPython's value, type or message."""
+    """Every edge of the one-argument builtins matches CPython's value, type or message.
+
+    `int(nan)` ValueError, `int(inf)`/`round(inf)` OverflowError, `float(10**400)` OverflowError,
+    `round(2.5)` is 2.
+    """
     t = type(x).__name__
     name = f"b_{fn}_{t}"
     src = f"def {name}(a):\n    return {BUILTIN1[fn]}\n"
@@ -341,8 +351,10 @@ MINMAX3 = {
 @SETTINGS
 @given(data=st.data())
 def test_min_max_two(fn: str, ta: str, tb: str, data: st.DataObject) -> None:
-    """`min(a, b)`/`max(a, b)` return the same object type CPython picks (first of equals,
-    nan ordering, `min(1, 1.0)` is the int 1, `min(0.0, -0.0)` is 0.0)."""
+    """`min(a, b)`/`max(a, b)` return the same object type CPython picks.
+
+    First of equals, nan ordering, `min(1, 1.0)` is the int 1, `min(0.0, -0.0)` is 0.0.
+    """
     name = f"{fn}_{ta}_{tb}"
     src = f"def {name}(a, b):\n    return {MINMAX[fn]}\n"
     warm_up(src, name, TYPICAL[ta], TYPICAL[tb])

@@ -12,7 +12,6 @@ import math
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
-
 from tests.differential import assert_same, assert_same_native, plain, warm_up
 from tests.strategies import bools, floats, ints, numbers, small_ints
 
@@ -334,8 +333,10 @@ def test_for_range_two_args(a: int, b: int) -> None:
 @example(a=2**63 - 3, b=2**63 + 3, step=1)
 @example(a=-(2**63), b=-(2**63) - 5, step=-2)
 def test_for_range_three_args(a: int, b: int, step: int) -> None:
-    """`range(a, b, step)` with any step sign: negative steps, empty ranges, ValueError for 0,
-    and bounds beyond int64 agree with CPython."""
+    """`range(a, b, step)` with any step sign agrees with CPython.
+
+    This covers negative steps, empty ranges, ValueError for 0, and bounds beyond int64.
+    """
     warm_up(LOOPS_SRC, "sum_range3", 0, 10, 2)
     assert_same_native(LOOPS_SRC, "sum_range3", a, b, step)
 

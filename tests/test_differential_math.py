@@ -9,7 +9,6 @@ from __future__ import annotations
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
-
 from tests.differential import assert_same, assert_same_native, warm_up
 from tests.strategies import floats, ints, small_ints
 
@@ -20,7 +19,7 @@ UNARY_FLOAT = [
     "sin", "cos", "tan", "asin", "acos", "atan",
     "sinh", "cosh", "tanh", "asinh", "acosh", "atanh",
     "fabs", "degrees", "radians", "erf", "erfc", "gamma", "lgamma",
-]
+]  # fmt: skip
 TO_INT = ["floor", "ceil", "trunc"]
 PREDICATES = ["isnan", "isinf", "isfinite"]
 BINARY_FLOAT = ["copysign", "fmod", "hypot", "atan2", "pow", "remainder"]
@@ -29,7 +28,7 @@ CONSTANTS = ["pi", "e", "tau", "inf", "nan"]
 UNARY_EDGES = [
     0.0, -0.0, 1.0, -1.0, 0.5, 2.0, 1e-300, 5e-324, 1e300, 709.78, 710.0, -745.2, 1000.0,
     -1000.0, 171.7, 172.0, -2.0, float("inf"), float("-inf"), float("nan"), 1e16, 3.141592653589793,
-]
+]  # fmt: skip
 
 
 def _unary_src(fn: str) -> tuple[str, str]:
@@ -50,8 +49,11 @@ def test_math_unary_on_floats(fn: str, x: float) -> None:
 @pytest.mark.parametrize("x", UNARY_EDGES, ids=repr)
 @pytest.mark.parametrize("fn", UNARY_FLOAT + TO_INT + PREDICATES)
 def test_math_unary_edges(fn: str, x: float) -> None:
-    """`math.sqrt(-1)`, `math.log(0)`, `math.exp(1000)`, `math.floor(nan)`... raise CPython's
-    exception with CPython's message, and edge values give CPython's bits."""
+    """Domain and range errors raise CPython's exception with CPython's message.
+
+    `math.sqrt(-1)`, `math.log(0)`, `math.exp(1000)`, `math.floor(nan)`...; edge values give
+    CPython's bits.
+    """
     src, name = _unary_src(fn)
     warm_up(src, name, 0.75)
     assert_same_native(src, name, x)
@@ -65,8 +67,11 @@ def test_math_unary_edges(fn: str, x: float) -> None:
 @example(x=-1)
 @example(x=2**53 + 1)
 def test_math_unary_on_ints(fn: str, x: int) -> None:
-    """`math.fn(int)` converts like CPython (`math.log(10**400)` works, `math.sqrt(10**400)`
-    raises OverflowError, `math.floor(int)` returns the int itself)."""
+    """`math.fn(int)` converts like CPython.
+
+    `math.log(10**400)` works, `math.sqrt(10**400)` raises OverflowError, `math.floor(int)`
+    returns the int itself.
+    """
     src, name = f"import math\n\ndef mi_{fn}(x):\n    return math.{fn}(x)\n", f"mi_{fn}"
     warm_up(src, name, 3)
     assert_same_native(src, name, x)
@@ -74,7 +79,8 @@ def test_math_unary_on_ints(fn: str, x: int) -> None:
 
 @pytest.mark.parametrize("fn", TO_INT)
 @pytest.mark.parametrize(
-    "x", [0.5, -0.5, 2.5, -2.5, 1e20, -1e20, 2.0**63, -(2.0**63), 2.0**63 - 1024.0, 1e308],
+    "x",
+    [0.5, -0.5, 2.5, -2.5, 1e20, -1e20, 2.0**63, -(2.0**63), 2.0**63 - 1024.0, 1e308],
     ids=repr,
 )
 def test_floor_ceil_trunc_return_exact_ints(fn: str, x: float) -> None:
@@ -129,9 +135,11 @@ def test_math_log_with_base(x: float, b: float) -> None:
     assert_same_native(LOG_BASE_SRC, "log_base", x, b)
 
 
-CONST_SRC = "import math\n\n" + "".join(
-    f"def c_{c}():\n    return math.{c}\n\n" for c in CONSTANTS
-) + "def circle_area(r):\n    return math.pi * r * r\n\ndef tau_half():\n    return math.tau / 2 == math.pi\n"
+CONST_SRC = (
+    "import math\n\n"
+    + "".join(f"def c_{c}():\n    return math.{c}\n\n" for c in CONSTANTS)
+    + "def circle_area(r):\n    return math.pi * r * r\n\ndef tau_half():\n    return math.tau / 2 == math.pi\n"
+)
 
 
 @pytest.mark.parametrize("const", CONSTANTS)

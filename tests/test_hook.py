@@ -176,7 +176,7 @@ def test_stale_pyc_is_not_read(project: Path) -> None:
     path = write(project / f"{name}.py", "X = 'old'\n")
     sys.modules.pop(name, None)
     # Plant a valid .pyc for different code, as if written by plain CPython earlier.
-    import py_compile  # noqa: PLC0415
+    import py_compile
 
     before = path.stat()
     py_compile.compile(str(path), cfile=importlib.util.cache_from_source(str(path)), doraise=True)
@@ -190,7 +190,7 @@ def test_stale_pyc_is_not_read(project: Path) -> None:
 
 def test_loader_compiles_with_transform_source(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """FastSourceLoader gets its code from transform_source(source bytes, path, module name)."""
-    import fastimport.hook.loader as loader_module  # noqa: PLC0415
+    import fastimport.hook.loader as loader_module
 
     calls: list[tuple[bytes | str, str, str]] = []
 
@@ -227,7 +227,7 @@ def test_reload_keeps_fast_loader(project: Path) -> None:
 
 def test_source_is_available_to_inspect(project: Path) -> None:
     """The inspect module still finds the source of transformed modules."""
-    import inspect  # noqa: PLC0415
+    import inspect
 
     name = unique("inspected")
     write(project / f"{name}.py", "def f():\n    return 1\n")

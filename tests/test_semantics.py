@@ -23,8 +23,6 @@ from pathlib import Path
 from unittest import mock
 
 import pytest
-
-from fastimport.testing import compile_module, plain_module, record_of
 from tests.differential import (
     assert_native,
     assert_same,
@@ -33,6 +31,8 @@ from tests.differential import (
     modules,
     same_outcome,
 )
+
+from fastimport.testing import compile_module, plain_module, record_of
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -63,8 +63,10 @@ def annotated(a: int, b: float) -> float:
 
 
 def test_deopt_on_new_argument_types() -> None:
-    """Calling with ints, then floats, then strs matches CPython each time, and every
-    mismatching call is counted as a deopt or gets its own specialization."""
+    """Calling with ints, then floats, then strs matches CPython each time.
+
+    Every mismatching call is counted as a deopt or gets its own specialization.
+    """
     m, p = _pair(ADD_SRC)
     _check(m.add, p.add, 1, 2)
     assert_native(m, "add")
@@ -92,8 +94,10 @@ def test_one_specialization_per_signature() -> None:
 
 
 def test_many_signatures_stay_correct() -> None:
-    """Every int/float/bool combination gives CPython's result, however many specializations
-    the compiler chooses to keep."""
+    """Every int/float/bool combination gives CPython's result.
+
+    This holds however many specializations the compiler chooses to keep.
+    """
     m, p = _pair(ADD_SRC)
     values = [1, 2.5, True, 2**70, float("nan"), False, -0.0]
     for a in values:
@@ -114,7 +118,7 @@ def test_bool_is_not_int(first: float) -> None:
 
 
 def test_subclass_arguments_use_their_own_methods() -> None:
-    """int and float subclasses with overridden operators fail the guard and get CPython's result."""
+    """Subclasses of int and float with overridden operators fail the guard and get CPython's result."""
     m, p = _pair(ADD_SRC)
     _check(m.add, p.add, 1, 2)
     _check(m.add, p.add, 1.5, 2.5)
@@ -134,8 +138,10 @@ def test_subclass_arguments_use_their_own_methods() -> None:
 
 
 def test_annotations_give_the_signature() -> None:
-    """An annotated function runs native for its annotated types, and still behaves like CPython
-    (annotations are not enforced) for other types."""
+    """An annotated function runs native for its annotated types.
+
+    It still behaves like CPython (annotations are not enforced) for other types.
+    """
     m, p = _pair(ADD_SRC)
     _check(m.annotated, p.annotated, 3, 1.5)
     assert_native(m, "annotated")
@@ -230,8 +236,10 @@ def test_mock_patch_object_helper() -> None:
 
 
 def test_shadowing_a_builtin() -> None:
-    """A module global named `abs` or `min` shadows the builtin at the next call; deleting it
-    restores the builtin."""
+    """A module global named `abs` or `min` shadows the builtin at the next call.
+
+    Deleting it restores the builtin.
+    """
     m, p = _pair(GLOBALS_SRC)
     _check(m.use_abs, p.use_abs, -3)
     _check(m.use_min, p.use_min, 1, 2)
@@ -249,7 +257,7 @@ def test_patching_a_builtin_in_builtins() -> None:
     """Patching `builtins.abs` is seen by compiled code, like CPython."""
     m, p = _pair(GLOBALS_SRC)
     _check(m.use_abs, p.use_abs, -3)
-    with mock.patch("builtins.abs", lambda x: -7):  # noqa: ARG005
+    with mock.patch("builtins.abs", lambda x: -7):  # noqa: ARG005, PT008 - a plain function, as users patch
         got, want = call(m.use_abs, -3), call(p.use_abs, -3)
     assert same_outcome(got, want), (got, want)
 
@@ -259,7 +267,7 @@ def test_mock_patch_math_sqrt() -> None:
     m, p = _pair(GLOBALS_SRC)
     _check(m.root, p.root, 4.0)
     assert_native(m, "root")
-    with mock.patch("math.sqrt", lambda x: -1.0):  # noqa: ARG005
+    with mock.patch("math.sqrt", lambda x: -1.0):  # noqa: ARG005, PT008 - a plain function, as users patch
         got, want = call(m.root, 4.0), call(p.root, 4.0)
     assert same_outcome(got, want), (got, want)
     _check(m.root, p.root, 4.0)
@@ -296,8 +304,11 @@ def calls_fails(a):
 
 
 def test_function_attributes() -> None:
-    """`__name__`, `__qualname__`, `__doc__`, `__module__`, `__defaults__`, `__kwdefaults__`,
-    `__annotations__` and `inspect.signature` are the user's, before and after compilation."""
+    """The function's metadata is the user's, before and after compilation.
+
+    `__name__`, `__qualname__`, `__doc__`, `__module__`, `__defaults__`, `__kwdefaults__`,
+    `__annotations__` and `inspect.signature`.
+    """
     m, p = _pair(IDENTITY_SRC)
     for stage in ("before", "after"):
         assert m.area.__name__ == p.area.__name__, stage
@@ -364,17 +375,17 @@ def _last_frames(func: object, *args: object) -> list[traceback.FrameSummary]:
     raise AssertionError("expected ZeroDivisionError")
 
 
-@pytest.mark.parametrize(("fname", "args"), [("fails", (1, 0)), ("calls_fails", (1,)),
-                                             ("fails", (1.5, 0.0))])
+@pytest.mark.parametrize(("fname", "args"), [("fails", (1, 0)), ("calls_fails", (1,)), ("fails", (1.5, 0.0))])
 def test_traceback_points_at_the_same_line(fname: str, args: tuple[float, ...]) -> None:
-    """An exception raised inside compiled code has CPython's last frames: same function
-    names, line numbers and source lines, in the module's own file."""
+    """An exception raised inside compiled code has CPython's last frames.
+
+    Same function names, line numbers and source lines, in the module's own file.
+    """
     m, p = _pair(IDENTITY_SRC)
     call(getattr(m, fname), *(a + 1 for a in args))  # first call compiles
     got, want = _last_frames(getattr(m, fname), *args), _last_frames(getattr(p, fname), *args)
     n = 2 if fname == "calls_fails" else 1
-    assert [(f.name, f.lineno, f.line) for f in got[-n:]] == \
-        [(f.name, f.lineno, f.line) for f in want[-n:]]
+    assert [(f.name, f.lineno, f.line) for f in got[-n:]] == [(f.name, f.lineno, f.line) for f in want[-n:]]
     assert all(f.filename == m.__file__ for f in got[-n:])
     assert_native(m, fname)
 
@@ -428,9 +439,11 @@ UNSUPPORTED_LINES = {
 @pytest.mark.parametrize("fname", list(UNSUPPORTED_LINES))
 @pytest.mark.parametrize("n", [0, 3, 7])
 def test_unsupported_constructs_stay_bytecode(fname: str, n: int) -> None:
-    """Functions using str, list, print, generators, decorators or nested functions behave
-    exactly as CPython (value, type, stdout) and are recorded as bytecode with a reason that
-    names the line."""
+    """Functions outside the compiled subset behave exactly as CPython.
+
+    Functions using str, list, print, generators, decorators or nested functions give the same
+    value, type and stdout, and are recorded as bytecode with a reason that names the line.
+    """
     fast, ref = modules(UNSUPPORTED_SRC)
     got = call(getattr(fast, fname), n)
     want = call(getattr(ref, fname), n)
@@ -440,8 +453,7 @@ def test_unsupported_constructs_stay_bytecode(fname: str, n: int) -> None:
     rec = record_of(getattr(fast, fname))
     assert rec.status == "bytecode", rec
     assert rec.reason, rec
-    assert any(re.search(rf"(:|line ){line}(?!\d)", rec.reason)
-               for line in UNSUPPORTED_LINES[fname]), rec.reason
+    assert any(re.search(rf"(:|line ){line}(?!\d)", rec.reason) for line in UNSUPPORTED_LINES[fname]), rec.reason
 
 
 def test_unsupported_lines_are_right() -> None:
@@ -520,13 +532,18 @@ except KeyError as exc:
 @pytest.mark.parametrize("method", ["external", "setitimer", "interrupt_main"])
 @pytest.mark.parametrize("fname", ["spin_for", "spin_while"])
 def test_ctrl_c_interrupts_native_loop(fname: str, method: str) -> None:
-    """A native loop that would run for minutes raises KeyboardInterrupt soon after SIGINT
-    (from another process, from a threading.Timer, or a signal handler that raises it), and
-    the function keeps working afterwards."""
+    """A native loop that would run for minutes raises KeyboardInterrupt soon after SIGINT.
+
+    SIGINT may come from another process, from a threading.Timer, or a signal handler that raises
+    it; the function keeps working afterwards.
+    """
     script = INTERRUPT_SCRIPT.format(src=str(ROOT / "src"), spin=textwrap.dedent(SPIN_SRC))
-    proc = subprocess.Popen(  # noqa: S603 - our own interpreter and script
+    proc = subprocess.Popen(
         [sys.executable, "-c", script, fname, method],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
     )
     try:
         assert proc.stdout is not None

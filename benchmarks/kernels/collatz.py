@@ -1,6 +1,5 @@
 """Longest Collatz chain below n: nested int loops, a while loop, a helper call."""
 # Plain code a user could have written: no annotations (fastimport would use them), no docstrings.
-# ruff: noqa: D103, ANN001, ANN201, INP001, SIM108
 
 
 def collatz_len(x):

@@ -1,6 +1,5 @@
 """Midpoint-rule integral of math.sin: a float loop calling libm."""
 # Plain code a user could have written: no annotations (fastimport would use them), no docstrings.
-# ruff: noqa: D103, ANN001, ANN201, INP001
 
 import math
 

@@ -1,6 +1,5 @@
 """Leibniz series for pi: a float loop with a sign flip."""
 # Plain code a user could have written: no annotations (fastimport would use them), no docstrings.
-# ruff: noqa: D103, ANN001, ANN201, INP001
 
 
 def leibniz_pi(n):

@@ -1,6 +1,5 @@
 """Mandelbrot escape counts over a grid, with scalar loops in one function."""
 # Plain code a user could have written: no annotations (fastimport would use them), no docstrings.
-# ruff: noqa: D103, ANN001, ANN201, INP001, PLR2004
 
 
 def mandelbrot(width, height, max_iter):

@@ -1,6 +1,5 @@
 """Prime counting by trial division: int loops, early exit, a bool helper."""
 # Plain code a user could have written: no annotations (fastimport would use them), no docstrings.
-# ruff: noqa: D103, ANN001, ANN201, INP001, PLR2004
 
 
 def is_prime(k):

@@ -1,6 +1,5 @@
 """Sum of squares modulo a prime: an int loop with multiply and modulo."""
 # Plain code a user could have written: no annotations (fastimport would use them), no docstrings.
-# ruff: noqa: D103, ANN001, ANN201, INP001
 
 
 def sum_squares_mod(n, m):

@@ -33,8 +33,8 @@ def install(config: Config | None = None) -> None:
     current directory) and the FASTIMPORT_* variables; a bad value raises ConfigError.
     Calling again replaces the configuration of the one installed finder.
     """
-    from fastimport.config import load_config, set_active_config  # noqa: PLC0415 - keep import cheap
-    from fastimport.hook.finder import FastImportFinder  # noqa: PLC0415
+    from fastimport.config import load_config, set_active_config  # keep import cheap
+    from fastimport.hook.finder import FastImportFinder
 
     if config is None:
         config = load_config(_main_script_dir())
@@ -49,7 +49,7 @@ def install(config: Config | None = None) -> None:
     else:
         sys.meta_path.insert(0, FastImportFinder(config))
     if config.report:
-        from fastimport.runtime.report import report_at_exit  # noqa: PLC0415
+        from fastimport.runtime.report import report_at_exit
 
         report_at_exit(config.report)
 
@@ -66,7 +66,7 @@ _install = install
 
 def _main_script_dir() -> Path:
     """The main script's directory if there is one, else the current directory."""
-    from pathlib import Path  # noqa: PLC0415
+    from pathlib import Path
 
     main_file = getattr(sys.modules.get("__main__"), "__file__", None)
     if isinstance(main_file, str):
@@ -76,7 +76,7 @@ def _main_script_dir() -> Path:
 
 def __getattr__(name: str) -> Any:  # noqa: ANN401 - lazy attributes of any kind
     if name in _LAZY:
-        import importlib  # noqa: PLC0415
+        import importlib
 
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'fastimport' has no attribute {name!r}")

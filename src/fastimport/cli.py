@@ -32,9 +32,9 @@ _USAGE = "%(prog)s [--report[=FILE.json]] (script.py | -m module | -) [args ...]
 
 def create_parser() -> argparse.ArgumentParser:
     """The parser for the options that come before the script or `-m module`."""
-    import argparse  # noqa: PLC0415 - only when options are given
+    import argparse  # only when options are given
 
-    from fastimport import __version__  # noqa: PLC0415
+    from fastimport import __version__
 
     parser = argparse.ArgumentParser(
         prog="python -m fastimport",
@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _cmd_run(argv: list[str]) -> int:
-    from fastimport.config import ConfigError, load_config  # noqa: PLC0415
+    from fastimport.config import ConfigError, load_config
 
     head, rest = _split_argv(argv)
     options = create_parser().parse_args(head) if head else None
@@ -124,7 +124,7 @@ def _split_argv(argv: list[str]) -> tuple[list[str], list[str]]:
 
 
 def _with_report(config: Config, report: Literal[True] | str) -> Config:
-    from dataclasses import replace  # noqa: PLC0415
+    from dataclasses import replace
 
     return replace(config, report=True if report is True else Path(report).absolute())
 
@@ -132,11 +132,11 @@ def _with_report(config: Config, report: Literal[True] | str) -> Config:
 def _install(config: Config) -> None:
     if config.disable:
         if config.report:
-            from fastimport.runtime.report import report_at_exit  # noqa: PLC0415
+            from fastimport.runtime.report import report_at_exit
 
             report_at_exit(config.report)
         return
-    import fastimport  # noqa: PLC0415
+    import fastimport
 
     fastimport._install(config)  # noqa: SLF001 - `fastimport.install` may be the submodule
 
@@ -163,7 +163,7 @@ def _run_script(script: str, args: list[str], config: Config) -> int:
 
 def _run_source(source: bytes, file: str | None, argv: list[str], path0: str, config: Config) -> int:
     """Run `source` (from `file`, or stdin if None) as a fresh `__main__`, as `python script.py` does."""
-    from importlib.machinery import SourceFileLoader  # noqa: PLC0415
+    from importlib.machinery import SourceFileLoader
 
     main = _fresh_main()
     if file is not None:
@@ -179,7 +179,7 @@ def _run_source(source: bytes, file: str | None, argv: list[str], path0: str, co
 
 def _run_module(name: str, args: list[str], config: Config) -> int:
     """Run module `name` as `__main__`, the way `python -m name` does."""
-    from fastimport.hook.loader import FastSourceLoader  # noqa: PLC0415
+    from fastimport.hook.loader import FastSourceLoader
 
     main = _fresh_main()
     sys.argv[:] = ["-m", *args]
@@ -213,7 +213,7 @@ def _run_module(name: str, args: list[str], config: Config) -> int:
 
 def _run_main_of(path: str, argv: list[str]) -> int:
     """A directory or zip file: run its `__main__` module, as CPython does."""
-    import runpy  # noqa: PLC0415
+    import runpy
 
     _fresh_main()
     sys.argv[:] = argv
@@ -224,7 +224,7 @@ def _run_main_of(path: str, argv: list[str]) -> int:
 
 def _run_path(path: str, argv: list[str]) -> int:
     """A compiled .pyc file: not rewritten, run as CPython would."""
-    import runpy  # noqa: PLC0415
+    import runpy
 
     sys.argv[:] = argv
     _set_path0(os.path.dirname(os.path.realpath(path)))
@@ -235,7 +235,7 @@ def _run_path(path: str, argv: list[str]) -> int:
 def _compile_main(source: bytes, filename: str, config: Config) -> CodeType:
     if config.disable:
         return compile(source, filename, "exec", dont_inherit=True)
-    from fastimport.frontend.transform import transform_source  # noqa: PLC0415
+    from fastimport.frontend.transform import transform_source
 
     return transform_source(source, filename, "__main__")
 
@@ -276,7 +276,7 @@ class _NoModuleError(Exception):
 
 def _find_main_spec(name: str) -> ModuleSpec:
     """The spec `python -m name` would run (runpy._get_module_details, minus the code)."""
-    import importlib.util  # noqa: PLC0415
+    import importlib.util
 
     if name.startswith("."):
         raise _NoModuleError("Relative module names not supported")
@@ -321,8 +321,8 @@ _replaced_main: list[ModuleType] = []
 
 def _fresh_main() -> ModuleType:
     """A new, empty `__main__` module in sys.modules (as the interpreter creates it)."""
-    import builtins  # noqa: PLC0415
-    import types  # noqa: PLC0415
+    import builtins
+    import types
 
     # Keep the module that ran fastimport/__main__.py alive: its frame is still running.
     _replaced_main.append(sys.modules["__main__"])
@@ -344,7 +344,7 @@ def _set_path0(path0: str, *, force: bool = False) -> None:
 
 def _is_zip(path: str) -> bool:
     """True for a zip application (CPython runs its __main__.py)."""
-    import zipimport  # noqa: PLC0415 - frozen and already loaded at start-up
+    import zipimport  # frozen and already loaded at start-up
 
     try:
         zipimport.zipimporter(path)

@@ -102,7 +102,7 @@ class Config:
 
     @cached_property
     def _stdlib_dirs(self) -> tuple[str, ...]:
-        import sysconfig  # noqa: PLC0415 - only needed once a module is looked up
+        import sysconfig  # only needed once a module is looked up
 
         dirs = {sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["platstdlib"]}
         version = f"python{sys.version_info[0]}.{sys.version_info[1]}"
@@ -160,9 +160,9 @@ def set_active_config(config: Config) -> None:
 def _read_file(pyproject: Path) -> dict[str, Any]:
     try:
         if sys.version_info >= (3, 11):
-            import tomllib  # noqa: PLC0415 - only when a pyproject.toml exists
+            import tomllib  # only when a pyproject.toml exists
         else:
-            import tomli as tomllib  # noqa: PLC0415
+            import tomli as tomllib
         with pyproject.open("rb") as f:
             document = tomllib.load(f)
     except (OSError, ValueError) as e:

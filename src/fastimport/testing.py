@@ -3,6 +3,8 @@
     m = compile_module(SRC)        # functions go native at their first call
     p = plain_module(SRC)          # the same source under plain CPython
     record_of(m.f).status          # "native" or "bytecode"
+
+Each source is written to a file in a temporary directory first, so tracebacks show its lines.
 """
 
 from __future__ import annotations

@@ -7,7 +7,6 @@ record positions for error messages.
 
 from __future__ import annotations
 
-import ast
 from typing import TYPE_CHECKING, TypeVar
 
 from fastimport.frontend.errors import Unsupported
@@ -24,6 +23,8 @@ from fastimport.frontend.ir import (
 )
 
 if TYPE_CHECKING:
+    import ast
+
     from fastimport.frontend.resolve import Resolver
 
 OpT = TypeVar("OpT", bound=Op)
@@ -43,35 +44,43 @@ class Builder:
     # Blocks.
 
     def new_block(self) -> BasicBlock:
+        """A new empty block, appended to the function (it is not made current)."""
         block = BasicBlock(label=len(self.fn.blocks))
         self.fn.blocks.append(block)
         return block
 
     def activate(self, block: BasicBlock) -> None:
+        """Make `block` the one new ops are appended to."""
         self.block = block
 
     def terminated(self) -> bool:
+        """Whether the current block already ends in a terminator."""
         return self.block.terminator is not None
 
     def goto(self, target: BasicBlock) -> None:
+        """End the current block with a jump to `target`, unless it is already terminated."""
         if not self.terminated():
             self.block.ops.append(Goto(target))
 
     def goto_and_activate(self, target: BasicBlock) -> None:
+        """Jump to `target` and continue appending there."""
         self.goto(target)
         self.activate(target)
 
     def branch(self, cond: Value, true: BasicBlock, false: BasicBlock) -> None:
+        """End the current block with a two-way branch on `cond`, unless it is already terminated."""
         if not self.terminated():
             self.block.ops.append(Branch(cond, true, false))
 
     def deopt(self, reason: str) -> None:
+        """End the current block by leaving native code, unless it is already terminated."""
         if not self.terminated():
             self.block.ops.append(Deopt(reason))
 
     # Ops.
 
     def add(self, op: OpT, node: ast.AST | None = None) -> OpT:
+        """Append `op` to the current block, with the position of `node`, and return it."""
         if node is not None:
             op.line = getattr(node, "lineno", 0)
             op.col = getattr(node, "col_offset", 0)
@@ -84,6 +93,7 @@ class Builder:
     # Names.
 
     def local(self, name: str) -> Local:
+        """The local variable `name`, created on first use."""
         local = self.fn.locals.get(name)
         if local is None:
             local = self.fn.locals[name] = Local(name)
@@ -99,4 +109,5 @@ class Builder:
         return self.fn.globals.setdefault((ref.namespace, ref.name), ref)
 
     def unsupported(self, node: ast.AST, reason: str) -> Unsupported:
+        """The error to raise for a construct at `node` that is not compiled."""
         return Unsupported(node, reason)

@@ -13,7 +13,10 @@ return type.
 
 from __future__ import annotations
 
-from fastimport.frontend.ir import FuncIR
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fastimport.frontend.ir import FuncIR
 
 
 def remove_unreachable_blocks(fn: FuncIR) -> None:

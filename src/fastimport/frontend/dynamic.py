@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import copy
 import itertools
-from typing import Callable
+from typing import TYPE_CHECKING
 
 from fastimport.frontend.errors import Unsupported
 from fastimport.frontend.ir import Binary, Builtin, Compare, MathCall, Op, PyCall, Truth, Unary, Value
 from fastimport.frontend.types import CONCRETE, Ty, join
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 SPLIT_OPS = (Unary, Binary, Compare, Truth, Builtin, MathCall, PyCall)
 
@@ -42,6 +45,7 @@ def dynamic_sources(op: Op) -> list[Value]:
 
 
 def cases(sources: list[Value]) -> list[tuple[Ty, ...]]:
+    """Every combination of concrete types for the NUM `sources`, one tuple per case."""
     return list(itertools.product(CONCRETE, repeat=len(sources)))
 
 
@@ -70,7 +74,7 @@ def result_type(op: Op, concrete_type: Callable[[Op], Ty]) -> Ty:
     result: Ty | None = None
     error: Unsupported | None = None
     for case in cases(sources):
-        clone = substitute(op, {id(s): Shadow(t) for s, t in zip(sources, case)})
+        clone = substitute(op, {id(s): Shadow(t) for s, t in zip(sources, case, strict=True)})
         try:
             result = join(result, concrete_type(clone))
         except Unsupported as e:

@@ -6,7 +6,10 @@
 
 from __future__ import annotations
 
-import ast
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import ast
 
 
 class Unsupported(Exception):  # noqa: N818 - reads as "this construct is unsupported"

@@ -11,8 +11,9 @@ for these argument types, never silently converted.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
+from fastimport.frontend.dynamic import SPLIT_OPS, result_type
 from fastimport.frontend.errors import Unsupported
 from fastimport.frontend.ir import (
     Binary,
@@ -32,7 +33,6 @@ from fastimport.frontend.ir import (
     Truth,
     Unary,
 )
-from fastimport.frontend.dynamic import SPLIT_OPS, result_type
 from fastimport.frontend.typerules import _node, binary_type, builtin_type, math_type, pycall_type, unary_type
 from fastimport.frontend.types import Ty, TypeConflictError, join, ty_of_value
 
@@ -66,7 +66,7 @@ def infer_types(fn: FuncIR, resolve_call: CallResolver) -> bool:
     return changed
 
 
-def concrete_type(op: Op) -> Ty:
+def concrete_type(op: Op) -> Ty:  # noqa: PLR0911 - one return per op kind
     """The result type of an arithmetic/builtin op whose operands have concrete types."""
     if isinstance(op, Unary):
         return unary_type(op, op.kind, op.src.type)  # type: ignore[arg-type]

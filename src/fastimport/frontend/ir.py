@@ -293,6 +293,8 @@ class Terminator(Op):
 
 @final
 class Goto(Terminator):
+    """goto target: an unconditional jump."""
+
     def __init__(self, target: BasicBlock) -> None:
         self.target = target
 
@@ -353,6 +355,8 @@ TERMINATORS: Final = (Goto, Branch, Return, Deopt)
 
 @dataclass(eq=False)
 class BasicBlock:
+    """A straight-line run of ops that ends in one terminator once it is complete."""
+
     ops: list[Op] = field(default_factory=list)
     label: int = -1
 

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import ast
 import math
-import types
+from typing import TYPE_CHECKING
 
-from fastimport.frontend.builder import Builder
 from fastimport.frontend.errors import Unsupported
 from fastimport.frontend.ir import (
     Binary,
@@ -30,6 +29,12 @@ from fastimport.frontend.ir import (
     Value,
 )
 from fastimport.frontend.mathlib import MATH_CONSTANTS, MATH_FUNCTIONS, MATH_PYCALLS
+
+if TYPE_CHECKING:
+    import types
+
+    from fastimport.frontend.builder import Builder
+    from fastimport.frontend.resolve import Resolved
 
 BINOPS: dict[type[ast.operator], str] = {
     ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "truediv",
@@ -76,6 +81,7 @@ def lower_condition(b: Builder, node: ast.expr, true: object, false: object) -> 
 
 
 def lower_constant(b: Builder, node: ast.Constant) -> Value:
+    """An int, float or bool literal (ints must fit in 64 bits)."""
     value = node.value
     if type(value) is int and not -(2**63) <= value < 2**63:
         raise Unsupported(node, "int literal beyond 64 bits")
@@ -85,6 +91,7 @@ def lower_constant(b: Builder, node: ast.Constant) -> Value:
 
 
 def lower_name(b: Builder, node: ast.Name) -> Value:
+    """A local variable read, or a global read re-checked at every call."""
     if node.id in b.fn.locals:
         return b.add(LoadLocal(b.fn.locals[node.id]), node)
     resolved = b.resolver.resolve(node.id, node)
@@ -94,6 +101,7 @@ def lower_name(b: Builder, node: ast.Name) -> Value:
 
 
 def lower_attribute(b: Builder, node: ast.Attribute) -> Value:
+    """A `math` constant such as `math.pi`."""
     module_ref = _math_module(b, node.value)
     if node.attr not in MATH_CONSTANTS:
         raise Unsupported(node, f"math.{node.attr} used as a value")
@@ -103,6 +111,7 @@ def lower_attribute(b: Builder, node: ast.Attribute) -> Value:
 
 
 def lower_binop(b: Builder, node: ast.BinOp) -> Value:
+    """A binary arithmetic or bitwise operation."""
     kind = BINOPS.get(type(node.op))
     if kind is None:
         raise Unsupported(node, f"operator {type(node.op).__name__}")
@@ -112,10 +121,12 @@ def lower_binop(b: Builder, node: ast.BinOp) -> Value:
 
 
 def lower_unaryop(b: Builder, node: ast.UnaryOp) -> Value:
+    """A unary operation (`-x`, `+x`, `not x`, `~x`)."""
     return b.add(Unary(UNARYOPS[type(node.op)], lower_expr(b, node.operand)), node)
 
 
 def lower_compare(b: Builder, node: ast.Compare) -> Value:
+    """A comparison; a chained one becomes branches, materialized as a bool."""
     for op in node.ops:
         if type(op) not in CMPOPS:
             raise Unsupported(node, f"comparison {type(op).__name__}")
@@ -146,6 +157,7 @@ def lower_boolop(b: Builder, node: ast.BoolOp) -> Value:
 
 
 def lower_ifexp(b: Builder, node: ast.IfExp) -> Value:
+    """`a if cond else b`: only the chosen side is evaluated."""
     result = b.temp("ifexp")
     true, false, done = b.new_block(), b.new_block(), b.new_block()
     lower_condition(b, node.test, true, false)
@@ -158,6 +170,7 @@ def lower_ifexp(b: Builder, node: ast.IfExp) -> Value:
 
 
 def lower_call(b: Builder, node: ast.Call) -> Value:
+    """A call of a `math` function, a supported builtin or another compiled function."""
     if any(isinstance(arg, ast.Starred) for arg in node.args) or any(k.arg is None for k in node.keywords):
         raise Unsupported(node, "*args or **kwargs in a call")
     func = node.func
@@ -176,13 +189,7 @@ def lower_call(b: Builder, node: ast.Call) -> Value:
     if resolved.kind == "mathfunc":
         return _math_call(b, node, resolved.name, resolved.ref)
     if resolved.kind == "builtin":
-        if resolved.name == "range":
-            raise Unsupported(node, "range() outside a for loop")
-        if resolved.name == "round" and len(node.args) == 2:  # noqa: PLR2004
-            # round(x, n) goes through a correctly rounded decimal conversion in CPython.
-            args = [lower_expr(b, arg) for arg in node.args]
-            return b.add(PyCall(b.global_ref(resolved.ref), "round", args), node)
-        return _builtin_call(b, node, resolved.name)
+        return _builtin_call(b, node, resolved)
     if resolved.kind == "function":
         return b.add(Call(func.id, _bind_arguments(b, node, resolved.target)), node)  # type: ignore[arg-type]
     if node.keywords:
@@ -204,7 +211,7 @@ def _bind_arguments(b: Builder, node: ast.Call, target: types.FunctionType) -> l
     if len(node.args) > len(names):
         raise Unsupported(node, f"call of '{target.__name__}' with too many arguments")
     bound: dict[str, Value] = {}
-    for name, arg in zip(names, node.args):
+    for name, arg in zip(names, node.args, strict=False):
         bound[name] = lower_expr(b, arg)
     for keyword in node.keywords:
         if keyword.arg not in names[code.co_posonlyargcount :] or keyword.arg in bound:
@@ -226,12 +233,19 @@ def _bind_arguments(b: Builder, node: ast.Call, target: types.FunctionType) -> l
     return [bound[name] for name in names]
 
 
-def _builtin_call(b: Builder, node: ast.Call, name: str) -> Value:
+def _builtin_call(b: Builder, node: ast.Call, resolved: Resolved) -> Value:
+    name = resolved.name
+    if name == "range":
+        raise Unsupported(node, "range() outside a for loop")
+    if name == "round" and len(node.args) == 2:  # noqa: PLR2004
+        # round(x, n) goes through a correctly rounded decimal conversion in CPython.
+        args = [lower_expr(b, arg) for arg in node.args]
+        return b.add(PyCall(b.global_ref(resolved.ref), "round", args), node)
     nargs = len(node.args)
     arity_ok = {
         "abs": nargs == 1,
-        "min": nargs >= 2,
-        "max": nargs >= 2,
+        "min": nargs >= 2,  # noqa: PLR2004 - min() and max() of one argument iterate over it
+        "max": nargs >= 2,  # noqa: PLR2004
         "int": nargs == 1,
         "float": nargs == 1,
         "bool": nargs == 1,
@@ -264,9 +278,9 @@ def _math_module(b: Builder, node: ast.expr) -> GlobalRef:
 
 
 def _lower_chain(b: Builder, node: ast.Compare, true: object, false: object) -> None:
-    """a < b < c: each middle operand evaluated once, stop at the first false."""
+    """A chained comparison `a < b < c`: each middle operand evaluated once, stop at the first false."""
     lhs = lower_expr(b, node.left)
-    for op, comparator in zip(node.ops, node.comparators):
+    for op, comparator in zip(node.ops, node.comparators, strict=True):
         rhs = lower_expr(b, comparator)
         cmp = b.add(Compare(CMPOPS[type(op)], lhs, rhs), node)
         if comparator is node.comparators[-1]:

@@ -6,6 +6,7 @@ Each `lower_<node>` reads like the control-flow graph it builds.
 from __future__ import annotations
 
 import ast
+from typing import TYPE_CHECKING
 
 from fastimport.frontend.builder import Builder
 from fastimport.frontend.errors import Unsupported
@@ -23,13 +24,13 @@ from fastimport.frontend.ir import (
     Value,
 )
 from fastimport.frontend.lower_expressions import BINOPS, lower_condition, lower_expr
-from fastimport.frontend.resolve import Resolver
-from fastimport.frontend.types import Ty
+
+if TYPE_CHECKING:
+    from fastimport.frontend.resolve import Resolver
+    from fastimport.frontend.types import Ty
 
 
-def lower_function(
-    node: ast.FunctionDef, module: str, arg_types: tuple[Ty, ...], resolver: Resolver
-) -> FuncIR:
+def lower_function(node: ast.FunctionDef, module: str, arg_types: tuple[Ty, ...], resolver: Resolver) -> FuncIR:
     """One specialization of `node` as IR (types are filled in later by `infer_types`)."""
     args = node.args
     params = [*args.posonlyargs, *args.args, *args.kwonlyargs]
@@ -58,6 +59,7 @@ def local_names(node: ast.FunctionDef) -> list[str]:
 
 
 def lower_body(b: Builder, body: list[ast.stmt]) -> None:
+    """Each statement of `body` in order."""
     for stmt in body:
         lower = _STATEMENTS.get(type(stmt))
         if lower is None:
@@ -66,6 +68,7 @@ def lower_body(b: Builder, body: list[ast.stmt]) -> None:
 
 
 def lower_assign(b: Builder, s: ast.Assign) -> None:
+    """`a = b = value`: the value is evaluated once and stored to each name."""
     for target in s.targets:
         if not isinstance(target, ast.Name):
             raise Unsupported(target, f"assignment to {type(target).__name__}")
@@ -75,6 +78,7 @@ def lower_assign(b: Builder, s: ast.Assign) -> None:
 
 
 def lower_annassign(b: Builder, s: ast.AnnAssign) -> None:
+    """`name: T = value` stores like a plain assignment; without a value it does nothing."""
     if not isinstance(s.target, ast.Name):
         raise Unsupported(s.target, "annotated assignment to a non-name")
     if s.value is not None:
@@ -82,6 +86,7 @@ def lower_annassign(b: Builder, s: ast.AnnAssign) -> None:
 
 
 def lower_augassign(b: Builder, s: ast.AugAssign) -> None:
+    """`name op= value` reads the name, applies the operator and stores the result."""
     if not isinstance(s.target, ast.Name):
         raise Unsupported(s.target, f"augmented assignment to {type(s.target).__name__}")
     local = b.local(s.target.id)
@@ -94,6 +99,7 @@ def lower_augassign(b: Builder, s: ast.AugAssign) -> None:
 
 
 def lower_return(b: Builder, s: ast.Return) -> None:
+    """`return value`, or `return` alone (which returns None)."""
     if s.value is None or (isinstance(s.value, ast.Constant) and s.value.value is None):
         b.add(Return(None), s)
     else:
@@ -101,16 +107,18 @@ def lower_return(b: Builder, s: ast.Return) -> None:
 
 
 def lower_expr_stmt(b: Builder, s: ast.Expr) -> None:
+    """An expression statement, evaluated for its effects (a string literal has none)."""
     if isinstance(s.value, ast.Constant) and isinstance(s.value.value, str):
         return  # a docstring or a bare string: no effect
     lower_expr(b, s.value)
 
 
-def lower_pass(b: Builder, s: ast.stmt) -> None:
-    pass
+def lower_pass(b: Builder, _s: ast.stmt) -> None:
+    """`pass`: no op."""
 
 
 def lower_if(b: Builder, s: ast.If) -> None:
+    """`if`/`else`: both arms join in a new block."""
     then, orelse, done = b.new_block(), b.new_block(), b.new_block()
     lower_condition(b, s.test, then, orelse)
     b.activate(then)
@@ -123,6 +131,7 @@ def lower_if(b: Builder, s: ast.If) -> None:
 
 
 def lower_while(b: Builder, s: ast.While) -> None:
+    """`while`/`else`: the test is re-evaluated at the top of every iteration."""
     top, body, orelse, done = b.new_block(), b.new_block(), b.new_block(), b.new_block()
     b.goto_and_activate(top)
     b.add(CheckSignals(), s)
@@ -138,41 +147,11 @@ def lower_while(b: Builder, s: ast.While) -> None:
 
 
 def lower_for(b: Builder, s: ast.For) -> None:
-    """for target in range(start, stop, step): the range is evaluated once, up front."""
-    call = s.iter
-    if not (
-        isinstance(call, ast.Call)
-        and isinstance(call.func, ast.Name)
-        and call.func.id not in b.fn.locals
-        and not call.keywords
-        and 1 <= len(call.args) <= 3  # noqa: PLR2004
-    ):
-        raise Unsupported(s.iter, "for loop over something other than range(...)")
-    resolved = b.resolver.resolve(call.func.id, call.func)
-    if resolved.kind != "builtin" or resolved.name != "range":
-        raise Unsupported(s.iter, "for loop over something other than range(...)")
-    b.global_ref(resolved.ref)
+    """The loop `for target in range(start, stop, step)`: the range is evaluated once, up front."""
+    call = _range_call(b, s)
     if not isinstance(s.target, ast.Name):
         raise Unsupported(s.target, "for loop target other than a name")
-    args = [_range_arg(b, arg) for arg in call.args]
-    if len(args) == 1:
-        start, stop, step = b.add(Const(0), call), args[0], None
-    else:
-        start, stop, step = args[0], args[1], (args[2] if len(args) == 3 else None)  # noqa: PLR2004
-    ascending: bool | None = True
-    if step is None:
-        step = b.add(Const(1), call)
-    elif isinstance(call.args[2], ast.Constant):
-        ascending = call.args[2].value > 0
-        if call.args[2].value == 0:
-            b.deopt("range() arg 3 must not be zero")
-    else:
-        ascending = None  # the direction is known only at run time
-        zero, nonzero = b.new_block(), b.new_block()
-        b.branch(b.add(Compare("eq", step, b.add(Const(0), call)), call), zero, nonzero)
-        b.activate(zero)
-        b.deopt("range() arg 3 must not be zero")
-        b.activate(nonzero)
+    start, stop, step, ascending = _range_bounds(b, call)
     cur, end, inc = b.temp("range_cur"), b.temp("range_stop"), b.temp("range_step")
     b.add(StoreLocal(cur, start), call)
     b.add(StoreLocal(end, stop), call)
@@ -204,16 +183,60 @@ def lower_for(b: Builder, s: ast.For) -> None:
     b.goto_and_activate(done)
 
 
+def _range_call(b: Builder, s: ast.For) -> ast.Call:
+    """The `range(...)` call a for loop iterates over (Unsupported for any other iterable)."""
+    call = s.iter
+    if not (
+        isinstance(call, ast.Call)
+        and isinstance(call.func, ast.Name)
+        and call.func.id not in b.fn.locals
+        and not call.keywords
+        and 1 <= len(call.args) <= 3  # noqa: PLR2004
+    ):
+        raise Unsupported(s.iter, "for loop over something other than range(...)")
+    resolved = b.resolver.resolve(call.func.id, call.func)
+    if resolved.kind != "builtin" or resolved.name != "range":
+        raise Unsupported(s.iter, "for loop over something other than range(...)")
+    b.global_ref(resolved.ref)
+    return call
+
+
+def _range_bounds(b: Builder, call: ast.Call) -> tuple[Value, Value, Value, bool | None]:
+    """Start, stop and step of `call`, and whether the range ascends (None: known only at run time)."""
+    args = [_range_arg(b, arg) for arg in call.args]
+    if len(args) == 1:
+        start, stop, step = b.add(Const(0), call), args[0], None
+    else:
+        start, stop, step = args[0], args[1], (args[2] if len(args) == 3 else None)  # noqa: PLR2004
+    ascending: bool | None = True
+    if step is None:
+        step = b.add(Const(1), call)
+    elif isinstance(call.args[2], ast.Constant):
+        ascending = call.args[2].value > 0
+        if call.args[2].value == 0:
+            b.deopt("range() arg 3 must not be zero")
+    else:
+        ascending = None  # the direction is known only at run time
+        zero, nonzero = b.new_block(), b.new_block()
+        b.branch(b.add(Compare("eq", step, b.add(Const(0), call)), call), zero, nonzero)
+        b.activate(zero)
+        b.deopt("range() arg 3 must not be zero")
+        b.activate(nonzero)
+    return start, stop, step, ascending
+
+
 def _range_arg(b: Builder, node: ast.expr) -> Value:
     # range() accepts ints and bools; int(x) normalizes bool to int (a no-op for int).
     return b.add(Builtin("$range_arg", [lower_expr(b, node)]), node)
 
 
-def lower_break(b: Builder, s: ast.Break) -> None:
+def lower_break(b: Builder, _s: ast.Break) -> None:
+    """`break`: jump to the block after the innermost loop."""
     b.goto(b.loops[-1][1])
 
 
-def lower_continue(b: Builder, s: ast.Continue) -> None:
+def lower_continue(b: Builder, _s: ast.Continue) -> None:
+    """`continue`: jump to the top of the innermost loop."""
     b.goto(b.loops[-1][0])
 
 

@@ -23,6 +23,8 @@ from fastimport.frontend.types import Ty
 
 @dataclass(frozen=True)
 class MathSpec:
+    """How one `math` function is compiled: arity, result type, `kind` (see above) and its parameters."""
+
     arity: int
     result: Ty
     kind: str

@@ -4,6 +4,8 @@
       %0 = param 0 : int
       store n <- %0
       ...
+
+`format_func` prints the signature (with the specialization's types) above the blocks, one op a line.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from fastimport.frontend.ir import (
 def format_func(fn: FuncIR) -> str:
     """The whole function: signature line, then each block with its ops."""
     printer = _Printer()
-    args = ", ".join(f"{p.name}: {t}" for p, t in zip(fn.params, fn.arg_types))
+    args = ", ".join(f"{p.name}: {t}" for p, t in zip(fn.params, fn.arg_types, strict=False))
     lines = [f"def {fn.name}({args}) -> {fn.ret_type}:"]
     for block in fn.blocks:
         lines.append(f"  block{block.label}:")
@@ -102,7 +104,7 @@ class _Printer(OpVisitor[str]):
     def visit_call(self, op: Call) -> str:
         return f"call {op.callee}({self.args(op.args)})"
 
-    def visit_check_signals(self, op: CheckSignals) -> str:
+    def visit_check_signals(self, _op: CheckSignals) -> str:
         return "check_signals"
 
     def visit_goto(self, op: Goto) -> str:

@@ -12,23 +12,28 @@ rebinding (monkeypatching, mock.patch) is seen at the next call:
 
 from __future__ import annotations
 
-import ast
 import builtins
 import math
 import types
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING
 
 from fastimport.frontend.errors import Unsupported
 from fastimport.frontend.ir import GlobalRef
 from fastimport.frontend.mathlib import math_function_name
 from fastimport.frontend.types import ty_of_value
 
+if TYPE_CHECKING:
+    import ast
+    from collections.abc import Callable
+
 SUPPORTED_BUILTINS = frozenset({"abs", "min", "max", "int", "float", "bool", "round", "range"})
 
 
 @dataclass
 class Resolved:
+    """What a name refers to, and the global the entry point guards for it."""
+
     kind: str  # "value" | "math" | "mathfunc" | "function" | "builtin"
     ref: GlobalRef
     name: str = ""
@@ -49,6 +54,7 @@ class Resolver:
         self.is_compiled = is_compiled
 
     def resolve(self, name: str, node: ast.AST) -> Resolved:
+        """What `name` refers to in the function's module, or Unsupported if it cannot be compiled."""
         if name in self.namespace:
             return self._resolve_value(name, self.namespace[name], node)
         if name in self.builtins:

@@ -88,9 +88,7 @@ def _transform(tree: ast.Module, path: str, module_name: str) -> types.CodeType:
             if slot_key is not None:
                 node, plain_code = states[slot_key]
                 state = new_state(module_name, node, path, plain_code)
-                replaced = tuple(
-                    state if c == slot_key else _CAUGHT if c == _MISS else c for c in const.co_consts
-                )
+                replaced = tuple(state if c == slot_key else _CAUGHT if c == _MISS else c for c in const.co_consts)
                 const = const.replace(co_consts=replaced)  # noqa: PLW2901
                 state.prologue_code = const
         consts.append(const)
@@ -99,7 +97,9 @@ def _transform(tree: ast.Module, path: str, module_name: str) -> types.CodeType:
 
 def _docstring_len(node: ast.FunctionDef) -> int:
     first = node.body[0]
-    is_doc = isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str)
+    is_doc = (
+        isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str)
+    )
     return 1 if is_doc else 0
 
 

@@ -26,6 +26,7 @@ def _numeric(op: Value, *types: Ty | None) -> None:
 
 
 def binary_type(op: Value, kind: str, lt: Ty, rt: Ty, rhs: Value) -> Ty:
+    """The result type of a binary operation on operands of types `lt` and `rt`."""
     _numeric(op, lt, rt)
     if Ty.FLOAT in (lt, rt):
         if kind in _BITWISE:
@@ -41,6 +42,7 @@ def binary_type(op: Value, kind: str, lt: Ty, rt: Ty, rhs: Value) -> Ty:
 
 
 def unary_type(op: Value, kind: str, t: Ty) -> Ty:
+    """The result type of a unary operation on an operand of type `t`."""
     _numeric(op, t)
     if kind == "not":
         return Ty.BOOL
@@ -53,6 +55,7 @@ def unary_type(op: Value, kind: str, t: Ty) -> Ty:
 
 
 def builtin_type(op: Value, name: str, types: list[Ty]) -> Ty:
+    """The result type of a call of the builtin `name` with arguments of `types`."""
     _numeric(op, *types)
     if name in ("min", "max"):
         # Python returns one of the arguments itself: with mixed types, which one is
@@ -76,6 +79,7 @@ def pycall_type(op: Value, rule: str, types: list[Ty]) -> Ty:
 
 
 def math_type(op: Value, name: str, types: list[Ty]) -> Ty:
+    """The result type of a call of `math.<name>` with arguments of `types`."""
     _numeric(op, *types)
     spec = MATH_FUNCTIONS[name]
     return spec.result

@@ -48,7 +48,7 @@ def format_text(records: Sequence[FunctionRecord]) -> str:
 
 def write_json(records: Sequence[FunctionRecord], path: str | os.PathLike[str]) -> None:
     """Write `[record.as_dict(), ...]` to `path` as JSON (replacing the file atomically)."""
-    import json  # noqa: PLC0415 - only when a JSON report is asked for
+    import json  # only when a JSON report is asked for
 
     text = json.dumps([r.as_dict() for r in records], indent=2) + "\n"
     tmp = f"{os.fspath(path)}.{os.getpid()}.tmp"
@@ -68,7 +68,7 @@ def report_at_exit(target: bool | str | os.PathLike[str]) -> None:  # noqa: FBT0
     if isinstance(target, (str, os.PathLike)):
         target = os.path.abspath(target)  # the program may chdir before it exits
     if not _registered:
-        import atexit  # noqa: PLC0415
+        import atexit
 
         atexit.register(_report)
         _registered.append(target)
@@ -77,7 +77,7 @@ def report_at_exit(target: bool | str | os.PathLike[str]) -> None:  # noqa: FBT0
 
 
 def _report() -> None:
-    from fastimport.runtime.registry import all_functions  # noqa: PLC0415
+    from fastimport.runtime.registry import all_functions
 
     target = _registered[0]
     if not target:
