@@ -14,9 +14,8 @@ import ctypes
 import itertools
 import math
 import time
-import types
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastimport.frontend.cfg import remove_unreachable_blocks
 from fastimport.frontend.errors import Unsupported
@@ -29,6 +28,9 @@ from fastimport.frontend.types import Ty, signature_str
 from fastimport.runtime.debug import dump
 from fastimport.runtime.dispatch import FunctionState, make_builtin, state_of
 from fastimport.runtime.funcobject import layout
+
+if TYPE_CHECKING:
+    import types
 
 MAX_INFERENCE_ROUNDS = 100
 _unit_ids = itertools.count()
@@ -47,6 +49,7 @@ class CompiledEntry:
     keepalive: list[object] = field(default_factory=list)
 
     def native_calls(self) -> int:
+        """Calls of this specialization that ran native code to the end."""
         return self.data.calls
 
     def expect_code(self, code: types.CodeType) -> None:
@@ -63,6 +66,7 @@ class Namespaces:
     modules: dict[str, dict[str, Any]]
 
     def lookup(self, namespace: str) -> dict[str, Any]:
+        """The dict behind a GlobalRef's namespace."""
         if namespace == "globals":
             return self.globals
         if namespace == "builtins":
@@ -72,6 +76,8 @@ class Namespaces:
 
 @dataclass(eq=False)
 class Spec:
+    """One specialization in a unit: the function, its state and its IR."""
+
     state: FunctionState
     func: types.FunctionType
     ir: FuncIR
@@ -93,20 +99,17 @@ def compile_specialization(
     def spec_for(state: FunctionState, fn: types.FunctionType, types_: tuple[Ty, ...]) -> Spec:
         key = (state, types_)
         if key not in specs:
-            params = state.node.args
-            if params.kwonlyargs or len(types_) != len([*params.posonlyargs, *params.args]):
-                if state is not root:
-                    raise Unsupported(state.node, f"call of '{state.node.name}' with other than its positional parameters")
             ir_fn = lower_function(state.node, state.module, types_, resolver)
             remove_unreachable_blocks(ir_fn)
             ir_fn.symbol = f"fi_{_mangle(state.module)}_{state.node.name}_{unit}_{len(specs)}"
             specs[key] = Spec(state, fn, ir_fn)
         return specs[key]
 
-    def resolve_call(name: str, types_: tuple[Ty, ...], op: Op) -> tuple[object, Ty | None]:
+    def resolve_call(name: str, types_: tuple[Ty, ...], _op: Op) -> tuple[object, Ty | None]:
         callee = namespace[name]
         state = state_of(callee)
-        assert state is not None  # the resolver admitted it as a compiled function
+        if state is None:  # the resolver admitted it as a compiled function
+            raise AssertionError(name)
         spec = spec_for(state, callee, types_)  # type: ignore[arg-type]
         return spec, spec.ir.ret_type
 
@@ -147,7 +150,7 @@ def compile_specialization(
         kernels[spec] = kernel
     objects = ObjectTable(module, prefix=module.name)
     for spec in specs.values():
-        emit_kernel(module, spec.ir, lambda target: kernels[target] if isinstance(target, Spec) else kernels[spec], objects)
+        emit_kernel(module, spec.ir, kernels[spec], kernels.__getitem__, objects)
     refs = _unit_globals(specs.values())
     if lay is None and any(ref.kind == "defaults" for ref in refs):
         raise Unsupported(root.node, "default arguments on a CPython whose function layout is unknown")
@@ -159,7 +162,7 @@ def compile_specialization(
     # 5. optimize and link; fill in the object table, the world table and the data block
     engine = jit()
     engine.load(module)
-    for name, obj in zip(objects.names, objects.objects):
+    for name, obj in zip(objects.names, objects.objects, strict=True):
         engine.set_pointer(name, id(obj))
     names = Namespaces(namespace, builtins_dict, {"math": vars(math)})
     world = world_table(refs, names, lambda ref: engine.global_address(global_slot_name(module, ref)))
@@ -192,7 +195,7 @@ def world_table(refs: list[GlobalRef], names: Any, slot_address: Any) -> Any:  #
     from fastimport.backend.entry import BUILTIN, DEFAULTS, IDENTITY, VALUE_KINDS, WorldRecord
 
     table = (WorldRecord * max(1, len(refs)))()
-    for record, ref in zip(table, refs):
+    for record, ref in zip(table, refs, strict=False):  # the table has at least one record
         if ref.kind == "defaults":
             func, defaults = ref.expected  # type: ignore[misc]
             record.kind, record.namespace, record.expected = DEFAULTS, id(func), id(defaults)

@@ -48,6 +48,7 @@ LIBM_2 = ("atan2", "pow", "fmod")
 
 
 def libm_symbol(name: str) -> str:
+    """The private symbol a libm function is linked under."""
     return f"fi_libm_{name}"
 
 
@@ -79,6 +80,7 @@ def declare(module: ir.Module, name: str) -> ir.Function:
 
 
 def declare_libm(module: ir.Module, name: str, arity: int) -> ir.Function:
+    """The declaration of libm's `name` (double -> double, or two doubles) in `module`."""
     symbol = libm_symbol(name)
     existing = module.globals.get(symbol)
     if existing is not None:
@@ -92,6 +94,7 @@ def declare_libm(module: ir.Module, name: str, arity: int) -> ir.Function:
 
 
 def intrinsic(module: ir.Module, name: str, ret: ir.Type, args: list[ir.Type]) -> ir.Function:
+    """The declaration of LLVM intrinsic `name` in `module` (created once)."""
     existing = module.globals.get(name)
     if existing is not None:
         return existing

@@ -23,13 +23,15 @@ signal-check countdown used at function entry by kernels that call others
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import TYPE_CHECKING
 
 from llvmlite import ir
 
 from fastimport.backend import numerics
 from fastimport.backend.capi import F64, I1, I8, I32, I64, PTR, declare, declare_libm, intrinsic
-from fastimport.backend.objects import ObjectTable
+from fastimport.frontend.dynamic import Shadow, cases, dynamic_sources, substitute
+from fastimport.frontend.errors import Unsupported
+from fastimport.frontend.infer import concrete_type
 from fastimport.frontend.ir import (
     BasicBlock,
     Binary,
@@ -56,11 +58,13 @@ from fastimport.frontend.ir import (
     Unary,
     Value,
 )
-from fastimport.frontend.dynamic import Shadow, cases, dynamic_sources, substitute
-from fastimport.frontend.errors import Unsupported
-from fastimport.frontend.infer import concrete_type
 from fastimport.frontend.mathlib import MATH_FUNCTIONS
 from fastimport.frontend.types import CONCRETE, Ty
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from fastimport.backend.objects import ObjectTable
 
 # NUM is {tag, payload}: tag = index in CONCRETE; the payload holds the int, the
 # float's bits or the bool (0/1).
@@ -82,10 +86,12 @@ INT64_MIN = -(2**63)
 
 
 def kernel_type(fn: FuncIR) -> ir.FunctionType:
+    """The LLVM type of the kernel of `fn` (see the ABI above)."""
     return ir.FunctionType(result_type(fn.ret_type), [*(LLVM_TYPES[t] for t in fn.arg_types), I32])
 
 
 def result_type(ty: Ty | None) -> ir.LiteralStructType:
+    """{value, status}: what a kernel returns."""
     return ir.LiteralStructType([LLVM_TYPES[ty or Ty.NONE], I32])
 
 
@@ -113,6 +119,7 @@ def global_slot_name(module: ir.Module, ref: GlobalRef) -> str:
 
 
 def unit_counter(module: ir.Module, name: str, initial: int = 0) -> ir.GlobalVariable:
+    """An i32 counter private to the unit's module (the signal-check countdown)."""
     slot = module.globals.get(name)
     if slot is None:
         slot = ir.GlobalVariable(module, I32, name)
@@ -122,15 +129,19 @@ def unit_counter(module: ir.Module, name: str, initial: int = 0) -> ir.GlobalVar
 
 
 def emit_kernel(
-    module: ir.Module, fn: FuncIR, symbol_of: Callable[[object], ir.Function], objects: ObjectTable
-) -> ir.Function:
-    """Emit `fn` into `module` as its kernel function (declared by `symbol_of` already)."""
-    func = symbol_of(fn)
+    module: ir.Module,
+    fn: FuncIR,
+    func: ir.Function,
+    symbol_of: Callable[[object], ir.Function],
+    objects: ObjectTable,
+) -> None:
+    """Emit the body of `fn` into its declared kernel `func`; `symbol_of` gives callees' kernels."""
     FunctionEmitter(module, fn, func, symbol_of, objects).emit()
-    return func
 
 
-def box_value(bld: ir.IRBuilder, module: ir.Module, ty: Ty | None, value: ir.Value, load_object: Callable[[object], ir.Value]) -> ir.Value:
+def box_value(
+    bld: ir.IRBuilder, module: ir.Module, ty: Ty | None, value: ir.Value, load_object: Callable[[object], ir.Value]
+) -> ir.Value:
     """A new reference to the Python object for `value` (NULL with an exception on failure)."""
     if ty is Ty.INT:
         return bld.call(declare(module, "PyLong_FromLongLong"), [value])
@@ -272,7 +283,9 @@ class FunctionEmitter(OpVisitor[None]):
                 index = index * len(CONCRETE) + CONCRETE.index(ty)
             switch.add_case(ir.Constant(I32, index), block)
             bld.position_at_end(block)
-            clone = substitute(op, {id(s): Shadow(t, self.unpack(t, self.value(s))) for s, t in zip(sources, case)})
+            clone = substitute(
+                op, {id(s): Shadow(t, self.unpack(t, self.value(s))) for s, t in zip(sources, case, strict=True)}
+            )
             try:
                 clone.type = concrete_type(clone)
             except Unsupported:
@@ -384,7 +397,9 @@ class FunctionEmitter(OpVisitor[None]):
             # ZeroDivisionError, and INT64_MIN // -1 which leaves int64.
             self.deopt_if(bld.icmp_signed("==", b, zero))
             if kind == "floordiv":
-                self.deopt_if(bld.and_(bld.icmp_signed("==", a, ir.Constant(I64, INT64_MIN)), bld.icmp_signed("==", b, minus1)))
+                self.deopt_if(
+                    bld.and_(bld.icmp_signed("==", a, ir.Constant(I64, INT64_MIN)), bld.icmp_signed("==", b, minus1))
+                )
             safe_b = bld.select(bld.icmp_signed("==", b, minus1), ir.Constant(I64, 1), b)
             q = bld.sdiv(a, safe_b)
             r = bld.srem(a, safe_b)
@@ -452,7 +467,9 @@ class FunctionEmitter(OpVisitor[None]):
             return
         self.values[op] = self.compare(op.kind, op.lhs, op.rhs)
 
-    def compare(self, kind: str, lhs: Value, rhs: Value, a: ir.Value | None = None, b: ir.Value | None = None) -> ir.Value:
+    def compare(
+        self, kind: str, lhs: Value, rhs: Value, a: ir.Value | None = None, b: ir.Value | None = None
+    ) -> ir.Value:
         bld = self.builder
         symbol = {"lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "ne": "!="}[kind]
         if lhs.type is not Ty.FLOAT and rhs.type is not Ty.FLOAT:
@@ -619,7 +636,10 @@ class FunctionEmitter(OpVisitor[None]):
         for index, obj in enumerate(boxed):
             bld.store(obj, bld.gep(argv, [ir.Constant(I64, index)], source_etype=PTR))
         callee = self.load_object(op.ref.expected)
-        result = bld.call(declare(self.module, "PyObject_VectorcallDict"), [callee, argv, ir.Constant(I64, len(boxed)), ir.Constant(PTR, None)])
+        result = bld.call(
+            declare(self.module, "PyObject_VectorcallDict"),
+            [callee, argv, ir.Constant(I64, len(boxed)), ir.Constant(PTR, None)],
+        )
         for obj in boxed:
             bld.call(decref, [obj])
         failed, ok = self.func.append_basic_block(), self.func.append_basic_block()
@@ -680,7 +700,7 @@ class FunctionEmitter(OpVisitor[None]):
         bld.position_at_end(cont)
         self.values[op] = bld.extract_value(result, 0)
 
-    def visit_check_signals(self, op: CheckSignals) -> None:
+    def visit_check_signals(self, _op: CheckSignals) -> None:
         # At a loop header: no overflowed value may go round the loop again.
         self.check_overflow()
         self.check_signals(self.ticks)
@@ -718,7 +738,7 @@ class FunctionEmitter(OpVisitor[None]):
             value = self.coerce(self.value(op.value), op.value.type, self.fn.ret_type)
         bld.ret(kernel_result(bld, self.fn.ret_type, value, OK))
 
-    def visit_deopt(self, op: Deopt) -> None:
+    def visit_deopt(self, _op: Deopt) -> None:
         self.builder.branch(self.deopt_block)
 
     def entry_alloca(self, ty: ir.Type, count: int = 1) -> ir.Value:

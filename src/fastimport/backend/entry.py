@@ -53,7 +53,7 @@ WORLD_OK = ir.FunctionType(ir.IntType(1), [PTR, I64])
 class DataBlock(ctypes.Structure):
     """What the shared entry code needs to know about one specialization."""
 
-    _fields_ = [  # noqa: RUF012 - ctypes layout, read by generated code by index
+    _fields_ = [
         ("kernel", ctypes.c_void_p),  # 0: {R, i32} kernel(args..., i32 depth)
         ("world", ctypes.c_void_p),  # 1: WorldRecord[]
         ("world_count", ctypes.c_int64),  # 2
@@ -69,7 +69,7 @@ class DataBlock(ctypes.Structure):
 class WorldRecord(ctypes.Structure):
     """One global read: kind, where to look, what to expect, where to unbox to."""
 
-    _fields_ = [  # noqa: RUF012 - ctypes layout, read by fi_world_ok
+    _fields_ = [
         ("kind", ctypes.c_int64),
         ("namespace", ctypes.c_void_p),  # dict to look in (kind DEFAULTS: the function)
         ("name", ctypes.c_void_p),  # str
@@ -94,22 +94,26 @@ class Shape:
 
     @property
     def name(self) -> str:
+        """`int_float_float`: argument types, then the result type."""
         return "_".join(t.name.lower() for t in (*self.args, self.ret))
 
     @property
     def core(self) -> str:
+        """Symbol of the shared core."""
         return f"fi_core_{self.name}"
 
     @property
     def fastcall(self) -> str:
+        """Symbol of the shared METH_FASTCALL wrapper."""
         return f"fi_fastcall_{self.name}"
 
     @property
     def vectorcall(self) -> str:
+        """Symbol of the shared vectorcall wrapper."""
         return f"fi_vc_{self.name}"
 
 
-def emit_stubs(module: ir.Module, symbol: str, shape: Shape, with_vectorcall: bool) -> ir.GlobalVariable:
+def emit_stubs(module: ir.Module, symbol: str, shape: Shape, *, with_vectorcall: bool) -> ir.GlobalVariable:
     """The two per-specialization stubs; returns the global to fill with the data block address."""
     data = ir.GlobalVariable(module, PTR, f"{symbol}.data")
     data.initializer = ir.Constant(PTR, None)
@@ -258,10 +262,10 @@ def _emit_core(module: ir.Module, shape: Shape, objects: ObjectTable) -> ir.Func
     check(bld.icmp_signed("==", nargs, ir.Constant(I64, len(shape.args))), chain)
     boxed = [bld.load(bld.gep(args, [ir.Constant(I64, i)], source_etype=PTR), typ=PTR) for i in range(len(shape.args))]
     py_types = {Ty.INT: int, Ty.FLOAT: float, Ty.BOOL: bool}
-    for obj, ty in zip(boxed, shape.args):
+    for obj, ty in zip(boxed, shape.args, strict=True):
         check(bld.icmp_unsigned("==", _type_of(bld, obj), load_obj(py_types[ty])), chain)
     values = []
-    for obj, ty in zip(boxed, shape.args):
+    for obj, ty in zip(boxed, shape.args, strict=True):
         if ty is Ty.FLOAT:
             values.append(_float_value(bld, obj))
         elif ty is Ty.BOOL:
@@ -337,10 +341,8 @@ def _recursion_budget(bld: ir.IRBuilder, module: ir.Module) -> ir.Value:
         return ir.Constant(I32, FALLBACK_NATIVE_DEPTH)
     tstate = bld.call(declare(module, "PyThreadState_Get"), [])
     counter = bld.load(bld.gep(tstate, [ir.Constant(I64, where.offset)], source_etype=I8), typ=I32)
-    if where.remaining:
-        left = counter
-    else:
-        left = bld.sub(bld.call(declare(module, "Py_GetRecursionLimit"), []), counter)
+    limit = bld.call(declare(module, "Py_GetRecursionLimit"), []) if not where.remaining else None
+    left = counter if limit is None else bld.sub(limit, counter)
     left = bld.sub(left, ir.Constant(I32, RECURSION_MARGIN))
     too_deep = bld.icmp_signed(">", left, ir.Constant(I32, MAX_NATIVE_DEPTH))
     return bld.select(too_deep, ir.Constant(I32, MAX_NATIVE_DEPTH), left)
@@ -381,7 +383,6 @@ def _float_value(bld: ir.IRBuilder, obj: ir.Value) -> ir.Value:
 @functools.cache
 def shape_module_loaded(shape: Shape) -> Shape:
     """Compile the shared entry code of `shape` into the JIT (once per process)."""
-    from fastimport.backend.jit import jit
     from fastimport.runtime.funcobject import layout
 
     runtime_loaded()
@@ -410,6 +411,6 @@ def _load_with_objects(module: ir.Module, objects: ObjectTable) -> None:
 
     engine = jit()
     engine.load(module)
-    for name, obj in zip(objects.names, objects.objects):
+    for name, obj in zip(objects.names, objects.objects, strict=True):
         engine.set_pointer(name, id(obj))
     # These objects (types, True, None) are immortal or live as long as the process.

@@ -26,6 +26,8 @@ OPT_LEVEL = int(os.environ.get("FASTIMPORT_OPT", "2"))
 
 @dataclass
 class Jit:
+    """The target machine and the execution engine every unit is linked into."""
+
     target_machine: llvm.TargetMachine
     engine: llvm.ExecutionEngine
 
@@ -48,12 +50,15 @@ class Jit:
         return mod
 
     def address(self, symbol: str) -> int:
+        """Where function `symbol` was linked."""
         return self.engine.get_function_address(symbol)
 
     def global_address(self, name: str) -> int:
+        """Where global variable `name` was linked."""
         return self.engine.get_global_value_address(name)
 
     def set_pointer(self, name: str, value: int) -> None:
+        """Store an address into the pointer-sized global `name`."""
         ctypes.c_void_p.from_address(self.global_address(name)).value = value
 
 
@@ -75,4 +80,5 @@ def jit() -> Jit:
 
 
 def host_triple() -> str:
+    """This process's target triple."""
     return llvm.get_process_triple()

@@ -31,7 +31,7 @@ def _f(value: float) -> ir.Constant:
 
 
 def int_pow(module: ir.Module) -> ir.Function:
-    """ok = fi_ipow(a, b >= 0, *out): square-and-multiply with overflow checks."""
+    """Ok = fi_ipow(a, b >= 0, *out): square-and-multiply with overflow checks."""
     fn, new = _helper(module, "fi_ipow", I1, [I64, I64, PTR])
     if not new:
         return fn
@@ -96,7 +96,9 @@ def float_div_mod(module: ir.Module) -> ir.Function:
     mod = bld.select(mod_nonzero, mod_adj, bld.call(copysign, [_f(0.0), wx]))
     div_nonzero = bld.fcmp_unordered("!=", div, _f(0.0))
     floordiv = bld.call(floor, [div])
-    floordiv = bld.select(bld.fcmp_ordered(">", bld.fsub(div, floordiv), _f(0.5)), bld.fadd(floordiv, _f(1.0)), floordiv)
+    floordiv = bld.select(
+        bld.fcmp_ordered(">", bld.fsub(div, floordiv), _f(0.5)), bld.fadd(floordiv, _f(1.0)), floordiv
+    )
     floordiv = bld.select(div_nonzero, floordiv, bld.call(copysign, [_f(0.0), bld.fdiv(vx, wx)]))
     bld.store(floordiv, out_div)
     bld.store(mod, out_mod)
@@ -105,7 +107,7 @@ def float_div_mod(module: ir.Module) -> ir.Function:
 
 
 def float_pow(module: ir.Module) -> ir.Function:
-    """ok = fi_fpow(iv, iw, *out): CPython's float_pow, special cases first, then libm pow."""
+    """Ok = fi_fpow(iv, iw, *out): CPython's float_pow, special cases first, then libm pow."""
     fn, new = _helper(module, "fi_fpow", I1, [F64, F64, PTR])
     if not new:
         return fn

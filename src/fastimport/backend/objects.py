@@ -25,6 +25,7 @@ class ObjectTable:
     names: list[str] = field(default_factory=list)
 
     def ref(self, obj: object) -> ir.GlobalVariable:
+        """The global through which code reads `obj` (one per object and module)."""
         for index, known in enumerate(self.objects):
             if known is obj:
                 return self.module.globals[self.names[index]]

@@ -8,6 +8,7 @@ import traceback
 
 
 def debug_level() -> int:
+    """FASTIMPORT_DEBUG as an int (0 when unset or not a number)."""
     try:
         return int(os.environ.get("FASTIMPORT_DEBUG", "0") or 0)
     except ValueError:
@@ -15,11 +16,13 @@ def debug_level() -> int:
 
 
 def log(message: str) -> None:
+    """A compile decision, on stderr at level 1 and up."""
     if debug_level() >= 1:
         print(f"fastimport: {message}", file=sys.stderr)
 
 
 def dump(title: str, text: str) -> None:
+    """An IR or LLVM dump, on stderr at level 2."""
     if debug_level() >= 2:  # noqa: PLR2004
         print(f"--- fastimport: {title} ---\n{text}", file=sys.stderr)
 

@@ -51,6 +51,7 @@ def state_of(func: object) -> FunctionState | None:
 
 
 def new_state(module: str, node: ast.FunctionDef, path: str, plain_code: types.CodeType | None) -> FunctionState:
+    """A candidate function's state, registered for the report."""
     record = registry.register(registry.FunctionRecord(module, node.name, path, node.lineno))
     return FunctionState(module, node, path, plain_code, record)
 
@@ -101,6 +102,7 @@ class FunctionState:
 
     @property
     def prologue_code(self) -> types.CodeType | None:
+        """The function's code with the prologue, calling this state (set once, by the transform)."""
         return self.prologue_code_
 
     @prologue_code.setter
@@ -227,7 +229,8 @@ class FunctionState:
         Where CPython honours it, the function's vectorcall also points at the
         entry, which then skips the frame (it checks `__code__` is still ours).
         """
-        assert self.prologue_code is not None and self.func is not None
+        if self.prologue_code is None or self.func is None:  # compiled only after binding
+            raise AssertionError(self.record.qualname)
         consts = tuple(entry.function if c is self else c for c in self.prologue_code.co_consts)
         code = self.prologue_code.replace(co_consts=consts)
         self._own(code)
@@ -237,7 +240,8 @@ class FunctionState:
             set_vectorcall(self.func, entry.vectorcall_address)
 
     def _give_up(self) -> None:
-        assert self.func is not None and self.plain_code is not None
+        if self.func is None or self.plain_code is None:  # checked by the caller
+            raise AssertionError(self.record.qualname)
         self.gave_up = True
         self.func.__code__ = self.plain_code
         set_vectorcall(self.func, 0)
@@ -249,7 +253,7 @@ class FunctionState:
 
 
 class _PyMethodDef(ctypes.Structure):
-    _fields_ = [  # noqa: RUF012 - ctypes layout
+    _fields_ = [
         ("ml_name", ctypes.c_char_p),
         ("ml_meth", ctypes.c_void_p),
         ("ml_flags", ctypes.c_int),

@@ -27,13 +27,15 @@ _WORDS = 32
 
 @dataclass(frozen=True)
 class FunctionLayout:
+    """Byte offsets of PyFunctionObject fields, and CPython's own vectorcall."""
+
     vectorcall_offset: int
     code_offset: int
     defaults_offset: int
     original_vectorcall: int
 
 
-def _probe(a=(), b=()) -> None:  # noqa: ANN001, B006 - a plain function to look at
+def _probe(a=(), b=()) -> None:  # noqa: ANN001 - a plain function to look at
     pass
 
 
@@ -51,7 +53,7 @@ def layout() -> FunctionLayout | None:
         marker = 0x10
         _set_vectorcall_api(probe, marker)
         after = list(words)
-        changed = [i for i, (a, b) in enumerate(zip(before, after)) if b == marker and a != marker]
+        changed = [i for i, (a, b) in enumerate(zip(before, after, strict=True)) if b == marker and a != marker]
         if len(changed) != 1:
             return None
         index = changed[0]
