@@ -19,14 +19,15 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
+# Not `from typing import TYPE_CHECKING`: importing typing costs ~6 ms of every start-up.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
+    from typing import Any
 
 __all__ = [
     "DEFAULT_MAX_SPECIALIZATIONS",
@@ -50,22 +51,73 @@ class ConfigError(Exception):
     """A bad configuration value; `str()` is one line naming the key and its source."""
 
 
-@dataclass(frozen=True)
 class Config:
-    """Settings for one process; `in_scope` decides which modules the hook rewrites."""
+    """Settings for one process; `in_scope` decides which modules the hook rewrites.
 
-    disable: bool = False
-    # fnmatch patterns on dotted module names; a pattern also matches submodules of a match.
-    include: tuple[str, ...] = ()
-    exclude: tuple[str, ...] = ()
-    site_packages: bool = False
-    max_specializations: int = DEFAULT_MAX_SPECIALIZATIONS
-    # False: no report; True: text table on stderr at exit; a path: JSON written there.
-    report: bool | Path = False
-    debug: int = 0
-    project_root: Path = field(default_factory=Path.cwd)
-    # The pyproject.toml the settings came from, if any.
-    pyproject: Path | None = None
+    Immutable, compared by value; `replace(**changes)` makes a changed copy. (A plain
+    class rather than a dataclass: `dataclasses` imports `inspect`, which alone costs
+    ~6 ms of every start-up.)
+    """
+
+    _FIELDS = (
+        "disable",
+        "include",  # fnmatch patterns on dotted module names; also matching submodules of a match
+        "exclude",
+        "site_packages",
+        "max_specializations",
+        "report",  # False: no report; True: text table on stderr at exit; a path: JSON written there
+        "debug",
+        "project_root",
+        "pyproject",  # the pyproject.toml the settings came from, if any
+    )
+
+    disable: bool
+    include: tuple[str, ...]
+    exclude: tuple[str, ...]
+    site_packages: bool
+    max_specializations: int
+    report: bool | Path
+    debug: int
+    project_root: Path
+    pyproject: Path | None
+
+    def __init__(  # noqa: PLR0913 - one keyword per setting
+        self,
+        *,
+        disable: bool = False,
+        include: tuple[str, ...] = (),
+        exclude: tuple[str, ...] = (),
+        site_packages: bool = False,
+        max_specializations: int = DEFAULT_MAX_SPECIALIZATIONS,
+        report: bool | Path = False,
+        debug: int = 0,
+        project_root: Path | None = None,
+        pyproject: Path | None = None,
+    ) -> None:
+        values = dict(locals())
+        values["project_root"] = project_root if project_root is not None else Path.cwd()
+        for name in self._FIELDS:
+            object.__setattr__(self, name, values[name])
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"Config is immutable: cannot set {name!r}")
+
+    def _values(self) -> tuple[object, ...]:
+        return tuple(getattr(self, name) for name in self._FIELDS)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Config) and self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._FIELDS)
+        return f"Config({fields})"
+
+    def replace(self, **changes: Any) -> Config:  # noqa: ANN401 - any setting
+        """A copy with some settings changed."""
+        return Config(**{**{name: getattr(self, name) for name in self._FIELDS}, **changes})
 
     def in_scope(self, module_name: str, path: str | None) -> bool:
         """Whether the hook rewrites module `module_name` loaded from source file `path`."""
@@ -125,7 +177,7 @@ def load_config(start_dir: Path | None = None) -> Config:
         values = _read_file(pyproject)
     root = pyproject.parent if pyproject is not None else start
     config = Config(project_root=root, pyproject=pyproject, **values)
-    return replace(config, **_read_env(env))
+    return config.replace(**_read_env(env))
 
 
 def find_pyproject(start: Path) -> Path | None:
