@@ -88,49 +88,14 @@ def compile_specialization(
 ) -> CompiledEntry:
     """Compile `func` for `arg_types`; raises Unsupported if it is outside the subset."""
     t0 = time.perf_counter()
-    namespace = func.__globals__
-    builtins_dict = func.__builtins__  # type: ignore[attr-defined]
-    if not isinstance(builtins_dict, dict):
-        builtins_dict = vars(builtins_dict)
-    resolver = Resolver(namespace, builtins_dict, lambda obj: state_of(obj) is not None)
     unit = next(_unit_ids)
-    specs: dict[tuple[FunctionState, tuple[Ty, ...]], Spec] = {}
-
-    def spec_for(state: FunctionState, fn: types.FunctionType, types_: tuple[Ty, ...]) -> Spec:
-        key = (state, types_)
-        if key not in specs:
-            ir_fn = lower_function(state.node, state.module, types_, resolver)
-            remove_unreachable_blocks(ir_fn)
-            ir_fn.symbol = f"fi_{_mangle(state.module)}_{state.node.name}_{unit}_{len(specs)}"
-            specs[key] = Spec(state, fn, ir_fn)
-        return specs[key]
-
-    def resolve_call(name: str, types_: tuple[Ty, ...], _op: Op) -> tuple[object, Ty | None]:
-        callee = namespace[name]
-        state = state_of(callee)
-        if state is None:  # the resolver admitted it as a compiled function
-            raise AssertionError(name)
-        spec = spec_for(state, callee, types_)  # type: ignore[arg-type]
-        return spec, spec.ir.ret_type
-
-    # 1. lower the root; callees are lowered as inference discovers their argument types
-    root_spec = spec_for(root, func, arg_types)
-    # 2. infer types over all specializations to a fixpoint (recursion converges through joins)
-    for _ in range(MAX_INFERENCE_ROUNDS):
-        changed = False
-        for spec in list(specs.values()):
-            changed |= infer_types(spec.ir, resolve_call)
-        if not changed:
-            break
-    # 3. every value must have a type now
-    for spec in specs.values():
-        _check_typed(spec)
-    for spec in specs.values():
+    # 1-3. typed IR for the root and every function it calls natively
+    specs, root_spec = front_end(root, func, arg_types, unit)
+    for spec in specs:
         if spec is not root_spec:
             spec.state.note_native_callee(signature_str(spec.ir.arg_types, spec.ir.ret_type))
-    for spec in specs.values():
-        dump(f"IR {spec.ir.symbol}", format_func(spec.ir))
     t_front = time.perf_counter()
+    namespace, builtins_dict = func.__globals__, _builtins_of(func)
 
     # 4. emit LLVM: the kernels, and two stubs into the entry code shared by this shape
     from llvmlite import ir
@@ -143,15 +108,15 @@ def compile_specialization(
     lay = layout()
     module = ir.Module(name=f"fi_unit_{unit}")
     kernels: dict[Spec, ir.Function] = {}
-    for spec in specs.values():
+    for spec in specs:
         kernel = ir.Function(module, kernel_type(spec.ir), spec.ir.symbol)
         if spec is not root_spec:
             kernel.linkage = "internal"  # the root's address goes into the data block
         kernels[spec] = kernel
     objects = ObjectTable(module, prefix=module.name)
-    for spec in specs.values():
+    for spec in specs:
         emit_kernel(module, spec.ir, kernels[spec], kernels.__getitem__, objects)
-    refs = _unit_globals(specs.values())
+    refs = _unit_globals(specs)
     if lay is None and any(ref.kind == "defaults" for ref in refs):
         raise Unsupported(root.node, "default arguments on a CPython whose function layout is unknown")
     shape = shape_module_loaded(Shape(arg_types, root_spec.ir.ret_type))  # type: ignore[arg-type]
@@ -188,6 +153,55 @@ def compile_specialization(
         vectorcall_address=vectorcall,
         keepalive=[method, objects.objects, world, names, refs],
     )
+
+
+def front_end(
+    root: FunctionState, func: types.FunctionType, arg_types: tuple[Ty, ...], unit: int = 0
+) -> tuple[list[Spec], Spec]:
+    """Steps 1-3: lower, infer and check; returns every specialization of the unit and the root's.
+
+    Raises Unsupported if anything is outside the subset. (Also what the golden IR
+    tests print, through `frontend.pprint.format_func`.)
+    """
+    resolver = Resolver(func.__globals__, _builtins_of(func), lambda obj: state_of(obj) is not None)
+    specs: dict[tuple[FunctionState, tuple[Ty, ...]], Spec] = {}
+
+    def spec_for(state: FunctionState, fn: types.FunctionType, types_: tuple[Ty, ...]) -> Spec:
+        key = (state, types_)
+        if key not in specs:
+            ir_fn = lower_function(state.node, state.module, types_, resolver)
+            remove_unreachable_blocks(ir_fn)
+            ir_fn.symbol = f"fi_{_mangle(state.module)}_{state.node.name}_{unit}_{len(specs)}"
+            specs[key] = Spec(state, fn, ir_fn)
+        return specs[key]
+
+    def resolve_call(name: str, types_: tuple[Ty, ...], _op: Op) -> tuple[object, Ty | None]:
+        callee = func.__globals__[name]
+        state = state_of(callee)
+        if state is None:  # the resolver admitted it as a compiled function
+            raise AssertionError(name)
+        spec = spec_for(state, callee, types_)  # type: ignore[arg-type]
+        return spec, spec.ir.ret_type
+
+    # 1. lower the root; callees are lowered as inference discovers their argument types
+    root_spec = spec_for(root, func, arg_types)
+    # 2. infer types over all specializations to a fixpoint (recursion converges through joins)
+    for _ in range(MAX_INFERENCE_ROUNDS):
+        changed = False
+        for spec in list(specs.values()):
+            changed |= infer_types(spec.ir, resolve_call)
+        if not changed:
+            break
+    # 3. every value must have a type now
+    for spec in specs.values():
+        _check_typed(spec)
+        dump(f"IR {spec.ir.symbol}", format_func(spec.ir))
+    return list(specs.values()), root_spec
+
+
+def _builtins_of(func: types.FunctionType) -> dict[str, Any]:
+    builtins_dict = func.__builtins__  # type: ignore[attr-defined]
+    return builtins_dict if isinstance(builtins_dict, dict) else vars(builtins_dict)
 
 
 def world_table(refs: list[GlobalRef], names: Any, slot_address: Any) -> Any:  # noqa: ANN401
