@@ -136,6 +136,7 @@ def compile_specialization(
         world=ctypes.addressof(world) if refs else None,
         world_count=len(refs),
         handler=id(root),
+        nests=any(isinstance(op, Call) for spec in specs for op in spec.ir.all_ops()),
         prev_core=prev.core_address if prev is not None else None,
         prev_data=ctypes.addressof(prev.data) if prev is not None else None,
     )

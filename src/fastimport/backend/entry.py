@@ -63,6 +63,7 @@ class DataBlock(ctypes.Structure):
         ("prev_core", ctypes.c_void_p),  # 6: the previous specialization's core ...
         ("prev_data", ctypes.c_void_p),  # 7: ... and its data block
         ("world_misses", ctypes.c_int64),  # 8: calls a changed global sent to bytecode
+        ("nests", ctypes.c_int64),  # 9: whether the kernel calls others (needs a depth budget)
     ]
 
 
@@ -246,7 +247,6 @@ def emit_shape(module: ir.Module, shape: Shape, objects: ObjectTable, code_offse
 
 def _emit_core(module: ir.Module, shape: Shape, objects: ObjectTable) -> ir.Function:
     core = ir.Function(module, CORE, shape.core)
-    core.attributes.add("noinline")  # one copy, shared by both wrappers
     data, args, nargs = core.args
     bld = ir.IRBuilder(core.append_basic_block("entry"))
     miss = core.append_basic_block("miss")
@@ -271,10 +271,7 @@ def _emit_core(module: ir.Module, shape: Shape, objects: ObjectTable) -> ir.Func
         elif ty is Ty.BOOL:
             values.append(bld.icmp_unsigned("==", obj, load_obj(True)))
         else:
-            overflow = bld.alloca(I32)
-            bld.store(ir.Constant(I32, 0), overflow)
-            values.append(bld.call(declare(module, "PyLong_AsLongLongAndOverflow"), [obj, overflow]))
-            check(bld.icmp_signed("==", bld.load(overflow, typ=I32), ir.Constant(I32, 0)), miss)
+            values.append(_unbox_int(bld, module, core, obj, miss))
 
     # The world: globals read at call time, and guards on everything compiled against.
     count = _data_field(bld, data, "world_count", I64)
@@ -284,9 +281,21 @@ def _emit_core(module: ir.Module, shape: Shape, objects: ObjectTable) -> ir.Func
         ok = bld.call(world_ok, [_data_field(bld, data, "world", PTR), count])
         check(ok, world_changed)
 
-    # The kernel, with what is left of CPython's recursion limit as its depth budget.
-    budget = _recursion_budget(bld, module)
-    check(bld.icmp_signed(">", budget, ir.Constant(I32, 0)), miss)
+    # The kernel, with what is left of CPython's recursion limit as its depth budget
+    # (read only for kernels that call others: the thread state costs a TLS lookup).
+    before_budget = bld.block
+    nests = bld.icmp_unsigned("!=", _data_field(bld, data, "nests", I64), ir.Constant(I64, 0))
+    read_budget, with_budget = core.append_basic_block("read_budget"), core.append_basic_block("with_budget")
+    bld.cbranch(nests, read_budget, with_budget)
+    bld.position_at_end(read_budget)
+    left = _recursion_budget(bld, module)
+    check(bld.icmp_signed(">", left, ir.Constant(I32, 0)), miss)
+    after_read = bld.block
+    bld.branch(with_budget)
+    bld.position_at_end(with_budget)
+    budget = bld.phi(I32)
+    budget.add_incoming(ir.Constant(I32, MAX_NATIVE_DEPTH), before_budget)
+    budget.add_incoming(left, after_read)
     kernel_type = ir.FunctionType(result_type(shape.ret), [*(LLVM_TYPES[t] for t in shape.args), I32])
     kernel = _Indirect(_data_field(bld, data, "kernel", PTR), kernel_type)
     result = bld.call(kernel, [*values, budget])
@@ -358,6 +367,47 @@ class _Indirect:
 
     def get_reference(self) -> str:
         return self.pointer.get_reference()
+
+
+def _unbox_int(bld: ir.IRBuilder, module: ir.Module, fn: ir.Function, obj: ir.Value, miss: ir.Block) -> ir.Value:
+    """The int64 value of an exact int; one-digit ints inline, others through the C API.
+
+    An int beyond int64 goes to `miss` (the call runs as bytecode).
+    """
+    from fastimport.runtime.funcobject import INT_DIGIT_OFFSET, INT_SIZE_OFFSET, int_layout
+
+    slow, join = fn.append_basic_block("int_slow"), fn.append_basic_block("int_done")
+    entry_block = bld.block
+    layout_name = int_layout()
+    if layout_name is not None:
+        size = bld.load(bld.gep(obj, [ir.Constant(I64, INT_SIZE_OFFSET)], source_etype=I8), typ=I64)
+        digit = bld.load(bld.gep(obj, [ir.Constant(I64, INT_DIGIT_OFFSET)], source_etype=I8), typ=I32)
+        digit = bld.zext(digit, I64)
+        if layout_name == "ob_size":  # -1, 0, 1 digits: the size is the sign
+            compact = bld.icmp_unsigned("<=", bld.add(size, ir.Constant(I64, 1)), ir.Constant(I64, 2))
+            sign = size
+        else:  # lv_tag: one digit or none; sign bits 0 (+), 1 (zero), 2 (-)
+            compact = bld.icmp_unsigned("<", size, ir.Constant(I64, 16))
+            sign = bld.sub(ir.Constant(I64, 1), bld.and_(size, ir.Constant(I64, 3)))
+        fast = bld.mul(sign, digit)
+        bld.cbranch(compact, join, slow)
+    else:
+        fast = None
+        bld.branch(slow)
+    bld.position_at_end(slow)
+    overflow = bld.alloca(I32)
+    bld.store(ir.Constant(I32, 0), overflow)
+    value = bld.call(declare(module, "PyLong_AsLongLongAndOverflow"), [obj, overflow])
+    slow_done = fn.append_basic_block()
+    bld.cbranch(bld.icmp_signed("==", bld.load(overflow, typ=I32), ir.Constant(I32, 0)), slow_done, miss)
+    bld.position_at_end(slow_done)
+    bld.branch(join)
+    bld.position_at_end(join)
+    phi = bld.phi(I64)
+    if fast is not None:
+        phi.add_incoming(fast, entry_block)
+    phi.add_incoming(value, slow_done)
+    return phi
 
 
 def _field_index(name: str) -> int:

@@ -126,3 +126,34 @@ def recursion_field() -> RecursionField | None:
         elif b - a == 5 and c - a == 10 and 0 < a < limit:  # noqa: PLR2004
             found.append(RecursionField(offset, remaining=False))
     return found[0] if len(found) == 1 else None
+
+
+# PyLongObject: both layouts keep the first 30-bit digit at offset 24 and describe
+# the size at offset 16: ob_size (3.10, 3.11: signed digit count) or lv_tag (3.12+:
+# digit count << 3 | sign bits, 0 positive, 1 zero, 2 negative).
+INT_SIZE_OFFSET = 16
+INT_DIGIT_OFFSET = 24
+INT_LAYOUTS = ("ob_size", "lv_tag")
+
+
+def _compact_value(layout_name: str, obj: int) -> int | None:
+    size = ctypes.c_int64.from_address(id(obj) + INT_SIZE_OFFSET).value
+    digit = ctypes.c_uint32.from_address(id(obj) + INT_DIGIT_OFFSET).value
+    if layout_name == "ob_size":
+        return size * digit if -1 <= size <= 1 else None
+    return (1 - (size & 3)) * digit if size < 16 else None  # noqa: PLR2004 - one digit: tag < 2 << 3
+
+
+@functools.cache
+def int_layout() -> str | None:
+    """Which PyLongObject layout this CPython has, checked on sample values; None if neither."""
+    samples = [0, 1, -1, 7, -7, 2**30 - 1, -(2**30 - 1), 2**30, -(2**30), 2**62, -(2**62)]
+    for name in INT_LAYOUTS:
+        ok = True
+        for value in samples:
+            compact = _compact_value(name, int(str(value)))  # a fresh object, not a cached constant
+            expected = value if -(2**30) < value < 2**30 else None
+            ok &= compact == expected
+        if ok:
+            return name
+    return None
