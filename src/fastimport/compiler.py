@@ -26,8 +26,8 @@ from fastimport.frontend.pprint import format_func
 from fastimport.frontend.resolve import Resolver
 from fastimport.frontend.types import Ty, signature_str
 from fastimport.runtime.debug import dump
-from fastimport.runtime.dispatch import FunctionState, make_builtin, state_of
-from fastimport.runtime.funcobject import layout
+from fastimport.runtime.dispatch import FunctionState, state_of
+from fastimport.runtime.funcobject import layout, make_builtin
 
 if TYPE_CHECKING:
     import types

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import traceback
 
 
 def debug_level() -> int:
@@ -31,6 +30,8 @@ def internal_error(context: str, error: BaseException) -> str:
     """Record an internal compiler error: never raised to the user, shown under FASTIMPORT_DEBUG."""
     message = f"internal error while {context}: {type(error).__name__}: {error}"
     if debug_level() >= 1:
+        import traceback  # only when asked to show it
+
         print(f"fastimport: {message}", file=sys.stderr)
         traceback.print_exception(type(error), error, error.__traceback__, file=sys.stderr)
     return message

@@ -13,18 +13,21 @@ fall through to the original bytecode body, in the same frame.
 from __future__ import annotations
 
 import ast
-import ctypes
 import gc
 import sys
 import time
 import types
-from typing import Any
 
 from fastimport.frontend.errors import Unsupported
 from fastimport.frontend.types import PY_TYPES, Ty, signature_str
 from fastimport.runtime import registry
 from fastimport.runtime.debug import internal_error, log
-from fastimport.runtime.funcobject import set_vectorcall
+
+# Not `from typing import ...` (~3 ms), and no ctypes until something compiles: this
+# module is imported by every module that defines a function.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 # Consecutive misses, with no native specialization at all, after which the
 # prologue is removed and the function is plain bytecode again (no overhead).
@@ -236,6 +239,8 @@ class FunctionState:
         self._own(code)
         self.func.__code__ = code
         if entry.vectorcall_address:
+            from fastimport.runtime.funcobject import set_vectorcall
+
             entry.expect_code(code)
             set_vectorcall(self.func, entry.vectorcall_address)
 
@@ -244,33 +249,9 @@ class FunctionState:
             raise AssertionError(self.record.qualname)
         self.gave_up = True
         self.func.__code__ = self.plain_code
-        set_vectorcall(self.func, 0)
+        if self.entries:  # only then was a vectorcall installed
+            from fastimport.runtime.funcobject import set_vectorcall
+
+            set_vectorcall(self.func, 0)
         if self.record.reason in (None, "not called yet"):
             self.record.reason = "never called with int/float/bool arguments"
-
-
-# --- native entry points as Python callables -------------------------------------------
-
-
-class _PyMethodDef(ctypes.Structure):
-    _fields_ = [
-        ("ml_name", ctypes.c_char_p),
-        ("ml_meth", ctypes.c_void_p),
-        ("ml_flags", ctypes.c_int),
-        ("ml_doc", ctypes.c_char_p),
-    ]
-
-
-METH_FASTCALL = 0x0080
-_new_cfunction = ctypes.pythonapi.PyCFunction_NewEx
-_new_cfunction.restype = ctypes.py_object
-_new_cfunction.argtypes = [ctypes.POINTER(_PyMethodDef), ctypes.py_object, ctypes.py_object]
-
-
-def make_builtin(name: str, address: int) -> tuple[object, object]:
-    """A builtin function object calling the METH_FASTCALL C function at `address`.
-
-    Returns (function, keepalive): the method definition must outlive the function.
-    """
-    method = _PyMethodDef(name.encode(), address, METH_FASTCALL, None)
-    return _new_cfunction(ctypes.byref(method), None, None), method

@@ -20,19 +20,16 @@ import ctypes
 import functools
 import sys
 import types
-from dataclasses import dataclass
+from collections import namedtuple
 
 _WORDS = 32
 
 
-@dataclass(frozen=True)
-class FunctionLayout:
-    """Byte offsets of PyFunctionObject fields, and CPython's own vectorcall."""
-
-    vectorcall_offset: int
-    code_offset: int
-    defaults_offset: int
-    original_vectorcall: int
+# Byte offsets of PyFunctionObject fields, and CPython's own vectorcall. (namedtuple, not
+# a dataclass: dataclasses imports inspect, ~8 ms of start-up for every module with a def.)
+FunctionLayout = namedtuple(  # noqa: PYI024 - see above
+    "FunctionLayout", ["vectorcall_offset", "code_offset", "defaults_offset", "original_vectorcall"]
+)
 
 
 def _probe(a=(), b=()) -> None:  # noqa: ANN001 - a plain function to look at
@@ -89,16 +86,9 @@ def set_vectorcall(func: types.FunctionType, address: int) -> bool:
     return True
 
 
-@dataclass(frozen=True)
-class RecursionField:
-    """Where the current thread state counts Python recursion.
-
-    `remaining` (3.11+: frames that may still be pushed) or, if false, the depth
-    (3.10: frames pushed so far, compared against Py_GetRecursionLimit()).
-    """
-
-    offset: int
-    remaining: bool
+# Where the current thread state counts Python recursion: `remaining` (3.11+: frames that
+# may still be pushed) or, if false, the depth (3.10: compared with Py_GetRecursionLimit()).
+RecursionField = namedtuple("RecursionField", ["offset", "remaining"])  # noqa: PYI024 - see FunctionLayout
 
 
 def _snapshot(depth: int, tstate: int) -> bytes:
@@ -157,3 +147,30 @@ def int_layout() -> str | None:
         if ok:
             return name
     return None
+
+
+# --- native entry points as Python callables ---------------------------------------------
+
+
+class _PyMethodDef(ctypes.Structure):
+    _fields_ = [
+        ("ml_name", ctypes.c_char_p),
+        ("ml_meth", ctypes.c_void_p),
+        ("ml_flags", ctypes.c_int),
+        ("ml_doc", ctypes.c_char_p),
+    ]
+
+
+METH_FASTCALL = 0x0080
+_new_cfunction = ctypes.pythonapi.PyCFunction_NewEx
+_new_cfunction.restype = ctypes.py_object
+_new_cfunction.argtypes = [ctypes.POINTER(_PyMethodDef), ctypes.py_object, ctypes.py_object]
+
+
+def make_builtin(name: str, address: int) -> tuple[object, object]:
+    """A builtin function object calling the METH_FASTCALL C function at `address`.
+
+    Returns (function, keepalive): the method definition must outlive the function.
+    """
+    method = _PyMethodDef(name.encode(), address, METH_FASTCALL, None)
+    return _new_cfunction(ctypes.byref(method), None, None), method
