@@ -28,6 +28,7 @@ from fastimport.frontend.types import Ty, signature_str
 from fastimport.runtime.debug import dump
 from fastimport.runtime.dispatch import FunctionState, state_of
 from fastimport.runtime.funcobject import layout, make_builtin
+from fastimport.runtime.registry import add_setup_ms
 
 if TYPE_CHECKING:
     import types
@@ -98,6 +99,7 @@ def compile_specialization(
     namespace, builtins_dict = func.__globals__, _builtins_of(func)
 
     # 4. emit LLVM: the kernels, and two stubs into the entry code shared by this shape
+    imports_start = time.perf_counter()
     from llvmlite import ir
 
     from fastimport.backend.emit import emit_kernel, global_slot_name, kernel_type
@@ -105,6 +107,7 @@ def compile_specialization(
     from fastimport.backend.jit import jit
     from fastimport.backend.objects import ObjectTable
 
+    add_setup_ms((time.perf_counter() - imports_start) * 1000)  # importing llvmlite: once per process
     lay = layout()
     module = ir.Module(name=f"fi_unit_{unit}")
     kernels: dict[Spec, ir.Function] = {}
@@ -122,7 +125,7 @@ def compile_specialization(
     shape = shape_module_loaded(Shape(arg_types, root_spec.ir.ret_type))  # type: ignore[arg-type]
     entry_symbol = f"{root_spec.ir.symbol}_entry"
     emit_stubs(module, entry_symbol, shape, with_vectorcall=lay is not None)
-    dump(f"LLVM {entry_symbol}", str(module))
+    dump(f"LLVM {entry_symbol}", module.__str__)  # formatted only under FASTIMPORT_DEBUG=2
 
     # 5. optimize and link; fill in the object table, the world table and the data block
     engine = jit()
@@ -196,7 +199,7 @@ def front_end(
     # 3. every value must have a type now
     for spec in specs.values():
         _check_typed(spec)
-        dump(f"IR {spec.ir.symbol}", format_func(spec.ir))
+        dump(f"IR {spec.ir.symbol}", lambda fn=spec.ir: format_func(fn))
     return list(specs.values()), root_spec
 
 

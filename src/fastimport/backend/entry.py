@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import time
 from dataclasses import dataclass
 
 from llvmlite import ir
@@ -434,13 +435,16 @@ def _float_value(bld: ir.IRBuilder, obj: ir.Value) -> ir.Value:
 def shape_module_loaded(shape: Shape) -> Shape:
     """Compile the shared entry code of `shape` into the JIT (once per process)."""
     from fastimport.runtime.funcobject import layout
+    from fastimport.runtime.registry import add_setup_ms
 
     runtime_loaded()
+    start = time.perf_counter()
     lay = layout()
     module = ir.Module(name=f"fi_shape_{shape.name}")
     objects = ObjectTable(module, prefix=f"fi_shape_{shape.name}")
     emit_shape(module, shape, objects, lay.code_offset if lay is not None else None)
     _load_with_objects(module, objects)
+    add_setup_ms((time.perf_counter() - start) * 1000)  # once per shape and process
     return shape
 
 

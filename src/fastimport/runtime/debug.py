@@ -5,6 +5,10 @@ from __future__ import annotations
 import os
 import sys
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 
 def debug_level() -> int:
     """FASTIMPORT_DEBUG as an int (0 when unset or not a number)."""
@@ -20,10 +24,11 @@ def log(message: str) -> None:
         print(f"fastimport: {message}", file=sys.stderr)
 
 
-def dump(title: str, text: str) -> None:
-    """An IR or LLVM dump, on stderr at level 2."""
+def dump(title: str, text: str | Callable[[], str]) -> None:
+    """An IR or LLVM dump, on stderr at level 2; pass a callable to format only then."""
     if debug_level() >= 2:  # noqa: PLR2004
-        print(f"--- fastimport: {title} ---\n{text}", file=sys.stderr)
+        body = text() if callable(text) else text
+        print(f"--- fastimport: {title} ---\n{body}", file=sys.stderr)
 
 
 def internal_error(context: str, error: BaseException) -> str:
