@@ -39,7 +39,7 @@ def fact(n):
 
 
 def main():
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 30
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 36
     print(f"fib({n}) =", fib(n))
     print("is_even(777) =", is_even(777), " is_odd(777) =", is_odd(777))
     print("fact(20) =", fact(20))

@@ -38,7 +38,7 @@ def leibniz_pi(n):
 
 
 def main():
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 200000
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000_000
     s = integrate_sin(0.0, math.pi, n)
     print("integral of sin over [0, pi]:", repr(s), "error", repr(s - 2.0))
     g = integrate_exp(-6.0, 6.0, n)

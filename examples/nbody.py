@@ -142,7 +142,7 @@ def jupiter_distance(steps, dt):
 
 
 def main():
-    steps = int(sys.argv[1]) if len(sys.argv) > 1 else 50000
+    steps = int(sys.argv[1]) if len(sys.argv) > 1 else 2_000_000
     dt = 0.01
     print("energy before:", repr(simulate(0, dt)))
     print("energy after: ", repr(simulate(steps, dt)))

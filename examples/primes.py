@@ -63,7 +63,7 @@ def longest_collatz(limit):
 
 
 def main():
-    limit = int(sys.argv[1]) if len(sys.argv) > 1 else 60000
+    limit = int(sys.argv[1]) if len(sys.argv) > 1 else 300_000
     print("primes below", limit, ":", count_primes(limit))
     print("largest prime below", limit, ":", largest_prime_below(limit))
     start = longest_collatz(limit)
