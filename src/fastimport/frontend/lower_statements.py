@@ -26,6 +26,7 @@ from fastimport.frontend.ir import (
 from fastimport.frontend.lower_expressions import BINOPS, lower_condition, lower_expr
 
 if TYPE_CHECKING:
+    from fastimport.frontend.ir import BasicBlock
     from fastimport.frontend.resolve import Resolver
     from fastimport.frontend.types import Ty
 
@@ -137,6 +138,11 @@ def lower_while(b: Builder, s: ast.While) -> None:
     b.add(CheckSignals(), s)
     lower_condition(b, s.test, body, orelse)
     b.activate(body)
+    _lower_loop_rest(b, s, top, orelse, done)
+
+
+def _lower_loop_rest(b: Builder, s: ast.While | ast.For, top: BasicBlock, orelse: BasicBlock, done: BasicBlock) -> None:
+    """From inside the body block: the body (continue -> top, break -> done), then `else`."""
     b.loops.append((top, done))
     lower_body(b, s.body)
     b.loops.pop()
@@ -174,13 +180,7 @@ def lower_for(b: Builder, s: ast.For) -> None:
     b.activate(body)
     b.add(StoreLocal(b.local(s.target.id), cur_v), s.target)
     b.add(StoreLocal(cur, b.add(Binary("add", cur_v, b.add(LoadLocal(inc), call)), call)), call)
-    b.loops.append((top, done))
-    lower_body(b, s.body)
-    b.loops.pop()
-    b.goto(top)
-    b.activate(orelse)
-    lower_body(b, s.orelse)
-    b.goto_and_activate(done)
+    _lower_loop_rest(b, s, top, orelse, done)
 
 
 def _range_call(b: Builder, s: ast.For) -> ast.Call:
