@@ -13,8 +13,10 @@ fall through to the original bytecode body, in the same frame.
 from __future__ import annotations
 
 import ast
+import functools
 import gc
 import sys
+import threading
 import time
 import types
 
@@ -64,6 +66,11 @@ def reject(module: str, node: ast.stmt, path: str, error: Unsupported) -> None:
     name = getattr(node, "name", "?")
     line = getattr(node, "lineno", 0)
     registry.register(registry.FunctionRecord(module, name, path, line, reason=error.where(path)))
+
+
+@functools.cache
+def _compile_lock() -> threading.Lock:
+    return threading.Lock()
 
 
 def max_specializations() -> int:
@@ -204,7 +211,9 @@ class FunctionState:
 
         start, setup_before = time.perf_counter(), registry.setup_ms()
         try:
-            entry = compile_specialization(self, self.func, sig, self.entries[-1] if self.entries else None)
+            # One compile at a time: llvmlite releases the GIL and the JIT engine is shared.
+            with _compile_lock():
+                entry = compile_specialization(self, self.func, sig, self.entries[-1] if self.entries else None)
         except Unsupported as e:
             reason = e.where(self.path)
             log(f"{self.module}.{self.node.name}{tuple(map(str, sig))} stays bytecode: {reason}")
