@@ -83,7 +83,7 @@ def _create_jit() -> Jit:
     tm = target.create_target_machine(
         cpu=llvm.get_host_cpu_name(),
         features=llvm.get_host_cpu_features().flatten(),
-        opt=int(os.environ.get("FASTIMPORT_CODEGEN_OPT", OPT_LEVEL)),
+        opt=OPT_LEVEL,
         jit=True,
     )
     engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), tm)
