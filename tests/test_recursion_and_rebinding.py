@@ -1,0 +1,84 @@
+"""Deep recursion near CPython's limit, and globals rebound to another type, agree with CPython."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from fastimport.testing import compile_module, plain_module, record_of
+
+RECURSIVE = """
+def depth(n):
+    if n == 0:
+        return 0
+    return 1 + depth(n - 1)
+
+def even(n):
+    if n == 0:
+        return True
+    return odd(n - 1)
+
+def odd(n):
+    if n == 0:
+        return False
+    return even(n - 1)
+"""
+
+
+def _at_depth(frames: int, func: object, arg: int) -> object:
+    """Call `func(arg)` from `frames` Python frames deeper; a RecursionError becomes its type."""
+    if frames:
+        return _at_depth(frames - 1, func, arg)
+    try:
+        return func(arg)  # type: ignore[operator]
+    except RecursionError:
+        return RecursionError
+
+
+@pytest.mark.parametrize("name", ["depth", "even"])
+@pytest.mark.parametrize("frames", [0, 300, 800])
+@pytest.mark.parametrize("n", [100, 600, 900, 990, 1200])
+def test_recursion_limit_is_cpythons(name: str, frames: int, n: int) -> None:
+    """Native recursion succeeds exactly where CPython's does and raises RecursionError where it does."""
+    fast, plain = compile_module(RECURSIVE), plain_module(RECURSIVE)
+    getattr(fast, name)(3)  # compile first
+    assert _at_depth(frames, getattr(fast, name), n) == _at_depth(frames, getattr(plain, name), n)
+
+
+def test_recursion_beyond_default_limit_runs_native() -> None:
+    """With a raised recursion limit, deep native recursion gives CPython's result."""
+    fast, plain = compile_module(RECURSIVE), plain_module(RECURSIVE)
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(20000)
+    try:
+        assert fast.depth(12000) == plain.depth(12000) == 12000
+    finally:
+        sys.setrecursionlimit(old)
+    assert record_of(fast.depth).native_calls >= 1
+
+
+REBOUND = """
+SCALE = 10
+
+def scaled(x):
+    return x * SCALE
+"""
+
+
+def test_global_rebound_to_another_type_is_seen_and_recompiled() -> None:
+    """`SCALE = 2.5` after an int: results and types follow CPython, and the function goes native again."""
+    fast, plain = compile_module(REBOUND), plain_module(REBOUND)
+    assert fast.scaled(3) == plain.scaled(3) == 30
+    fast.SCALE = plain.SCALE = 2.5
+    for _ in range(10):
+        got, want = fast.scaled(3), plain.scaled(3)
+        assert got == want
+        assert type(got) is type(want) is float
+    record = record_of(fast.scaled)
+    assert "(int) -> float" in record.signatures
+    calls_before = record.native_calls
+    fast.scaled(3)
+    assert record.native_calls == calls_before + 1
+    fast.SCALE = plain.SCALE = "ab"  # not a number: bytecode, with CPython's result
+    assert fast.scaled(3) == plain.scaled(3) == "ababab"
