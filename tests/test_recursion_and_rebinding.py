@@ -82,3 +82,29 @@ def test_global_rebound_to_another_type_is_seen_and_recompiled() -> None:
     assert record.native_calls == calls_before + 1
     fast.SCALE = plain.SCALE = "ab"  # not a number: bytecode, with CPython's result
     assert fast.scaled(3) == plain.scaled(3) == "ababab"
+
+
+PARALLEL = """
+def fib_iter(n):
+    a, b = 0, 1
+    for _ in range(n):
+        a, b = b, a + b
+    return a
+
+def swap_diff(x, y):
+    x, y = y, x
+    return x - y
+"""
+
+
+@pytest.mark.parametrize(
+    ("name", "args"),
+    [("fib_iter", (10,)), ("fib_iter", (92,)), ("fib_iter", (100,)), ("swap_diff", (1, 2.5)), ("swap_diff", (True, 3))],
+)
+def test_parallel_assignment_is_native_and_exact(name: str, args: tuple[object, ...]) -> None:
+    """`a, b = b, a + b` evaluates the right side first, compiles, and overflows into CPython's big int."""
+    fast, plain = compile_module(PARALLEL), plain_module(PARALLEL)
+    got, want = getattr(fast, name)(*args), getattr(plain, name)(*args)
+    assert got == want
+    assert type(got) is type(want)
+    assert record_of(getattr(fast, name)).status == "native"

@@ -70,12 +70,36 @@ def lower_body(b: Builder, body: list[ast.stmt]) -> None:
 
 def lower_assign(b: Builder, s: ast.Assign) -> None:
     """`a = b = value`: the value is evaluated once and stored to each name."""
+    if len(s.targets) == 1 and _is_parallel_assignment(s.targets[0], s.value):
+        _lower_parallel_assignment(b, s.targets[0], s.value)  # type: ignore[arg-type]
+        return
     for target in s.targets:
         if not isinstance(target, ast.Name):
             raise Unsupported(target, f"assignment to {type(target).__name__}")
     value = lower_expr(b, s.value)
     for target in s.targets:
         b.add(StoreLocal(b.local(target.id), value), target)  # type: ignore[attr-defined]
+
+
+def _is_parallel_assignment(target: ast.expr, value: ast.expr) -> bool:
+    """`a, b = b, a + b`: names on the left, as many plain expressions on the right."""
+    return (
+        isinstance(target, (ast.Tuple, ast.List))
+        and isinstance(value, ast.Tuple)
+        and len(target.elts) == len(value.elts)
+        and all(isinstance(t, ast.Name) for t in target.elts)
+        and not any(isinstance(v, ast.Starred) for v in value.elts)
+    )
+
+
+def _lower_parallel_assignment(b: Builder, target: ast.Tuple, value: ast.Tuple) -> None:
+    """Every right-hand value first, left to right, then the stores, left to right (as CPython).
+
+    The tuple CPython builds in between is never visible, so none is made.
+    """
+    values = [lower_expr(b, element) for element in value.elts]
+    for name, element in zip(target.elts, values, strict=True):
+        b.add(StoreLocal(b.local(name.id), element), name)  # type: ignore[attr-defined]
 
 
 def lower_annassign(b: Builder, s: ast.AnnAssign) -> None:
