@@ -108,3 +108,13 @@ def test_parallel_assignment_is_native_and_exact(name: str, args: tuple[object, 
     assert got == want
     assert type(got) is type(want)
     assert record_of(getattr(fast, name)).status == "native"
+
+
+def test_report_says_why_a_function_called_with_strings_stays_bytecode() -> None:
+    """A candidate called only with non-numbers keeps CPython's result and says what it was called with."""
+    src = "def shout(s):\n    return s + '!'\n"
+    fast, plain = compile_module(src), plain_module(src)
+    assert fast.shout("hi") == plain.shout("hi") == "hi!"
+    record = record_of(fast.shout)
+    assert record.status == "bytecode"
+    assert "called with (str)" in (record.reason or "")

@@ -142,6 +142,9 @@ class FunctionState:
         if self.entries:
             self.record.deopts += 1
         elif self.func is not None:
+            if sig is None and self.record.reason == "not called yet":
+                kinds = ", ".join(type(a).__name__ for a in args)
+                self.record.reason = f"called with ({kinds}); only int, float and bool arguments are compiled"
             self.misses += 1
             if self.misses >= GIVE_UP_AFTER and self.plain_code is not None:
                 self._give_up()
