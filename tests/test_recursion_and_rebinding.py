@@ -118,3 +118,17 @@ def test_report_says_why_a_function_called_with_strings_stays_bytecode() -> None
     record = record_of(fast.shout)
     assert record.status == "bytecode"
     assert "called with (str)" in (record.reason or "")
+
+
+def test_function_mostly_called_with_big_ints_goes_back_to_bytecode() -> None:
+    """Deopts that outnumber native calls remove the native path; results stay CPython's throughout."""
+    src = "def f(x):\n    return x * 3 + 1\n"
+    fast, plain = compile_module(src), plain_module(src)
+    assert fast.f(1) == 4
+    big = 2**70
+    for _ in range(3000):
+        assert fast.f(big) == plain.f(big)
+    record = record_of(fast.f)
+    assert record.status == "bytecode"
+    assert "deopts outnumber native calls" in (record.reason or "")
+    assert fast.f(5) == plain.f(5) == 16

@@ -39,6 +39,11 @@ GIVE_UP_AFTER = 8
 # at most RECOMPILES times per function.
 WORLD_MISSES_BEFORE_RECOMPILE = 4
 RECOMPILES = 4
+# Every DEOPT_CHECK_EVERY deopts: a function whose deopts outnumber its native calls by
+# this factor (called mostly with big ints, say) goes back to plain bytecode, since each
+# deopt costs more than the call itself would under CPython.
+DEOPT_CHECK_EVERY = 1024
+DEOPTS_PER_NATIVE_CALL = 4
 
 
 class Miss(Exception):  # noqa: N818 - a signal, not an error
@@ -139,16 +144,22 @@ class FunctionState:
                 entry = self._compile(candidate)
                 if entry is not None and candidate == sig:
                     return entry.function(*args)
+        self._note_miss(sig, args)
+        raise Miss
+
+    def _note_miss(self, sig: tuple[Ty, ...] | None, args: tuple[object, ...]) -> None:
+        """Count a call that runs as bytecode; give up on native code where it does not pay."""
         if self.entries:
             self.record.deopts += 1
+            if self.record.deopts % DEOPT_CHECK_EVERY == 0 and self._deopts_dominate():
+                self._give_up("deopts outnumber native calls (big ints, say): back to plain bytecode")
         elif self.func is not None:
             if sig is None and self.record.reason == "not called yet":
                 kinds = ", ".join(type(a).__name__ for a in args)
                 self.record.reason = f"called with ({kinds}); only int, float and bool arguments are compiled"
             self.misses += 1
-            if self.misses >= GIVE_UP_AFTER and self.plain_code is not None:
+            if self.misses >= GIVE_UP_AFTER:
                 self._give_up()
-        raise Miss
 
     def _world_changed(self) -> bool:
         """Whether the newest specialization keeps missing because a global changed.
@@ -257,14 +268,21 @@ class FunctionState:
             entry.expect_code(code)
             set_vectorcall(self.func, entry.vectorcall_address)
 
-    def _give_up(self) -> None:
-        if self.func is None or self.plain_code is None:  # checked by the caller
-            raise AssertionError(self.record.qualname)
+    def _deopts_dominate(self) -> bool:
+        """Whether native code mostly declines: each deopt costs a miss, an exception and bytecode."""
+        return self.record.deopts > DEOPTS_PER_NATIVE_CALL * self.record.native_calls
+
+    def _give_up(self, reason: str = "never called with int/float/bool arguments") -> None:
+        """Remove the prologue (and the vectorcall): plain bytecode from now on, at no cost."""
+        if self.func is None or self.plain_code is None:
+            return  # nothing to restore
         self.gave_up = True
         self.func.__code__ = self.plain_code
         if self.entries:  # only then was a vectorcall installed
             from fastimport.runtime.funcobject import set_vectorcall
 
             set_vectorcall(self.func, 0)
-        if self.record.reason in (None, "not called yet"):
-            self.record.reason = "never called with int/float/bool arguments"
+            self.record.status = registry.BYTECODE
+            self.record.reason = reason
+        elif self.record.reason in (None, "not called yet"):
+            self.record.reason = reason
