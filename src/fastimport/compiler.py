@@ -27,7 +27,7 @@ from fastimport.frontend.resolve import Resolver
 from fastimport.frontend.types import Ty, signature_str
 from fastimport.runtime.debug import dump
 from fastimport.runtime.dispatch import FunctionState, state_of
-from fastimport.runtime.funcobject import layout, make_builtin
+from fastimport.runtime.funcobject import layout, make_builtin, object_layout_ok
 from fastimport.runtime.registry import add_setup_ms
 
 if TYPE_CHECKING:
@@ -89,6 +89,8 @@ def compile_specialization(
 ) -> CompiledEntry:
     """Compile `func` for `arg_types`; raises Unsupported if it is outside the subset."""
     t0 = time.perf_counter()
+    if not object_layout_ok():
+        raise Unsupported(root.node, "this CPython build's object layout (free-threaded or debug) is not supported")
     unit = next(_unit_ids)
     # 1-3. typed IR for the root and every function it calls natively
     specs, root_spec = front_end(root, func, arg_types, unit)

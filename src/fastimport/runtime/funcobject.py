@@ -19,6 +19,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import sys
+import sysconfig
 import types
 from collections import namedtuple
 
@@ -116,6 +117,22 @@ def recursion_field() -> RecursionField | None:
         elif b - a == 5 and c - a == 10 and 0 < a < limit:  # noqa: PLR2004
             found.append(RecursionField(offset, remaining=False))
     return found[0] if len(found) == 1 else None
+
+
+@functools.cache
+def object_layout_ok() -> bool:
+    """Whether objects look as the entry code assumes: ob_type at 8, a float's value at 16.
+
+    False on builds with another object header (free-threaded 3.13t, Py_TRACE_REFS debug
+    builds); there nothing is compiled.
+    """
+    gil_disabled = sysconfig.get_config_var("Py_GIL_DISABLED")
+    value = float("1.5")
+    return (
+        not gil_disabled
+        and ctypes.c_void_p.from_address(id(value) + 8).value == id(float)
+        and ctypes.c_double.from_address(id(value) + 16).value == value
+    )
 
 
 # PyLongObject: both layouts keep the first 30-bit digit at offset 24 and describe
