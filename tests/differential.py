@@ -74,10 +74,16 @@ def call(func: Any, *args: Any, **kwargs: Any) -> Outcome:
     return outcome
 
 
-def same_value(a: Any, b: Any) -> bool:
+def same_value(a: Any, b: Any) -> bool:  # noqa: PLR0911 - one return per kind of value
     """Same type and value; floats bit-identical (any nan equals any nan); tuples recurse."""
     if type(a) is not type(b):
         return False
+    if (getattr(getattr(a, "dtype", None), "kind", None) == "f" and not hasattr(a, "shape")) or (
+        type(a).__name__ == "float32"
+    ):  # a NumPy float scalar that is not a Python float (float32): bit for bit too
+        if a != a or b != b:  # noqa: PLR0124 - nan test without importing numpy
+            return a != a and b != b  # noqa: PLR0124
+        return bool(a.tobytes() == b.tobytes())
     if isinstance(a, float):
         if math.isnan(a) or math.isnan(b):
             return math.isnan(a) and math.isnan(b)

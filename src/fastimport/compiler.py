@@ -24,7 +24,7 @@ from fastimport.frontend.ir import Call, CheckSignals, FuncIR, GlobalRef, Op, St
 from fastimport.frontend.lower_statements import lower_function
 from fastimport.frontend.pprint import format_func
 from fastimport.frontend.resolve import Resolver
-from fastimport.frontend.types import Ty, signature_str
+from fastimport.frontend.types import Array, Ty, signature_str
 from fastimport.runtime.debug import dump
 from fastimport.runtime.dispatch import FunctionState, state_of
 from fastimport.runtime.funcobject import layout, make_builtin, object_layout_ok
@@ -237,6 +237,13 @@ def _check_typed(spec: Spec) -> None:
     fn = spec.ir
     if fn.ret_type is None:
         raise Unsupported(spec.state.node, "return type cannot be inferred (does it ever return?)")
+    if isinstance(fn.ret_type, Array):
+        raise Unsupported(spec.state.node, "returns an array (not compiled yet)")
+    if any(isinstance(t, Array) for t in fn.arg_types):
+        from fastimport.runtime.ndarray import layout
+
+        if layout() is None:
+            raise Unsupported(spec.state.node, "ndarray arguments on a NumPy whose array layout is unknown")
     for op in fn.all_ops():
         if isinstance(op, (StoreLocal, CheckSignals, Terminator)):
             continue

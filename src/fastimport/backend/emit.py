@@ -29,6 +29,7 @@ from llvmlite import ir
 
 from fastimport.backend import numerics
 from fastimport.backend.capi import F64, I1, I8, I32, I64, PTR, declare, declare_libm, intrinsic
+from fastimport.backend.npemit import F32, NumpyOps, array_struct, is_numpy
 from fastimport.frontend.dynamic import Shadow, cases, dynamic_sources, substitute
 from fastimport.frontend.errors import Unsupported
 from fastimport.frontend.infer import concrete_type
@@ -59,17 +60,42 @@ from fastimport.frontend.ir import (
     Value,
 )
 from fastimport.frontend.mathlib import MATH_FUNCTIONS
-from fastimport.frontend.types import CONCRETE, Ty
+from fastimport.frontend.types import NUMPY_INTS, SCALARS, Array, Ty, Type, Union
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from fastimport.backend.objects import ObjectTable
 
-# NUM is {tag, payload}: tag = index in CONCRETE; the payload holds the int, the
-# float's bits or the bool (0/1).
-NUM_TYPE = ir.LiteralStructType([I8, I64])
-LLVM_TYPES: dict[Ty, ir.Type] = {Ty.INT: I64, Ty.FLOAT: F64, Ty.BOOL: I1, Ty.NONE: I8, Ty.NUM: NUM_TYPE}
+# A Union is {tag, payload}: tag = index in SCALARS; the payload holds the int, the
+# float's bits (a float32's in the low 32 bits) or the bool (0/1). A Union of doubles
+# only (float|float64: `s = 0.0; s += a[i]`) keeps a double payload: no trips between
+# integer and float registers in a loop that accumulates.
+UNION_TYPE = ir.LiteralStructType([I8, I64])
+DOUBLE_UNION_TYPE = ir.LiteralStructType([I8, F64])
+
+
+def union_type(ty: Union) -> ir.LiteralStructType:
+    """The LLVM struct of a Union."""
+    return DOUBLE_UNION_TYPE if all(m in (Ty.FLOAT, Ty.F64) for m in ty.members) else UNION_TYPE
+
+
+SCALAR_TYPES: dict[Ty, ir.Type] = {
+    Ty.INT: I64, Ty.FLOAT: F64, Ty.BOOL: I1, Ty.NONE: I8,
+    Ty.F64: F64, Ty.F32: F32, Ty.B: I1,
+    **dict.fromkeys(NUMPY_INTS, I64),
+}  # fmt: skip
+
+
+def llvm_type(ty: Type | None) -> ir.Type:
+    """How a value of type `ty` is held in native code."""
+    if isinstance(ty, Union):
+        return union_type(ty)
+    if isinstance(ty, Array):
+        return array_struct(ty.ndim)
+    return SCALAR_TYPES[ty or Ty.NONE]
+
+
 OK, DEOPT, ERROR = (ir.Constant(I32, n) for n in range(3))
 # Native calls nest at most as deep as CPython's recursion limit still allows (the
 # entry point reads it), and never deeper than this: C stack safety when a program
@@ -87,19 +113,19 @@ INT64_MIN = -(2**63)
 
 def kernel_type(fn: FuncIR) -> ir.FunctionType:
     """The LLVM type of the kernel of `fn` (see the ABI above)."""
-    return ir.FunctionType(result_type(fn.ret_type), [*(LLVM_TYPES[t] for t in fn.arg_types), I32])
+    return ir.FunctionType(result_type(fn.ret_type), [*(llvm_type(t) for t in fn.arg_types), I32])
 
 
 def result_type(ty: Ty | None) -> ir.LiteralStructType:
     """{value, status}: what a kernel returns."""
-    return ir.LiteralStructType([LLVM_TYPES[ty or Ty.NONE], I32])
+    return ir.LiteralStructType([llvm_type(ty), I32])
 
 
 def kernel_result(bld: ir.IRBuilder, ty: Ty | None, value: ir.Value | None, status: ir.Constant | ir.Value) -> ir.Value:
     """The {value, status} pair a kernel returns."""
     struct = result_type(ty)
     if value is None:
-        value = ir.Constant(LLVM_TYPES[ty or Ty.NONE], ir.Undefined)
+        value = ir.Constant(llvm_type(ty), ir.Undefined)
     return bld.insert_value(bld.insert_value(ir.Constant(struct, ir.Undefined), value, 0), status, 1)
 
 
@@ -108,8 +134,8 @@ def global_slot(module: ir.Module, ref: GlobalRef) -> ir.GlobalVariable:
     name = global_slot_name(module, ref)
     slot = module.globals.get(name)
     if slot is None:
-        slot = ir.GlobalVariable(module, LLVM_TYPES[ref.type], name)  # type: ignore[index]
-        slot.initializer = ir.Constant(LLVM_TYPES[ref.type], 0)  # type: ignore[index]
+        slot = ir.GlobalVariable(module, llvm_type(ref.type), name)
+        slot.initializer = ir.Constant(llvm_type(ref.type), 0)
     return slot
 
 
@@ -140,7 +166,7 @@ def emit_kernel(
 
 
 def box_value(
-    bld: ir.IRBuilder, module: ir.Module, ty: Ty | None, value: ir.Value, load_object: Callable[[object], ir.Value]
+    bld: ir.IRBuilder, module: ir.Module, ty: Type | None, value: ir.Value, load_object: Callable[[object], ir.Value]
 ) -> ir.Value:
     """A new reference to the Python object for `value` (NULL with an exception on failure)."""
     if ty is Ty.INT:
@@ -149,29 +175,100 @@ def box_value(
         return bld.call(declare(module, "PyFloat_FromDouble"), [value])
     if ty is Ty.BOOL:
         return bld.call(declare(module, "PyBool_FromLong"), [bld.zext(value, I64)])
-    if ty is Ty.NUM:
-        tag, payload = bld.extract_value(value, 0), bld.extract_value(value, 1)
-        is_int = bld.icmp_unsigned("==", tag, ir.Constant(I8, CONCRETE.index(Ty.INT)))
-        is_float = bld.icmp_unsigned("==", tag, ir.Constant(I8, CONCRETE.index(Ty.FLOAT)))
-        with bld.if_else(is_int) as (then, otherwise):
-            with then:
-                from_int = bld.call(declare(module, "PyLong_FromLongLong"), [payload])
-                int_block = bld.block
-            with otherwise:
-                from_float = bld.call(declare(module, "PyFloat_FromDouble"), [bld.bitcast(payload, F64)])
-                from_bool = bld.call(declare(module, "PyBool_FromLong"), [payload])
-                other = bld.select(is_float, from_float, from_bool)
-                other_block = bld.block
-        phi = bld.phi(PTR)
-        phi.add_incoming(from_int, int_block)
-        phi.add_incoming(other, other_block)
-        return phi
+    if isinstance(ty, Union):
+        return _box_union(bld, module, ty, value, load_object)
+    if isinstance(ty, Ty) and ty.is_numpy:
+        return box_numpy_scalar(bld, module, ty, value, load_object)
+    if isinstance(ty, Array):  # pragma: no cover - inference rejects returning an array
+        raise AssertionError(ty)  # noqa: TRY004 - an internal invariant, not a user's type error
     none = load_object(None)
     bld.call(declare(module, "Py_IncRef"), [none])
     return none
 
 
-class FunctionEmitter(OpVisitor[None]):
+def _box_union(
+    bld: ir.IRBuilder, module: ir.Module, ty: Union, value: ir.Value, load_object: Callable[[object], ir.Value]
+) -> ir.Value:
+    tag, payload = bld.extract_value(value, 0), bld.extract_value(value, 1)
+    fn = bld.function
+    done = fn.append_basic_block("boxed")
+    switch = bld.switch(tag, done)
+    incoming = []
+    for member in ty.members:
+        block = fn.append_basic_block(f"box_{member.name.lower()}")
+        switch.add_case(ir.Constant(I8, SCALARS.index(member)), block)
+        bld.position_at_end(block)
+        unboxed = unpack_payload(bld, member, payload)
+        incoming.append((box_value(bld, module, member, unboxed, load_object), bld.block))
+        bld.branch(done)
+    bld.position_at_end(done)
+    phi = bld.phi(PTR)
+    phi.add_incoming(ir.Constant(PTR, None), switch.parent)  # pragma: no cover - tags are always members
+    for obj, block in incoming:
+        phi.add_incoming(obj, block)
+    return phi
+
+
+def box_numpy_scalar(
+    bld: ir.IRBuilder, module: ir.Module, ty: Ty, value: ir.Value, load_object: Callable[[object], ir.Value]
+) -> ir.Value:
+    """numpy.float64(x) etc.: the Python number, passed to the NumPy type (exact for every type)."""
+    from fastimport.frontend.numpy_types import type_object
+
+    if ty.is_float:
+        python = box_value(bld, module, Ty.FLOAT, value if ty is Ty.F64 else bld.fpext(value, F64), load_object)
+    elif ty.is_bool:
+        python = box_value(bld, module, Ty.BOOL, value, load_object)
+    else:
+        python = box_value(bld, module, Ty.INT, value, load_object)
+    fn = bld.function
+    ok, failed = fn.append_basic_block(), fn.append_basic_block()
+    entry = bld.block
+    bld.cbranch(bld.icmp_unsigned("==", python, ir.Constant(PTR, None)), failed, ok)
+    bld.position_at_end(ok)
+    argv = bld.alloca(PTR)
+    bld.store(python, argv)
+    result = bld.call(
+        declare(module, "PyObject_VectorcallDict"),
+        [load_object(type_object(ty)), argv, ir.Constant(I64, 1), ir.Constant(PTR, None)],
+    )
+    bld.call(declare(module, "Py_DecRef"), [python])
+    ok_end = bld.block
+    bld.branch(failed)
+    bld.position_at_end(failed)
+    phi = bld.phi(PTR)
+    phi.add_incoming(ir.Constant(PTR, None), entry)
+    phi.add_incoming(result, ok_end)
+    return phi
+
+
+def unpack_payload(bld: ir.IRBuilder, ty: Ty, payload: ir.Value) -> ir.Value:
+    """The value of scalar type `ty` held in a Union's payload."""
+    if payload.type == F64:
+        return payload
+    if ty in (Ty.FLOAT, Ty.F64):
+        return bld.bitcast(payload, F64)
+    if ty is Ty.F32:
+        return bld.bitcast(bld.trunc(payload, I32), F32)
+    if ty.is_bool:
+        return bld.trunc(payload, I1)
+    return payload
+
+
+def pack_payload(bld: ir.IRBuilder, ty: Ty, value: ir.Value, payload_type: ir.Type = I64) -> ir.Value:
+    """The payload holding `value` of scalar type `ty` in a Union."""
+    if payload_type == F64:
+        return value
+    if ty in (Ty.FLOAT, Ty.F64):
+        return bld.bitcast(value, I64)
+    if ty is Ty.F32:
+        return bld.zext(bld.bitcast(value, I32), I64)
+    if ty.is_bool:
+        return bld.zext(value, I64)
+    return value
+
+
+class FunctionEmitter(NumpyOps, OpVisitor[None]):
     """Walks the blocks of one FuncIR and emits LLVM IR for each op."""
 
     def __init__(
@@ -210,7 +307,7 @@ class FunctionEmitter(OpVisitor[None]):
         for local in self.fn.locals.values():
             if local.type is None:
                 continue  # never stored: every load of it deopts (UnboundLocalError)
-            value = bld.alloca(LLVM_TYPES[local.type], name=local.name.replace("$", "t."))
+            value = bld.alloca(llvm_type(local.type), name=local.name.replace("$", "t."))
             bound = bld.alloca(I1, name=f"{local.name.replace('$', 't.')}.bound")
             bld.store(ir.Constant(I1, 0), bound)
             self.slots[local.name] = (value, bound)
@@ -236,43 +333,37 @@ class FunctionEmitter(OpVisitor[None]):
 
     # NUM values: pack, unpack, and one case per run-time type (frontend/dynamic.py).
 
-    def pack(self, ty: Ty, value: ir.Value) -> ir.Value:
-        """A concrete value as a NUM."""
+    def pack(self, ty: Ty, value: ir.Value, target: Union) -> ir.Value:
+        """A concrete value as a Union."""
         bld = self.builder
-        if ty is Ty.NUM:
-            return value
-        payload = {
-            Ty.INT: lambda: value,
-            Ty.FLOAT: lambda: bld.bitcast(value, I64),
-            Ty.BOOL: lambda: bld.zext(value, I64),
-        }[ty]()
-        num = bld.insert_value(ir.Constant(NUM_TYPE, ir.Undefined), ir.Constant(I8, CONCRETE.index(ty)), 0)
-        return bld.insert_value(num, payload, 1)
+        struct = union_type(target)
+        union = bld.insert_value(ir.Constant(struct, ir.Undefined), ir.Constant(I8, SCALARS.index(ty)), 0)
+        return bld.insert_value(union, pack_payload(bld, ty, value, struct.elements[1]), 1)
 
-    def unpack(self, ty: Ty, num: ir.Value) -> ir.Value:
-        bld = self.builder
-        payload = bld.extract_value(num, 1)
-        if ty is Ty.FLOAT:
-            return bld.bitcast(payload, F64)
-        if ty is Ty.BOOL:
-            return bld.trunc(payload, I1)
-        return payload
+    def unpack(self, ty: Ty, union: ir.Value) -> ir.Value:
+        return unpack_payload(self.builder, ty, self.builder.extract_value(union, 1))
 
-    def coerce(self, value: ir.Value, source: Ty | None, target: Ty | None) -> ir.Value:
-        if target is Ty.NUM and source is not Ty.NUM:
-            return self.pack(source, value)  # type: ignore[arg-type]
+    def coerce(self, value: ir.Value, source: Type | None, target: Type | None) -> ir.Value:
+        if isinstance(target, Union) and not isinstance(source, Union):
+            return self.pack(source, value, target)  # type: ignore[arg-type]
+        if isinstance(target, Union) and union_type(source) != union_type(target):  # type: ignore[arg-type]
+            # A narrower Union (tags are global: kept) whose payload is a double.
+            bld = self.builder
+            payload = bld.bitcast(bld.extract_value(value, 1), union_type(target).elements[1])
+            tagged = bld.insert_value(ir.Constant(union_type(target), ir.Undefined), bld.extract_value(value, 0), 0)
+            return bld.insert_value(tagged, payload, 1)
         return value
 
     def split(self, op: Op) -> bool:
-        """Emit `op` once per run-time type of its NUM operands; False if it has none."""
+        """Emit `op` once per run-time type of its Union operands; False if it has none."""
         sources = dynamic_sources(op)
         if not sources:
             return False
         bld = self.builder
         key = ir.Constant(I32, 0)
-        for src in sources:  # key = tag0 + 3 * tag1 + ...: one switch for all operands
+        for src in sources:  # key = tag0 + N * tag1 + ...: one switch for all operands
             tag = bld.zext(bld.extract_value(self.value(src), 0), I32)
-            key = bld.add(bld.mul(key, ir.Constant(I32, len(CONCRETE))), tag)
+            key = bld.add(bld.mul(key, ir.Constant(I32, len(SCALARS))), tag)
         done = self.func.append_basic_block()
         switch = bld.switch(key, self.deopt_block)
         incoming = []
@@ -280,7 +371,7 @@ class FunctionEmitter(OpVisitor[None]):
             block = self.func.append_basic_block()
             index = 0
             for ty in case:
-                index = index * len(CONCRETE) + CONCRETE.index(ty)
+                index = index * len(SCALARS) + SCALARS.index(ty)
             switch.add_case(ir.Constant(I32, index), block)
             bld.position_at_end(block)
             clone = substitute(
@@ -295,7 +386,7 @@ class FunctionEmitter(OpVisitor[None]):
             incoming.append((self.coerce(self.values.pop(clone), clone.type, op.type), bld.block))
             bld.branch(done)
         bld.position_at_end(done)
-        phi = bld.phi(LLVM_TYPES[op.type])  # type: ignore[index]
+        phi = bld.phi(llvm_type(op.type))
         for value, block in incoming:
             phi.add_incoming(value, block)
         self.values[op] = phi
@@ -315,16 +406,11 @@ class FunctionEmitter(OpVisitor[None]):
         self.deopt_if(self.builder.load(self.overflow, typ=I1))
 
     def as_float(self, v: Value) -> ir.Value:
-        x = self.value(v)
-        if v.type is Ty.FLOAT:
-            return x
-        if v.type is Ty.BOOL:
-            return self.builder.uitofp(x, F64)
-        return self.builder.sitofp(x, F64)
+        """A double (Python's float(x) for every scalar type)."""
+        return self.convert(v, Ty.FLOAT)
 
     def as_int(self, v: Value) -> ir.Value:
-        x = self.value(v)
-        return self.builder.zext(x, I64) if v.type is Ty.BOOL else x
+        return self.as_int_value(v)
 
     # Values.
 
@@ -343,11 +429,11 @@ class FunctionEmitter(OpVisitor[None]):
         if op.local.name not in self.slots:
             self.builder.branch(self.deopt_block)
             self.builder.position_at_end(self.func.append_basic_block())
-            self.values[op] = ir.Constant(LLVM_TYPES[op.type or Ty.INT], ir.Undefined)
+            self.values[op] = ir.Constant(llvm_type(op.type or Ty.INT), ir.Undefined)
             return
         value, bound = self.slots[op.local.name]
         self.deopt_if(self.builder.not_(self.builder.load(bound, typ=I1)))
-        self.values[op] = self.builder.load(value, typ=LLVM_TYPES[op.local.type])  # type: ignore[index]
+        self.values[op] = self.builder.load(value, typ=llvm_type(op.local.type))
 
     def visit_store_local(self, op: StoreLocal) -> None:
         value, bound = self.slots[op.local.name]
@@ -356,12 +442,15 @@ class FunctionEmitter(OpVisitor[None]):
 
     def visit_load_global(self, op: LoadGlobal) -> None:
         slot = global_slot(self.module, op.ref)
-        self.values[op] = self.builder.load(slot, typ=LLVM_TYPES[op.ref.type])  # type: ignore[index]
+        self.values[op] = self.builder.load(slot, typ=llvm_type(op.ref.type))
 
     def visit_unary(self, op: Unary) -> None:
         if self.split(op):
             return
         bld, src = self.builder, op.src
+        if op.kind != "not" and is_numpy(src.type):
+            self.values[op] = self.numpy_unary(op.kind, src, op.type)  # type: ignore[arg-type]
+            return
         if op.kind == "not":
             self.values[op] = bld.not_(self.truth(src))
         elif src.type is Ty.FLOAT:
@@ -378,7 +467,9 @@ class FunctionEmitter(OpVisitor[None]):
     def visit_binary(self, op: Binary) -> None:
         if self.split(op):
             return
-        if op.type is Ty.FLOAT:
+        if is_numpy(op.lhs.type, op.rhs.type):
+            self.values[op] = self.numpy_binary(op)
+        elif op.type is Ty.FLOAT:
             self.values[op] = self.float_binary(op)
         elif op.type is Ty.BOOL:
             emit = {"and": self.builder.and_, "or": self.builder.or_, "xor": self.builder.xor}[op.kind]
@@ -472,6 +563,16 @@ class FunctionEmitter(OpVisitor[None]):
     ) -> ir.Value:
         bld = self.builder
         symbol = {"lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "ne": "!="}[kind]
+        if is_numpy(lhs.type, rhs.type):
+            if a is not None or b is not None:  # min()/max(): compare the given values
+                lhs, rhs = (
+                    Shadow(lhs.type, a if a is not None else self.value(lhs)),
+                    Shadow(  # type: ignore[arg-type]
+                        rhs.type,  # type: ignore[arg-type]
+                        b if b is not None else self.value(rhs),
+                    ),
+                )
+            return self.numpy_compare(symbol, kind, lhs, rhs)
         if lhs.type is not Ty.FLOAT and rhs.type is not Ty.FLOAT:
             # bools compare as the ints 0 and 1 (an i1 `true` is -1 to a signed compare).
             x = self.as_int(lhs) if a is None else bld.zext(a, I64) if lhs.type is Ty.BOOL else a
@@ -489,6 +590,8 @@ class FunctionEmitter(OpVisitor[None]):
 
     def truth(self, v: Value) -> ir.Value:
         bld, x = self.builder, self.value(v)
+        if is_numpy(v.type):
+            return self.numpy_truth(v.type, x)  # type: ignore[arg-type]
         if v.type is Ty.BOOL:
             return x
         if v.type is Ty.FLOAT:
@@ -523,6 +626,8 @@ class FunctionEmitter(OpVisitor[None]):
                 )
                 best = Shadow(op.type, chosen)  # type: ignore[arg-type]
             self.values[op] = best.llvm
+        elif op.name == "abs" and is_numpy(arg.type):
+            self.values[op] = self.numpy_unary("abs", arg, op.type)  # type: ignore[arg-type]
         elif op.name == "abs":
             if arg.type is Ty.FLOAT:
                 self.values[op] = bld.call(intrinsic(self.module, "llvm.fabs.f64", F64, [F64]), [self.value(arg)])
@@ -535,10 +640,10 @@ class FunctionEmitter(OpVisitor[None]):
         elif op.name == "bool":
             self.values[op] = self.truth(arg)
         elif op.name in ("int", "round", "$range_arg"):
-            if arg.type is not Ty.FLOAT:
+            if not arg.type.is_float:  # type: ignore[union-attr]
                 self.values[op] = self.as_int(arg)
             else:
-                x = self.value(arg)
+                x = self.as_float(arg)
                 if op.name == "round":  # CPython rounds half to even
                     x = bld.call(intrinsic(self.module, "llvm.roundeven.f64", F64, [F64]), [x])
                 self.values[op] = self.float_to_int(x)
@@ -571,7 +676,7 @@ class FunctionEmitter(OpVisitor[None]):
             return bld.fcmp_ordered("<", bld.call(fabs, [x]), inf)
 
         if spec.kind == "round":
-            if op.args[0].type is not Ty.FLOAT:
+            if not op.args[0].type.is_float:  # type: ignore[union-attr]
                 self.values[op] = self.as_int(op.args[0])
                 return
             rounded = bld.call(intrinsic(self.module, f"llvm.{spec.symbol}.f64", F64, [F64]), [args[0]])

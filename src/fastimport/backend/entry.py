@@ -32,9 +32,13 @@ from dataclasses import dataclass
 from llvmlite import ir
 
 from fastimport.backend.capi import F64, I8, I32, I64, PTR, declare
-from fastimport.backend.emit import FALLBACK_NATIVE_DEPTH, LLVM_TYPES, MAX_NATIVE_DEPTH, OK, box_value, result_type
+from fastimport.backend.emit import FALLBACK_NATIVE_DEPTH, MAX_NATIVE_DEPTH, OK, box_value, llvm_type, result_type
 from fastimport.backend.objects import ObjectTable
-from fastimport.frontend.types import Ty
+from fastimport.frontend.types import Array, Ty
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 PY_TYPE_OFFSET = 8  # PyObject.ob_type
 FLOAT_VALUE_OFFSET = 16  # PyFloatObject.ob_fval
@@ -262,17 +266,22 @@ def _emit_core(module: ir.Module, shape: Shape, objects: ObjectTable) -> ir.Func
     # Guards on the arguments: number and exact types; a mismatch tries the previous specialization.
     check(bld.icmp_signed("==", nargs, ir.Constant(I64, len(shape.args))), chain)
     boxed = [bld.load(bld.gep(args, [ir.Constant(I64, i)], source_etype=PTR), typ=PTR) for i in range(len(shape.args))]
-    py_types = {Ty.INT: int, Ty.FLOAT: float, Ty.BOOL: bool}
     for obj, ty in zip(boxed, shape.args, strict=True):
-        check(bld.icmp_unsigned("==", _type_of(bld, obj), load_obj(py_types[ty])), chain)
+        check(bld.icmp_unsigned("==", _type_of(bld, obj), load_obj(_type_object(ty))), chain)
+        if isinstance(ty, Array):
+            _check_array(bld, obj, ty, load_obj, lambda cond: check(cond, chain))
     values = []
     for obj, ty in zip(boxed, shape.args, strict=True):
         if ty is Ty.FLOAT:
             values.append(_float_value(bld, obj))
         elif ty is Ty.BOOL:
             values.append(bld.icmp_unsigned("==", obj, load_obj(True)))
-        else:
+        elif ty is Ty.INT:
             values.append(_unbox_int(bld, module, core, obj, miss))
+        elif isinstance(ty, Array):
+            values.append(_unbox_array(bld, obj, ty))
+        else:
+            values.append(_unbox_numpy_scalar(bld, obj, ty, lambda cond: check(cond, miss)))
 
     # The world: globals read at call time, and guards on everything compiled against.
     count = _data_field(bld, data, "world_count", I64)
@@ -297,7 +306,7 @@ def _emit_core(module: ir.Module, shape: Shape, objects: ObjectTable) -> ir.Func
     budget = bld.phi(I32)
     budget.add_incoming(ir.Constant(I32, MAX_NATIVE_DEPTH), before_budget)
     budget.add_incoming(left, after_read)
-    kernel_type = ir.FunctionType(result_type(shape.ret), [*(LLVM_TYPES[t] for t in shape.args), I32])
+    kernel_type = ir.FunctionType(result_type(shape.ret), [*(llvm_type(t) for t in shape.args), I32])
     kernel = _Indirect(_data_field(bld, data, "kernel", PTR), kernel_type)
     result = bld.call(kernel, [*values, budget])
     status = bld.extract_value(result, 1)
@@ -368,6 +377,86 @@ class _Indirect:
 
     def get_reference(self) -> str:
         return self.pointer.get_reference()
+
+
+def _type_object(ty: Ty | Array) -> type:
+    if isinstance(ty, Array):
+        import numpy as np
+
+        return np.ndarray
+    from fastimport.frontend.numpy_types import type_object
+
+    return type_object(ty)
+
+
+def _check_array(
+    bld: ir.IRBuilder, obj: ir.Value, ty: Array, load_obj: Callable[[object], ir.Value], check: Callable
+) -> None:
+    """Guards of an ndarray argument: dimensions, the dtype object itself, the layout."""
+    from fastimport.frontend.numpy_types import dtype_of
+    from fastimport.runtime.ndarray import C_CONTIGUOUS, layout
+
+    lay = layout()
+    nd = bld.load(bld.gep(obj, [ir.Constant(I64, lay.nd)], source_etype=I8), typ=I32)
+    check(bld.icmp_signed("==", nd, ir.Constant(I32, ty.ndim)))
+    # Canonical dtypes are singletons: another byte order or metadata is another object.
+    descr = bld.load(bld.gep(obj, [ir.Constant(I64, lay.descr)], source_etype=I8), typ=PTR)
+    check(bld.icmp_unsigned("==", descr, load_obj(dtype_of(ty.dtype))))
+    if ty.layout == "C":
+        flags = bld.load(bld.gep(obj, [ir.Constant(I64, lay.flags)], source_etype=I8), typ=I32)
+        check(bld.icmp_unsigned("!=", bld.and_(flags, ir.Constant(I32, C_CONTIGUOUS)), ir.Constant(I32, 0)))
+
+
+def _unbox_array(bld: ir.IRBuilder, obj: ir.Value, ty: Array) -> ir.Value:
+    """{data, shape, strides} of an ndarray argument.
+
+    A C array gets the strides its shape implies (NumPy may store any stride for a
+    dimension of length 1).
+    """
+    from fastimport.backend.npemit import array_struct
+    from fastimport.frontend.numpy_types import ITEM_BITS
+    from fastimport.runtime.ndarray import layout
+
+    lay = layout()
+
+    def field(offset: int) -> ir.Value:
+        return bld.load(bld.gep(obj, [ir.Constant(I64, offset)], source_etype=I8), typ=PTR)
+
+    dims_at, strides_at = field(lay.dimensions), field(lay.strides)
+    value = bld.insert_value(ir.Constant(array_struct(ty.ndim), ir.Undefined), field(lay.data), 0)
+    dims = [bld.load(bld.gep(dims_at, [ir.Constant(I64, k)], source_etype=I64), typ=I64) for k in range(ty.ndim)]
+    if ty.layout == "C":
+        strides = [ir.Constant(I64, ITEM_BITS[ty.dtype] // 8)]
+        for k in range(ty.ndim - 1, 0, -1):
+            strides.insert(0, bld.mul(strides[0], dims[k]))
+    else:
+        strides = [
+            bld.load(bld.gep(strides_at, [ir.Constant(I64, k)], source_etype=I64), typ=I64) for k in range(ty.ndim)
+        ]
+    for k in range(ty.ndim):
+        value = bld.insert_value(value, dims[k], [1, k])
+        value = bld.insert_value(value, strides[k], [2, k])
+    return value
+
+
+def _unbox_numpy_scalar(bld: ir.IRBuilder, obj: ir.Value, ty: Ty, check: Callable) -> ir.Value:
+    """The value of a NumPy scalar object (it follows the object header, as in every NumPy)."""
+    from fastimport.frontend.numpy_types import ITEM_BITS, SIGNED
+
+    at = bld.gep(obj, [ir.Constant(I64, FLOAT_VALUE_OFFSET)], source_etype=I8)
+    if ty is Ty.F64:
+        return bld.load(at, typ=F64)
+    if ty is Ty.F32:
+        return bld.load(at, typ=ir.FloatType())
+    if ty is Ty.B:
+        return bld.icmp_unsigned("!=", bld.load(at, typ=I8), ir.Constant(I8, 0))
+    raw = bld.load(at, typ=ir.IntType(ITEM_BITS[ty]))
+    if ty is Ty.U64:
+        check(bld.icmp_signed(">=", raw, ir.Constant(I64, 0)))  # beyond 2**63 - 1: bytecode
+        return raw
+    if ITEM_BITS[ty] == 64:  # noqa: PLR2004
+        return raw
+    return bld.sext(raw, I64) if ty in SIGNED else bld.zext(raw, I64)
 
 
 def _unbox_int(bld: ir.IRBuilder, module: ir.Module, fn: ir.Function, obj: ir.Value, miss: ir.Block) -> ir.Value:

@@ -1,4 +1,4 @@
-"""Ops over NUM values: one op becomes one case per run-time type of its operands.
+"""Ops over Union values: one op becomes one case per run-time type of its operands.
 
     r = add s, x        s: int|float|bool, x: float
         -> case s is int:   r = add (int) s, x    : float
@@ -6,7 +6,7 @@
            case s is bool:  r = add (bool) s, x   : float
     result: float (all cases agree); cases CPython would reject deopt
 
-`substitute` makes the per-case copy of an op, its NUM operands replaced by
+`substitute` makes the per-case copy of an op, its Union operands replaced by
 `Shadow` values of one concrete type; inference (`result_type`) and the
 emitter (`FunctionEmitter.split`) share it.
 """
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from fastimport.frontend.errors import Unsupported
 from fastimport.frontend.ir import Binary, Builtin, Compare, MathCall, Op, PyCall, Truth, Unary, Value
-from fastimport.frontend.types import CONCRETE, Ty, join
+from fastimport.frontend.types import Ty, Union, join
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -28,7 +28,7 @@ SPLIT_OPS = (Unary, Binary, Compare, Truth, Builtin, MathCall, PyCall)
 
 
 class Shadow(Value):
-    """An operand of known concrete type standing in for a NUM value in one case."""
+    """An operand of known concrete type standing in for a Union value in one case."""
 
     def __init__(self, ty: Ty, llvm: object = None) -> None:
         self.type = ty
@@ -36,17 +36,17 @@ class Shadow(Value):
 
 
 def dynamic_sources(op: Op) -> list[Value]:
-    """The distinct operands of `op` whose type is NUM, in order."""
+    """The distinct operands of `op` whose type is a Union, in order."""
     seen: list[Value] = []
     for src in op.sources():
-        if src.type is Ty.NUM and all(src is not s for s in seen):
+        if isinstance(src.type, Union) and all(src is not s for s in seen):
             seen.append(src)
     return seen
 
 
 def cases(sources: list[Value]) -> list[tuple[Ty, ...]]:
-    """Every combination of concrete types for the NUM `sources`, one tuple per case."""
-    return list(itertools.product(CONCRETE, repeat=len(sources)))
+    """Every combination of concrete types for the Union `sources`, one tuple per case."""
+    return list(itertools.product(*(src.type.members for src in sources)))  # type: ignore[union-attr]
 
 
 def substitute(op: Op, mapping: dict[int, Value]) -> Op:
@@ -63,7 +63,7 @@ def substitute(op: Op, mapping: dict[int, Value]) -> Op:
 
 
 def result_type(op: Op, concrete_type: Callable[[Op], Ty]) -> Ty:
-    """The type of `op`, trying every run-time type of its NUM operands.
+    """The type of `op`, trying every run-time type of its Union operands.
 
     Cases that would raise TypeError in CPython are dropped (they deopt at run
     time); if none is left the op is unsupported.

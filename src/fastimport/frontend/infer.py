@@ -16,12 +16,14 @@ from collections.abc import Callable
 from fastimport.frontend.dynamic import SPLIT_OPS, result_type
 from fastimport.frontend.errors import Unsupported
 from fastimport.frontend.ir import (
+    ArrayAttr,
     Binary,
     Builtin,
     Call,
     Compare,
     Const,
     FuncIR,
+    Index,
     LoadGlobal,
     LoadLocal,
     MathCall,
@@ -33,8 +35,16 @@ from fastimport.frontend.ir import (
     Truth,
     Unary,
 )
-from fastimport.frontend.typerules import _node, binary_type, builtin_type, math_type, pycall_type, unary_type
-from fastimport.frontend.types import Ty, TypeConflictError, join, ty_of_value
+from fastimport.frontend.typerules import (
+    _node,
+    binary_type,
+    builtin_type,
+    compare_type,
+    math_type,
+    pycall_type,
+    unary_type,
+)
+from fastimport.frontend.types import Array, Ty, TypeConflictError, is_scalar, join, ty_of_value
 
 # (callee name, argument types) -> (the callee's specialization, its return type if known yet)
 CallResolver = Callable[[str, tuple[Ty, ...], Op], tuple[object, "Ty | None"]]
@@ -46,14 +56,14 @@ def infer_types(fn: FuncIR, resolve_call: CallResolver) -> bool:
     for op in fn.all_ops():
         before = op.type
         _infer_op(fn, op, resolve_call)
-        changed |= op.type is not before
+        changed |= op.type != before
         if isinstance(op, StoreLocal) and op.src.type is not None:
             local_before = op.local.type
             try:
                 op.local.type = join(op.local.type, op.src.type)
             except TypeConflictError as e:
                 raise Unsupported(_node(op), f"local '{op.local.name.lstrip('$')}' holds {e}") from None
-            changed |= op.local.type is not local_before
+            changed |= op.local.type != local_before
         if isinstance(op, Return):
             ret = Ty.NONE if op.value is None else op.value.type
             if ret is not None:
@@ -62,7 +72,7 @@ def infer_types(fn: FuncIR, resolve_call: CallResolver) -> bool:
                     fn.ret_type = join(fn.ret_type, ret)
                 except TypeConflictError as e:
                     raise Unsupported(_node(op), f"returns both {e}") from None
-                changed |= fn.ret_type is not before_ret
+                changed |= fn.ret_type != before_ret
     return changed
 
 
@@ -73,8 +83,7 @@ def concrete_type(op: Op) -> Ty:  # noqa: PLR0911 - one return per op kind
     if isinstance(op, Binary):
         return binary_type(op, op.kind, op.lhs.type, op.rhs.type, op.rhs)  # type: ignore[arg-type]
     if isinstance(op, Compare):
-        binary_type(op, "sub", op.lhs.type, op.rhs.type, op.rhs)  # type: ignore[arg-type]
-        return Ty.BOOL
+        return compare_type(op, op.lhs.type, op.rhs.type)  # type: ignore[arg-type]
     if isinstance(op, Truth):
         _numeric_or_none(op, op.src.type)
         return Ty.BOOL
@@ -88,8 +97,36 @@ def concrete_type(op: Op) -> Ty:  # noqa: PLR0911 - one return per op kind
 
 
 def _numeric_or_none(op: Op, ty: Ty | None) -> None:
-    if ty not in (Ty.INT, Ty.FLOAT, Ty.BOOL, Ty.NONE):
+    if not (is_scalar(ty) or ty is Ty.NONE):
         raise Unsupported(_node(op), f"truth of a {ty}")
+
+
+def index_type(op: Index) -> Array | Ty:
+    """An element (all indices given) or a view (fewer) of an array."""
+    base = op.base.type
+    if not isinstance(base, Array):
+        raise Unsupported(_node(op), f"indexing a {base}")
+    if len(op.indices) > base.ndim:
+        raise Unsupported(_node(op), f"{len(op.indices)} indices for a {base.ndim}-d array")
+    for index in op.indices:
+        if not (isinstance(index.type, Ty) and index.type.is_int):
+            raise Unsupported(_node(op), f"array index of type {index.type}")
+    if len(op.indices) == base.ndim:
+        return base.dtype
+    return Array(base.dtype, base.ndim - len(op.indices), base.layout)
+
+
+def array_attr_type(op: ArrayAttr) -> Ty:
+    """`a.shape[k]`, `a.ndim`, `a.size`, `len(a)`: Python ints."""
+    base = op.base.type
+    if not isinstance(base, Array):
+        raise Unsupported(_node(op), f"{op.kind} of a {base}")
+    if op.kind == "shape":
+        if op.unpack is not None and op.unpack != base.ndim:
+            raise Unsupported(_node(op), f"unpacking the shape of a {base.ndim}-d array into {op.unpack} names")
+        if not -base.ndim <= op.axis < base.ndim:
+            raise Unsupported(_node(op), f"shape[{op.axis}] of a {base.ndim}-d array")
+    return Ty.INT
 
 
 def _infer_op(fn: FuncIR, op: Op, resolve_call: CallResolver) -> None:
@@ -106,6 +143,10 @@ def _infer_op(fn: FuncIR, op: Op, resolve_call: CallResolver) -> None:
         op.ref.type = op.type
     elif isinstance(op, SPLIT_OPS):
         op.type = result_type(op, concrete_type)
+    elif isinstance(op, Index):
+        op.type = index_type(op)
+    elif isinstance(op, ArrayAttr):
+        op.type = array_attr_type(op)
     elif isinstance(op, Call):
         target, ret = resolve_call(op.callee, tuple(a.type for a in op.args), op)  # type: ignore[misc]
         op.target = target

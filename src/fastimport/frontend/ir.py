@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final, Generic, TypeVar, final
 
 if TYPE_CHECKING:
-    from fastimport.frontend.types import Ty
+    from fastimport.frontend.types import Type as Ty
 
 T = TypeVar("T")
 
@@ -274,6 +274,46 @@ class Call(Op):
 
 
 @final
+class Index(Op):
+    """base[i, j, ...] of an array: an element, or a view when fewer indices than dimensions.
+
+    Negative indices count from the end; out of bounds deopts (CPython raises NumPy's
+    IndexError). `base[i][j]` is Index(Index(base, [i]), [j]).
+    """
+
+    def __init__(self, base: Value, indices: list[Value]) -> None:
+        self.base = base
+        self.indices = indices
+
+    def sources(self) -> list[Value]:
+        return [self.base, *self.indices]
+
+    def accept(self, visitor: OpVisitor[T]) -> T:
+        return visitor.visit_index(self)
+
+
+@final
+class ArrayAttr(Op):
+    """An int property of an array: `shape` (with `axis`), `ndim`, `size`, or `len`.
+
+    `a.shape[k]` is ArrayAttr("shape", a, k); `n, m = a.shape` stores one ArrayAttr per
+    name, each with `unpack` = the number of names (inference checks it is a.ndim).
+    """
+
+    def __init__(self, kind: str, base: Value, axis: int = 0, unpack: int | None = None) -> None:
+        self.kind = kind
+        self.base = base
+        self.axis = axis
+        self.unpack = unpack
+
+    def sources(self) -> list[Value]:
+        return [self.base]
+
+    def accept(self, visitor: OpVisitor[T]) -> T:
+        return visitor.visit_array_attr(self)
+
+
+@final
 class CheckSignals(Op):
     """At a loop back edge: let Ctrl-C (KeyboardInterrupt) in, every so often."""
 
@@ -349,7 +389,9 @@ class Deopt(Terminator):
         return visitor.visit_deopt(self)
 
 
-PURE_OPS: Final = (Const, Param, LoadLocal, LoadGlobal, Unary, Binary, Compare, Truth, Builtin, MathCall, PyCall)
+PURE_OPS: Final = (
+    Const, Param, LoadLocal, LoadGlobal, Unary, Binary, Compare, Truth, Builtin, MathCall, PyCall, Index, ArrayAttr,
+)  # fmt: skip
 TERMINATORS: Final = (Goto, Branch, Return, Deopt)
 
 
@@ -413,6 +455,10 @@ class OpVisitor(Generic[T]):
     def visit_py_call(self, op: PyCall) -> T: ...
     @abstractmethod
     def visit_call(self, op: Call) -> T: ...
+    @abstractmethod
+    def visit_index(self, op: Index) -> T: ...
+    @abstractmethod
+    def visit_array_attr(self, op: ArrayAttr) -> T: ...
     @abstractmethod
     def visit_check_signals(self, op: CheckSignals) -> T: ...
     @abstractmethod

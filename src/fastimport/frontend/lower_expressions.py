@@ -13,12 +13,14 @@ from typing import TYPE_CHECKING
 
 from fastimport.frontend.errors import Unsupported
 from fastimport.frontend.ir import (
+    ArrayAttr,
     Binary,
     Builtin,
     Call,
     Compare,
     Const,
     GlobalRef,
+    Index,
     LoadGlobal,
     LoadLocal,
     MathCall,
@@ -100,14 +102,47 @@ def lower_name(b: Builder, node: ast.Name) -> Value:
     return b.add(LoadGlobal(b.global_ref(resolved.ref)), node)
 
 
+ARRAY_ATTRIBUTES = frozenset({"ndim", "size"})
+
+
 def lower_attribute(b: Builder, node: ast.Attribute) -> Value:
-    """A `math` constant such as `math.pi`."""
+    """A `math` constant such as `math.pi`, or `a.ndim` / `a.size` of an array."""
+    if not (isinstance(node.value, ast.Name) and node.value.id not in b.fn.locals):
+        if node.attr == "shape":
+            raise Unsupported(node, "a.shape as a value (index it, a.shape[0], or unpack it, n, m = a.shape)")
+        if node.attr not in ARRAY_ATTRIBUTES:
+            raise Unsupported(node, f"attribute '{node.attr}' of a value")
+        return b.add(ArrayAttr(node.attr, lower_expr(b, node.value)), node)
     module_ref = _math_module(b, node.value)
     if node.attr not in MATH_CONSTANTS:
         raise Unsupported(node, f"math.{node.attr} used as a value")
     b.global_ref(module_ref)
     ref = b.global_ref(GlobalRef("module:math", node.attr, "value"))
     return b.add(LoadGlobal(ref), node)
+
+
+def lower_subscript(b: Builder, node: ast.Subscript) -> Value:
+    """`a[i]`, `a[i, j]` (an element or a view of an array), or `a.shape[k]`."""
+    if isinstance(node.value, ast.Attribute) and node.value.attr == "shape":
+        axis = _constant_int(node.slice)
+        if axis is None:
+            raise Unsupported(node, "a.shape[...] with an index other than an int literal")
+        return b.add(ArrayAttr("shape", lower_expr(b, node.value.value), axis), node)
+    base = lower_expr(b, node.value)
+    parts = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+    for part in parts:
+        if isinstance(part, (ast.Slice, ast.Starred)) or (isinstance(part, ast.Constant) and part.value in (None, ...)):
+            raise Unsupported(part, "slicing (only integer indices are compiled)")
+    return b.add(Index(base, [lower_expr(b, part) for part in parts]), node)
+
+
+def _constant_int(node: ast.expr) -> int | None:
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        inner = _constant_int(node.operand)
+        return None if inner is None else -inner
+    if isinstance(node, ast.Constant) and type(node.value) is int:
+        return node.value
+    return None
 
 
 def lower_binop(b: Builder, node: ast.BinOp) -> Value:
@@ -237,6 +272,10 @@ def _builtin_call(b: Builder, node: ast.Call, resolved: Resolved) -> Value:
     name = resolved.name
     if name == "range":
         raise Unsupported(node, "range() outside a for loop")
+    if name == "len":
+        if len(node.args) != 1 or node.keywords:
+            raise Unsupported(node, "len() with other than one argument")
+        return b.add(ArrayAttr("len", lower_expr(b, node.args[0])), node)
     if name == "round" and len(node.args) == 2:  # noqa: PLR2004
         # round(x, n) goes through a correctly rounded decimal conversion in CPython.
         args = [lower_expr(b, arg) for arg in node.args]
@@ -308,6 +347,7 @@ _EXPRESSIONS = {
     ast.Constant: lower_constant,
     ast.Name: lower_name,
     ast.Attribute: lower_attribute,
+    ast.Subscript: lower_subscript,
     ast.BinOp: lower_binop,
     ast.UnaryOp: lower_unaryop,
     ast.Compare: lower_compare,

@@ -11,12 +11,14 @@ from typing import TYPE_CHECKING
 from fastimport.frontend.builder import Builder
 from fastimport.frontend.errors import Unsupported
 from fastimport.frontend.ir import (
+    ArrayAttr,
     Binary,
     Builtin,
     CheckSignals,
     Compare,
     Const,
     FuncIR,
+    Index,
     LoadLocal,
     Param,
     Return,
@@ -73,6 +75,9 @@ def lower_assign(b: Builder, s: ast.Assign) -> None:
     if len(s.targets) == 1 and _is_parallel_assignment(s.targets[0], s.value):
         _lower_parallel_assignment(b, s.targets[0], s.value)  # type: ignore[arg-type]
         return
+    if len(s.targets) == 1 and _is_shape_unpacking(s.targets[0], s.value):
+        _lower_shape_unpacking(b, s.targets[0], s.value)  # type: ignore[arg-type]
+        return
     for target in s.targets:
         if not isinstance(target, ast.Name):
             raise Unsupported(target, f"assignment to {type(target).__name__}")
@@ -100,6 +105,24 @@ def _lower_parallel_assignment(b: Builder, target: ast.Tuple, value: ast.Tuple) 
     values = [lower_expr(b, element) for element in value.elts]
     for name, element in zip(target.elts, values, strict=True):
         b.add(StoreLocal(b.local(name.id), element), name)  # type: ignore[attr-defined]
+
+
+def _is_shape_unpacking(target: ast.expr, value: ast.expr) -> bool:
+    """`n, m = a.shape`: names on the left, an array's shape on the right."""
+    return (
+        isinstance(target, (ast.Tuple, ast.List))
+        and all(isinstance(t, ast.Name) for t in target.elts)
+        and isinstance(value, ast.Attribute)
+        and value.attr == "shape"
+    )
+
+
+def _lower_shape_unpacking(b: Builder, target: ast.Tuple, value: ast.Attribute) -> None:
+    """One int per name; inference checks there are as many names as dimensions."""
+    base = lower_expr(b, value.value)
+    dims = [b.add(ArrayAttr("shape", base, axis, unpack=len(target.elts)), value) for axis in range(len(target.elts))]
+    for name, dim in zip(target.elts, dims, strict=True):
+        b.add(StoreLocal(b.local(name.id), dim), name)  # type: ignore[attr-defined]
 
 
 def lower_annassign(b: Builder, s: ast.AnnAssign) -> None:
@@ -178,9 +201,12 @@ def _lower_loop_rest(b: Builder, s: ast.While | ast.For, top: BasicBlock, orelse
 
 def lower_for(b: Builder, s: ast.For) -> None:
     """The loop `for target in range(start, stop, step)`: the range is evaluated once, up front."""
-    call = _range_call(b, s)
     if not isinstance(s.target, ast.Name):
         raise Unsupported(s.target, "for loop target other than a name")
+    if not _is_range_call(b, s.iter):
+        _lower_for_each(b, s)
+        return
+    call = _range_call(b, s)
     start, stop, step, ascending = _range_bounds(b, call)
     cur, end, inc = b.temp("range_cur"), b.temp("range_stop"), b.temp("range_step")
     b.add(StoreLocal(cur, start), call)
@@ -205,6 +231,33 @@ def lower_for(b: Builder, s: ast.For) -> None:
     b.add(StoreLocal(b.local(s.target.id), cur_v), s.target)
     b.add(StoreLocal(cur, b.add(Binary("add", cur_v, b.add(LoadLocal(inc), call)), call)), call)
     _lower_loop_rest(b, s, top, orelse, done)
+
+
+def _lower_for_each(b: Builder, s: ast.For) -> None:
+    """`for x in a` over an array: by index, 0 to len(a) - 1 (an ndarray's length is fixed)."""
+    seq, index, length = b.temp("iter_seq"), b.temp("iter_index"), b.temp("iter_len")
+    b.add(StoreLocal(seq, lower_expr(b, s.iter)), s.iter)
+    b.add(StoreLocal(length, b.add(ArrayAttr("len", b.add(LoadLocal(seq), s.iter)), s.iter)), s.iter)
+    b.add(StoreLocal(index, b.add(Const(0), s.iter)), s.iter)
+    top, body, orelse, done = b.new_block(), b.new_block(), b.new_block(), b.new_block()
+    b.goto_and_activate(top)
+    b.add(CheckSignals(), s)
+    i = b.add(LoadLocal(index), s.iter)
+    b.branch(b.add(Compare("lt", i, b.add(LoadLocal(length), s.iter)), s.iter), body, orelse)
+    b.activate(body)
+    item = b.add(Index(b.add(LoadLocal(seq), s.iter), [i]), s.iter)
+    b.add(StoreLocal(b.local(s.target.id), item), s.target)  # type: ignore[union-attr]
+    b.add(StoreLocal(index, b.add(Binary("add", i, b.add(Const(1), s.iter)), s.iter)), s.iter)
+    _lower_loop_rest(b, s, top, orelse, done)
+
+
+def _is_range_call(b: Builder, node: ast.expr) -> bool:
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "range"
+        and node.func.id not in b.fn.locals
+    )
 
 
 def _range_call(b: Builder, s: ast.For) -> ast.Call:

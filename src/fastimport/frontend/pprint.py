@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 from fastimport.frontend.ir import (
+    ArrayAttr,
     Binary,
     Branch,
     Builtin,
@@ -21,6 +22,7 @@ from fastimport.frontend.ir import (
     Deopt,
     FuncIR,
     Goto,
+    Index,
     LoadGlobal,
     LoadLocal,
     MathCall,
@@ -103,6 +105,13 @@ class _Printer(OpVisitor[str]):
 
     def visit_call(self, op: Call) -> str:
         return f"call {op.callee}({self.args(op.args)})"
+
+    def visit_index(self, op: Index) -> str:
+        return f"index {self.name(op.base)}[{self.args(op.indices)}]"
+
+    def visit_array_attr(self, op: ArrayAttr) -> str:
+        axis = f"[{op.axis}]" if op.kind == "shape" else ""
+        return f"{op.kind}{axis} {self.name(op.base)}"
 
     def visit_check_signals(self, _op: CheckSignals) -> str:
         return "check_signals"

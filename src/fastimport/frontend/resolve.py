@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     import ast
     from collections.abc import Callable
 
-SUPPORTED_BUILTINS = frozenset({"abs", "min", "max", "int", "float", "bool", "round", "range"})
+SUPPORTED_BUILTINS = frozenset({"abs", "min", "max", "int", "float", "bool", "round", "range", "len"})
 
 
 @dataclass

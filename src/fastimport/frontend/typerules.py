@@ -14,20 +14,26 @@ import sys
 from fastimport.frontend.errors import Unsupported
 from fastimport.frontend.ir import Const, Value
 from fastimport.frontend.mathlib import MATH_FUNCTIONS
-from fastimport.frontend.types import NUMERIC, Ty
+from fastimport.frontend.types import PYTHON_NUMBERS, Ty, is_scalar, union_of
 
 _BITWISE = frozenset({"lshift", "rshift", "and", "or", "xor"})
 
 
 def _numeric(op: Value, *types: Ty | None) -> None:
     for ty in types:
-        if ty not in NUMERIC:
+        if not is_scalar(ty):
             raise Unsupported(_node(op), f"operand of type {ty}")
+
+
+def _numpy(*types: Ty) -> bool:
+    return any(isinstance(t, Ty) and t.is_numpy for t in types)
 
 
 def binary_type(op: Value, kind: str, lt: Ty, rt: Ty, rhs: Value) -> Ty:
     """The result type of a binary operation on operands of types `lt` and `rt`."""
     _numeric(op, lt, rt)
+    if _numpy(lt, rt):
+        return _numpy_binary_type(op, kind, lt, rt)
     if Ty.FLOAT in (lt, rt):
         if kind in _BITWISE:
             raise Unsupported(_node(op), f"'{kind}' with a float operand")
@@ -41,11 +47,50 @@ def binary_type(op: Value, kind: str, lt: Ty, rt: Ty, rhs: Value) -> Ty:
     return Ty.INT
 
 
+def _numpy_binary_type(op: Value, kind: str, lt: Ty, rt: Ty) -> Ty:
+    """NumPy's answer (frontend/numpy_types.py), within what the emitter implements."""
+    from fastimport.frontend import numpy_types
+
+    if kind in ("lshift", "rshift"):
+        raise Unsupported(_node(op), f"'{kind}' on a NumPy scalar")
+    result = numpy_types.binary(kind, lt, rt)
+    if result is None:
+        raise Unsupported(_node(op), f"'{kind}' of {lt} and {rt} (NumPy raises)")
+    if kind == "pow":  # NumPy's power is not libm's pow bit for bit (SIMD kernels): NumPy computes it
+        raise Unsupported(_node(op), f"** on NumPy scalars ({lt}, {rt})")
+    if kind in ("floordiv", "mod") and result is Ty.F32:  # only the float64 algorithm is implemented
+        raise Unsupported(_node(op), f"'{kind}' of float32 scalars")
+    if kind in _BITWISE and result.is_float:  # pragma: no cover - NumPy raises for these
+        raise Unsupported(_node(op), f"'{kind}' with a float operand")
+    return result
+
+
+def compare_type(op: Value, lt: Ty, rt: Ty) -> Ty:
+    """The result type of a comparison: bool, or numpy.bool when a NumPy scalar takes part."""
+    _numeric(op, lt, rt)
+    if _numpy(lt, rt):
+        from fastimport.frontend import numpy_types
+
+        if numpy_types.binary("add", lt, rt) is None and not (lt.is_bool and rt.is_bool):
+            raise Unsupported(_node(op), f"comparison of {lt} and {rt} (before NumPy 2)")
+        return Ty.B
+    return Ty.BOOL
+
+
 def unary_type(op: Value, kind: str, t: Ty) -> Ty:
     """The result type of a unary operation on an operand of type `t`."""
     _numeric(op, t)
     if kind == "not":
         return Ty.BOOL
+    if t.is_numpy:
+        from fastimport.frontend import numpy_types
+
+        result = numpy_types.unary(kind, t)
+        if kind == "invert" and t is Ty.U64:  # ~x is beyond 2**63 for every x native code holds
+            raise Unsupported(_node(op), "~ of a uint64")
+        if result is None:
+            raise Unsupported(_node(op), f"{kind} of a {t} (NumPy raises)")
+        return result
     if kind == "invert":
         # ~True is -2 before 3.12; from 3.12 it also warns (DeprecationWarning), an effect.
         if t is Ty.FLOAT or (t is Ty.BOOL and sys.version_info >= (3, 12)):
@@ -60,7 +105,9 @@ def builtin_type(op: Value, name: str, types: list[Ty]) -> Ty:
     if name in ("min", "max"):
         # Python returns one of the arguments itself: with mixed types, which one is
         # known only at run time.
-        return types[0] if len(set(types)) == 1 else Ty.NUM
+        return union_of(types)  # type: ignore[return-value]
+    if _numpy(*types):
+        return _numpy_builtin_type(op, name, types[0])
     if name == "abs":
         return Ty.FLOAT if types[0] is Ty.FLOAT else Ty.INT
     if name == "$range_arg":
@@ -70,9 +117,34 @@ def builtin_type(op: Value, name: str, types: list[Ty]) -> Ty:
     return {"int": Ty.INT, "float": Ty.FLOAT, "bool": Ty.BOOL, "round": Ty.INT}[name]
 
 
+def _numpy_builtin_type(op: Value, name: str, t: Ty) -> Ty:
+    from fastimport.frontend import numpy_types
+
+    if name == "$range_arg":
+        if not t.is_int:
+            raise Unsupported(_node(op), f"range() of a {t}")
+        return Ty.INT
+    result = numpy_types.unary("abs", t) if name == "abs" else numpy_types.python_builtin(name, t)
+    if result is None:
+        raise Unsupported(_node(op), f"{name}() of a {t}")
+    if name == "round" and not (t is Ty.F64 and result is Ty.INT):
+        raise Unsupported(_node(op), f"round() of a {t}")
+    return result
+
+
+def _python_numbers(op: Value, what: str, types: list[Ty]) -> None:
+    """Math functions and round(x, n) take Python numbers and numpy.float64 (a float subclass)."""
+    for t in types:
+        if t not in PYTHON_NUMBERS and t is not Ty.F64:
+            raise Unsupported(_node(op), f"{what} of a {t}")
+
+
 def pycall_type(op: Value, rule: str, types: list[Ty]) -> Ty:
     """The result type a PyCall must produce (checked at run time: anything else deopts)."""
     _numeric(op, *types)
+    for t in types:
+        if t not in PYTHON_NUMBERS:
+            raise Unsupported(_node(op), f"{rule} of a {t}")
     if rule == "round":  # round(x, n): a float stays a float, an int (or bool) gives an int
         return Ty.FLOAT if types[0] is Ty.FLOAT else Ty.INT
     return {"float": Ty.FLOAT, "int": Ty.INT, "bool": Ty.BOOL}[rule]
@@ -81,6 +153,7 @@ def pycall_type(op: Value, rule: str, types: list[Ty]) -> Ty:
 def math_type(op: Value, name: str, types: list[Ty]) -> Ty:
     """The result type of a call of `math.<name>` with arguments of `types`."""
     _numeric(op, *types)
+    _python_numbers(op, f"math.{name}()", types)
     spec = MATH_FUNCTIONS[name]
     return spec.result
 

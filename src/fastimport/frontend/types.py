@@ -3,13 +3,18 @@
     INT    Python int, held as a checked int64 (overflow deopts)
     FLOAT  Python float, an IEEE double
     BOOL   Python bool, an i1
-    NUM    one of int, float, bool, decided at run time (a tag and a payload), for
-           variables that hold more than one: `s = 0` then `s += 0.5`
     NONE   only as a return type
+    F64 F32 I64 I32 I16 I8 U64 U32 U16 U8 B
+           NumPy scalars (numpy.float64, ..., numpy.bool): what indexing an array
+           gives; they follow NumPy's rules, not Python's (see frontend/npscalars.py)
+    Union  one of several scalar types, decided at run time (a tag and a payload),
+           for variables that hold more than one: `s = 0` then `s += 0.5`, or
+           `s = 0.0` then `s += a[i]` (float, then numpy.float64)
+    Array  a numpy.ndarray of one dtype, number of dimensions and layout
 
 `join` is the lattice used by inference: `None` (not yet known) is bottom;
-different numeric types join to NUM; None and a number do not join (the
-function is not compiled for those argument types).
+different scalar types join to their Union; anything else that differs does not
+join (the function is not compiled for those argument types).
 """
 
 from __future__ import annotations
@@ -18,45 +23,184 @@ import enum
 
 
 class Ty(enum.Enum):
-    """A value type known to native code."""
+    """A scalar type known to native code."""
 
     INT = "int"
     FLOAT = "float"
     BOOL = "bool"
-    NUM = "int|float|bool"
     NONE = "None"
+    F64 = "float64"
+    F32 = "float32"
+    I64 = "int64"
+    I32 = "int32"
+    I16 = "int16"
+    I8 = "int8"
+    U64 = "uint64"
+    U32 = "uint32"
+    U16 = "uint16"
+    U8 = "uint8"
+    B = "numpy.bool"
 
     def __str__(self) -> str:
         return self.value
 
+    @property
+    def is_numpy(self) -> bool:
+        """A NumPy scalar type (arithmetic follows NumPy)."""
+        return self in NUMPY_SCALARS
+
+    @property
+    def is_float(self) -> bool:
+        """Held as an LLVM double or float."""
+        return self in (Ty.FLOAT, Ty.F64, Ty.F32)
+
+    @property
+    def is_bool(self) -> bool:
+        """Held as an i1."""
+        return self in (Ty.BOOL, Ty.B)
+
+    @property
+    def is_int(self) -> bool:
+        """Held as an int64 (NumPy ints of any width too: their value always fits)."""
+        return self is Ty.INT or self in NUMPY_INTS
+
+
+NUMPY_INTS = (Ty.I64, Ty.I32, Ty.I16, Ty.I8, Ty.U64, Ty.U32, Ty.U16, Ty.U8)
+NUMPY_SCALARS = frozenset({Ty.F64, Ty.F32, Ty.B, *NUMPY_INTS})
+# Every scalar that can live in a Union; a Union's tag is the index in this tuple.
+SCALARS = (
+    Ty.INT,
+    Ty.FLOAT,
+    Ty.BOOL,
+    Ty.F64,
+    Ty.F32,
+    Ty.I64,
+    Ty.I32,
+    Ty.I16,
+    Ty.I8,
+    Ty.U64,
+    Ty.U32,
+    Ty.U16,
+    Ty.U8,
+    Ty.B,
+)
+# Python's own numbers: what the first slice of fastimport compiled.
+PYTHON_NUMBERS = (Ty.INT, Ty.FLOAT, Ty.BOOL)
+
+
+class _Value:
+    """An immutable value type compared by its fields.
+
+    Not a dataclass: this module is imported at start-up by every module with a
+    function, and importing dataclasses costs ~8 ms.
+    """
+
+    __slots__ = ()
+
+    def _key(self) -> tuple[object, ...]:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and self._key() == other._key()  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, self._key()))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}{self._key()!r}"
+
+
+class Union(_Value):
+    """One of `members` (scalars, in SCALARS order), known at run time by a tag."""
+
+    __slots__ = ("members",)
+
+    def __init__(self, members: tuple[Ty, ...]) -> None:
+        object.__setattr__(self, "members", members)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(name)
+
+    def __str__(self) -> str:
+        return "|".join(map(str, self.members))
+
+    @property
+    def name(self) -> str:
+        """For symbol names: `int_float`."""
+        return "_".join(t.name.lower() for t in self.members)
+
+
+# The union of Python's three number types (what `min(1, 2.0)` or `s = 0; s += 0.5` give).
+NUM = Union(PYTHON_NUMBERS)
+
+
+class Array(_Value):
+    """numpy.ndarray of `dtype` (a NumPy scalar type) with `ndim` dimensions.
+
+    layout "C" (C-contiguous: strides follow from the shape) or "A" (any strides).
+    """
+
+    __slots__ = ("dtype", "layout", "ndim")
+
+    def __init__(self, dtype: Ty, ndim: int, layout: str = "C") -> None:
+        object.__setattr__(self, "dtype", dtype)
+        object.__setattr__(self, "ndim", ndim)
+        object.__setattr__(self, "layout", layout)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(name)
+
+    def __str__(self) -> str:
+        return f"{self.dtype}[{', '.join([':'] * self.ndim)}]{'' if self.layout == 'C' else ' (strided)'}"
+
+    @property
+    def name(self) -> str:
+        """For symbol names: `arr_f64_2c`."""
+        return f"arr_{self.dtype.name.lower()}_{self.ndim}{self.layout.lower()}"
+
+
+Type = Ty | Union | Array
 
 # Python type objects to our types; exact types only (a subclass of int is not INT).
 PY_TYPES: dict[type, Ty] = {int: Ty.INT, float: Ty.FLOAT, bool: Ty.BOOL, type(None): Ty.NONE}
-# The types a NUM value can have at run time; its tag is the index in this tuple.
-CONCRETE = (Ty.INT, Ty.FLOAT, Ty.BOOL)
-NUMERIC = frozenset({*CONCRETE, Ty.NUM})
+
+
+def is_scalar(t: object) -> bool:
+    """A number native code holds unboxed (a Union counts)."""
+    return isinstance(t, Union) or (isinstance(t, Ty) and t is not Ty.NONE)
+
+
+def members(t: Ty | Union) -> tuple[Ty, ...]:
+    """The scalar types a value of type `t` can have at run time."""
+    return t.members if isinstance(t, Union) else (t,)
 
 
 class TypeConflictError(Exception):
     """Two different types met where native code needs one."""
 
 
-def join(a: Ty | None, b: Ty | None) -> Ty | None:
-    """Least upper bound of two types; raises TypeConflictError when they differ."""
+def join(a: Type | None, b: Type | None) -> Type | None:
+    """Least upper bound of two types; raises TypeConflictError when they do not meet."""
     if a is None:
         return b
-    if b is None or a is b:
+    if b is None or a == b:
         return a
-    if a in NUMERIC and b in NUMERIC:
-        return Ty.NUM
+    if is_scalar(a) and is_scalar(b):
+        return union_of([*members(a), *members(b)])  # type: ignore[arg-type]
     raise TypeConflictError(f"{a} and {b}")
 
 
+def union_of(types: list[Ty]) -> Ty | Union:
+    """The type holding any of `types`: the type itself if there is one."""
+    found = tuple(t for t in SCALARS if t in types)
+    return found[0] if len(found) == 1 else Union(found)
+
+
 def ty_of_value(value: object) -> Ty | None:
-    """The type of a Python value as native code would hold it, or None if it cannot."""
+    """The type of a Python int/float/bool/None as native code would hold it, or None if it cannot."""
     return PY_TYPES.get(type(value))
 
 
-def signature_str(args: tuple[Ty, ...], ret: Ty | None) -> str:
+def signature_str(args: tuple[Type, ...], ret: Type | None) -> str:
     """`(int, float) -> float`, the form the report shows."""
     return f"({', '.join(map(str, args))}) -> {ret}"

@@ -156,7 +156,9 @@ class FunctionState:
         elif self.func is not None:
             if sig is None and self.record.reason == "not called yet":
                 kinds = ", ".join(type(a).__name__ for a in args)
-                self.record.reason = f"called with ({kinds}); only int, float and bool arguments are compiled"
+                self.record.reason = (
+                    f"called with ({kinds}); only int, float, bool, NumPy scalar and ndarray arguments are compiled"
+                )
             self.misses += 1
             if self.misses >= GIVE_UP_AFTER:
                 self._give_up()
@@ -202,6 +204,10 @@ class FunctionState:
         sig = []
         for arg in args:
             ty = PY_TYPES.get(type(arg))
+            if ty is None and "numpy" in sys.modules:  # only then can an argument be NumPy's
+                from fastimport.frontend.numpy_types import array_type, numpy_scalar_type
+
+                ty = array_type(arg) or numpy_scalar_type(arg)
             if ty is None or ty is Ty.NONE:
                 return None
             sig.append(ty)

@@ -1,0 +1,281 @@
+"""NumPy in native code: array elements, views and properties, and NumPy scalar arithmetic.
+
+A mixin of FunctionEmitter (backend/emit.py). Arrays are {data, shape, strides}
+structs (see `array_struct`); an element read checks its bounds (out of bounds
+deopts: CPython raises NumPy's IndexError).
+
+NumPy scalar arithmetic computes what NumPy's scalar math computes: both
+operands converted to the result type (frontend/numpy_types.py asks NumPy
+which), then one IEEE or wrapping integer operation. Whatever would make NumPy
+warn or raise (a float overflow to inf, an invalid operation giving nan, a
+division by zero, an integer leaving its type) is an *event*: it sets the same
+sticky flag as Python int overflow, and the call re-runs as bytecode, where
+NumPy itself warns, honours np.errstate, or raises. Events are rare, so the
+common path is plain machine arithmetic.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from llvmlite import ir
+
+from fastimport.backend import numerics
+from fastimport.backend.capi import F64, I8, I64, intrinsic
+from fastimport.frontend.numpy_types import INT_RANGES, ITEM_BITS, SIGNED, loop_type
+from fastimport.frontend.types import Array, Ty
+
+if TYPE_CHECKING:
+    from fastimport.frontend.ir import ArrayAttr, Binary, Index, Value
+
+F32 = ir.FloatType()
+INF = float("inf")
+
+
+def array_struct(ndim: int) -> ir.LiteralStructType:
+    """An array in native code: {data, shape[ndim], strides[ndim]} (strides in bytes)."""
+    dims = ir.ArrayType(I64, ndim)
+    return ir.LiteralStructType([ir.PointerType(), dims, dims])
+
+
+def is_numpy(*types: object) -> bool:
+    """Whether NumPy's rules apply: a NumPy scalar takes part."""
+    return any(isinstance(t, Ty) and t.is_numpy for t in types)
+
+
+class NumpyOps:
+    """Array access and NumPy scalar operations (mixed into FunctionEmitter)."""
+
+    builder: ir.IRBuilder
+    module: ir.Module
+    values: dict
+    func: ir.Function
+
+    # Provided by FunctionEmitter.
+    def value(self, v: Value) -> ir.Value: ...  # type: ignore[empty-body]  # noqa: D102
+    def deopt_if(self, cond: ir.Value) -> None: ...  # noqa: D102
+    def overflow_if(self, cond: ir.Value) -> None: ...  # noqa: D102
+    def int_binary(self, kind: str, a: ir.Value, b: ir.Value) -> ir.Value: ...  # type: ignore[empty-body]  # noqa: D102
+    def entry_alloca(self, ty: ir.Type, count: int = 1) -> ir.Value: ...  # type: ignore[empty-body]  # noqa: D102
+
+    # Arrays.
+
+    def visit_index(self, op: Index) -> None:
+        """An element (bounds-checked; a negative index counts from the end) or a view."""
+        bld = self.builder
+        arr: Array = op.base.type  # type: ignore[assignment]
+        base = self.value(op.base)
+        offset = ir.Constant(I64, 0)
+        for axis, index in enumerate(op.indices):
+            i = self.as_int_value(index)
+            dim = bld.extract_value(base, [1, axis])
+            i = bld.select(bld.icmp_signed("<", i, ir.Constant(I64, 0)), bld.add(i, dim), i)
+            self.deopt_if(bld.icmp_unsigned(">=", i, dim))  # IndexError, raised by the bytecode
+            offset = bld.add(offset, bld.mul(i, self.stride(arr, base, axis)))
+        pointer = bld.gep(bld.extract_value(base, 0), [offset], source_etype=I8)
+        if isinstance(op.type, Array):  # a view: the remaining dimensions
+            view = bld.insert_value(ir.Constant(array_struct(op.type.ndim), ir.Undefined), pointer, 0)
+            for k in range(op.type.ndim):
+                view = bld.insert_value(view, bld.extract_value(base, [1, len(op.indices) + k]), [1, k])
+                view = bld.insert_value(view, bld.extract_value(base, [2, len(op.indices) + k]), [2, k])
+            self.values[op] = view
+            return
+        self.values[op] = self.load_element(arr.dtype, pointer)
+
+    def stride(self, arr: Array, base: ir.Value, axis: int) -> ir.Value:
+        """Bytes between neighbours along `axis` (a constant for the last axis of a C array)."""
+        if arr.layout == "C" and axis == arr.ndim - 1:
+            return ir.Constant(I64, ITEM_BITS[arr.dtype] // 8)
+        return self.builder.extract_value(base, [2, axis])
+
+    def load_element(self, dtype: Ty, pointer: ir.Value) -> ir.Value:
+        """The element at `pointer` as native code holds a value of `dtype` (align 1: NumPy allows unaligned)."""
+        bld = self.builder
+        if dtype is Ty.F64:
+            return bld.load(pointer, typ=F64, align=1)
+        if dtype is Ty.F32:
+            return bld.load(pointer, typ=F32, align=1)
+        if dtype is Ty.B:
+            return bld.icmp_unsigned("!=", bld.load(pointer, typ=I8, align=1), ir.Constant(I8, 0))
+        raw = bld.load(pointer, typ=ir.IntType(ITEM_BITS[dtype]), align=1)
+        if dtype in (Ty.I64, Ty.U64):
+            if dtype is Ty.U64:  # beyond 2**63 - 1 it does not fit our int64: leave
+                self.overflow_if(bld.icmp_signed("<", raw, ir.Constant(I64, 0)))
+            return raw
+        return bld.sext(raw, I64) if dtype in SIGNED else bld.zext(raw, I64)
+
+    def visit_array_attr(self, op: ArrayAttr) -> None:
+        """`a.shape[k]`, `len(a)`, `a.ndim`, `a.size`."""
+        bld = self.builder
+        arr: Array = op.base.type  # type: ignore[assignment]
+        base = self.value(op.base)
+        if op.kind == "ndim":
+            self.values[op] = ir.Constant(I64, arr.ndim)
+        elif op.kind == "size":
+            size = ir.Constant(I64, 1)
+            for axis in range(arr.ndim):
+                size = bld.mul(size, bld.extract_value(base, [1, axis]))
+            self.values[op] = size
+        else:  # shape[axis], len
+            self.values[op] = bld.extract_value(base, [1, op.axis % arr.ndim])
+
+    # Conversions.
+
+    def as_int_value(self, v: Value) -> ir.Value:
+        """An int64 (a bool widened to 0 or 1)."""
+        x = self.value(v)
+        return self.builder.zext(x, I64) if v.type.is_bool else x  # type: ignore[union-attr]
+
+    def convert(self, v: Value, target: Ty) -> ir.Value:  # noqa: PLR0911 - one return per conversion
+        """The value of `v` converted to `target` the way NumPy casts it (events on overflow)."""
+        bld = self.builder
+        source: Ty = v.type  # type: ignore[assignment]
+        x = self.value(v)
+        if target in (Ty.F64, Ty.FLOAT):
+            if source is Ty.F32:
+                return bld.fpext(x, F64)
+            if source.is_float:
+                return x
+            return bld.uitofp(x, F64) if source.is_bool else bld.sitofp(x, F64)
+        if target is Ty.F32:
+            if source is Ty.F32:
+                return x
+            if source.is_float:  # a Python float meets a float32: NumPy casts it, warning on overflow
+                r = bld.fptrunc(x, F32)
+                self.float_event(r, [x])
+                return r
+            return bld.uitofp(x, F32) if source.is_bool else bld.sitofp(x, F32)
+        if target is Ty.B:
+            return x
+        # An integer type.
+        if source.is_bool:
+            return bld.zext(x, I64)
+        if source is Ty.INT:  # a Python int must fit the NumPy type (NEP 50: OverflowError)
+            self.check_range(target, x)
+        return x
+
+    def check_range(self, ty: Ty, x: ir.Value) -> None:
+        """An event if `x` is outside the NumPy integer type `ty`."""
+        low, high = INT_RANGES[ty]
+        if (low, high) == (-(2**63), 2**63 - 1):
+            return
+        bld = self.builder
+        below = bld.icmp_signed("<", x, ir.Constant(I64, low))
+        above = bld.icmp_signed(">", x, ir.Constant(I64, high))
+        self.overflow_if(bld.or_(below, above))
+
+    def is_nan(self, x: ir.Value) -> ir.Value:
+        """Whether x is nan (x != x)."""
+        return self.builder.fcmp_unordered("uno", x, x)
+
+    def is_inf(self, x: ir.Value) -> ir.Value:
+        """|x| == inf."""
+        fabs = self.fabs(x)
+        return self.builder.fcmp_ordered("==", fabs, ir.Constant(x.type, INF))
+
+    def is_finite(self, x: ir.Value) -> ir.Value:
+        """|x| < inf (false for nan)."""
+        return self.builder.fcmp_ordered("<", self.fabs(x), ir.Constant(x.type, INF))
+
+    def fabs(self, x: ir.Value) -> ir.Value:
+        """|x| of a double or a float."""
+        suffix = "f64" if x.type == F64 else "f32"
+        return self.builder.call(intrinsic(self.module, f"llvm.fabs.{suffix}", x.type, [x.type]), [x])
+
+    # NumPy scalar arithmetic.
+
+    def numpy_binary(self, op: Binary) -> ir.Value:
+        """`lhs <kind> rhs` where a NumPy scalar takes part, in the result type."""
+        bld = self.builder
+        result: Ty = op.type  # type: ignore[assignment]
+        if result.is_float:
+            x, y = self.convert(op.lhs, result), self.convert(op.rhs, result)
+            return self.float_op(op.kind, x, y)
+        if result is Ty.B:
+            x, y = self.convert(op.lhs, Ty.B), self.convert(op.rhs, Ty.B)
+            emit = {"add": bld.or_, "mul": bld.and_, "and": bld.and_, "or": bld.or_, "xor": bld.xor}[op.kind]
+            return emit(x, y)
+        x, y = self.convert(op.lhs, result), self.convert(op.rhs, result)
+        r = self.int_binary(op.kind, x, y)  # floor semantics, as NumPy; zero division deopts
+        self.check_range(result, r)
+        return r
+
+    def float_op(self, kind: str, x: ir.Value, y: ir.Value) -> ir.Value:
+        """X <kind> y in IEEE arithmetic; NumPy's warnings become events."""
+        bld = self.builder
+        if kind in ("add", "sub", "mul", "truediv"):
+            r = {"add": bld.fadd, "sub": bld.fsub, "mul": bld.fmul, "truediv": bld.fdiv}[kind](x, y)
+        elif kind in ("floordiv", "mod"):
+            div, mod = self.entry_alloca(F64), self.entry_alloca(F64)
+            bld.call(numerics.float_div_mod(self.module), [x, y, div, mod])
+            r = bld.load(div if kind == "floordiv" else mod, typ=F64)
+        else:  # pragma: no cover - typerules admits no other
+            raise AssertionError(kind)
+        self.float_event(r, [x, y])
+        return r
+
+    def float_event(self, r: ir.Value, operands: list[ir.Value]) -> None:
+        """Note an event where NumPy would warn: overflow, invalid, divide by zero.
+
+        Each of those makes a non-finite result, so the common path is one test. Then:
+        an event unless a nan operand made the nan, or an inf operand the inf (`inf + 1`
+        is quiet). Over-approximating is safe (an event only re-runs the call), missing
+        one is not; underflow is not an event (NumPy ignores it by default).
+        """
+        bld = self.builder
+        with bld.if_then(bld.not_(self.is_finite(r)), likely=False):
+            nan_in = ir.Constant(ir.IntType(1), 0)
+            inf_in = ir.Constant(ir.IntType(1), 0)
+            for x in operands:
+                nan_in = bld.or_(nan_in, self.is_nan(x))
+                inf_in = bld.or_(inf_in, self.is_inf(x))
+            propagated = bld.or_(nan_in, bld.and_(self.is_inf(r), inf_in))
+            self.overflow_if(bld.not_(propagated))
+
+    def numpy_compare(self, symbol: str, kind: str, lhs: Value, rhs: Value) -> ir.Value:
+        """A comparison in NumPy's common type of both sides."""
+        bld = self.builder
+        common = loop_type(lhs.type, rhs.type)  # type: ignore[arg-type]
+        x, y = self.convert(lhs, common), self.convert(rhs, common)
+        if common.is_float:
+            if kind == "ne":
+                return bld.fcmp_unordered("!=", x, y)
+            return bld.fcmp_ordered(symbol, x, y)
+        if common is Ty.B:
+            return bld.icmp_unsigned(symbol, x, y)
+        return bld.icmp_signed(symbol, x, y)  # unsigned values are held below 2**63
+
+    def numpy_unary(self, kind: str, src: Value, result: Ty) -> ir.Value:  # noqa: PLR0911 - one return per case
+        """`-x`, `+x`, `~x`, `abs(x)` of a NumPy scalar."""
+        bld = self.builder
+        x = self.value(src)
+        if kind == "pos":
+            return x
+        if result.is_float:
+            if kind == "neg":
+                return bld.fneg(x)
+            return self.fabs(x)  # abs
+        if result is Ty.B:
+            return bld.not_(x) if kind == "invert" else x
+        if kind == "invert":
+            if result in SIGNED:
+                return bld.xor(x, ir.Constant(I64, -1))
+            return bld.sub(ir.Constant(I64, INT_RANGES[result][1]), x)  # ~x of an unsigned: max - x
+        if kind == "neg":
+            res = bld.ssub_with_overflow(ir.Constant(I64, 0), x)
+            self.overflow_if(bld.extract_value(res, 1))
+            r = bld.extract_value(res, 0)
+        else:  # abs
+            r = bld.select(bld.icmp_signed("<", x, ir.Constant(I64, 0)), bld.neg(x), x)
+            self.overflow_if(bld.icmp_signed("<", r, ir.Constant(I64, 0)))  # abs(INT64_MIN)
+        self.check_range(result, r)  # -uint8(1) wraps in NumPy (a warning): an event
+        return r
+
+    def numpy_truth(self, ty: Ty, x: ir.Value) -> ir.Value:
+        """bool(x) of a NumPy scalar."""
+        bld = self.builder
+        if ty.is_bool:
+            return x
+        if ty.is_float:
+            return bld.fcmp_unordered("!=", x, ir.Constant(x.type, 0.0))
+        return bld.icmp_signed("!=", x, ir.Constant(I64, 0))

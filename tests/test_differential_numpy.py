@@ -1,0 +1,344 @@
+"""NumPy scalars and ndarray arguments: fastimport against CPython, warnings included.
+
+NumPy scalar arithmetic must give NumPy's types and values, and warn (or raise, under
+np.errstate) exactly when NumPy does: compiled code re-runs such calls as bytecode, so
+the comparison here includes the warnings each call emits. Arrays are read through
+every layout (C, strided, Fortran order), shape and dtype; indexing errors must be
+NumPy's own.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from tests.differential import assert_native, call, modules, same_outcome
+from tests.strategies import floats, int64s
+
+from fastimport.testing import record_of
+
+SETTINGS = settings(max_examples=60, deadline=None)
+
+NP_FLOATS = {"float64": np.float64, "float32": np.float32}
+NP_INTS = {
+    "int64": np.int64, "int32": np.int32, "int16": np.int16, "int8": np.int8,
+    "uint64": np.uint64, "uint32": np.uint32, "uint16": np.uint16, "uint8": np.uint8,
+}  # fmt: skip
+NP_TYPES = {**NP_FLOATS, **NP_INTS, "bool": np.bool_}
+PY_TYPES = {"int": int, "float": float, "pybool": bool}
+
+
+def values_of(name: str) -> st.SearchStrategy:
+    """Values of a NumPy scalar type (or a Python number type), edges first."""
+    if name in NP_INTS:
+        info = np.iinfo(NP_INTS[name])
+        lo, hi = int(info.min), int(info.max)
+        edges = [v for v in (0, 1, -1, 2, -2, 7, lo, hi, lo + 1, hi - 1) if lo <= v <= hi]
+        raw = st.one_of(st.sampled_from(edges), st.integers(lo, hi), st.integers(-100, 100).filter(lambda v: lo <= v))
+        return raw.map(NP_INTS[name])
+    if name in NP_FLOATS:
+        return floats().map(NP_FLOATS[name])
+    if name == "bool":
+        return st.booleans().map(np.bool_)
+    if name == "int":
+        return st.one_of(st.integers(-100, 100), int64s())
+    if name == "float":
+        return floats()
+    return st.booleans()
+
+
+def typical(name: str) -> object:
+    """An ordinary value of the type, for the first (specializing) call."""
+    if name in NP_TYPES:
+        return NP_TYPES[name](3)
+    return {"int": 3, "float": 2.5, "pybool": True}[name]
+
+
+def outcome_with_warnings(func: object, *args: object) -> tuple[object, list[str]]:
+    """The call's outcome and the warnings it emitted."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = call(func, *args)
+    return result, [f"{w.category.__name__}: {w.message}" for w in caught]
+
+
+def assert_same_np(src: str, fname: str, *args: object, want_native: bool = True) -> None:
+    """Same value and type, same exception, same warnings; the arguments are left as they were."""
+    fast, ref = modules(src)
+    copies = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+    want, want_warnings = outcome_with_warnings(getattr(ref, fname), *args)
+    got, got_warnings = outcome_with_warnings(getattr(fast, fname), *args)
+    assert same_outcome(got, want), f"{fname}{args!r}: fastimport {got.describe()}, CPython {want.describe()}"
+    assert got_warnings == want_warnings, f"{fname}{args!r}: warnings {got_warnings} != {want_warnings}"
+    for before, after in zip(copies, args, strict=True):
+        if isinstance(before, np.ndarray):
+            np.testing.assert_array_equal(before, after)
+    if want_native:
+        assert_native(fast, fname)
+
+
+# --- NumPy scalar arithmetic ---------------------------------------------------------------
+
+# Pairs where at least one operand is a NumPy scalar, chosen to cover every promotion rule:
+# same type, weak Python operand, widening, int/float mixing, unsigned/signed, bool.
+PAIRS = [
+    ("float64", "float64"), ("float64", "float"), ("float", "float64"), ("float64", "int"),
+    ("int", "float64"), ("float64", "int64"), ("float32", "float32"), ("float32", "float"),
+    ("float32", "float64"), ("float32", "int16"), ("int64", "int64"), ("int64", "int"),
+    ("int", "int64"), ("int32", "int32"), ("int32", "int"), ("int8", "int8"), ("int8", "int"),
+    ("uint8", "uint8"), ("uint8", "int8"), ("uint16", "int"), ("uint32", "uint32"),
+    ("uint64", "uint64"), ("int64", "float"), ("int32", "float32"), ("bool", "bool"),
+    ("bool", "int64"), ("float64", "bool"), ("pybool", "float64"), ("int16", "pybool"),
+]  # fmt: skip
+ARITH = {"+": "add", "-": "sub", "*": "mul", "/": "truediv", "//": "floordiv", "%": "mod", "**": "pow"}
+COMPARE = {"<": "lt", "<=": "le", "==": "eq", "!=": "ne", ">": "gt", ">=": "ge"}
+
+
+def _pair_ids(pairs: list[tuple[str, str]]) -> list[str]:
+    return [f"{a}-{b}" for a, b in pairs]
+
+
+def _compiles(src: str, fname: str, a: object, b: object) -> bool:
+    """Whether fastimport compiles this operation (NumPy raising TypeError, int ** int...: bytecode)."""
+    fast, _ = modules(src)
+    outcome_with_warnings(getattr(fast, fname), a, b)
+    return record_of(getattr(fast, fname)).status == "native"
+
+
+@pytest.mark.parametrize(("ta", "tb"), PAIRS, ids=_pair_ids(PAIRS))
+@pytest.mark.parametrize("op", list(ARITH))
+@SETTINGS
+@given(data=st.data())
+def test_numpy_scalar_arith(op: str, ta: str, tb: str, data: st.DataObject) -> None:
+    """`a op b` with NumPy scalars: NumPy's result type, value and warnings."""
+    name = f"{ARITH[op]}_{ta}_{tb}"
+    src = f"def {name}(a, b):\n    return a {op} b\n"
+    native_expected = _compiles(src, name, typical(ta), typical(tb))
+    a, b = data.draw(values_of(ta)), data.draw(values_of(tb))
+    assert_same_np(src, name, a, b, want_native=native_expected)
+
+
+def test_numpy_scalar_arith_mostly_native() -> None:
+    """The arithmetic above really is compiled: everything but integer ** and NumPy's TypeErrors."""
+    bytecode = []
+    for op, kind in ARITH.items():
+        for ta, tb in PAIRS:
+            name = f"{kind}_{ta}_{tb}"
+            if not _compiles(f"def {name}(a, b):\n    return a {op} b\n", name, typical(ta), typical(tb)):
+                bytecode.append(name)
+    allowed = {f"pow_{a}_{b}" for a, b in PAIRS} | {"sub_bool_bool"}
+    allowed |= {f"{k}_float32_{b}" for k in ("floordiv", "mod") for b in ("float", "float32", "int16")}
+    allowed |= {f"{k}_int32_float32" for k in ("floordiv", "mod")} - {f"{k}_int32_float32" for k in ("mod",)}
+    assert set(bytecode) <= allowed, sorted(set(bytecode) - allowed)
+    assert "add_float64_float64" not in bytecode
+
+
+@pytest.mark.parametrize(("ta", "tb"), PAIRS, ids=_pair_ids(PAIRS))
+@pytest.mark.parametrize("op", list(COMPARE))
+@settings(max_examples=30, deadline=None)
+@given(data=st.data())
+def test_numpy_scalar_compare(op: str, ta: str, tb: str, data: st.DataObject) -> None:
+    """Comparisons give numpy.bool, with NumPy's conversions."""
+    name = f"cmp_{COMPARE[op]}_{ta}_{tb}"
+    src = f"def {name}(a, b):\n    return a {op} b\n"
+    a, b = data.draw(values_of(ta)), data.draw(values_of(tb))
+    assert_same_np(src, name, typical(ta), typical(tb))
+    assert_same_np(src, name, a, b)
+
+
+UNARY_SRC = """
+def neg(a):
+    return -a
+def pos(a):
+    return +a
+def inv(a):
+    return ~a
+def absolute(a):
+    return abs(a)
+def to_int(a):
+    return int(a)
+def to_float(a):
+    return float(a)
+def truth(a):
+    return 1 if a else 0
+def negate(a):
+    return not a
+"""
+
+
+@pytest.mark.parametrize("ta", sorted(NP_TYPES))
+@pytest.mark.parametrize("fname", ["neg", "pos", "inv", "absolute", "to_int", "to_float", "truth", "negate"])
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_numpy_scalar_unary(fname: str, ta: str, data: st.DataObject) -> None:
+    """Unary operators and conversions of NumPy scalars."""
+    src = UNARY_SRC + f"# {ta}\n"  # one module per type: the first call picks the specialization
+    fast, _ = modules(src)
+    outcome_with_warnings(getattr(fast, fname), typical(ta))
+    native_expected = record_of(getattr(fast, fname)).status == "native"
+    assert_same_np(src, fname, data.draw(values_of(ta)), want_native=native_expected)
+
+
+def test_numpy_float_overflow_warns_and_errstate_raises() -> None:
+    """An overflow to inf warns like NumPy, and np.errstate(over='raise') raises like NumPy."""
+    src = "def mul(a, b):\n    return a * b\n"
+    assert_same_np(src, "mul", np.float64(2.0), np.float64(3.0))
+    assert_same_np(src, "mul", np.float64(1e308), np.float64(10.0))
+    with np.errstate(over="raise"):
+        assert_same_np(src, "mul", np.float64(1e308), np.float64(10.0))
+    with np.errstate(all="ignore"):
+        assert_same_np(src, "mul", np.float64(1e308), np.float64(10.0))
+    assert_same_np(src, "mul", np.int64(2**62), np.int64(4))  # int64 wraps, with a warning
+
+
+# --- arrays ------------------------------------------------------------------------------
+
+ARRAY_SRC = """
+def total(a):
+    s = 0.0
+    for i in range(a.shape[0]):
+        s += a[i]
+    return s
+
+def total_each(a):
+    s = 0
+    for x in a:
+        s = s + x
+    return s
+
+def total2(a):
+    n, m = a.shape
+    s = 0.0
+    for i in range(n):
+        for j in range(m):
+            s += a[i, j] * 2
+    return s
+
+def chained(a):
+    s = 0.0
+    for i in range(len(a)):
+        row = a[i]
+        for j in range(a.shape[1]):
+            s += row[j] - a[i][j - 1]
+    return s
+
+def total3(a):
+    s = 0
+    for i in range(a.shape[0]):
+        for j in range(a.shape[1]):
+            for k in range(a.shape[-1]):
+                s += a[i, j, k]
+    return s
+
+def props(a):
+    return a.ndim * 1000000 + a.size * 1000 + len(a)
+
+def at(a, i):
+    return a[i]
+
+def at2(a, i, j):
+    return a[i, j]
+
+def count_positive(a):
+    c = 0
+    for x in a:
+        if x > 0:
+            c += 1
+    return c
+"""
+
+DTYPES = ["float64", "float32", "int64", "int32", "int16", "int8", "uint64", "uint32", "uint16", "uint8", "bool"]
+
+
+def array_of(dtype: str, shape: tuple[int, ...], data: st.DataObject) -> np.ndarray:
+    """An array of `shape` with hypothesis-drawn elements of `dtype`."""
+    size = int(np.prod(shape))
+    values = data.draw(st.lists(values_of(dtype), min_size=size, max_size=size))
+    return np.array(values, dtype=NP_TYPES[dtype]).reshape(shape)
+
+
+def layouts(a: np.ndarray) -> list[np.ndarray]:
+    """The same elements in several layouts: C order, Fortran order, a strided view, read-only."""
+    fortran = np.asfortranarray(a)
+    padded = np.zeros((*a.shape[:-1], a.shape[-1] * 2), dtype=a.dtype) if a.ndim else a
+    padded[..., ::2] = a
+    readonly = a.copy()
+    readonly.flags.writeable = False
+    return [a, fortran, padded[..., ::2], readonly]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@settings(max_examples=25, deadline=None)
+@given(data=st.data(), n=st.integers(0, 7), m=st.integers(1, 5))
+def test_array_reductions(dtype: str, data: st.DataObject, n: int, m: int) -> None:
+    """Loops over 1-D, 2-D and 3-D arrays of every dtype, in every layout, give CPython's result."""
+    src = ARRAY_SRC + f"# {dtype}\n"
+    one = array_of(dtype, (n,), data)
+    two = array_of(dtype, (n, m), data)
+    three = array_of(dtype, (2, n, m), data)
+    for arr in layouts(one):
+        assert_same_np(src, "total", arr, want_native=False)
+        assert_same_np(src, "total_each", arr, want_native=False)
+        assert_same_np(src, "count_positive", arr, want_native=False)
+        assert_same_np(src, "props", arr, want_native=False)
+    for arr in layouts(two):
+        assert_same_np(src, "total2", arr, want_native=False)
+        assert_same_np(src, "chained", arr, want_native=False)
+        assert_same_np(src, "props", arr, want_native=False)
+    for arr in layouts(three):
+        assert_same_np(src, "total3", arr, want_native=False)
+    fast, _ = modules(src)
+    compiled = ["total", "total_each", "total2", "total3", "props", "count_positive"]
+    if dtype != "bool":  # bool - bool raises TypeError in NumPy: `chained` stays bytecode
+        compiled.append("chained")
+    for fname in compiled:
+        assert record_of(getattr(fast, fname)).native_calls > 0, fname
+
+
+@pytest.mark.parametrize("dtype", ["float64", "int32", "uint8", "bool"])
+@settings(max_examples=40, deadline=None)
+@given(data=st.data(), i=st.integers(-9, 9), j=st.integers(-5, 5))
+def test_array_indexing_and_bounds(dtype: str, data: st.DataObject, i: int, j: int) -> None:
+    """a[i] and a[i, j] with negative and out-of-range indices: NumPy's values and IndexErrors."""
+    src = ARRAY_SRC + f"# index {dtype}\n"
+    one = array_of(dtype, (6,), data)
+    two = array_of(dtype, (6, 3), data)
+    assert_same_np(src, "at", one, 0)
+    assert_same_np(src, "at2", two, 0, 0)
+    for arr in layouts(one):
+        assert_same_np(src, "at", arr, i, want_native=False)
+        assert_same_np(src, "at", arr, np.int32(i), want_native=False)
+    for arr in layouts(two):
+        assert_same_np(src, "at2", arr, i, j, want_native=False)
+
+
+def test_array_guards_specialize_and_fall_back() -> None:
+    """Another dtype, ndim or layout gets its own specialization; what cannot be compiled runs as bytecode."""
+    src = ARRAY_SRC + "# guards\n"
+    fast, _ = modules(src)
+    a = np.arange(10.0)
+    assert_same_np(src, "total", a)
+    assert_same_np(src, "total", np.arange(10, dtype=np.int32))
+    assert_same_np(src, "total", a[::3])
+    assert_same_np(src, "total", a.astype(">f8"))  # non-native byte order: bytecode, same result
+    rows = np.arange(6.0).reshape(2, 3)  # a[i] is a row: `return a[i]` returns an array, not compiled
+    np.testing.assert_array_equal(fast.at(rows, 1), rows[1])
+    assert record_of(fast.at).status == "bytecode"
+    assert_same_np(src, "total", [1.0, 2.0])  # a list: bytecode
+    sigs = record_of(fast.total).signatures
+    assert any("float64[:]" in s for s in sigs), sigs
+    assert any("int32[:]" in s for s in sigs), sigs
+    assert any("strided" in s for s in sigs), sigs
+
+
+def test_numpy_scalar_union_accumulator() -> None:
+    """`s = 0.0; s += a[i]` holds a float, then a numpy.float64: a Union, boxed as the right type."""
+    src = ARRAY_SRC + "# union\n"
+    fast, _ = modules(src)
+    assert_same_np(src, "total", np.arange(5.0))
+    assert_same_np(src, "total", np.zeros(0))  # the loop never runs: a Python float comes back
+    assert type(fast.total(np.zeros(0))) is float
+    assert type(fast.total(np.ones(3))) is np.float64
