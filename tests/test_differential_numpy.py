@@ -136,7 +136,12 @@ def test_numpy_scalar_arith_mostly_native() -> None:
     assert "add_float64_float64" not in bytecode
 
 
-@pytest.mark.parametrize(("ta", "tb"), PAIRS, ids=_pair_ids(PAIRS))
+# Comparisons also meet integers of mixed signedness, which NumPy 2 compares by value even
+# where the common type is float64 (int64 against uint64).
+COMPARE_PAIRS = [*PAIRS, ("int64", "uint64"), ("uint64", "int64"), ("uint64", "int"), ("int32", "uint32")]
+
+
+@pytest.mark.parametrize(("ta", "tb"), COMPARE_PAIRS, ids=_pair_ids(COMPARE_PAIRS))
 @pytest.mark.parametrize("op", list(COMPARE))
 @settings(max_examples=30, deadline=None)
 @given(data=st.data())
@@ -180,6 +185,86 @@ def test_numpy_scalar_unary(fname: str, ta: str, data: st.DataObject) -> None:
     outcome_with_warnings(getattr(fast, fname), typical(ta))
     native_expected = record_of(getattr(fast, fname)).status == "native"
     assert_same_np(src, fname, data.draw(values_of(ta)), want_native=native_expected)
+
+
+def test_numpy_mixed_signedness_compares_by_value() -> None:
+    """int64(2**53 + 1) == uint64(2**53) is False in NumPy: no rounding through float64."""
+    src = "def eq(a, b):\n    return a == b\ndef gt(a, b):\n    return a > b\n"
+    for fname in ("eq", "gt"):
+        assert_same_np(src, fname, np.int64(2**53 + 1), np.uint64(2**53))
+        assert_same_np(src, fname, np.uint64(2**63 - 1), np.int64(2**63 - 2))
+
+
+def test_numpy_int64_min_divided_by_minus_one() -> None:
+    """int64 min // -1 wraps with a warning in NumPy; % -1 is 0."""
+    src = "def fdiv(a, b):\n    return a // b\ndef fmod(a, b):\n    return a % b\n"
+    for fname in ("fdiv", "fmod"):
+        assert_same_np(src, fname, np.int64(7), np.int64(2))
+        assert_same_np(src, fname, np.int64(-(2**63)), np.int64(-1))
+        assert_same_np(src, fname, np.int64(-(2**63)), -1)
+        assert_same_np(src, fname, np.int32(5), np.int32(0))
+
+
+MIXED_SRC = """
+import math
+
+def smallest(a, x):
+    best = x
+    for i in range(len(a)):
+        best = min(best, a[i])
+    return best
+
+def largest(a, x):
+    return max(a[0], x, a[-1])
+
+def first_true(a, x):
+    return a[0] or x
+
+def norm(a):
+    s = 0.0
+    for v in a:
+        s += v * v
+    return math.sqrt(s)
+
+def rounded(a):
+    return round(a[0]) + int(a[-1])
+
+def helper(a, i):
+    return a[i] * 2
+
+def calls_helper(a):
+    t = 0.0
+    for i in range(a.shape[0]):
+        t += helper(a, i)
+    return t
+"""
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    values=st.lists(floats(), min_size=1, max_size=6),
+    x=st.one_of(floats(), st.integers(-5, 5)),
+)
+def test_numpy_scalars_meet_python_builtins(values: list[float], x: float) -> None:
+    """min/max keep the first extreme (nan included), `or` returns an operand, math.sqrt gives a float."""
+    a = np.array(values)
+    assert_same_np(MIXED_SRC, "smallest", a, x, want_native=False)
+    assert_same_np(MIXED_SRC, "largest", a, x, want_native=False)
+    assert_same_np(MIXED_SRC, "first_true", a, x, want_native=False)
+    assert_same_np(MIXED_SRC, "norm", a, want_native=False)
+    assert_same_np(MIXED_SRC, "rounded", a, want_native=False)
+    fast, _ = modules(MIXED_SRC)
+    for fname in ("smallest", "largest", "first_true", "norm", "rounded"):
+        assert record_of(getattr(fast, fname)).native_calls > 0, fname
+
+
+def test_arrays_passed_to_compiled_helpers() -> None:
+    """An array argument goes on natively to another compiled function of the module."""
+    fast, _ = modules(MIXED_SRC)
+    a = np.arange(5.0)
+    assert_same_np(MIXED_SRC, "calls_helper", a)
+    assert_same_np(MIXED_SRC, "calls_helper", np.arange(6, dtype=np.int8))
+    assert any("called from native code" in s for s in record_of(fast.helper).signatures)
 
 
 def test_numpy_float_overflow_warns_and_errstate_raises() -> None:

@@ -409,9 +409,6 @@ class FunctionEmitter(NumpyOps, OpVisitor[None]):
         """A double (Python's float(x) for every scalar type)."""
         return self.convert(v, Ty.FLOAT)
 
-    def as_int(self, v: Value) -> ir.Value:
-        return self.as_int_value(v)
-
     # Values.
 
     def visit_const(self, op: Const) -> None:
@@ -456,13 +453,13 @@ class FunctionEmitter(NumpyOps, OpVisitor[None]):
         elif src.type is Ty.FLOAT:
             self.values[op] = bld.fneg(self.value(src)) if op.kind == "neg" else self.value(src)
         elif op.kind == "neg":
-            res = bld.ssub_with_overflow(ir.Constant(I64, 0), self.as_int(src))
+            res = bld.ssub_with_overflow(ir.Constant(I64, 0), self.as_int_value(src))
             self.overflow_if(bld.extract_value(res, 1))
             self.values[op] = bld.extract_value(res, 0)
         elif op.kind == "invert":
-            self.values[op] = bld.xor(self.as_int(src), ir.Constant(I64, -1))
+            self.values[op] = bld.xor(self.as_int_value(src), ir.Constant(I64, -1))
         else:
-            self.values[op] = self.as_int(src)
+            self.values[op] = self.as_int_value(src)
 
     def visit_binary(self, op: Binary) -> None:
         if self.split(op):
@@ -475,7 +472,7 @@ class FunctionEmitter(NumpyOps, OpVisitor[None]):
             emit = {"and": self.builder.and_, "or": self.builder.or_, "xor": self.builder.xor}[op.kind]
             self.values[op] = emit(self.value(op.lhs), self.value(op.rhs))
         else:
-            self.values[op] = self.int_binary(op.kind, self.as_int(op.lhs), self.as_int(op.rhs))
+            self.values[op] = self.int_binary(op.kind, self.as_int_value(op.lhs), self.as_int_value(op.rhs))
 
     def int_binary(self, kind: str, a: ir.Value, b: ir.Value) -> ir.Value:
         bld = self.builder
@@ -528,7 +525,7 @@ class FunctionEmitter(NumpyOps, OpVisitor[None]):
         bld = self.builder
         if op.kind == "truediv" and op.lhs.type is not Ty.FLOAT and op.rhs.type is not Ty.FLOAT:
             # int / int: exact operands up to 2**53 make one correctly rounded division.
-            a, b = self.as_int(op.lhs), self.as_int(op.rhs)
+            a, b = self.as_int_value(op.lhs), self.as_int_value(op.rhs)
             self.deopt_if(bld.icmp_signed("==", b, ir.Constant(I64, 0)))
             self.deopt_if(self.beyond_2_53(a))
             self.deopt_if(self.beyond_2_53(b))
@@ -558,32 +555,19 @@ class FunctionEmitter(NumpyOps, OpVisitor[None]):
             return
         self.values[op] = self.compare(op.kind, op.lhs, op.rhs)
 
-    def compare(
-        self, kind: str, lhs: Value, rhs: Value, a: ir.Value | None = None, b: ir.Value | None = None
-    ) -> ir.Value:
+    def compare(self, kind: str, lhs: Value, rhs: Value) -> ir.Value:
         bld = self.builder
         symbol = {"lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "ne": "!="}[kind]
         if is_numpy(lhs.type, rhs.type):
-            if a is not None or b is not None:  # min()/max(): compare the given values
-                lhs, rhs = (
-                    Shadow(lhs.type, a if a is not None else self.value(lhs)),
-                    Shadow(  # type: ignore[arg-type]
-                        rhs.type,  # type: ignore[arg-type]
-                        b if b is not None else self.value(rhs),
-                    ),
-                )
             return self.numpy_compare(symbol, kind, lhs, rhs)
         if lhs.type is not Ty.FLOAT and rhs.type is not Ty.FLOAT:
             # bools compare as the ints 0 and 1 (an i1 `true` is -1 to a signed compare).
-            x = self.as_int(lhs) if a is None else bld.zext(a, I64) if lhs.type is Ty.BOOL else a
-            y = self.as_int(rhs) if b is None else bld.zext(b, I64) if rhs.type is Ty.BOOL else b
-            return bld.icmp_signed(symbol, x, y)
+            return bld.icmp_signed(symbol, self.as_int_value(lhs), self.as_int_value(rhs))
         # int vs float compares exactly in CPython; int64 -> double is exact up to 2**53.
         for side in (lhs, rhs):
             if side.type is Ty.INT:
                 self.deopt_if(self.beyond_2_53(self.value(side)))
-        x = a if a is not None else self.as_float(lhs)
-        y = b if b is not None else self.as_float(rhs)
+        x, y = self.as_float(lhs), self.as_float(rhs)
         if kind == "ne":
             return bld.fcmp_unordered("!=", x, y)  # nan != nan is True
         return bld.fcmp_ordered(symbol, x, y)
@@ -632,7 +616,7 @@ class FunctionEmitter(NumpyOps, OpVisitor[None]):
             if arg.type is Ty.FLOAT:
                 self.values[op] = bld.call(intrinsic(self.module, "llvm.fabs.f64", F64, [F64]), [self.value(arg)])
             else:
-                x = self.as_int(arg)
+                x = self.as_int_value(arg)
                 self.deopt_if(bld.icmp_signed("==", x, ir.Constant(I64, INT64_MIN)))
                 self.values[op] = bld.select(bld.icmp_signed("<", x, ir.Constant(I64, 0)), bld.neg(x), x)
         elif op.name == "float":
@@ -641,7 +625,7 @@ class FunctionEmitter(NumpyOps, OpVisitor[None]):
             self.values[op] = self.truth(arg)
         elif op.name in ("int", "round", "$range_arg"):
             if not arg.type.is_float:  # type: ignore[union-attr]
-                self.values[op] = self.as_int(arg)
+                self.values[op] = self.as_int_value(arg)
             else:
                 x = self.as_float(arg)
                 if op.name == "round":  # CPython rounds half to even
@@ -677,7 +661,7 @@ class FunctionEmitter(NumpyOps, OpVisitor[None]):
 
         if spec.kind == "round":
             if not op.args[0].type.is_float:  # type: ignore[union-attr]
-                self.values[op] = self.as_int(op.args[0])
+                self.values[op] = self.as_int_value(op.args[0])
                 return
             rounded = bld.call(intrinsic(self.module, f"llvm.{spec.symbol}.f64", F64, [F64]), [args[0]])
             self.values[op] = self.float_to_int(rounded)

@@ -235,6 +235,10 @@ class NumpyOps:
     def numpy_compare(self, symbol: str, kind: str, lhs: Value, rhs: Value) -> ir.Value:
         """A comparison in NumPy's common type of both sides."""
         bld = self.builder
+        if not (lhs.type.is_float or rhs.type.is_float or (lhs.type.is_bool and rhs.type.is_bool)):  # type: ignore[union-attr]
+            # Integers compare by value in NumPy 2 (int64 against uint64 included, where the
+            # common type would be float64); every one native code holds fits an int64.
+            return bld.icmp_signed(symbol, self.as_int_value(lhs), self.as_int_value(rhs))
         common = loop_type(lhs.type, rhs.type)  # type: ignore[arg-type]
         x, y = self.convert(lhs, common), self.convert(rhs, common)
         if common.is_float:
