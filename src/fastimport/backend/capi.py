@@ -38,6 +38,8 @@ C_API: dict[str, tuple[ir.Type, list[ir.Type]]] = {
     "PyThreadState_Get": (PTR, []),
     "Py_GetRecursionLimit": (I32, []),
     "PyEval_RestoreThread": (ir.VoidType(), [PTR]),
+    "PyMem_RawRealloc": (PTR, [PTR, I64]),
+    "PyMem_RawFree": (ir.VoidType(), [PTR]),
     # PyObject_Vectorcall is not exported by 3.10; VectorcallDict is, in every version.
     "PyObject_VectorcallDict": (PTR, [PTR, PTR, I64, PTR]),
 }

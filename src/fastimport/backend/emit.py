@@ -1,10 +1,11 @@
 """Typed IR -> one LLVM function per specialization (the "kernel").
 
-Kernel ABI:  {T, i32} @sym(<unboxed args>..., i32 %depth)
+Kernel ABI:  {T, i32} @sym(<unboxed args>..., ptr %undo, i32 %depth)
     returns the result and a status, both in registers: 0 ok, 1 deopt (re-run the
     call as bytecode) or 2 (a Python exception is set, e.g. KeyboardInterrupt from
-    the signal check). %depth is the native recursion budget left; at 0 the kernel
-    deopts.
+    the signal check). %undo is the entry point's undo log (backend/undo.py): stores
+    into the caller's arrays are recorded there, so a deopt can take them back.
+    %depth is the native recursion budget left; at 0 the kernel deopts.
 
 Locals become allocas with a "bound" flag next to them (LLVM's mem2reg turns
 both into registers and folds the flag away where a local is always bound).
@@ -12,7 +13,8 @@ both into registers and folds the flag away where a local is always bound).
 Int overflow sets a sticky flag instead of branching away at once; the flag is
 tested at every loop back edge, call and return. Deferring is exact because a
 deopt re-runs the whole call, and nothing between an overflow and the next test
-can be observed (no memory is written, no Python code runs); it lets LLVM turn
+can be observed (no Python code runs, and an array store, even of a wrapped value,
+is in the undo log, which the deopt rolls back); it lets LLVM turn
 small if/else bodies into selects (`x = x // 2 if x % 2 == 0 else 3 * x + 1`).
 
 Unit-wide state lives in LLVM globals of the unit module: the unboxed value
@@ -113,7 +115,7 @@ INT64_MIN = -(2**63)
 
 def kernel_type(fn: FuncIR) -> ir.FunctionType:
     """The LLVM type of the kernel of `fn` (see the ABI above)."""
-    return ir.FunctionType(result_type(fn.ret_type), [*(llvm_type(t) for t in fn.arg_types), I32])
+    return ir.FunctionType(result_type(fn.ret_type), [*(llvm_type(t) for t in fn.arg_types), PTR, I32])
 
 
 def result_type(ty: Ty | None) -> ir.LiteralStructType:
@@ -315,6 +317,7 @@ class FunctionEmitter(NumpyOps, OpVisitor[None]):
         bld.store(ir.Constant(I1, 0), self.overflow)
         self.ticks = bld.alloca(I32, name="ticks")
         bld.store(ir.Constant(I32, SIGNAL_INTERVAL), self.ticks)
+        self.undo = self.func.args[-2]
         self.depth = self.func.args[-1]
         self.deopt_if(bld.icmp_signed("<=", self.depth, ir.Constant(I32, 0)))
         bld.branch(self.blocks[self.fn.blocks[0]])
@@ -777,7 +780,7 @@ class FunctionEmitter(NumpyOps, OpVisitor[None]):
         self.check_signals(unit_counter(self.module, "fi.ticks", SIGNAL_INTERVAL))
         callee = self.symbol_of(op.target)
         depth = bld.sub(self.depth, ir.Constant(I32, 1))
-        result = bld.call(callee, [*(self.value(a) for a in op.args), depth])
+        result = bld.call(callee, [*(self.value(a) for a in op.args), self.undo, depth])
         status = bld.extract_value(result, 1)
         # A deopt or an exception anywhere below abandons the whole native run.
         failed = bld.icmp_unsigned("!=", status, OK)

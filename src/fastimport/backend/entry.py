@@ -32,8 +32,17 @@ from dataclasses import dataclass
 from llvmlite import ir
 
 from fastimport.backend.capi import F64, I8, I32, I64, PTR, declare
-from fastimport.backend.emit import FALLBACK_NATIVE_DEPTH, MAX_NATIVE_DEPTH, OK, box_value, llvm_type, result_type
+from fastimport.backend.emit import (
+    DEOPT,
+    FALLBACK_NATIVE_DEPTH,
+    MAX_NATIVE_DEPTH,
+    OK,
+    box_value,
+    llvm_type,
+    result_type,
+)
 from fastimport.backend.objects import ObjectTable
+from fastimport.backend.undo import emit_finish, emit_new_log, emit_undo_runtime
 from fastimport.frontend.types import Array, Ty
 
 TYPE_CHECKING = False
@@ -59,7 +68,7 @@ class DataBlock(ctypes.Structure):
     """What the shared entry code needs to know about one specialization."""
 
     _fields_ = [
-        ("kernel", ctypes.c_void_p),  # 0: {R, i32} kernel(args..., i32 depth)
+        ("kernel", ctypes.c_void_p),  # 0: {R, i32} kernel(args..., ptr undo, i32 depth)
         ("world", ctypes.c_void_p),  # 1: WorldRecord[]
         ("world_count", ctypes.c_int64),  # 2
         ("handler", ctypes.c_void_p),  # 3: the FunctionState (a borrowed reference)
@@ -254,6 +263,7 @@ def _emit_core(module: ir.Module, shape: Shape, objects: ObjectTable) -> ir.Func
     core = ir.Function(module, CORE, shape.core)
     data, args, nargs = core.args
     bld = ir.IRBuilder(core.append_basic_block("entry"))
+    undo = emit_new_log(bld)
     miss = core.append_basic_block("miss")
     chain = core.append_basic_block("next")
     load_obj = lambda obj: bld.load(objects.ref(obj), typ=PTR)  # noqa: E731
@@ -306,10 +316,12 @@ def _emit_core(module: ir.Module, shape: Shape, objects: ObjectTable) -> ir.Func
     budget = bld.phi(I32)
     budget.add_incoming(ir.Constant(I32, MAX_NATIVE_DEPTH), before_budget)
     budget.add_incoming(left, after_read)
-    kernel_type = ir.FunctionType(result_type(shape.ret), [*(llvm_type(t) for t in shape.args), I32])
+    kernel_type = ir.FunctionType(result_type(shape.ret), [*(llvm_type(t) for t in shape.args), PTR, I32])
     kernel = _Indirect(_data_field(bld, data, "kernel", PTR), kernel_type)
-    result = bld.call(kernel, [*values, budget])
+    result = bld.call(kernel, [*values, undo, budget])
     status = bld.extract_value(result, 1)
+    # A deopt hands the call to the bytecode: first put back what the kernel overwrote.
+    emit_finish(bld, module, undo, bld.icmp_unsigned("==", status, DEOPT))
     done, failed, error = (core.append_basic_block() for _ in range(3))
     bld.cbranch(bld.icmp_unsigned("==", status, OK), done, failed)
     bld.position_at_end(failed)
@@ -394,7 +406,7 @@ def _check_array(
 ) -> None:
     """Guards of an ndarray argument: dimensions, the dtype object itself, the layout."""
     from fastimport.frontend.numpy_types import dtype_of
-    from fastimport.runtime.ndarray import C_CONTIGUOUS, layout
+    from fastimport.runtime.ndarray import C_CONTIGUOUS, WRITEABLE, layout
 
     lay = layout()
     nd = bld.load(bld.gep(obj, [ir.Constant(I64, lay.nd)], source_etype=I8), typ=I32)
@@ -402,9 +414,11 @@ def _check_array(
     # Canonical dtypes are singletons: another byte order or metadata is another object.
     descr = bld.load(bld.gep(obj, [ir.Constant(I64, lay.descr)], source_etype=I8), typ=PTR)
     check(bld.icmp_unsigned("==", descr, load_obj(dtype_of(ty.dtype))))
-    if ty.layout == "C":
+    # A read-only specialization stores nothing, so it takes writeable arrays too.
+    required = (C_CONTIGUOUS if ty.layout == "C" else 0) | (0 if ty.readonly else WRITEABLE)
+    if required:
         flags = bld.load(bld.gep(obj, [ir.Constant(I64, lay.flags)], source_etype=I8), typ=I32)
-        check(bld.icmp_unsigned("!=", bld.and_(flags, ir.Constant(I32, C_CONTIGUOUS)), ir.Constant(I32, 0)))
+        check(bld.icmp_unsigned("==", bld.and_(flags, ir.Constant(I32, required)), ir.Constant(I32, required)))
 
 
 def _unbox_array(bld: ir.IRBuilder, obj: ir.Value, ty: Array) -> ir.Value:
@@ -539,13 +553,14 @@ def shape_module_loaded(shape: Shape) -> Shape:
 
 @functools.cache
 def runtime_loaded() -> None:
-    """Compile `fi_world_ok` into the JIT (once per process)."""
+    """Compile `fi_world_ok` and the undo log's helpers into the JIT (once per process)."""
     from fastimport.runtime.funcobject import layout
 
     lay = layout()
     module = ir.Module(name="fi_runtime")
     objects = ObjectTable(module, prefix="fi_runtime")
     emit_world_check(module, objects, lay.defaults_offset if lay is not None else None)
+    emit_undo_runtime(module)
     _load_with_objects(module, objects)
 
 

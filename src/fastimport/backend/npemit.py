@@ -22,11 +22,12 @@ from llvmlite import ir
 
 from fastimport.backend import numerics
 from fastimport.backend.capi import F64, I8, I64, intrinsic
+from fastimport.backend.undo import emit_record
 from fastimport.frontend.numpy_types import INT_RANGES, ITEM_BITS, SIGNED, loop_type
 from fastimport.frontend.types import Array, Ty
 
 if TYPE_CHECKING:
-    from fastimport.frontend.ir import ArrayAttr, Binary, Index, Value
+    from fastimport.frontend.ir import ArrayAttr, Binary, Index, SetIndex, Value
 
 F32 = ir.FloatType()
 INF = float("inf")
@@ -50,6 +51,8 @@ class NumpyOps:
     module: ir.Module
     values: dict
     func: ir.Function
+    undo: ir.Value
+    deopt_block: ir.Block
 
     # Provided by FunctionEmitter.
     def value(self, v: Value) -> ir.Value: ...  # type: ignore[empty-body]  # noqa: D102
@@ -57,22 +60,15 @@ class NumpyOps:
     def overflow_if(self, cond: ir.Value) -> None: ...  # noqa: D102
     def int_binary(self, kind: str, a: ir.Value, b: ir.Value) -> ir.Value: ...  # type: ignore[empty-body]  # noqa: D102
     def entry_alloca(self, ty: ir.Type, count: int = 1) -> ir.Value: ...  # type: ignore[empty-body]  # noqa: D102
+    def truth(self, v: Value) -> ir.Value: ...  # type: ignore[empty-body]  # noqa: D102
 
     # Arrays.
 
     def visit_index(self, op: Index) -> None:
         """An element (bounds-checked; a negative index counts from the end) or a view."""
         bld = self.builder
-        arr: Array = op.base.type  # type: ignore[assignment]
         base = self.value(op.base)
-        offset = ir.Constant(I64, 0)
-        for axis, index in enumerate(op.indices):
-            i = self.as_int_value(index)
-            dim = bld.extract_value(base, [1, axis])
-            i = bld.select(bld.icmp_signed("<", i, ir.Constant(I64, 0)), bld.add(i, dim), i)
-            self.deopt_if(bld.icmp_unsigned(">=", i, dim))  # IndexError, raised by the bytecode
-            offset = bld.add(offset, bld.mul(i, self.stride(arr, base, axis)))
-        pointer = bld.gep(bld.extract_value(base, 0), [offset], source_etype=I8)
+        pointer = self.element_pointer(op.base, op.indices)
         if isinstance(op.type, Array):  # a view: the remaining dimensions
             view = bld.insert_value(ir.Constant(array_struct(op.type.ndim), ir.Undefined), pointer, 0)
             for k in range(op.type.ndim):
@@ -80,7 +76,76 @@ class NumpyOps:
                 view = bld.insert_value(view, bld.extract_value(base, [2, len(op.indices) + k]), [2, k])
             self.values[op] = view
             return
-        self.values[op] = self.load_element(arr.dtype, pointer)
+        self.values[op] = self.load_element(op.base.type.dtype, pointer)  # type: ignore[union-attr]
+
+    def element_pointer(self, array: Value, indices: list[Value]) -> ir.Value:
+        """The address of `array[indices]` after the bounds checks (out of bounds deopts: IndexError)."""
+        bld = self.builder
+        arr: Array = array.type  # type: ignore[assignment]
+        base = self.value(array)
+        offset = ir.Constant(I64, 0)
+        for axis, index in enumerate(indices):
+            i = self.as_int_value(index)
+            dim = bld.extract_value(base, [1, axis])
+            i = bld.select(bld.icmp_signed("<", i, ir.Constant(I64, 0)), bld.add(i, dim), i)
+            self.deopt_if(bld.icmp_unsigned(">=", i, dim))  # IndexError, raised by the bytecode
+            offset = bld.add(offset, bld.mul(i, self.stride(arr, base, axis)))
+        return bld.gep(bld.extract_value(base, 0), [offset], source_etype=I8)
+
+    def visit_set_index(self, op: SetIndex) -> None:
+        """`a[i, j] = value`: the value cast as NumPy casts it on assignment, the old bytes logged.
+
+        CPython evaluates the value before the target's index, so a bad value is found
+        first. A cast NumPy would refuse or warn about is an event (see `store_value`).
+        """
+        dtype: Ty = op.base.type.dtype  # type: ignore[union-attr]
+        value = self.store_value(op.value, dtype)
+        pointer = self.element_pointer(op.base, op.indices)
+        self.record_store(pointer, ITEM_BITS[dtype] // 8)
+        self.builder.store(value, pointer, align=1)
+
+    def store_value(self, v: Value, dtype: Ty) -> ir.Value:
+        """`v` as the bytes of one `dtype` element, as NumPy's `a[i] = v` stores it.
+
+        Where NumPy raises (a Python int out of range, nan or inf into an int array,
+        int8 from an out-of-range np.int64) or warns (a float too big for float32, an
+        out-of-range np.float64 into a uint8), the value is an event, and the bytecode
+        does what NumPy does. An unsigned array stores NumPy integers modulo 2**bits,
+        as NumPy's cast does, without a warning.
+        """
+        bld = self.builder
+        source: Ty = v.type  # type: ignore[assignment]
+        x = self.value(v)
+        if dtype is Ty.F64:
+            return self.convert(v, Ty.F64)
+        if dtype is Ty.F32:
+            if source.is_float and source is not Ty.F32:
+                r = bld.fptrunc(x, F32)
+                with bld.if_then(bld.and_(self.is_inf(r), self.is_finite(x)), likely=False):
+                    self.overflow_if(ir.Constant(ir.IntType(1), 1))  # "overflow encountered in cast"
+                return r
+            return self.convert(v, Ty.F32)
+        if dtype is Ty.B:
+            return bld.zext(self.truth(v), I8)
+        width = ir.IntType(ITEM_BITS[dtype])
+        low, high = INT_RANGES[dtype]
+        if source.is_float:
+            # Truncated toward zero, it must fit; nan fails both tests.
+            d = bld.fpext(x, F64) if source is Ty.F32 else x
+            fits = bld.and_(  # (held as int64: uint64 up to 2**63 - 1, the rest is an event)
+                bld.fcmp_ordered(">", d, ir.Constant(F64, float(low - 1))),
+                bld.fcmp_ordered("<", d, ir.Constant(F64, float(high + 1))),
+            )
+            self.overflow_if(bld.not_(fits))
+            return bld.trunc(bld.fptosi(d, I64), width) if width != I64 else bld.fptosi(d, I64)
+        i = self.as_int_value(v)
+        if dtype in SIGNED or not source.is_numpy or source.is_bool:
+            self.check_range(dtype, i)  # else NumPy's integer cast: modulo 2**bits, silently
+        return i if width == I64 else bld.trunc(i, width)
+
+    def record_store(self, pointer: ir.Value, size: int) -> None:
+        """Log the bytes a store is about to overwrite (see backend/undo.py)."""
+        emit_record(self.builder, self.undo, pointer, size, full=self.deopt_block)
 
     def stride(self, arr: Array, base: ir.Value, axis: int) -> ir.Value:
         """Bytes between neighbours along `axis` (a constant for the last axis of a C array)."""

@@ -31,6 +31,7 @@ from fastimport.frontend.ir import (
     Param,
     PyCall,
     Return,
+    SetIndex,
     StoreLocal,
     Truth,
     Unary,
@@ -101,7 +102,7 @@ def _numeric_or_none(op: Op, ty: Ty | None) -> None:
         raise Unsupported(_node(op), f"truth of a {ty}")
 
 
-def index_type(op: Index) -> Array | Ty:
+def index_type(op: Index | SetIndex) -> Array | Ty:
     """An element (all indices given) or a view (fewer) of an array."""
     base = op.base.type
     if not isinstance(base, Array):
@@ -113,7 +114,19 @@ def index_type(op: Index) -> Array | Ty:
             raise Unsupported(_node(op), f"array index of type {index.type}")
     if len(op.indices) == base.ndim:
         return base.dtype
-    return Array(base.dtype, base.ndim - len(op.indices), base.layout)
+    return Array(base.dtype, base.ndim - len(op.indices), base.layout, readonly=base.readonly)
+
+
+def set_index_type(op: SetIndex) -> Ty:
+    """`a[i, j] = value` stores one element: every index given, a number to store."""
+    element = index_type(op)
+    if op.base.type.readonly:  # type: ignore[union-attr]
+        raise Unsupported(_node(op), "storing into a read-only array (NumPy raises ValueError)")
+    if isinstance(element, Array):
+        raise Unsupported(_node(op), f"assigning to a {element.ndim}-d slice of an array")
+    if not (isinstance(op.value.type, Ty) and op.value.type is not Ty.NONE):
+        raise Unsupported(_node(op), f"storing a {op.value.type} into a {element} array")
+    return Ty.NONE
 
 
 def array_attr_type(op: ArrayAttr) -> Ty:
@@ -127,6 +140,9 @@ def array_attr_type(op: ArrayAttr) -> Ty:
         if not -base.ndim <= op.axis < base.ndim:
             raise Unsupported(_node(op), f"shape[{op.axis}] of a {base.ndim}-d array")
     return Ty.INT
+
+
+_ARRAY_RULES: dict[type, Callable] = {Index: index_type, SetIndex: set_index_type, ArrayAttr: array_attr_type}
 
 
 def _infer_op(fn: FuncIR, op: Op, resolve_call: CallResolver) -> None:
@@ -143,10 +159,8 @@ def _infer_op(fn: FuncIR, op: Op, resolve_call: CallResolver) -> None:
         op.ref.type = op.type
     elif isinstance(op, SPLIT_OPS):
         op.type = result_type(op, concrete_type)
-    elif isinstance(op, Index):
-        op.type = index_type(op)
-    elif isinstance(op, ArrayAttr):
-        op.type = array_attr_type(op)
+    elif type(op) in _ARRAY_RULES:
+        op.type = _ARRAY_RULES[type(op)](op)
     elif isinstance(op, Call):
         target, ret = resolve_call(op.callee, tuple(a.type for a in op.args), op)  # type: ignore[misc]
         op.target = target

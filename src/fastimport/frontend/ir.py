@@ -7,8 +7,9 @@ temporaries are the ops themselves.
 
 Every op that can fail at run time (overflow, zero division, domain error,
 an unbound local, a guard on a global) leaves the native path: the whole
-call is re-run as bytecode, which is exact because compiled functions have
-no side effects (see docs/semantics.md).
+call is re-run as bytecode. That is exact because the only effect native code
+has, a store into an array the caller passed (`SetIndex`), is undone first
+(see docs/semantics.md).
 
     def f(n):            block0: store n <- param0
         s = 0                    store s <- const 0
@@ -293,6 +294,28 @@ class Index(Op):
 
 
 @final
+class SetIndex(Op):
+    """base[i, j, ...] = value: store one element, cast to the array's dtype as NumPy casts.
+
+    The one op with an effect: memory the caller can see. A store the bytecode would
+    refuse or warn about (a value NumPy rejects or casts with a warning) leaves the native
+    path like an out-of-bounds index does; what was stored before is undone first (see
+    `backend/undo.py`), so the bytecode re-run starts from the caller's state.
+    """
+
+    def __init__(self, base: Value, indices: list[Value], value: Value) -> None:
+        self.base = base
+        self.indices = indices
+        self.value = value
+
+    def sources(self) -> list[Value]:
+        return [self.value, self.base, *self.indices]
+
+    def accept(self, visitor: OpVisitor[T]) -> T:
+        return visitor.visit_set_index(self)
+
+
+@final
 class ArrayAttr(Op):
     """An int property of an array: `shape` (with `axis`), `ndim`, `size`, or `len`.
 
@@ -457,6 +480,8 @@ class OpVisitor(Generic[T]):
     def visit_call(self, op: Call) -> T: ...
     @abstractmethod
     def visit_index(self, op: Index) -> T: ...
+    @abstractmethod
+    def visit_set_index(self, op: SetIndex) -> T: ...
     @abstractmethod
     def visit_array_attr(self, op: ArrayAttr) -> T: ...
     @abstractmethod

@@ -129,11 +129,16 @@ def lower_subscript(b: Builder, node: ast.Subscript) -> Value:
             raise Unsupported(node, "a.shape[...] with an index other than an int literal")
         return b.add(ArrayAttr("shape", lower_expr(b, node.value.value), axis), node)
     base = lower_expr(b, node.value)
+    return b.add(Index(base, [lower_expr(b, part) for part in index_parts(node)]), node)
+
+
+def index_parts(node: ast.Subscript) -> list[ast.expr]:
+    """The index expressions of `a[i, j]`; slices, `...` and `None` are not compiled."""
     parts = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
     for part in parts:
         if isinstance(part, (ast.Slice, ast.Starred)) or (isinstance(part, ast.Constant) and part.value in (None, ...)):
             raise Unsupported(part, "slicing (only integer indices are compiled)")
-    return b.add(Index(base, [lower_expr(b, part) for part in parts]), node)
+    return parts
 
 
 def _constant_int(node: ast.expr) -> int | None:

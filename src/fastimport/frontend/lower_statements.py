@@ -22,10 +22,11 @@ from fastimport.frontend.ir import (
     LoadLocal,
     Param,
     Return,
+    SetIndex,
     StoreLocal,
     Value,
 )
-from fastimport.frontend.lower_expressions import BINOPS, lower_condition, lower_expr
+from fastimport.frontend.lower_expressions import BINOPS, index_parts, lower_condition, lower_expr
 
 if TYPE_CHECKING:
     from fastimport.frontend.ir import BasicBlock
@@ -79,11 +80,21 @@ def lower_assign(b: Builder, s: ast.Assign) -> None:
         _lower_shape_unpacking(b, s.targets[0], s.value)  # type: ignore[arg-type]
         return
     for target in s.targets:
-        if not isinstance(target, ast.Name):
+        if not isinstance(target, (ast.Name, ast.Subscript)):
             raise Unsupported(target, f"assignment to {type(target).__name__}")
     value = lower_expr(b, s.value)
-    for target in s.targets:
-        b.add(StoreLocal(b.local(target.id), value), target)  # type: ignore[attr-defined]
+    for target in s.targets:  # left to right, each target's own expressions after the value (as CPython)
+        if isinstance(target, ast.Subscript):
+            _lower_store_subscript(b, target, value)
+        else:
+            b.add(StoreLocal(b.local(target.id), value), target)  # type: ignore[attr-defined]
+
+
+def _lower_store_subscript(b: Builder, target: ast.Subscript, value: Value) -> None:
+    """`a[i, j] = value`, `a[i][j] = value`: one element of an array."""
+    base = lower_expr(b, target.value)
+    indices = [lower_expr(b, part) for part in index_parts(target)]
+    b.add(SetIndex(base, indices, value), target)
 
 
 def _is_parallel_assignment(target: ast.expr, value: ast.expr) -> bool:
@@ -134,15 +145,26 @@ def lower_annassign(b: Builder, s: ast.AnnAssign) -> None:
 
 
 def lower_augassign(b: Builder, s: ast.AugAssign) -> None:
-    """`name op= value` reads the name, applies the operator and stores the result."""
+    """`target op= value` reads the target, applies the operator and stores the result.
+
+    For `a[i] op= value`, `a` and `i` are evaluated once, then the element is read,
+    then `value` is evaluated (CPython's order).
+    """
+    kind = BINOPS.get(type(s.op))
+    if kind is None:
+        raise Unsupported(s, f"operator {type(s.op).__name__}")
+    if isinstance(s.target, ast.Subscript):
+        base = lower_expr(b, s.target.value)
+        indices = [lower_expr(b, part) for part in index_parts(s.target)]
+        current = b.add(Index(base, indices), s.target)
+        result = b.add(Binary(kind, current, lower_expr(b, s.value)), s)
+        b.add(SetIndex(base, indices, result), s.target)
+        return
     if not isinstance(s.target, ast.Name):
         raise Unsupported(s.target, f"augmented assignment to {type(s.target).__name__}")
     local = b.local(s.target.id)
     current = b.add(LoadLocal(local), s.target)
     value = lower_expr(b, s.value)
-    kind = BINOPS.get(type(s.op))
-    if kind is None:
-        raise Unsupported(s, f"operator {type(s.op).__name__}")
     b.add(StoreLocal(local, b.add(Binary(kind, current, value), s)), s.target)
 
 

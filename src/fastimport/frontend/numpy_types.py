@@ -97,8 +97,8 @@ def array_type(value: object) -> Array | None:
     ty = scalar_types().get(dtype.type)
     if ty is None or dtype is not dtype_of(ty) or value.ndim == 0:  # type: ignore[attr-defined]
         return None  # another byte order, a structured or object dtype, a 0-d array
-    layout = "C" if value.flags.c_contiguous else "A"  # type: ignore[attr-defined]
-    return Array(ty, value.ndim, layout)  # type: ignore[attr-defined]
+    flags = value.flags  # type: ignore[attr-defined]
+    return Array(ty, value.ndim, "C" if flags.c_contiguous else "A", readonly=not flags.writeable)  # type: ignore[attr-defined]
 
 
 def numpy_scalar_type(value: object) -> Ty | None:

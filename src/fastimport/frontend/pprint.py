@@ -31,6 +31,7 @@ from fastimport.frontend.ir import (
     Param,
     PyCall,
     Return,
+    SetIndex,
     StoreLocal,
     Truth,
     Unary,
@@ -108,6 +109,9 @@ class _Printer(OpVisitor[str]):
 
     def visit_index(self, op: Index) -> str:
         return f"index {self.name(op.base)}[{self.args(op.indices)}]"
+
+    def visit_set_index(self, op: SetIndex) -> str:
+        return f"set_index {self.name(op.base)}[{self.args(op.indices)}] = {self.name(op.value)}"
 
     def visit_array_attr(self, op: ArrayAttr) -> str:
         axis = f"[{op.axis}]" if op.kind == "shape" else ""

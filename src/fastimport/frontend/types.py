@@ -164,25 +164,29 @@ class Array(_Value):
     """numpy.ndarray of `dtype` (a NumPy scalar type) with `ndim` dimensions.
 
     layout "C" (C-contiguous: strides follow from the shape) or "A" (any strides).
+    `readonly`: NumPy refuses stores into it (a specialization that stores into one
+    is not compiled; one that does not is also safe for writeable arrays).
     """
 
-    __slots__ = ("dtype", "layout", "ndim")
+    __slots__ = ("dtype", "layout", "ndim", "readonly")
 
-    def __init__(self, dtype: Ty, ndim: int, layout: str = "C") -> None:
+    def __init__(self, dtype: Ty, ndim: int, layout: str = "C", *, readonly: bool = False) -> None:
         object.__setattr__(self, "dtype", dtype)
         object.__setattr__(self, "ndim", ndim)
         object.__setattr__(self, "layout", layout)
+        object.__setattr__(self, "readonly", readonly)
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(name)
 
     def __str__(self) -> str:
-        return f"{self.dtype}[{', '.join([':'] * self.ndim)}]{'' if self.layout == 'C' else ' (strided)'}"
+        notes = ("" if self.layout == "C" else " (strided)") + (" (read-only)" if self.readonly else "")
+        return f"{self.dtype}[{', '.join([':'] * self.ndim)}]{notes}"
 
     @property
     def name(self) -> str:
-        """For symbol names: `arr_f64_2c`."""
-        return f"arr_{self.dtype.name.lower()}_{self.ndim}{self.layout.lower()}"
+        """For symbol names: `arr_f64_2c` (`arr_f64_2cr` if read-only)."""
+        return f"arr_{self.dtype.name.lower()}_{self.ndim}{self.layout.lower()}{'r' if self.readonly else ''}"
 
 
 Type = Ty | Union | Array

@@ -239,6 +239,8 @@ class FunctionState:
             log(f"{self.module}.{self.node.name}{tuple(map(str, sig))} stays bytecode: {reason}")
             if not self.entries:
                 self.record.reason = reason
+            else:
+                self.record.rejected.append(f"({', '.join(map(str, sig))}): {reason}")
             return None
         except Exception as e:  # noqa: BLE001 - contract: never break the program
             reason = internal_error(f"compiling {self.module}.{self.node.name}", e)

@@ -22,6 +22,7 @@ ArrayLayout = namedtuple(  # noqa: PYI024 - namedtuple, as runtime/funcobject.py
 )
 _GUESS = ArrayLayout(data=16, nd=24, dimensions=32, strides=40, descr=56, flags=64)
 C_CONTIGUOUS = 0x1  # NPY_ARRAY_C_CONTIGUOUS
+WRITEABLE = 0x400  # NPY_ARRAY_WRITEABLE
 
 
 def _word(address: int) -> int:

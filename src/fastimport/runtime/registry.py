@@ -48,6 +48,8 @@ class FunctionRecord:
         self.signatures: list[str] = list(signatures or [])
         self.deopts = deopts
         self.compile_ms = compile_ms
+        # Signatures seen after the first specialization that stay bytecode: "(sig): reason".
+        self.rejected: list[str] = []
         # Read lazily from native counters; see `native_calls`.
         self._native_counters: list[Callable[[], int]] = []
 
@@ -70,6 +72,7 @@ class FunctionRecord:
             "status": self.status,
             "reason": self.reason,
             "signatures": list(self.signatures),
+            "rejected": list(self.rejected),
             "native_calls": self.native_calls,
             "deopts": self.deopts,
             "compile_ms": round(self.compile_ms, 3),

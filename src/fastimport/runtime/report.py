@@ -99,7 +99,7 @@ def _report() -> None:
 
 
 def _row(record: FunctionRecord) -> tuple[str, ...]:
-    details = "; ".join(record.signatures)
+    details = "; ".join(record.signatures + [f"not compiled: {r}" for r in record.rejected])
     if record.status != "native" and record.reason:
         details = f"{details}  ({record.reason})" if details else record.reason
     return (
