@@ -355,9 +355,13 @@ def test_array_guards_specialize_and_fall_back() -> None:
     assert_same_np(src, "total", np.arange(10, dtype=np.int32))
     assert_same_np(src, "total", a[::3])
     assert_same_np(src, "total", a.astype(">f8"))  # non-native byte order: bytecode, same result
-    rows = np.arange(6.0).reshape(2, 3)  # a[i] is a row: `return a[i]` returns an array, not compiled
-    np.testing.assert_array_equal(fast.at(rows, 1), rows[1])
-    assert record_of(fast.at).status == "bytecode"
+    rows = np.arange(6.0).reshape(2, 3)  # a[i] is a row: `return a[i]` returns a view, not compiled
+    row = fast.at(rows, 1)
+    np.testing.assert_array_equal(row, rows[1])
+    assert np.shares_memory(row, rows)
+    rec = record_of(fast.at)
+    assert rec.status == "bytecode", rec
+    assert "returning a view" in rec.reason, rec.reason
     assert_same_np(src, "total", [1.0, 2.0])  # a list: bytecode
     sigs = record_of(fast.total).signatures
     assert any("float64[:]" in s for s in sigs), sigs

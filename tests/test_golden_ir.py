@@ -25,7 +25,7 @@ import pytest
 
 from fastimport.compiler import front_end
 from fastimport.frontend.pprint import format_func
-from fastimport.frontend.types import Ty
+from fastimport.frontend.types import Array, Ty
 from fastimport.runtime.dispatch import state_of
 from fastimport.testing import compile_module
 
@@ -43,12 +43,20 @@ def _cases() -> list[tuple[Path, str, str, str, str]]:
     return found
 
 
+def _type(text: str) -> Ty | Array:
+    """`int`, `float`, `bool`, or an array as `<Ty name>[<ndim>]` (`F64[2]`)."""
+    array = re.fullmatch(r"(\w+)\[(\d)\]", text)
+    if array:
+        return Array(getattr(Ty, array.group(1)), int(array.group(2)))
+    return TYPES[text]
+
+
 def _ir_of(source: str, types: str) -> str:
     module = compile_module(source)
     func = module.f
     state = state_of(func)
     assert state is not None, "f must be a candidate function"
-    arg_types = tuple(TYPES[t.strip()] for t in types.split(",") if t.strip())
+    arg_types = tuple(_type(t.strip()) for t in types.split(",") if t.strip())
     specs, _root = front_end(state, func, arg_types)
     return "\n\n".join(format_func(spec.ir) for spec in specs) + "\n"
 

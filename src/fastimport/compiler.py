@@ -13,12 +13,14 @@ from __future__ import annotations
 import ctypes
 import itertools
 import math
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from fastimport.frontend.cfg import remove_unreachable_blocks
 from fastimport.frontend.errors import Unsupported
+from fastimport.frontend.fresh import check_no_view_returned, mark_logged_stores
 from fastimport.frontend.infer import infer_types
 from fastimport.frontend.ir import Call, CheckSignals, FuncIR, GlobalRef, Op, StoreLocal, Terminator
 from fastimport.frontend.lower_statements import lower_function
@@ -134,7 +136,10 @@ def compile_specialization(
     engine.load(module)
     for name, obj in zip(objects.names, objects.objects, strict=True):
         engine.set_pointer(name, id(obj))
-    names = Namespaces(namespace, builtins_dict, {"math": vars(math)})
+    modules = {"math": vars(math)}
+    if "numpy" in sys.modules:
+        modules["numpy"] = vars(sys.modules["numpy"])
+    names = Namespaces(namespace, builtins_dict, modules)
     world = world_table(refs, names, lambda ref: engine.global_address(global_slot_name(module, ref)))
     data = DataBlock(
         kernel=engine.address(root_spec.ir.symbol),
@@ -201,6 +206,8 @@ def front_end(
     # 3. every value must have a type now
     for spec in specs.values():
         _check_typed(spec)
+        check_no_view_returned(spec.ir)
+        mark_logged_stores(spec.ir)
         dump(f"IR {spec.ir.symbol}", lambda fn=spec.ir: format_func(fn))
     return list(specs.values()), root_spec
 
@@ -237,13 +244,11 @@ def _check_typed(spec: Spec) -> None:
     fn = spec.ir
     if fn.ret_type is None:
         raise Unsupported(spec.state.node, "return type cannot be inferred (does it ever return?)")
-    if isinstance(fn.ret_type, Array):
-        raise Unsupported(spec.state.node, "returns an array (not compiled yet)")
-    if any(isinstance(t, Array) for t in fn.arg_types):
+    if any(isinstance(t, Array) for t in (fn.ret_type, *fn.arg_types, *(op.type for op in fn.all_ops()))):
         from fastimport.runtime.ndarray import layout
 
         if layout() is None:
-            raise Unsupported(spec.state.node, "ndarray arguments on a NumPy whose array layout is unknown")
+            raise Unsupported(spec.state.node, "ndarrays on a NumPy whose array layout is unknown")
     for op in fn.all_ops():
         if isinstance(op, (StoreLocal, CheckSignals, Terminator)):
             continue

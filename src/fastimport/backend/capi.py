@@ -39,6 +39,8 @@ C_API: dict[str, tuple[ir.Type, list[ir.Type]]] = {
     "Py_GetRecursionLimit": (I32, []),
     "PyEval_RestoreThread": (ir.VoidType(), [PTR]),
     "PyMem_RawRealloc": (PTR, [PTR, I64]),
+    "PyTuple_New": (PTR, [I64]),
+    "PyTuple_SetItem": (I32, [PTR, I64, PTR]),
     "PyMem_RawFree": (ir.VoidType(), [PTR]),
     # PyObject_Vectorcall is not exported by 3.10; VectorcallDict is, in every version.
     "PyObject_VectorcallDict": (PTR, [PTR, PTR, I64, PTR]),

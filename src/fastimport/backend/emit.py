@@ -3,7 +3,7 @@
 Kernel ABI:  {T, i32} @sym(<unboxed args>..., ptr %undo, i32 %depth)
     returns the result and a status, both in registers: 0 ok, 1 deopt (re-run the
     call as bytecode) or 2 (a Python exception is set, e.g. KeyboardInterrupt from
-    the signal check). %undo is the entry point's undo log (backend/undo.py): stores
+    the signal check). %undo is the entry point's undo log (backend/callscope.py): stores
     into the caller's arrays are recorded there, so a deopt can take them back.
     %depth is the native recursion budget left; at 0 the kernel deopts.
 
@@ -31,7 +31,7 @@ from llvmlite import ir
 
 from fastimport.backend import numerics
 from fastimport.backend.capi import F64, I1, I8, I32, I64, PTR, declare, declare_libm, intrinsic
-from fastimport.backend.npemit import F32, NumpyOps, array_struct, is_numpy
+from fastimport.backend.npemit import ARRAY_OBJECT, F32, NumpyOps, array_struct, is_numpy
 from fastimport.frontend.dynamic import Shadow, cases, dynamic_sources, substitute
 from fastimport.frontend.errors import Unsupported
 from fastimport.frontend.infer import concrete_type
@@ -181,8 +181,10 @@ def box_value(
         return _box_union(bld, module, ty, value, load_object)
     if isinstance(ty, Ty) and ty.is_numpy:
         return box_numpy_scalar(bld, module, ty, value, load_object)
-    if isinstance(ty, Array):  # pragma: no cover - inference rejects returning an array
-        raise AssertionError(ty)  # noqa: TRY004 - an internal invariant, not a user's type error
+    if isinstance(ty, Array):  # the array itself (the kernel never returns a view without one)
+        obj = bld.extract_value(value, ARRAY_OBJECT)
+        bld.call(declare(module, "Py_IncRef"), [obj])
+        return obj
     none = load_object(None)
     bld.call(declare(module, "Py_IncRef"), [none])
     return none
@@ -828,6 +830,8 @@ class FunctionEmitter(NumpyOps, OpVisitor[None]):
             value = ir.Constant(I8, 0)
         else:
             value = self.coerce(self.value(op.value), op.value.type, self.fn.ret_type)
+        if isinstance(self.fn.ret_type, Array):  # a view made here has no ndarray yet: the bytecode makes it
+            self.deopt_if(bld.icmp_unsigned("==", bld.extract_value(value, ARRAY_OBJECT), ir.Constant(PTR, None)))
         bld.ret(kernel_result(bld, self.fn.ret_type, value, OK))
 
     def visit_deopt(self, _op: Deopt) -> None:

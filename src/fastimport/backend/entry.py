@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 from llvmlite import ir
 
+from fastimport.backend.callscope import emit_finish, emit_new_log, emit_undo_runtime
 from fastimport.backend.capi import F64, I8, I32, I64, PTR, declare
 from fastimport.backend.emit import (
     DEOPT,
@@ -41,8 +42,8 @@ from fastimport.backend.emit import (
     llvm_type,
     result_type,
 )
+from fastimport.backend.npemit import check_array, unbox_array
 from fastimport.backend.objects import ObjectTable
-from fastimport.backend.undo import emit_finish, emit_new_log, emit_undo_runtime
 from fastimport.frontend.types import Array, Ty
 
 TYPE_CHECKING = False
@@ -279,7 +280,7 @@ def _emit_core(module: ir.Module, shape: Shape, objects: ObjectTable) -> ir.Func
     for obj, ty in zip(boxed, shape.args, strict=True):
         check(bld.icmp_unsigned("==", _type_of(bld, obj), load_obj(_type_object(ty))), chain)
         if isinstance(ty, Array):
-            _check_array(bld, obj, ty, load_obj, lambda cond: check(cond, chain))
+            check_array(bld, obj, ty, load_obj, lambda cond: check(cond, chain))
     values = []
     for obj, ty in zip(boxed, shape.args, strict=True):
         if ty is Ty.FLOAT:
@@ -289,7 +290,7 @@ def _emit_core(module: ir.Module, shape: Shape, objects: ObjectTable) -> ir.Func
         elif ty is Ty.INT:
             values.append(_unbox_int(bld, module, core, obj, miss))
         elif isinstance(ty, Array):
-            values.append(_unbox_array(bld, obj, ty))
+            values.append(unbox_array(bld, obj, ty))
         else:
             values.append(_unbox_numpy_scalar(bld, obj, ty, lambda cond: check(cond, miss)))
 
@@ -320,11 +321,11 @@ def _emit_core(module: ir.Module, shape: Shape, objects: ObjectTable) -> ir.Func
     kernel = _Indirect(_data_field(bld, data, "kernel", PTR), kernel_type)
     result = bld.call(kernel, [*values, undo, budget])
     status = bld.extract_value(result, 1)
-    # A deopt hands the call to the bytecode: first put back what the kernel overwrote.
-    emit_finish(bld, module, undo, bld.icmp_unsigned("==", status, DEOPT))
     done, failed, error = (core.append_basic_block() for _ in range(3))
     bld.cbranch(bld.icmp_unsigned("==", status, OK), done, failed)
     bld.position_at_end(failed)
+    # A deopt hands the call to the bytecode: first put back what the kernel overwrote.
+    emit_finish(bld, module, undo, bld.icmp_unsigned("==", status, DEOPT))
     bld.cbranch(bld.icmp_unsigned("==", status, ir.Constant(I32, 2)), error, miss)
     bld.position_at_end(error)
     bld.ret(ir.Constant(PTR, None))  # a Python exception is set (KeyboardInterrupt)
@@ -332,7 +333,10 @@ def _emit_core(module: ir.Module, shape: Shape, objects: ObjectTable) -> ir.Func
     bld.position_at_end(done)
     calls = _data_field_pointer(bld, data, "calls")
     bld.store(bld.add(bld.load(calls, typ=I64), ir.Constant(I64, 1)), calls)
-    bld.ret(box_value(bld, module, shape.ret, bld.extract_value(result, 0), load_obj))
+    # Boxed before the arena lets go of the arrays the call made (a returned one among them).
+    boxed = box_value(bld, module, shape.ret, bld.extract_value(result, 0), load_obj)
+    emit_finish(bld, module, undo, ir.Constant(ir.IntType(1), 0))
+    bld.ret(boxed)
 
     bld.position_at_end(miss)
     bld.ret(MISS)
@@ -399,58 +403,6 @@ def _type_object(ty: Ty | Array) -> type:
     from fastimport.frontend.numpy_types import type_object
 
     return type_object(ty)
-
-
-def _check_array(
-    bld: ir.IRBuilder, obj: ir.Value, ty: Array, load_obj: Callable[[object], ir.Value], check: Callable
-) -> None:
-    """Guards of an ndarray argument: dimensions, the dtype object itself, the layout."""
-    from fastimport.frontend.numpy_types import dtype_of
-    from fastimport.runtime.ndarray import C_CONTIGUOUS, WRITEABLE, layout
-
-    lay = layout()
-    nd = bld.load(bld.gep(obj, [ir.Constant(I64, lay.nd)], source_etype=I8), typ=I32)
-    check(bld.icmp_signed("==", nd, ir.Constant(I32, ty.ndim)))
-    # Canonical dtypes are singletons: another byte order or metadata is another object.
-    descr = bld.load(bld.gep(obj, [ir.Constant(I64, lay.descr)], source_etype=I8), typ=PTR)
-    check(bld.icmp_unsigned("==", descr, load_obj(dtype_of(ty.dtype))))
-    # A read-only specialization stores nothing, so it takes writeable arrays too.
-    required = (C_CONTIGUOUS if ty.layout == "C" else 0) | (0 if ty.readonly else WRITEABLE)
-    if required:
-        flags = bld.load(bld.gep(obj, [ir.Constant(I64, lay.flags)], source_etype=I8), typ=I32)
-        check(bld.icmp_unsigned("==", bld.and_(flags, ir.Constant(I32, required)), ir.Constant(I32, required)))
-
-
-def _unbox_array(bld: ir.IRBuilder, obj: ir.Value, ty: Array) -> ir.Value:
-    """{data, shape, strides} of an ndarray argument.
-
-    A C array gets the strides its shape implies (NumPy may store any stride for a
-    dimension of length 1).
-    """
-    from fastimport.backend.npemit import array_struct
-    from fastimport.frontend.numpy_types import ITEM_BITS
-    from fastimport.runtime.ndarray import layout
-
-    lay = layout()
-
-    def field(offset: int) -> ir.Value:
-        return bld.load(bld.gep(obj, [ir.Constant(I64, offset)], source_etype=I8), typ=PTR)
-
-    dims_at, strides_at = field(lay.dimensions), field(lay.strides)
-    value = bld.insert_value(ir.Constant(array_struct(ty.ndim), ir.Undefined), field(lay.data), 0)
-    dims = [bld.load(bld.gep(dims_at, [ir.Constant(I64, k)], source_etype=I64), typ=I64) for k in range(ty.ndim)]
-    if ty.layout == "C":
-        strides = [ir.Constant(I64, ITEM_BITS[ty.dtype] // 8)]
-        for k in range(ty.ndim - 1, 0, -1):
-            strides.insert(0, bld.mul(strides[0], dims[k]))
-    else:
-        strides = [
-            bld.load(bld.gep(strides_at, [ir.Constant(I64, k)], source_etype=I64), typ=I64) for k in range(ty.ndim)
-        ]
-    for k in range(ty.ndim):
-        value = bld.insert_value(value, dims[k], [1, k])
-        value = bld.insert_value(value, strides[k], [2, k])
-    return value
 
 
 def _unbox_numpy_scalar(bld: ir.IRBuilder, obj: ir.Value, ty: Ty, check: Callable) -> ir.Value:

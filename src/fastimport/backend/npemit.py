@@ -21,22 +21,88 @@ from typing import TYPE_CHECKING
 from llvmlite import ir
 
 from fastimport.backend import numerics
-from fastimport.backend.capi import F64, I8, I64, intrinsic
-from fastimport.backend.undo import emit_record
+from fastimport.backend.callscope import emit_keep, emit_record
+from fastimport.backend.capi import F64, I8, I32, I64, PTR, declare, intrinsic
 from fastimport.frontend.numpy_types import INT_RANGES, ITEM_BITS, SIGNED, loop_type
 from fastimport.frontend.types import Array, Ty
 
 if TYPE_CHECKING:
-    from fastimport.frontend.ir import ArrayAttr, Binary, Index, SetIndex, Value
+    from collections.abc import Callable
+
+    from fastimport.frontend.ir import ArrayAttr, Binary, Index, NewArray, SetIndex, Value
 
 F32 = ir.FloatType()
 INF = float("inf")
 
 
 def array_struct(ndim: int) -> ir.LiteralStructType:
-    """An array in native code: {data, shape[ndim], strides[ndim]} (strides in bytes)."""
+    """An array in native code: {data, shape[ndim], strides[ndim], object} (strides in bytes).
+
+    `object` is the ndarray itself (borrowed: from the caller, or from the call's arena,
+    backend/callscope.py), or null for a view made in native code.
+    """
     dims = ir.ArrayType(I64, ndim)
-    return ir.LiteralStructType([ir.PointerType(), dims, dims])
+    return ir.LiteralStructType([ir.PointerType(), dims, dims, ir.PointerType()])
+
+
+ARRAY_OBJECT = 3  # the index of `object` in array_struct
+
+
+def check_array(
+    bld: ir.IRBuilder, obj: ir.Value, ty: Array, load_obj: Callable[[object], ir.Value], check: Callable
+) -> None:
+    """Guards of an ndarray argument: dimensions, the dtype object itself, the layout."""
+    from fastimport.frontend.numpy_types import dtype_of
+    from fastimport.runtime.ndarray import C_CONTIGUOUS, WRITEABLE, layout
+
+    lay = layout()
+    nd = bld.load(bld.gep(obj, [ir.Constant(I64, lay.nd)], source_etype=I8), typ=I32)
+    check(bld.icmp_signed("==", nd, ir.Constant(I32, ty.ndim)))
+    # Canonical dtypes are singletons: another byte order or metadata is another object.
+    descr = bld.load(bld.gep(obj, [ir.Constant(I64, lay.descr)], source_etype=I8), typ=PTR)
+    check(bld.icmp_unsigned("==", descr, load_obj(dtype_of(ty.dtype))))
+    # A read-only specialization stores nothing, so it takes writeable arrays too.
+    required = (C_CONTIGUOUS if ty.layout == "C" else 0) | (0 if ty.readonly else WRITEABLE)
+    if required:
+        flags = bld.load(bld.gep(obj, [ir.Constant(I64, lay.flags)], source_etype=I8), typ=I32)
+        check(bld.icmp_unsigned("==", bld.and_(flags, ir.Constant(I32, required)), ir.Constant(I32, required)))
+
+
+def unbox_array(bld: ir.IRBuilder, obj: ir.Value, ty: Array) -> ir.Value:
+    """{data, shape, strides, object} of an ndarray (an argument, or one NumPy just made).
+
+    A C array gets the strides its shape implies (NumPy may store any stride for a
+    dimension of length 1).
+    """
+    from fastimport.runtime.ndarray import layout
+
+    lay = layout()
+
+    def field(offset: int) -> ir.Value:
+        return bld.load(bld.gep(obj, [ir.Constant(I64, offset)], source_etype=I8), typ=PTR)
+
+    dims_at, strides_at = field(lay.dimensions), field(lay.strides)
+    value = bld.insert_value(ir.Constant(array_struct(ty.ndim), ir.Undefined), field(lay.data), 0)
+    value = bld.insert_value(value, obj, ARRAY_OBJECT)
+    dims = [bld.load(bld.gep(dims_at, [ir.Constant(I64, k)], source_etype=I64), typ=I64) for k in range(ty.ndim)]
+    if ty.layout == "C":
+        strides = [ir.Constant(I64, ITEM_BITS[ty.dtype] // 8)]
+        for k in range(ty.ndim - 1, 0, -1):
+            strides.insert(0, bld.mul(strides[0], dims[k]))
+    else:
+        strides = [
+            bld.load(bld.gep(strides_at, [ir.Constant(I64, k)], source_etype=I64), typ=I64) for k in range(ty.ndim)
+        ]
+    for k in range(ty.ndim):
+        value = bld.insert_value(value, dims[k], [1, k])
+        value = bld.insert_value(value, strides[k], [2, k])
+    return value
+
+
+def _ndarray() -> type:
+    import numpy as np
+
+    return np.ndarray
 
 
 def is_numpy(*types: object) -> bool:
@@ -53,6 +119,7 @@ class NumpyOps:
     func: ir.Function
     undo: ir.Value
     deopt_block: ir.Block
+    error_block: ir.Block
 
     # Provided by FunctionEmitter.
     def value(self, v: Value) -> ir.Value: ...  # type: ignore[empty-body]  # noqa: D102
@@ -61,6 +128,8 @@ class NumpyOps:
     def int_binary(self, kind: str, a: ir.Value, b: ir.Value) -> ir.Value: ...  # type: ignore[empty-body]  # noqa: D102
     def entry_alloca(self, ty: ir.Type, count: int = 1) -> ir.Value: ...  # type: ignore[empty-body]  # noqa: D102
     def truth(self, v: Value) -> ir.Value: ...  # type: ignore[empty-body]  # noqa: D102
+    def load_object(self, obj: object) -> ir.Value: ...  # type: ignore[empty-body]  # noqa: D102
+    def raise_if(self, cond: ir.Value) -> None: ...  # noqa: D102
 
     # Arrays.
 
@@ -71,6 +140,7 @@ class NumpyOps:
         pointer = self.element_pointer(op.base, op.indices)
         if isinstance(op.type, Array):  # a view: the remaining dimensions
             view = bld.insert_value(ir.Constant(array_struct(op.type.ndim), ir.Undefined), pointer, 0)
+            view = bld.insert_value(view, ir.Constant(ir.PointerType(), None), ARRAY_OBJECT)
             for k in range(op.type.ndim):
                 view = bld.insert_value(view, bld.extract_value(base, [1, len(op.indices) + k]), [1, k])
                 view = bld.insert_value(view, bld.extract_value(base, [2, len(op.indices) + k]), [2, k])
@@ -101,7 +171,8 @@ class NumpyOps:
         dtype: Ty = op.base.type.dtype  # type: ignore[union-attr]
         value = self.store_value(op.value, dtype)
         pointer = self.element_pointer(op.base, op.indices)
-        self.record_store(pointer, ITEM_BITS[dtype] // 8)
+        if op.logged:
+            self.record_store(pointer, ITEM_BITS[dtype] // 8)
         self.builder.store(value, pointer, align=1)
 
     def store_value(self, v: Value, dtype: Ty) -> ir.Value:
@@ -144,8 +215,88 @@ class NumpyOps:
         return i if width == I64 else bld.trunc(i, width)
 
     def record_store(self, pointer: ir.Value, size: int) -> None:
-        """Log the bytes a store is about to overwrite (see backend/undo.py)."""
+        """Log the bytes a store is about to overwrite (see backend/callscope.py)."""
         emit_record(self.builder, self.undo, pointer, size, full=self.deopt_block)
+
+    def visit_new_array(self, op: NewArray) -> None:
+        """np.zeros(...) and friends: NumPy makes the array, the arena keeps it, native code uses it.
+
+        The shape goes in as Python ints (a tuple if the call wrote one), the dtype as its
+        canonical dtype object (what NumPy resolves the written one to); NumPy's own errors
+        (a negative dimension, no memory) deopt and the bytecode raises them.
+        """
+        from fastimport.backend.emit import box_value  # (emit.py imports this module)
+        from fastimport.frontend.numpy_types import dtype_of
+
+        bld = self.builder
+        arr: Array = op.type  # type: ignore[assignment]
+        decref = declare(self.module, "Py_DecRef")
+        null = ir.Constant(PTR, None)
+        if op.like is not None:
+            dims = [bld.extract_value(self.value(op.like), [1, k]) for k in range(arr.ndim)]
+            first = bld.extract_value(self.value(op.like), ARRAY_OBJECT)
+            self.deopt_if(bld.icmp_unsigned("==", first, null))  # a view made natively has no object
+            owned_first = False
+        else:
+            if op.shape_of is not None:
+                dims = [bld.extract_value(self.value(op.shape_of), [1, k]) for k in range(arr.ndim)]
+            else:
+                dims = [self.as_int_value(v) for v in op.shape]
+            first = self.box_shape(dims, as_tuple=op.tuple_shape)
+            owned_first = True
+        args = [first]
+        if op.fill is not None:
+            fill = box_value(bld, self.module, op.fill.type, self.value(op.fill), self.load_object)
+            self.raise_if(bld.icmp_unsigned("==", fill, null))  # MemoryError
+            args.append(fill)
+        args.append(self.load_object(dtype_of(arr.dtype)))
+        argv = self.entry_alloca(PTR, len(args))
+        for index, obj in enumerate(args):
+            bld.store(obj, bld.gep(argv, [ir.Constant(I64, index)], source_etype=PTR))
+        result = bld.call(
+            declare(self.module, "PyObject_VectorcallDict"),
+            [self.load_object(op.ref.expected), argv, ir.Constant(I64, len(args)), null],
+        )
+        if owned_first:
+            bld.call(decref, [first])
+        if op.fill is not None:
+            bld.call(decref, [args[1]])
+        with bld.if_then(bld.icmp_unsigned("==", result, null), likely=False):
+            bld.call(declare(self.module, "PyErr_Clear"), [])  # the bytecode re-run raises it again
+            bld.branch(self.deopt_block)
+            bld.position_at_end(self.func.append_basic_block())
+        nbytes = ir.Constant(I64, ITEM_BITS[arr.dtype] // 8)
+        for dim in dims:
+            nbytes = bld.mul(nbytes, dim)
+        emit_keep(bld, self.undo, result, nbytes, full=self.deopt_block)
+        # It is NumPy's array of the expected kind (else np.zeros was not NumPy's, say).
+        is_ndarray = bld.icmp_unsigned(
+            "==",
+            bld.load(bld.gep(result, [ir.Constant(I64, 8)], source_etype=I8), typ=PTR),
+            self.load_object(_ndarray()),
+        )
+        self.deopt_if(bld.not_(is_ndarray))
+        check_array(bld, result, arr, self.load_object, lambda ok: self.deopt_if(bld.not_(ok)))
+        self.values[op] = unbox_array(bld, result, arr)
+
+    def box_shape(self, dims: list[ir.Value], *, as_tuple: bool) -> ir.Value:
+        """A new reference: the shape as a Python int, or a tuple of them."""
+        bld = self.builder
+        from_long = declare(self.module, "PyLong_FromLongLong")
+        if not as_tuple:
+            obj = bld.call(from_long, [dims[0]])
+            self.raise_if(bld.icmp_unsigned("==", obj, ir.Constant(PTR, None)))
+            return obj
+        shape = bld.call(declare(self.module, "PyTuple_New"), [ir.Constant(I64, len(dims))])
+        self.raise_if(bld.icmp_unsigned("==", shape, ir.Constant(PTR, None)))
+        for k, dim in enumerate(dims):
+            item = bld.call(from_long, [dim])
+            with bld.if_then(bld.icmp_unsigned("==", item, ir.Constant(PTR, None)), likely=False):
+                bld.call(declare(self.module, "Py_DecRef"), [shape])
+                bld.branch(self.error_block)
+                bld.position_at_end(self.func.append_basic_block())
+            bld.call(declare(self.module, "PyTuple_SetItem"), [shape, ir.Constant(I64, k), item])  # steals item
+        return shape
 
     def stride(self, arr: Array, base: ir.Value, axis: int) -> ir.Value:
         """Bytes between neighbours along `axis` (a constant for the last axis of a C array)."""

@@ -27,6 +27,7 @@ from fastimport.frontend.ir import (
     LoadGlobal,
     LoadLocal,
     MathCall,
+    NewArray,
     Op,
     Param,
     PyCall,
@@ -142,7 +143,41 @@ def array_attr_type(op: ArrayAttr) -> Ty:
     return Ty.INT
 
 
-_ARRAY_RULES: dict[type, Callable] = {Index: index_type, SetIndex: set_index_type, ArrayAttr: array_attr_type}
+def new_array_type(op: NewArray) -> Array:
+    """np.zeros(...) and friends: a C-contiguous, writeable array of the dtype NumPy would pick."""
+    name = op.ref.name
+    for dim in op.shape:
+        if not (isinstance(dim.type, Ty) and dim.type.is_int):
+            raise Unsupported(_node(op), f"a dimension of type {dim.type} in numpy.{name}()")
+    if op.fill is not None and not (isinstance(op.fill.type, Ty) and op.fill.type is not Ty.NONE):
+        raise Unsupported(_node(op), f"a fill value of type {op.fill.type} in numpy.{name}()")
+    for source in (op.shape_of, op.like):
+        if source is not None and not isinstance(source.type, Array):
+            raise Unsupported(_node(op), f"numpy.{name}() of a {source.type}")
+    if op.like is not None:
+        like: Array = op.like.type  # type: ignore[assignment]
+        if like.layout != "C" and like.ndim > 1:  # NumPy would keep its order (say Fortran's)
+            raise Unsupported(_node(op), f"numpy.{name}() of a strided {like.ndim}-d array")
+        ndim, default = like.ndim, like.dtype
+    else:
+        ndim = op.shape_of.type.ndim if op.shape_of is not None else len(op.shape)  # type: ignore[union-attr]
+        default = Ty.F64 if op.fill is None else _dtype_of_fill(op.fill.type)  # type: ignore[arg-type]
+    if ndim == 0:
+        raise Unsupported(_node(op), f"a 0-d array from numpy.{name}()")
+    return Array(op.dtype_given or default, ndim, "C")
+
+
+def _dtype_of_fill(ty: Ty) -> Ty:
+    """The dtype np.full picks for a fill value (that of np.array(fill_value))."""
+    return {Ty.INT: Ty.I64, Ty.FLOAT: Ty.F64, Ty.BOOL: Ty.B}.get(ty, ty)
+
+
+_ARRAY_RULES: dict[type, Callable] = {
+    Index: index_type,
+    SetIndex: set_index_type,
+    ArrayAttr: array_attr_type,
+    NewArray: new_array_type,
+}
 
 
 def _infer_op(fn: FuncIR, op: Op, resolve_call: CallResolver) -> None:

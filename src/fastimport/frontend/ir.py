@@ -300,19 +300,59 @@ class SetIndex(Op):
     The one op with an effect: memory the caller can see. A store the bytecode would
     refuse or warn about (a value NumPy rejects or casts with a warning) leaves the native
     path like an out-of-bounds index does; what was stored before is undone first (see
-    `backend/undo.py`), so the bytecode re-run starts from the caller's state.
+    `backend/callscope.py`), so the bytecode re-run starts from the caller's state.
     """
 
     def __init__(self, base: Value, indices: list[Value], value: Value) -> None:
         self.base = base
         self.indices = indices
         self.value = value
+        self.logged = True  # False for an array this call made (frontend/fresh.py)
 
     def sources(self) -> list[Value]:
         return [self.value, self.base, *self.indices]
 
     def accept(self, visitor: OpVisitor[T]) -> T:
         return visitor.visit_set_index(self)
+
+
+@final
+class NewArray(Op):
+    """A new array from a NumPy allocator: np.empty/zeros/ones/full(shape, ...) or its `_like` form.
+
+    NumPy itself makes it (through the guarded `ref`, with the shape boxed, and the
+    dtype passed as its canonical dtype object), so it is an ordinary ndarray that owns
+    its memory; the call's arena holds it until the entry point returns
+    (backend/callscope.py). `shape` lists the dimensions (`tuple_shape`: passed as a
+    tuple, else as one int); `shape_of`, an array whose shape is used (`np.zeros(a.shape)`);
+    `like`, the prototype of a `_like` call; `fill`, the fill value of `full`;
+    `dtype_given`, the dtype written in the call, if any (else NumPy's default).
+    """
+
+    def __init__(  # noqa: PLR0913 - one argument per part of the call
+        self,
+        ref: GlobalRef,
+        *,
+        shape: list[Value] | None = None,
+        tuple_shape: bool = False,
+        shape_of: Value | None = None,
+        like: Value | None = None,
+        fill: Value | None = None,
+        dtype_given: Ty | None = None,
+    ) -> None:
+        self.ref = ref
+        self.shape = shape or []
+        self.tuple_shape = tuple_shape
+        self.shape_of = shape_of
+        self.like = like
+        self.fill = fill
+        self.dtype_given = dtype_given
+
+    def sources(self) -> list[Value]:
+        return [v for v in (*self.shape, self.shape_of, self.like, self.fill) if v is not None]
+
+    def accept(self, visitor: OpVisitor[T]) -> T:
+        return visitor.visit_new_array(self)
 
 
 @final
@@ -482,6 +522,8 @@ class OpVisitor(Generic[T]):
     def visit_index(self, op: Index) -> T: ...
     @abstractmethod
     def visit_set_index(self, op: SetIndex) -> T: ...
+    @abstractmethod
+    def visit_new_array(self, op: NewArray) -> T: ...
     @abstractmethod
     def visit_array_attr(self, op: ArrayAttr) -> T: ...
     @abstractmethod

@@ -30,6 +30,7 @@ from fastimport.frontend.ir import (
     Unary,
     Value,
 )
+from fastimport.frontend.lower_numpy import lower_numpy_call, numpy_attribute_ref, numpy_module_ref
 from fastimport.frontend.mathlib import MATH_CONSTANTS, MATH_FUNCTIONS, MATH_PYCALLS
 
 if TYPE_CHECKING:
@@ -215,11 +216,7 @@ def lower_call(b: Builder, node: ast.Call) -> Value:
         raise Unsupported(node, "*args or **kwargs in a call")
     func = node.func
     if isinstance(func, ast.Attribute):
-        b.global_ref(_math_module(b, func.value))
-        if func.attr not in MATH_FUNCTIONS and func.attr not in MATH_PYCALLS:
-            raise Unsupported(node, f"math.{func.attr} is not compiled")
-        ref = b.global_ref(GlobalRef("module:math", func.attr, "callable", getattr(math, func.attr)))
-        return _math_call(b, node, func.attr, ref)
+        return _lower_module_function_call(b, node, func)
     if not isinstance(func, ast.Name):
         raise Unsupported(node, "call of a computed callee")
     if func.id in b.fn.locals:
@@ -230,11 +227,24 @@ def lower_call(b: Builder, node: ast.Call) -> Value:
         return _math_call(b, node, resolved.name, resolved.ref)
     if resolved.kind == "builtin":
         return _builtin_call(b, node, resolved)
+    if resolved.kind == "numpyfunc":
+        return lower_numpy_call(b, node, resolved.name, resolved.ref)
     if resolved.kind == "function":
         return b.add(Call(func.id, _bind_arguments(b, node, resolved.target)), node)  # type: ignore[arg-type]
     if node.keywords:
         raise Unsupported(node, f"keyword arguments in a call of '{func.id}'")
     raise Unsupported(node, f"call of '{func.id}'")
+
+
+def _lower_module_function_call(b: Builder, node: ast.Call, func: ast.Attribute) -> Value:
+    """`np.zeros(...)` or `math.sqrt(...)`: a function reached through a guarded module."""
+    if numpy_module_ref(b, func.value) is not None:
+        return lower_numpy_call(b, node, func.attr, numpy_attribute_ref(b, func))
+    b.global_ref(_math_module(b, func.value))
+    if func.attr not in MATH_FUNCTIONS and func.attr not in MATH_PYCALLS:
+        raise Unsupported(node, f"math.{func.attr} is not compiled")
+    ref = b.global_ref(GlobalRef("module:math", func.attr, "callable", getattr(math, func.attr)))
+    return _math_call(b, node, func.attr, ref)
 
 
 def _bind_arguments(b: Builder, node: ast.Call, target: types.FunctionType) -> list[Value]:

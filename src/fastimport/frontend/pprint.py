@@ -26,6 +26,7 @@ from fastimport.frontend.ir import (
     LoadGlobal,
     LoadLocal,
     MathCall,
+    NewArray,
     Op,
     OpVisitor,
     Param,
@@ -111,7 +112,19 @@ class _Printer(OpVisitor[str]):
         return f"index {self.name(op.base)}[{self.args(op.indices)}]"
 
     def visit_set_index(self, op: SetIndex) -> str:
-        return f"set_index {self.name(op.base)}[{self.args(op.indices)}] = {self.name(op.value)}"
+        unlogged = "" if op.logged else " (fresh: not logged)"
+        return f"set_index {self.name(op.base)}[{self.args(op.indices)}] = {self.name(op.value)}{unlogged}"
+
+    def visit_new_array(self, op: NewArray) -> str:
+        parts = [self.name(v) for v in op.shape]
+        shape = f"({', '.join(parts)})" if op.tuple_shape else ", ".join(parts)
+        if op.shape_of is not None:
+            shape = f"{self.name(op.shape_of)}.shape"
+        if op.like is not None:
+            shape = self.name(op.like)
+        fill = f", {self.name(op.fill)}" if op.fill is not None else ""
+        dtype = f", dtype={op.dtype_given}" if op.dtype_given is not None else ""
+        return f"numpy.{op.ref.name}({shape}{fill}{dtype})"
 
     def visit_array_attr(self, op: ArrayAttr) -> str:
         axis = f"[{op.axis}]" if op.kind == "shape" else ""

@@ -8,12 +8,15 @@ rebinding (monkeypatching, mock.patch) is seen at the next call:
     from math import sqrt -> ("mathfunc", "sqrt")  guard: still math.sqrt
     def helper()    ->  ("function", helper)       guard: still this function
     abs             ->  ("builtin", "abs")         guard: not shadowed, still builtins.abs
+    import numpy as np  ->  ("numpy", numpy)       guard: still the numpy module
+    from numpy import zeros -> ("numpyfunc", "zeros")  guard: still numpy.zeros
 """
 
 from __future__ import annotations
 
 import builtins
 import math
+import sys
 import types
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -72,6 +75,13 @@ class Resolver:
             return Resolved("value", GlobalRef("globals", name, "value", type=ty), name)
         if obj is math:
             return Resolved("math", GlobalRef("globals", name, "module", math), name)
+        numpy = sys.modules.get("numpy")
+        if numpy is not None and obj is numpy:
+            return Resolved("numpy", GlobalRef("globals", name, "module", numpy), name)
+        if numpy is not None and getattr(obj, "__module__", None) == "numpy" and callable(obj):
+            attr = getattr(obj, "__name__", "")
+            if getattr(numpy, attr, None) is obj:  # np.zeros, np.float64: guarded as themselves
+                return Resolved("numpyfunc", GlobalRef("globals", name, "callable", obj), attr)
         fname = math_function_name(obj)
         if fname is not None:
             return Resolved("mathfunc", GlobalRef("globals", name, "callable", obj), fname)

@@ -1,4 +1,6 @@
-"""The undo log: what native code overwrote in the caller's arrays, so a deopt can put it back.
+"""What one native call owns until its entry point returns: the undo log and the arena.
+
+The undo log: what native code overwrote in the caller's arrays, so a deopt can put it back.
 
 A deopt re-runs the whole call as bytecode. That is exact only if the bytecode
 starts from the state the call started from, so every store into memory the
@@ -14,9 +16,21 @@ the kernels they call), and when the kernel returns:
     ok or exception  -> the log is dropped (the stores happened, as in CPython)
     deopt            -> the entries are written back, newest first, then dropped
 
-The log lives on the stack of each entry, so threads (which may run while a
+The arena: every array the call allocates (np.zeros, ...) is one reference held
+here, released when the entry point returns (after the rollback: nothing the log
+points into is freed before it). So native code never counts references: a local,
+a view or a callee's argument just borrows from the arena or from the caller. A
+returned array gets its own reference first. An arena that grows past
+ARENA_OBJECTS arrays or ARENA_BYTES bytes (allocation in a long loop) deopts: the
+bytecode frees as it goes, and never needs more memory than CPython would.
+
+    scope = {ptr entries, i64 len, i64 cap,       the undo log
+             ptr objects, i64 count, i64 room,    the arena
+             i64 bytes}
+
+The scope lives on the stack of each entry, so threads (which may run while a
 kernel offers the GIL at a signal check) and re-entrant calls never share one.
-Its buffer comes from PyMem_RawRealloc; if that fails the kernel deopts, which
+Buffers come from PyMem_RawRealloc; if that fails the kernel deopts, which
 rolls back what was logged, and the bytecode does the work.
 """
 
@@ -26,11 +40,17 @@ from llvmlite import ir
 
 from fastimport.backend.capi import I1, I64, PTR, declare
 
-LOG = ir.LiteralStructType([PTR, I64, I64])
+LOG = ir.LiteralStructType([PTR, I64, I64, PTR, I64, I64, I64])
+EMPTY = ir.Constant(
+    LOG, [ir.Constant(PTR, None), *[ir.Constant(I64, 0)] * 2, ir.Constant(PTR, None), *[ir.Constant(I64, 0)] * 3]
+)
+ARENA_OBJECTS = 1 << 14
+ARENA_BYTES = 1 << 30
 ENTRY_BYTES = 16
 FIRST_CAPACITY = 256
 SIZE_SHIFT = 56
 GROW = ir.FunctionType(I1, [PTR])
+KEEP = ir.FunctionType(I1, [PTR, PTR, I64])
 FINISH = ir.FunctionType(ir.VoidType(), [PTR, I1])
 
 
@@ -51,13 +71,15 @@ def finish_function(module: ir.Module) -> ir.Function:
 def emit_new_log(bld: ir.IRBuilder) -> ir.Value:
     """An empty log on the current function's stack (call in its entry block)."""
     log = bld.alloca(LOG, name="undo")
-    bld.store(ir.Constant(LOG, [ir.Constant(PTR, None), ir.Constant(I64, 0), ir.Constant(I64, 0)]), log)
+    bld.store(EMPTY, log)
     return log
 
 
 def emit_finish(bld: ir.IRBuilder, module: ir.Module, log: ir.Value, roll_back: ir.Value) -> None:
-    """After the kernel: roll back if `roll_back`, and free the buffer (only if one was made)."""
-    used = bld.icmp_unsigned("!=", bld.load(_field(bld, log, 0), typ=PTR), ir.Constant(PTR, None))
+    """After the kernel: roll back if `roll_back`, release the arena, free the buffers (if any were made)."""
+    null = ir.Constant(PTR, None)
+    logged = bld.icmp_unsigned("!=", bld.load(_field(bld, log, 0), typ=PTR), null)
+    used = bld.or_(logged, bld.icmp_unsigned("!=", bld.load(_field(bld, log, 3), typ=PTR), null))
     with bld.if_then(used, likely=False):
         bld.call(finish_function(module), [log, roll_back])
 
@@ -83,10 +105,58 @@ def emit_record(bld: ir.IRBuilder, log: ir.Value, pointer: ir.Value, size: int, 
     bld.store(bld.add(length, ir.Constant(I64, 1)), length_at)
 
 
+def keep_function(module: ir.Module) -> ir.Function:
+    """The declaration of `fi_arena_keep` (defined once, in the runtime module)."""
+    return module.globals.get("fi_arena_keep") or ir.Function(module, KEEP, "fi_arena_keep")
+
+
+def emit_keep(bld: ir.IRBuilder, log: ir.Value, obj: ir.Value, nbytes: ir.Value, *, full: ir.Block) -> None:
+    """Hand the new reference `obj` (an array of `nbytes`) to the arena; past its limits, go to `full`."""
+    kept = bld.call(keep_function(bld.function.module), [log, obj, nbytes])
+    cont = bld.function.append_basic_block()
+    bld.cbranch(kept, cont, full)
+    bld.position_at_end(cont)
+
+
 def emit_undo_runtime(module: ir.Module) -> None:
-    """Define `fi_undo_grow` and `fi_undo_finish` (in the runtime module)."""
+    """Define `fi_undo_grow`, `fi_arena_keep` and `fi_undo_finish` (in the runtime module)."""
     _emit_grow(module)
+    _emit_keep(module)
     _emit_finish(module)
+
+
+def _emit_keep(module: ir.Module) -> None:
+    """i1 fi_arena_keep(scope*, obj, nbytes): take the reference; 0 (still taken) past the limits or out of memory.
+
+    The reference is released by `fi_undo_finish` either way, except when even the
+    arena's buffer cannot grow: then it is released here.
+    """
+    fn = ir.Function(module, KEEP, "fi_arena_keep")
+    log, obj, nbytes = fn.args
+    bld = ir.IRBuilder(fn.append_basic_block("entry"))
+    count = bld.load(_field(bld, log, 4), typ=I64)
+    room = bld.load(_field(bld, log, 5), typ=I64)
+    with bld.if_then(bld.icmp_unsigned("==", count, room), likely=False):
+        new_room = bld.select(
+            bld.icmp_unsigned("==", room, ir.Constant(I64, 0)), ir.Constant(I64, 16), bld.mul(room, ir.Constant(I64, 2))
+        )
+        old = bld.load(_field(bld, log, 3), typ=PTR)
+        buffer = bld.call(declare(module, "PyMem_RawRealloc"), [old, bld.mul(new_room, ir.Constant(I64, 8))])
+        with bld.if_then(bld.icmp_unsigned("==", buffer, ir.Constant(PTR, None)), likely=False):
+            bld.call(declare(module, "Py_DecRef"), [obj])
+            bld.ret(ir.Constant(I1, 0))
+        bld.store(buffer, _field(bld, log, 3))
+        bld.store(new_room, _field(bld, log, 5))
+    objects = bld.load(_field(bld, log, 3), typ=PTR)
+    bld.store(obj, bld.gep(objects, [count], source_etype=PTR))
+    bld.store(bld.add(count, ir.Constant(I64, 1)), _field(bld, log, 4))
+    total = bld.add(bld.load(_field(bld, log, 6), typ=I64), nbytes)
+    bld.store(total, _field(bld, log, 6))
+    within = bld.and_(
+        bld.icmp_unsigned("<", count, ir.Constant(I64, ARENA_OBJECTS)),
+        bld.icmp_unsigned("<=", total, ir.Constant(I64, ARENA_BYTES)),
+    )
+    bld.ret(within)
 
 
 def _emit_grow(module: ir.Module) -> None:
@@ -140,6 +210,20 @@ def _emit_finish(module: ir.Module) -> None:
     bld.branch(loop)
     bld.position_at_end(done)
     bld.call(declare(module, "PyMem_RawFree"), [entries])
-    store_empty = ir.Constant(LOG, [ir.Constant(PTR, None), ir.Constant(I64, 0), ir.Constant(I64, 0)])
-    bld.store(store_empty, log)
+    # Then the arena (after the rollback: the log may point into arrays it holds).
+    objects = bld.load(_field(bld, log, 3), typ=PTR)
+    count = bld.load(_field(bld, log, 4), typ=I64)
+    release, release_body, released = (fn.append_basic_block(n) for n in ("release", "release_body", "released"))
+    bld.branch(release)
+    bld.position_at_end(release)
+    k = bld.phi(I64)
+    k.add_incoming(ir.Constant(I64, 0), done)
+    bld.cbranch(bld.icmp_unsigned("<", k, count), release_body, released)
+    bld.position_at_end(release_body)
+    bld.call(declare(module, "Py_DecRef"), [bld.load(bld.gep(objects, [k], source_etype=PTR), typ=PTR)])
+    k.add_incoming(bld.add(k, ir.Constant(I64, 1)), release_body)
+    bld.branch(release)
+    bld.position_at_end(released)
+    bld.call(declare(module, "PyMem_RawFree"), [objects])
+    bld.store(EMPTY, log)
     bld.ret_void()

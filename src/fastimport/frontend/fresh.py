@@ -1,0 +1,75 @@
+"""Where an array comes from: which stores need the undo log, and whether a view is returned.
+
+Stores need the log unless they go into arrays the call made itself.
+
+A deopt rolls back stores into memory the caller can see (backend/callscope.py).
+An array allocated in this very kernel (np.zeros ...), or a view of one, is not
+visible to the caller until it is returned, and a deopt discards it: stores into
+it need no log. A value is *fresh* if it is a NewArray, a view (Index) of a fresh
+array, or a load of a local that only ever holds fresh arrays. Parameters never
+are (the caller's arrays), so a callee logs even what its caller made: sound,
+merely not minimal.
+
+    out = np.empty(n)        out: fresh
+    for i in range(n):
+        out[i] = a[i] * k    SetIndex(out, ...).logged = False
+        a[i] = 0.0           SetIndex(a, ...).logged = True
+"""
+
+from __future__ import annotations
+
+from fastimport.frontend.errors import Unsupported
+from fastimport.frontend.ir import FuncIR, Index, LoadLocal, NewArray, Return, SetIndex, StoreLocal, Value
+from fastimport.frontend.typerules import _node
+from fastimport.frontend.types import Array
+
+
+def mark_logged_stores(fn: FuncIR) -> None:
+    """Set `logged` on every SetIndex of `fn` (after type inference)."""
+    stores = [op for op in fn.all_ops() if isinstance(op, StoreLocal) and isinstance(op.local.type, Array)]
+    fresh_locals = {op.local for op in stores}  # optimistic, then narrowed to a fixpoint
+    changed = True
+    while changed:
+        changed = False
+        for op in stores:
+            if op.local in fresh_locals and not _fresh(op.src, fresh_locals):
+                fresh_locals.discard(op.local)
+                changed = True
+    for op in fn.all_ops():
+        if isinstance(op, SetIndex):
+            op.logged = not _fresh(op.base, fresh_locals)
+
+
+def check_no_view_returned(fn: FuncIR) -> None:
+    """Unsupported if `fn` may return a view made in native code (`return a[i]` of a 2-D array).
+
+    A view made natively has no ndarray object; the bytecode would make one, so such a
+    function stays bytecode rather than deopt at every return.
+    """
+    view_locals: set = set()
+    changed = True
+    while changed:  # a local copied from one that holds a view holds a view too
+        changed = False
+        for op in fn.all_ops():
+            if isinstance(op, StoreLocal) and op.local not in view_locals and _view(op.src, view_locals):
+                view_locals.add(op.local)
+                changed = True
+    for op in fn.all_ops():
+        if isinstance(op, Return) and op.value is not None and _view(op.value, view_locals):
+            raise Unsupported(_node(op), "returning a view of an array (the bytecode makes the view object)")
+
+
+def _view(v: Value, view_locals: set) -> bool:
+    if isinstance(v, Index):
+        return isinstance(v.type, Array)
+    return isinstance(v, LoadLocal) and v.local in view_locals
+
+
+def _fresh(v: Value, fresh_locals: set) -> bool:
+    if isinstance(v, NewArray):
+        return True
+    if isinstance(v, Index):
+        return _fresh(v.base, fresh_locals)
+    if isinstance(v, LoadLocal):
+        return v.local in fresh_locals and not v.local.is_param
+    return False
