@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.differential import assert_native, call, modules, same_outcome
+from tests.numpy_values import outcome_with_warnings
 
 from fastimport.testing import record_of
 
@@ -86,6 +87,20 @@ def uses_helper(n):
 def returns_arg(a):
     a[0] = 9
     return a
+
+def like_keyword(a):
+    return np.zeros_like(a=a)
+
+def like_wrong_keyword(a):
+    return np.zeros_like(prototype=a)
+
+def empty_like_keyword(a):
+    return len(np.empty_like(prototype=a))
+
+def full_then_index(n, v):
+    a = np.full(3, v, np.int8)
+    b = np.full(2, v, np.float32)
+    return a[n] + b[n]
 """
 
 
@@ -111,9 +126,10 @@ def assert_same_alloc(fname: str, *args: object, want_native: bool = True) -> No
     fast, ref = modules(SRC)
     fast_args = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
     ref_args = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
-    want = call(getattr(ref, fname), *ref_args)
-    got = call(getattr(fast, fname), *fast_args)
+    want, want_warnings = outcome_with_warnings(getattr(ref, fname), *ref_args)
+    got, got_warnings = outcome_with_warnings(getattr(fast, fname), *fast_args)
     assert same_array_outcome(got, want), f"{fname}{args!r}: fastimport {got.describe()}, CPython {want.describe()}"
+    assert got_warnings == want_warnings, f"{fname}{args!r}: warnings {got_warnings} != {want_warnings}"
     for g, w in zip(fast_args, ref_args, strict=True):
         if isinstance(w, np.ndarray):
             assert g.tobytes() == w.tobytes()
@@ -150,6 +166,21 @@ def test_numpy_errors_come_from_numpy() -> None:
     assert_same_alloc("make2", -2, 3)
     assert_same_alloc("filled_typed", 2, 1)
     assert_same_alloc("filled_typed", 2, 300)
+
+
+def test_keywords_are_numpys_own() -> None:
+    """NumPy's own keyword names compile (`a=`, `prototype=` of empty_like); others raise NumPy's TypeError."""
+    a = np.arange(3.0)
+    assert_same_alloc("like_keyword", a)
+    assert_same_alloc("like_wrong_keyword", a, want_native=False)
+    assert_same_alloc("empty_like_keyword", a)
+
+
+@pytest.mark.parametrize("v", [2.5, 1e30, np.float64(1e300), 7, np.int64(300), float("nan")])
+def test_fill_casts_warn_once(v: object) -> None:
+    """A fill value NumPy casts with a warning, then an IndexError: the warning comes once, as in CPython."""
+    assert_same_alloc("full_then_index", 1, v, want_native=False)
+    assert_same_alloc("full_then_index", 5, v, want_native=False)
 
 
 def test_arrays_passed_to_compiled_helpers_and_returned() -> None:

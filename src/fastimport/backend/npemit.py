@@ -125,6 +125,7 @@ class NumpyOps:
     def value(self, v: Value) -> ir.Value: ...  # type: ignore[empty-body]  # noqa: D102
     def deopt_if(self, cond: ir.Value) -> None: ...  # noqa: D102
     def overflow_if(self, cond: ir.Value) -> None: ...  # noqa: D102
+    def check_overflow(self) -> None: ...  # noqa: D102
     def int_binary(self, kind: str, a: ir.Value, b: ir.Value) -> ir.Value: ...  # type: ignore[empty-body]  # noqa: D102
     def entry_alloca(self, ty: ir.Type, count: int = 1) -> ir.Value: ...  # type: ignore[empty-body]  # noqa: D102
     def truth(self, v: Value) -> ir.Value: ...  # type: ignore[empty-body]  # noqa: D102
@@ -230,6 +231,7 @@ class NumpyOps:
 
         bld = self.builder
         arr: Array = op.type  # type: ignore[assignment]
+        self.check_overflow()  # the arguments must be exact before NumPy sees them
         decref = declare(self.module, "Py_DecRef")
         null = ir.Constant(PTR, None)
         if op.like is not None:

@@ -164,7 +164,19 @@ def new_array_type(op: NewArray) -> Array:
         default = Ty.F64 if op.fill is None else _dtype_of_fill(op.fill.type)  # type: ignore[arg-type]
     if ndim == 0:
         raise Unsupported(_node(op), f"a 0-d array from numpy.{name}()")
-    return Array(op.dtype_given or default, ndim, "C")
+    dtype = op.dtype_given or default
+    if op.fill is not None and _fill_may_warn(op.fill.type, dtype):  # type: ignore[arg-type]
+        # NumPy would warn (an out-of-range float cast); were the call to deopt later,
+        # the bytecode re-run would warn a second time.
+        raise Unsupported(_node(op), f"numpy.{name}() casting a {op.fill.type} fill value to {dtype}")
+    return Array(dtype, ndim, "C")
+
+
+def _fill_may_warn(fill: Ty, dtype: Ty) -> bool:
+    """Whether NumPy's (unsafe) cast of `fill` into `dtype` can warn: a float narrowed, or made an int."""
+    if not fill.is_float or dtype.is_bool:
+        return False  # ints wrap or raise, silently; anything becomes a bool silently
+    return not dtype.is_float or (dtype is Ty.F32 and fill is not Ty.F32)
 
 
 def _dtype_of_fill(ty: Ty) -> Ty:

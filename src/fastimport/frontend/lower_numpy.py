@@ -22,16 +22,17 @@ if TYPE_CHECKING:
     from fastimport.frontend.builder import Builder
     from fastimport.frontend.types import Ty
 
-# name -> its parameters before `dtype`, in order ("like" is the prototype array).
+# name -> its parameters up to `dtype`, in order, named as NumPy names them (a keyword
+# NumPy would refuse must not be accepted here).
 ALLOCATORS = {
-    "empty": ("shape",),
-    "zeros": ("shape",),
-    "ones": ("shape",),
-    "full": ("shape", "fill_value"),
-    "empty_like": ("prototype",),
-    "zeros_like": ("prototype",),
-    "ones_like": ("prototype",),
-    "full_like": ("prototype", "fill_value"),
+    "empty": ("shape", "dtype"),
+    "zeros": ("shape", "dtype"),
+    "ones": ("shape", "dtype"),
+    "full": ("shape", "fill_value", "dtype"),
+    "empty_like": ("prototype", "dtype"),
+    "zeros_like": ("a", "dtype"),
+    "ones_like": ("a", "dtype"),
+    "full_like": ("a", "fill_value", "dtype"),
 }
 
 
@@ -60,14 +61,14 @@ def lower_numpy_call(b: Builder, node: ast.Call, name: str, ref: GlobalRef) -> V
 
     if name not in ALLOCATORS:
         raise Unsupported(node, f"numpy.{name}() is not compiled")
-    given = _bind(node, name, (*ALLOCATORS[name], "dtype"))
+    given = _bind(node, name, ALLOCATORS[name])
     # Evaluated in source order, as CPython evaluates the call's arguments.
     op = NewArray(ref)
     for arg in sorted(given, key=lambda p: _position(node, given[p])):
         expr = given[arg]
         if arg == "shape":
             _lower_shape(b, op, expr)
-        elif arg == "prototype":
+        elif arg in ("a", "prototype"):
             op.like = lower_expr(b, expr)
         elif arg == "fill_value":
             op.fill = lower_expr(b, expr)
