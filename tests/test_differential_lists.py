@@ -111,6 +111,22 @@ def same_list(lst):
     lst[0] = 0
     return lst
 
+def evens(n):
+    out = []
+    for i in range(n):
+        if i % 2 == 0:
+            out.append(i * 0.5)
+    return out
+
+def table(n, m):
+    g = []
+    for i in range(n):
+        row = []
+        for j in range(m):
+            row.append(i * j)
+        g.append(row)
+    return g
+
 def flags(n):
     out = [False] * n
     for i in range(0, n, 3):
@@ -142,6 +158,9 @@ def flags(n):
         ("unpack", ([1.5, 2.5],)),
         ("enum_list", ([4, 5, 6],)),
         ("flags", (10,)),
+        ("evens", (9,)),
+        ("evens", (0,)),
+        ("table", (3, 4)),
     ],
 )
 def test_lists_like_cpython(fname: str, args: tuple) -> None:
@@ -237,6 +256,15 @@ def test_comprehensions(n: int) -> None:
     for fname in ("squares", "pairs", "scoped", "repeat", "flags"):
         assert_same(SRC, fname, n)
     assert_same_native(SRC, "squares", 3)
+
+
+def test_empty_list_nothing_appends_to_stays_bytecode() -> None:
+    """`x = []` with no append has no item type: not compiled, with that reason."""
+    src = "def f():\n    x = []\n    return len(x)\n"
+    assert_same(src, "f")
+    rec = record_of(native(src).f)
+    assert rec.status == "bytecode"
+    assert "empty list" in (rec.reason or "")
 
 
 def test_list_signatures() -> None:

@@ -172,8 +172,10 @@ def _boxable(op: Op, ty: Type | None) -> None:
 def new_list_type(op: NewList) -> List | None:
     """[a, b], [a] * n: items of one type (int, float, bool or a list); a comprehension: its element's."""
     values = [op.element] if op.element is not None else op.items
+    if not values:
+        raise Unsupported(_node(op), "an empty list that nothing is appended to (its item type is unknown)")
     if any(v.type is None for v in values):
-        return None  # a comprehension's element: not known yet
+        return None  # a comprehension's element, or the first value appended: not known yet
     types = {v.type for v in values}
     if len(types) != 1:
         raise Unsupported(_node(op), f"a list holding {' and '.join(sorted(map(str, types)))}")

@@ -33,11 +33,15 @@ if TYPE_CHECKING:
 
 
 def lower_list_display(b: Builder, node: ast.List) -> Value:
-    """`[a, b, c]`: the items left to right, then a new list of them."""
+    """`[a, b, c]`: the items left to right, then a new list of them.
+
+    `[]` gets its item type from the first `name.append(v)` after `name = []` (see
+    `lower_append`); with none, it is not compiled.
+    """
     from fastimport.frontend.lower_expressions import lower_expr
 
     if not node.elts:
-        raise Unsupported(node, "an empty list display (its item type is unknown)")
+        return b.add(NewList([]), node)
     if any(isinstance(item, ast.Starred) for item in node.elts):
         raise Unsupported(node, "*unpacking in a list display")
     return b.add(NewList([lower_expr(b, item) for item in node.elts]), node)
@@ -71,7 +75,12 @@ def lower_append(b: Builder, node: ast.Call, receiver: ast.expr) -> Value:
     if len(node.args) != 1 or node.keywords:
         raise Unsupported(node, "append() with other than one argument")
     lst = lower_expr(b, receiver)
-    return b.add(ListAppend(lst, lower_expr(b, node.args[0])), node)
+    value = lower_expr(b, node.args[0])
+    if isinstance(receiver, ast.Name):  # `out = []` ... `out.append(v)`: the list holds v's type
+        for empty in b.empty_lists.get(receiver.id, []):
+            if empty.element is None:
+                empty.element = value
+    return b.add(ListAppend(lst, value), node)
 
 
 def lower_listcomp(b: Builder, node: ast.ListComp) -> Value:

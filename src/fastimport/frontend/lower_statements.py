@@ -21,6 +21,7 @@ from fastimport.frontend.ir import (
     Index,
     LoadLocal,
     MakeTuple,
+    NewList,
     Param,
     Return,
     SetIndex,
@@ -104,6 +105,8 @@ def store_target(b: Builder, target: ast.expr, value: Value) -> None:
     if isinstance(target, ast.Subscript):
         _lower_store_subscript(b, target, value)
     elif isinstance(target, ast.Name):
+        if isinstance(value, NewList) and not value.items and value.element is None:
+            b.empty_lists.setdefault(target.id, []).append(value)
         b.add(StoreLocal(b.local(target.id), value), target)
     elif isinstance(target, (ast.Tuple, ast.List)):
         # CPython unpacks every item first (checking the length), then stores left to right.
