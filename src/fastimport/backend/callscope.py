@@ -46,9 +46,15 @@ rolls back what was logged, and the bytecode does the work.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
 from llvmlite import ir
 
 from fastimport.backend.capi import I1, I64, PTR, declare
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 LOG = ir.LiteralStructType([PTR, I64, I64, PTR, I64, I64, I64, PTR, I64, I64])
 EMPTY = ir.Constant(
@@ -202,50 +208,59 @@ def _emit_grow(module: ir.Module) -> None:
     bld.ret(ir.Constant(I1, 1))
 
 
+@contextmanager
+def _newest_first(bld: ir.IRBuilder, count: ir.Value) -> Iterator[ir.Value]:
+    """A loop over k = count - 1 down to 0, its body emitted inside the `with` block."""
+    fn = bld.function
+    start = bld.block
+    head, body, done = (fn.append_basic_block(n) for n in ("newest_first", "entry_body", "all_done"))
+    bld.branch(head)
+    bld.position_at_end(head)
+    left = bld.phi(I64)
+    left.add_incoming(count, start)
+    bld.cbranch(bld.icmp_unsigned("==", left, ir.Constant(I64, 0)), done, body)
+    bld.position_at_end(body)
+    k = bld.sub(left, ir.Constant(I64, 1))
+    yield k
+    left.add_incoming(k, bld.block)
+    bld.branch(head)
+    bld.position_at_end(done)
+
+
 def _emit_finish(module: ir.Module) -> None:
     """Void fi_undo_finish(log*, i1 roll_back): write the old bytes back, newest first; free."""
     fn = ir.Function(module, FINISH, "fi_undo_finish")
     log, roll_back = fn.args
-    entry, loop, body, done = (fn.append_basic_block(n) for n in ("entry", "loop", "body", "done"))
-    bld = ir.IRBuilder(entry)
+    bld = ir.IRBuilder(fn.append_basic_block("entry"))
     entries = bld.load(_field(bld, log, 0), typ=PTR)
     length = bld.select(roll_back, bld.load(_field(bld, log, 1), typ=I64), ir.Constant(I64, 0))
-    bld.branch(loop)
-    bld.position_at_end(loop)
-    left = bld.phi(I64)
-    left.add_incoming(length, entry)
-    bld.cbranch(bld.icmp_unsigned("==", left, ir.Constant(I64, 0)), done, body)
-    bld.position_at_end(body)
-    index = bld.sub(left, ir.Constant(I64, 1))
-    record = bld.gep(entries, [bld.mul(index, ir.Constant(I64, 2))], source_etype=I64)
-    key = bld.load(record, typ=I64)
-    old = bld.load(bld.gep(record, [ir.Constant(I64, 1)], source_etype=I64), typ=I64)
-    pointer = bld.inttoptr(bld.and_(key, ir.Constant(I64, (1 << SIZE_SHIFT) - 1)), PTR)
-    size = bld.lshr(key, ir.Constant(I64, SIZE_SHIFT))
-    next_entry = fn.append_basic_block("next")
-    switch = bld.switch(size, next_entry)
-    for width in (1, 2, 4, 8):
-        case = fn.append_basic_block(f"size{width}")
-        switch.add_case(ir.Constant(I64, width), case)
-        bld.position_at_end(case)
-        value = old if width == 8 else bld.trunc(old, ir.IntType(width * 8))  # noqa: PLR2004
-        bld.store(value, pointer, align=1)
-        bld.branch(next_entry)
-    bld.position_at_end(next_entry)
-    left.add_incoming(index, next_entry)
-    bld.branch(loop)
-    bld.position_at_end(done)
+    with _newest_first(bld, length) as index:
+        record = bld.gep(entries, [bld.mul(index, ir.Constant(I64, 2))], source_etype=I64)
+        key = bld.load(record, typ=I64)
+        old = bld.load(bld.gep(record, [ir.Constant(I64, 1)], source_etype=I64), typ=I64)
+        pointer = bld.inttoptr(bld.and_(key, ir.Constant(I64, (1 << SIZE_SHIFT) - 1)), PTR)
+        size = bld.lshr(key, ir.Constant(I64, SIZE_SHIFT))
+        next_entry = fn.append_basic_block("next")
+        switch = bld.switch(size, next_entry)
+        for width in (1, 2, 4, 8):
+            case = fn.append_basic_block(f"size{width}")
+            switch.add_case(ir.Constant(I64, width), case)
+            bld.position_at_end(case)
+            value = old if width == 8 else bld.trunc(old, ir.IntType(width * 8))  # noqa: PLR2004
+            bld.store(value, pointer, align=1)
+            bld.branch(next_entry)
+        bld.position_at_end(next_entry)
     bld.call(declare(module, "PyMem_RawFree"), [entries])
     _emit_list_finish(bld, log, roll_back)
     # Then the arena (after the rollback: the log may point into arrays it holds).
     objects = bld.load(_field(bld, log, 3), typ=PTR)
     count = bld.load(_field(bld, log, 4), typ=I64)
     release, release_body, released = (fn.append_basic_block(n) for n in ("release", "release_body", "released"))
-    lists_done = bld.block
+    before = bld.block
     bld.branch(release)
     bld.position_at_end(release)
     k = bld.phi(I64)
-    k.add_incoming(ir.Constant(I64, 0), lists_done)
+    k.add_incoming(ir.Constant(I64, 0), before)
     bld.cbranch(bld.icmp_unsigned("<", k, count), release_body, released)
     bld.position_at_end(release_body)
     bld.call(declare(module, "Py_DecRef"), [bld.load(bld.gep(objects, [k], source_etype=PTR), typ=PTR)])
@@ -311,25 +326,14 @@ def _emit_list_finish(bld: ir.IRBuilder, log: ir.Value, roll_back: ir.Value) -> 
     module = fn.module
     pairs = bld.load(_field(bld, log, LISTS), typ=PTR)
     count = bld.load(_field(bld, log, NLISTS), typ=I64)
-    start = bld.block
-    head, body, done = (fn.append_basic_block(n) for n in ("lists", "list_restore", "lists_done"))
-    bld.branch(head)
-    bld.position_at_end(head)
-    left = bld.phi(I64)
-    left.add_incoming(count, start)
-    bld.cbranch(bld.icmp_unsigned("==", left, ir.Constant(I64, 0)), done, body)
-    bld.position_at_end(body)
-    k = bld.sub(left, ir.Constant(I64, 1))
-    pair = bld.gep(pairs, [bld.mul(k, ir.Constant(I64, 2))], source_etype=PTR)
-    lst = bld.load(pair, typ=PTR)
-    snapshot = bld.load(bld.gep(pair, [ir.Constant(I64, 1)], source_etype=PTR), typ=PTR)
-    with bld.if_then(roll_back):
-        whole = [ir.Constant(I64, 0), ir.Constant(I64, PY_SSIZE_T_MAX)]
-        failed = bld.call(declare(module, "PyList_SetSlice"), [lst, *whole, snapshot])
-        with bld.if_then(bld.icmp_signed("!=", failed, ir.Constant(ir.IntType(32), 0)), likely=False):
-            bld.call(declare(module, "PyErr_Clear"), [])  # no memory to grow the list back: nothing safer to do
-    bld.call(declare(module, "Py_DecRef"), [snapshot])
-    left.add_incoming(k, bld.block)
-    bld.branch(head)
-    bld.position_at_end(done)
+    with _newest_first(bld, count) as k:
+        pair = bld.gep(pairs, [bld.mul(k, ir.Constant(I64, 2))], source_etype=PTR)
+        lst = bld.load(pair, typ=PTR)
+        snapshot = bld.load(bld.gep(pair, [ir.Constant(I64, 1)], source_etype=PTR), typ=PTR)
+        with bld.if_then(roll_back):
+            whole = [ir.Constant(I64, 0), ir.Constant(I64, PY_SSIZE_T_MAX)]
+            failed = bld.call(declare(module, "PyList_SetSlice"), [lst, *whole, snapshot])
+            with bld.if_then(bld.icmp_signed("!=", failed, ir.Constant(ir.IntType(32), 0)), likely=False):
+                bld.call(declare(module, "PyErr_Clear"), [])  # no memory to grow the list back: nothing safer to do
+        bld.call(declare(module, "Py_DecRef"), [snapshot])
     bld.call(declare(module, "PyMem_RawFree"), [pairs])
