@@ -22,12 +22,14 @@ from fastimport.frontend.ir import (
     Call,
     Compare,
     Const,
+    DtypeQuery,
     FuncIR,
     Index,
     LoadGlobal,
     LoadLocal,
     MathCall,
     NewArray,
+    NumpyCall,
     Op,
     Param,
     PyCall,
@@ -37,6 +39,7 @@ from fastimport.frontend.ir import (
     Truth,
     Unary,
 )
+from fastimport.frontend.numpy_calls import dtype_query_type, numpy_call_type
 from fastimport.frontend.typerules import (
     _node,
     binary_type,
@@ -95,6 +98,8 @@ def concrete_type(op: Op) -> Ty:  # noqa: PLR0911 - one return per op kind
         return math_type(op, op.name, [a.type for a in op.args])  # type: ignore[misc]
     if isinstance(op, PyCall):
         return pycall_type(op, op.rule, [a.type for a in op.args])  # type: ignore[misc]
+    if isinstance(op, NumpyCall):
+        return numpy_call_type(op)  # type: ignore[return-value]
     raise AssertionError(type(op).__name__)
 
 
@@ -189,6 +194,7 @@ _ARRAY_RULES: dict[type, Callable] = {
     SetIndex: set_index_type,
     ArrayAttr: array_attr_type,
     NewArray: new_array_type,
+    DtypeQuery: dtype_query_type,
 }
 
 
