@@ -171,6 +171,15 @@ def test_conversion_edges(target: str, x: object) -> None:
     assert_same_np(src, f"to_{target}", x)
 
 
+def test_big_python_int_meets_float32_through_a_double() -> None:
+    """`np.float32(0) + n` for an int NumPy rounds twice (int -> double -> float32): the same bits."""
+    src = "def add(x, n):\n    return x + n\n"
+    n = 2**60 + 2**36 + 1
+    assert_same_np(src, "add", np.float32(0), 3)
+    assert_same_np(src, "add", np.float32(0), n)
+    assert_same_np(src, "add", np.float32(1.5), -n)
+
+
 # --- error state and warnings -------------------------------------------------------------------------
 
 SRC_ERRORS = """
