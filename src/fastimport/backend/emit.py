@@ -31,6 +31,7 @@ from llvmlite import ir
 
 from fastimport.backend import numerics
 from fastimport.backend.capi import F64, I1, I8, I32, I64, PTR, declare, declare_libm, intrinsic
+from fastimport.backend.loopemit import LoopOps
 from fastimport.backend.npemit import ARRAY_OBJECT, F32, NumpyOps, array_struct, is_numpy
 from fastimport.frontend.dynamic import Shadow, cases, dynamic_sources, substitute
 from fastimport.frontend.errors import Unsupported
@@ -272,7 +273,7 @@ def pack_payload(bld: ir.IRBuilder, ty: Ty, value: ir.Value, payload_type: ir.Ty
     return value
 
 
-class FunctionEmitter(NumpyOps, OpVisitor[None]):
+class FunctionEmitter(NumpyOps, LoopOps, OpVisitor[None]):
     """Walks the blocks of one FuncIR and emits LLVM IR for each op."""
 
     def __init__(
@@ -308,12 +309,16 @@ class FunctionEmitter(NumpyOps, OpVisitor[None]):
         bld.ret(kernel_result(bld, self.fn.ret_type, None, ERROR))
 
         bld.position_at_end(entry)
+        # Read without a bound check by a loop guard: zero until stored (see LoadLocal).
+        guarded = {op.local.name for op in self.fn.all_ops() if isinstance(op, LoadLocal) and not op.check_bound}
         for local in self.fn.locals.values():
             if local.type is None:
                 continue  # never stored: every load of it deopts (UnboundLocalError)
             value = bld.alloca(llvm_type(local.type), name=local.name.replace("$", "t."))
             bound = bld.alloca(I1, name=f"{local.name.replace('$', 't.')}.bound")
             bld.store(ir.Constant(I1, 0), bound)
+            if local.name in guarded:
+                bld.store(ir.Constant(llvm_type(local.type), None), value)
             self.slots[local.name] = (value, bound)
         self.overflow = bld.alloca(I1, name="overflow")
         bld.store(ir.Constant(I1, 0), self.overflow)
@@ -429,12 +434,16 @@ class FunctionEmitter(NumpyOps, OpVisitor[None]):
 
     def visit_load_local(self, op: LoadLocal) -> None:
         if op.local.name not in self.slots:
+            if not op.check_bound:  # a guard's read of a local never stored
+                self.values[op] = ir.Constant(llvm_type(op.type or Ty.INT), None)
+                return
             self.builder.branch(self.deopt_block)
             self.builder.position_at_end(self.func.append_basic_block())
             self.values[op] = ir.Constant(llvm_type(op.type or Ty.INT), ir.Undefined)
             return
         value, bound = self.slots[op.local.name]
-        self.deopt_if(self.builder.not_(self.builder.load(bound, typ=I1)))
+        if op.check_bound:
+            self.deopt_if(self.builder.not_(self.builder.load(bound, typ=I1)))
         self.values[op] = self.builder.load(value, typ=llvm_type(op.local.type))
 
     def visit_store_local(self, op: StoreLocal) -> None:
@@ -476,6 +485,9 @@ class FunctionEmitter(NumpyOps, OpVisitor[None]):
         elif op.type is Ty.BOOL:
             emit = {"and": self.builder.and_, "or": self.builder.or_, "xor": self.builder.xor}[op.kind]
             self.values[op] = emit(self.value(op.lhs), self.value(op.rhs))
+        elif op.no_overflow:  # proven by a loop guard (frontend/versioning.py)
+            emit = self.builder.add if op.kind == "add" else self.builder.sub
+            self.values[op] = emit(self.as_int_value(op.lhs), self.as_int_value(op.rhs), flags=["nsw"])
         else:
             self.values[op] = self.int_binary(op.kind, self.as_int_value(op.lhs), self.as_int_value(op.rhs))
 
@@ -799,9 +811,10 @@ class FunctionEmitter(NumpyOps, OpVisitor[None]):
         self.check_overflow()
         self.check_signals(self.ticks)
 
-    def check_signals(self, ticks: ir.Value) -> None:
+    def check_signals(self, ticks: ir.Value, amount: ir.Value | None = None) -> None:
+        """Count `amount` (1) back edges down from `ticks`; at 0, a checkpoint."""
         bld = self.builder
-        left = bld.sub(bld.load(ticks, typ=I32), ir.Constant(I32, 1))
+        left = bld.sub(bld.load(ticks, typ=I32), amount or ir.Constant(I32, 1))
         bld.store(left, ticks)
         with bld.if_then(bld.icmp_signed("<=", left, ir.Constant(I32, 0)), likely=False):
             bld.store(ir.Constant(I32, SIGNAL_INTERVAL), ticks)

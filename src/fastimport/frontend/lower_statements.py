@@ -26,7 +26,7 @@ from fastimport.frontend.ir import (
     StoreLocal,
     Value,
 )
-from fastimport.frontend.lower_expressions import BINOPS, index_parts, lower_condition, lower_expr
+from fastimport.frontend.lower_expressions import BINOPS, _constant_int, index_parts, lower_condition, lower_expr
 
 if TYPE_CHECKING:
     from fastimport.frontend.ir import BasicBlock
@@ -310,9 +310,9 @@ def _range_bounds(b: Builder, call: ast.Call) -> tuple[Value, Value, Value, bool
     ascending: bool | None = True
     if step is None:
         step = b.add(Const(1), call)
-    elif isinstance(call.args[2], ast.Constant):
-        ascending = call.args[2].value > 0
-        if call.args[2].value == 0:
+    elif (literal := _constant_int(call.args[2])) is not None:  # `2`, `-1`: the direction is known
+        ascending = literal > 0
+        if literal == 0:
             b.deopt("range() arg 3 must not be zero")
     else:
         ascending = None  # the direction is known only at run time
