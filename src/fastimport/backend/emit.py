@@ -329,8 +329,10 @@ class FunctionEmitter(NumpyOps, LoopOps, OpVisitor[None]):
         self.deopt_if(bld.icmp_signed("<=", self.depth, ir.Constant(I32, 0)))
         bld.branch(self.blocks[self.fn.blocks[0]])
 
+        bound_on_entry = _bound_on_entry(self.fn)
         for block in self.fn.blocks:
             bld.position_at_end(self.blocks[block])
+            self.bound = set(bound_on_entry[block])
             for op in block.ops:
                 op.accept(self)
             if not bld.block.is_terminated:
@@ -442,7 +444,7 @@ class FunctionEmitter(NumpyOps, LoopOps, OpVisitor[None]):
             self.values[op] = ir.Constant(llvm_type(op.type or Ty.INT), ir.Undefined)
             return
         value, bound = self.slots[op.local.name]
-        if op.check_bound:
+        if op.check_bound and op.local.name not in self.bound:
             self.deopt_if(self.builder.not_(self.builder.load(bound, typ=I1)))
         self.values[op] = self.builder.load(value, typ=llvm_type(op.local.type))
 
@@ -450,6 +452,7 @@ class FunctionEmitter(NumpyOps, LoopOps, OpVisitor[None]):
         value, bound = self.slots[op.local.name]
         self.builder.store(self.coerce(self.value(op.src), op.src.type, op.local.type), value)
         self.builder.store(ir.Constant(I1, 1), bound)
+        self.bound.add(op.local.name)
 
     def visit_load_global(self, op: LoadGlobal) -> None:
         slot = global_slot(self.module, op.ref)
@@ -859,3 +862,28 @@ class FunctionEmitter(NumpyOps, LoopOps, OpVisitor[None]):
         slot = bld.alloca(ty, size=ir.Constant(I32, count)) if count > 1 else bld.alloca(ty)
         bld.position_at_end(block)
         return slot
+
+
+def _bound_on_entry(fn: FuncIR) -> dict[BasicBlock, set[str]]:
+    """The locals stored on every path to each block: their loads need no bound check.
+
+    (LLVM would find the same after mem2reg; not emitting the checks saves it the work.)
+    """
+    stored = {block: {op.local.name for op in block.ops if isinstance(op, StoreLocal)} for block in fn.blocks}
+    preds: dict[BasicBlock, list[BasicBlock]] = {block: [] for block in fn.blocks}
+    for block in fn.blocks:
+        for target in block.terminator.targets() if block.terminator is not None else []:
+            preds[target].append(block)
+    every = set(fn.locals)
+    entry = fn.blocks[0]
+    on_entry = {block: (set() if block is entry else set(every)) for block in fn.blocks}
+    changed = True
+    while changed:
+        changed = False
+        for block in fn.blocks[1:]:
+            incoming = [on_entry[p] | stored[p] for p in preds[block]]
+            new = set.intersection(*incoming) if incoming else set()
+            if new != on_entry[block]:
+                on_entry[block] = new
+                changed = True
+    return on_entry
