@@ -22,17 +22,18 @@ checked loop does, unchanged. In the copy:
   body tests the flag at its own back edges.
 
 So the copy is a plain counted loop LLVM can vectorize. Nothing changes for a loop
-that does not match; the guard never deopts.
+that does not match, and the guard leaves native code only where the original loop's
+first test would (the overflow flag).
 
     before:                               after:
     b1: check_signals                     b0: ... goto b9
-        %c = load cur; %s = load stop     b9: %g = loop_guard range(...) a[i+1]
+        %c = load cur; %s = load stop     b9: %g = loop_guard range(%c0, %s0, 1): a[i+1]
         branch (cmp lt %c, %s) b2 b3          branch %g b10 b1
-    b2: store i <- %c; ...                b10: log_stores ...; goto b11
-        %x = index a[%i1]                 b11: store chunk <- loop_chunk ...; goto b12
-        goto b1                           b12: %c' = load cur; branch (cmp lt %c', chunk) b13 b14
-                                          b14: branch (cmp lt %c', stop) b11 b3
-                                          b13: ... %x = index a[%i1] (in bounds); goto b12
+    b2: store i <- %c; ...                b10: %e = loop_chunk ...; log_stores range(%c, %e, 1): out[i]
+        %x = index a[%i1]                      store chunk <- %e; goto b11
+        goto b1                           b11: %c' = load cur; branch (cmp lt %c', chunk) b12 b13
+                                          b13: branch (cmp lt %c', stop) b10 b3
+                                          b12: store i <- %c'; ... index a[%i1] (in bounds); goto b11
                                           b1, b2: the original loop, unchanged
 """
 
