@@ -22,11 +22,12 @@ from fastimport.frontend.cfg import remove_unreachable_blocks
 from fastimport.frontend.errors import Unsupported
 from fastimport.frontend.fresh import check_no_view_returned, mark_logged_stores
 from fastimport.frontend.infer import infer_types
-from fastimport.frontend.ir import Call, CheckSignals, FuncIR, GlobalRef, Op, StoreLocal, Terminator
+from fastimport.frontend.ir import Call, CheckSignals, FuncIR, GlobalRef, LoopGuard, Op, StoreLocal, Terminator
 from fastimport.frontend.lower_statements import lower_function
 from fastimport.frontend.pprint import format_func
 from fastimport.frontend.resolve import Resolver
 from fastimport.frontend.types import Array, Ty, signature_str
+from fastimport.frontend.versioning import version_range_loops
 from fastimport.runtime.debug import dump
 from fastimport.runtime.dispatch import FunctionState, state_of
 from fastimport.runtime.funcobject import layout, make_builtin, object_layout_ok
@@ -133,7 +134,8 @@ def compile_specialization(
 
     # 5. optimize and link; fill in the object table, the world table and the data block
     engine = jit()
-    engine.load(module)
+    # The vectorizer costs compile time; it pays off only in versioned loops over arrays.
+    engine.load(module, vectorize=any(isinstance(op, LoopGuard) for spec in specs for op in spec.ir.all_ops()))
     for name, obj in zip(objects.names, objects.objects, strict=True):
         engine.set_pointer(name, id(obj))
     modules = {"math": vars(math)}
@@ -208,6 +210,8 @@ def front_end(
         _check_typed(spec)
         check_no_view_returned(spec.ir)
         mark_logged_stores(spec.ir)
+        # after inference (index types, array layouts) and the store marks (which the copy keeps)
+        version_range_loops(spec.ir)
         dump(f"IR {spec.ir.symbol}", lambda fn=spec.ir: format_func(fn))
     return list(specs.values()), root_spec
 

@@ -9,6 +9,13 @@ records the bytes it overwrites:
 
     log = {ptr entries, i64 len, i64 cap}          on the entry point's stack
     entry = {i64 address | size << 56, i64 old}   size: 1, 2, 4 or 8 bytes
+    run   = <the old bytes, in ceil(n/16) entries> {i64 address | 0 << 56, i64 n}
+
+A run (`emit_record_run`) logs n contiguous bytes at once: a versioned loop
+(frontend/versioning.py) logs everything its stores can overwrite in a strip before
+the strip starts, and its stores log nothing. Its trailing entry is read first when
+rolling back, newest first, so it says how many entries of bytes precede it. A run
+may cover bytes no store then changes: writing their old bytes back is harmless.
 
 The entry point passes a fresh, empty log to the kernel (kernels pass it on to
 the kernels they call), and when the kernel returns:
@@ -41,7 +48,8 @@ A call that changes more than MAX_LISTS lists deopts (the lookup is a linear sca
 The scope lives on the stack of each entry, so threads (which may run while a
 kernel offers the GIL at a signal check) and re-entrant calls never share one.
 Buffers come from PyMem_RawRealloc; if that fails the kernel deopts, which
-rolls back what was logged, and the bytecode does the work.
+rolls back what was logged, and the bytecode does the work. The last log buffer
+(up to SPARE_BYTES) is kept for the next call instead of being freed.
 """
 
 from __future__ import annotations
@@ -51,7 +59,7 @@ from typing import TYPE_CHECKING
 
 from llvmlite import ir
 
-from fastimport.backend.capi import I1, I64, PTR, declare
+from fastimport.backend.capi import I1, I64, PTR, declare, intrinsic
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -72,8 +80,11 @@ ARENA_OBJECTS = 1 << 14
 ARENA_BYTES = 1 << 30
 ENTRY_BYTES = 16
 FIRST_CAPACITY = 256
+# A log buffer up to this size is kept for the next call (one per process, see `_keep_or_free`).
+SPARE_BYTES = 16 << 20
 SIZE_SHIFT = 56
 GROW = ir.FunctionType(I1, [PTR])
+RUN = ir.FunctionType(I1, [PTR, PTR, I64])
 KEEP = ir.FunctionType(I1, [PTR, PTR, I64])
 FINISH = ir.FunctionType(ir.VoidType(), [PTR, I1])
 TOUCH = ir.FunctionType(I1, [PTR, PTR])
@@ -131,6 +142,23 @@ def emit_record(bld: ir.IRBuilder, log: ir.Value, pointer: ir.Value, size: int, 
     bld.store(bld.add(length, ir.Constant(I64, 1)), length_at)
 
 
+def run_function(module: ir.Module) -> ir.Function:
+    """The declaration of `fi_undo_run` (defined once, in the runtime module)."""
+    return module.globals.get("fi_undo_run") or ir.Function(module, RUN, "fi_undo_run")
+
+
+def emit_record_run(bld: ir.IRBuilder, log: ir.Value, pointer: ir.Value, nbytes: ir.Value, *, full: ir.Block) -> None:
+    """Log the `nbytes` contiguous bytes at `pointer` as one run; if the log cannot grow, go to `full`."""
+    logged = bld.call(run_function(bld.function.module), [log, pointer, nbytes])
+    cont = bld.function.append_basic_block()
+    bld.cbranch(logged, cont, full)
+    bld.position_at_end(cont)
+
+
+def _memcpy(module: ir.Module) -> ir.Function:
+    return intrinsic(module, "llvm.memcpy.p0.p0.i64", ir.VoidType(), [PTR, PTR, I64, I1])
+
+
 def touch_function(module: ir.Module) -> ir.Function:
     """The declaration of `fi_list_touch` (defined once, in the runtime module)."""
     return module.globals.get("fi_list_touch") or ir.Function(module, TOUCH, "fi_list_touch")
@@ -150,8 +178,9 @@ def emit_keep(bld: ir.IRBuilder, log: ir.Value, obj: ir.Value, nbytes: ir.Value,
 
 
 def emit_undo_runtime(module: ir.Module) -> None:
-    """Define `fi_undo_grow`, `fi_arena_keep`, `fi_list_touch` and `fi_undo_finish` (in the runtime module)."""
+    """Define `fi_undo_grow`, `fi_undo_run`, `fi_arena_keep`, `fi_list_touch` and `fi_undo_finish` (runtime module)."""
     _emit_grow(module)
+    _emit_run(module)
     _emit_keep(module)
     _emit_touch(module)
     _emit_finish(module)
@@ -196,7 +225,10 @@ def _emit_grow(module: ir.Module) -> None:
     fn = ir.Function(module, GROW, "fi_undo_grow")
     (log,) = fn.args
     bld = ir.IRBuilder(fn.append_basic_block("entry"))
+    _take_spare(bld, module, log)
     capacity = bld.load(_field(bld, log, 2), typ=I64)
+    with bld.if_then(bld.icmp_unsigned("<", bld.load(_field(bld, log, 1), typ=I64), capacity)):
+        bld.ret(ir.Constant(I1, 1))  # the spare had room
     empty = bld.icmp_unsigned("==", capacity, ir.Constant(I64, 0))
     new_capacity = bld.select(empty, ir.Constant(I64, FIRST_CAPACITY), bld.mul(capacity, ir.Constant(I64, 2)))
     old = bld.load(_field(bld, log, 0), typ=PTR)
@@ -206,6 +238,174 @@ def _emit_grow(module: ir.Module) -> None:
     bld.store(buffer, _field(bld, log, 0))
     bld.store(new_capacity, _field(bld, log, 2))
     bld.ret(ir.Constant(I1, 1))
+
+
+def _spare(module: ir.Module) -> ir.GlobalVariable:
+    """The one spare log buffer of the process (null, or a buffer whose first word is its capacity)."""
+    slot = module.globals.get("fi_undo_spare")
+    if slot is None:
+        slot = ir.GlobalVariable(module, PTR, "fi_undo_spare")
+        slot.initializer = ir.Constant(PTR, None)
+        slot.linkage = "internal"
+    return slot
+
+
+def _take_spare(bld: ir.IRBuilder, module: ir.Module, log: ir.Value) -> None:
+    """A log without a buffer adopts the spare one, if there is one (taken atomically: threads)."""
+    null = ir.Constant(PTR, None)
+    with bld.if_then(bld.icmp_unsigned("==", bld.load(_field(bld, log, 0), typ=PTR), null)):
+        spare = bld.atomic_rmw("xchg", _spare(module), null, "acq_rel")
+        with bld.if_then(bld.icmp_unsigned("!=", spare, null)):
+            bld.store(spare, _field(bld, log, 0))
+            bld.store(bld.load(spare, typ=I64), _field(bld, log, 2))
+
+
+def _keep_or_free(bld: ir.IRBuilder, module: ir.Module, entries: ir.Value, capacity: ir.Value) -> None:
+    """A finished call's buffer becomes the spare, unless there is one or it is over SPARE_BYTES.
+
+    So the log of a big loop is not faulted in again at every call.
+    """
+    free = declare(module, "PyMem_RawFree")
+    with bld.if_then(bld.icmp_unsigned("!=", entries, ir.Constant(PTR, None))):
+        small = bld.icmp_unsigned("<=", capacity, ir.Constant(I64, SPARE_BYTES // ENTRY_BYTES))
+        with bld.if_else(small) as (keep, drop):
+            with keep:
+                bld.store(capacity, entries)
+                kept = bld.cmpxchg(_spare(module), ir.Constant(PTR, None), entries, "acq_rel", "monotonic")
+                with bld.if_then(bld.not_(bld.extract_value(kept, 1))):
+                    bld.call(free, [entries])
+            with drop:
+                bld.call(free, [entries])
+
+
+def _emit_run(module: ir.Module) -> None:
+    """i1 fi_undo_run(log*, ptr, nbytes): append a run (the bytes, then its entry); 0 if memory ran out."""
+    fn = ir.Function(module, RUN, "fi_undo_run")
+    log, pointer, nbytes = fn.args
+    bld = ir.IRBuilder(fn.append_basic_block("entry"))
+    _take_spare(bld, module, log)
+    length = bld.load(_field(bld, log, 1), typ=I64)
+    capacity = bld.load(_field(bld, log, 2), typ=I64)
+    slots = bld.lshr(bld.add(nbytes, ir.Constant(I64, ENTRY_BYTES - 1)), ir.Constant(I64, 4))
+    need = bld.add(bld.add(length, slots), ir.Constant(I64, 1))
+    with bld.if_then(bld.icmp_unsigned(">", need, capacity), likely=False):
+        doubled = bld.mul(capacity, ir.Constant(I64, 2))
+        new_capacity = bld.select(bld.icmp_unsigned(">", need, doubled), need, doubled)
+        old = bld.load(_field(bld, log, 0), typ=PTR)
+        bytes_ = bld.mul(new_capacity, ir.Constant(I64, ENTRY_BYTES))
+        buffer = bld.call(declare(module, "PyMem_RawRealloc"), [old, bytes_])
+        with bld.if_then(bld.icmp_unsigned("==", buffer, ir.Constant(PTR, None)), likely=False):
+            bld.ret(ir.Constant(I1, 0))
+        bld.store(buffer, _field(bld, log, 0))
+        bld.store(new_capacity, _field(bld, log, 2))
+    entries = bld.load(_field(bld, log, 0), typ=PTR)
+    data = bld.gep(entries, [bld.mul(length, ir.Constant(I64, 2))], source_etype=I64)
+    _copy_streaming(bld, data, pointer, nbytes)
+    trailer = bld.gep(entries, [bld.mul(bld.add(length, slots), ir.Constant(I64, 2))], source_etype=I64)
+    bld.store(bld.ptrtoint(pointer, I64), trailer)  # size 0: a run
+    bld.store(nbytes, bld.gep(trailer, [ir.Constant(I64, 1)], source_etype=I64))
+    bld.store(need, _field(bld, log, 1))
+    bld.ret(ir.Constant(I1, 1))
+
+
+def _copy_streaming(bld: ir.IRBuilder, dest: ir.Value, src: ir.Value, nbytes: ir.Value) -> None:
+    """Copy `nbytes` into the log with non-temporal stores (`dest` is 16-byte aligned: an entry).
+
+    The log is read back only by a rollback: its lines need not be read into the cache
+    first, nor evict the array the loop is about to write.
+    """
+    fn = bld.function
+    module = fn.module
+    vec = ir.VectorType(I64, 2)
+    count = bld.lshr(nbytes, ir.Constant(I64, 4))  # whole entries
+    entry = bld.block
+    loop, done = fn.append_basic_block("copy"), fn.append_basic_block("copied")
+    bld.cbranch(bld.icmp_unsigned("==", count, ir.Constant(I64, 0)), done, loop)
+    bld.position_at_end(loop)
+    k = bld.phi(I64)
+    k.add_incoming(ir.Constant(I64, 0), entry)
+    value = bld.load(bld.gep(src, [k], source_etype=vec), typ=vec, align=1)
+    store = bld.store(value, bld.gep(dest, [k], source_etype=vec), align=16)
+    store.set_metadata("nontemporal", module.add_metadata([ir.Constant(ir.IntType(32), 1)]))
+    following = bld.add(k, ir.Constant(I64, 1))
+    k.add_incoming(following, loop)
+    bld.cbranch(bld.icmp_unsigned("<", following, count), loop, done)
+    bld.position_at_end(done)
+    copied = bld.shl(count, ir.Constant(I64, 4))
+    tail = [bld.gep(p, [copied], source_etype=ir.IntType(8)) for p in (dest, src)]
+    bld.call(_memcpy(module), [*tail, bld.and_(nbytes, ir.Constant(I64, 15)), ir.Constant(I1, 0)])
+
+
+def _emit_finish(module: ir.Module) -> None:
+    """Void fi_undo_finish(log*, i1 roll_back): write the old bytes back, newest first; free."""
+    fn = ir.Function(module, FINISH, "fi_undo_finish")
+    log, roll_back = fn.args
+    entry, loop, body, done = (fn.append_basic_block(n) for n in ("entry", "loop", "body", "done"))
+    bld = ir.IRBuilder(entry)
+    entries = bld.load(_field(bld, log, 0), typ=PTR)
+    length = bld.select(roll_back, bld.load(_field(bld, log, 1), typ=I64), ir.Constant(I64, 0))
+    bld.branch(loop)
+    bld.position_at_end(loop)
+    left = bld.phi(I64)
+    left.add_incoming(length, entry)
+    bld.cbranch(bld.icmp_unsigned("==", left, ir.Constant(I64, 0)), done, body)
+    bld.position_at_end(body)
+    index = bld.sub(left, ir.Constant(I64, 1))
+    record = bld.gep(entries, [bld.mul(index, ir.Constant(I64, 2))], source_etype=I64)
+    key = bld.load(record, typ=I64)
+    old = bld.load(bld.gep(record, [ir.Constant(I64, 1)], source_etype=I64), typ=I64)
+    pointer = bld.inttoptr(bld.and_(key, ir.Constant(I64, (1 << SIZE_SHIFT) - 1)), PTR)
+    size = bld.lshr(key, ir.Constant(I64, SIZE_SHIFT))
+    next_entry = fn.append_basic_block("next")
+    run = fn.append_basic_block("run")
+    switch = bld.switch(size, run)
+    for width in (1, 2, 4, 8):
+        case = fn.append_basic_block(f"size{width}")
+        switch.add_case(ir.Constant(I64, width), case)
+        bld.position_at_end(case)
+        value = old if width == 8 else bld.trunc(old, ir.IntType(width * 8))  # noqa: PLR2004
+        bld.store(value, pointer, align=1)
+        bld.branch(next_entry)
+    bld.position_at_end(run)  # size 0: `old` bytes, in the entries before this one
+    slots = bld.lshr(bld.add(old, ir.Constant(I64, ENTRY_BYTES - 1)), ir.Constant(I64, 4))
+    first = bld.sub(index, slots)
+    data = bld.gep(entries, [bld.mul(first, ir.Constant(I64, 2))], source_etype=I64)
+    bld.call(_memcpy(module), [pointer, data, old, ir.Constant(I1, 0)])
+    bld.branch(next_entry)
+    bld.position_at_end(next_entry)
+    after = bld.phi(I64)
+    for width_block in switch.cases:
+        after.add_incoming(index, width_block[1])
+    after.add_incoming(first, run)
+    left.add_incoming(after, next_entry)
+    bld.branch(loop)
+    bld.position_at_end(done)
+    _keep_or_free(bld, module, entries, bld.load(_field(bld, log, 2), typ=I64))
+    _emit_list_finish(bld, log, roll_back)
+    # Then the arena (after the rollback: the log may point into arrays it holds).
+    _release_arena(bld, module, log)
+    bld.store(EMPTY, log)
+    bld.ret_void()
+
+
+def _release_arena(bld: ir.IRBuilder, module: ir.Module, log: ir.Value) -> None:
+    """One Py_DecRef per array the call allocated, then the arena's buffer is freed."""
+    fn = bld.function
+    objects = bld.load(_field(bld, log, 3), typ=PTR)
+    count = bld.load(_field(bld, log, 4), typ=I64)
+    release, release_body, released = (fn.append_basic_block(n) for n in ("release", "release_body", "released"))
+    before = bld.block
+    bld.branch(release)
+    bld.position_at_end(release)
+    k = bld.phi(I64)
+    k.add_incoming(ir.Constant(I64, 0), before)
+    bld.cbranch(bld.icmp_unsigned("<", k, count), release_body, released)
+    bld.position_at_end(release_body)
+    bld.call(declare(module, "Py_DecRef"), [bld.load(bld.gep(objects, [k], source_etype=PTR), typ=PTR)])
+    k.add_incoming(bld.add(k, ir.Constant(I64, 1)), release_body)
+    bld.branch(release)
+    bld.position_at_end(released)
+    bld.call(declare(module, "PyMem_RawFree"), [objects])
 
 
 @contextmanager
@@ -225,51 +425,6 @@ def _newest_first(bld: ir.IRBuilder, count: ir.Value) -> Iterator[ir.Value]:
     left.add_incoming(k, bld.block)
     bld.branch(head)
     bld.position_at_end(done)
-
-
-def _emit_finish(module: ir.Module) -> None:
-    """Void fi_undo_finish(log*, i1 roll_back): write the old bytes back, newest first; free."""
-    fn = ir.Function(module, FINISH, "fi_undo_finish")
-    log, roll_back = fn.args
-    bld = ir.IRBuilder(fn.append_basic_block("entry"))
-    entries = bld.load(_field(bld, log, 0), typ=PTR)
-    length = bld.select(roll_back, bld.load(_field(bld, log, 1), typ=I64), ir.Constant(I64, 0))
-    with _newest_first(bld, length) as index:
-        record = bld.gep(entries, [bld.mul(index, ir.Constant(I64, 2))], source_etype=I64)
-        key = bld.load(record, typ=I64)
-        old = bld.load(bld.gep(record, [ir.Constant(I64, 1)], source_etype=I64), typ=I64)
-        pointer = bld.inttoptr(bld.and_(key, ir.Constant(I64, (1 << SIZE_SHIFT) - 1)), PTR)
-        size = bld.lshr(key, ir.Constant(I64, SIZE_SHIFT))
-        next_entry = fn.append_basic_block("next")
-        switch = bld.switch(size, next_entry)
-        for width in (1, 2, 4, 8):
-            case = fn.append_basic_block(f"size{width}")
-            switch.add_case(ir.Constant(I64, width), case)
-            bld.position_at_end(case)
-            value = old if width == 8 else bld.trunc(old, ir.IntType(width * 8))  # noqa: PLR2004
-            bld.store(value, pointer, align=1)
-            bld.branch(next_entry)
-        bld.position_at_end(next_entry)
-    bld.call(declare(module, "PyMem_RawFree"), [entries])
-    _emit_list_finish(bld, log, roll_back)
-    # Then the arena (after the rollback: the log may point into arrays it holds).
-    objects = bld.load(_field(bld, log, 3), typ=PTR)
-    count = bld.load(_field(bld, log, 4), typ=I64)
-    release, release_body, released = (fn.append_basic_block(n) for n in ("release", "release_body", "released"))
-    before = bld.block
-    bld.branch(release)
-    bld.position_at_end(release)
-    k = bld.phi(I64)
-    k.add_incoming(ir.Constant(I64, 0), before)
-    bld.cbranch(bld.icmp_unsigned("<", k, count), release_body, released)
-    bld.position_at_end(release_body)
-    bld.call(declare(module, "Py_DecRef"), [bld.load(bld.gep(objects, [k], source_etype=PTR), typ=PTR)])
-    k.add_incoming(bld.add(k, ir.Constant(I64, 1)), release_body)
-    bld.branch(release)
-    bld.position_at_end(released)
-    bld.call(declare(module, "PyMem_RawFree"), [objects])
-    bld.store(EMPTY, log)
-    bld.ret_void()
 
 
 def _emit_touch(module: ir.Module) -> None:

@@ -32,6 +32,7 @@ from llvmlite import ir
 from fastimport.backend import numerics
 from fastimport.backend.capi import F64, I1, I8, I32, I64, PTR, declare, declare_libm, intrinsic
 from fastimport.backend.listemit import ListOps
+from fastimport.backend.loopemit import LoopOps
 from fastimport.backend.npcalls import NumpyCalls
 from fastimport.backend.npemit import ARRAY_OBJECT, F32, NumpyOps, array_struct, is_numpy
 from fastimport.backend.tupleemit import TupleOps, box_tuple, tuple_struct
@@ -284,7 +285,7 @@ def pack_payload(bld: ir.IRBuilder, ty: Ty, value: ir.Value, payload_type: ir.Ty
     return value
 
 
-class FunctionEmitter(ListOps, TupleOps, NumpyCalls, NumpyOps, OpVisitor[None]):
+class FunctionEmitter(ListOps, TupleOps, NumpyCalls, NumpyOps, LoopOps, OpVisitor[None]):
     """Walks the blocks of one FuncIR and emits LLVM IR for each op."""
 
     def __init__(
@@ -320,12 +321,16 @@ class FunctionEmitter(ListOps, TupleOps, NumpyCalls, NumpyOps, OpVisitor[None]):
         bld.ret(kernel_result(bld, self.fn.ret_type, None, ERROR))
 
         bld.position_at_end(entry)
+        # Read without a bound check by a loop guard: zero until stored (see LoadLocal).
+        guarded = {op.local.name for op in self.fn.all_ops() if isinstance(op, LoadLocal) and not op.check_bound}
         for local in self.fn.locals.values():
             if local.type is None:
                 continue  # never stored: every load of it deopts (UnboundLocalError)
             value = bld.alloca(llvm_type(local.type), name=local.name.replace("$", "t."))
             bound = bld.alloca(I1, name=f"{local.name.replace('$', 't.')}.bound")
             bld.store(ir.Constant(I1, 0), bound)
+            if local.name in guarded:
+                bld.store(ir.Constant(llvm_type(local.type), None), value)
             self.slots[local.name] = (value, bound)
         self.overflow = bld.alloca(I1, name="overflow")
         bld.store(ir.Constant(I1, 0), self.overflow)
@@ -337,8 +342,10 @@ class FunctionEmitter(ListOps, TupleOps, NumpyCalls, NumpyOps, OpVisitor[None]):
         self.deopt_if(bld.icmp_signed("<=", self.depth, ir.Constant(I32, 0)))
         bld.branch(self.blocks[self.fn.blocks[0]])
 
+        bound_on_entry = _bound_on_entry(self.fn)
         for block in self.fn.blocks:
             bld.position_at_end(self.blocks[block])
+            self.bound = set(bound_on_entry[block])
             for op in block.ops:
                 op.accept(self)
             if not bld.block.is_terminated:
@@ -445,18 +452,23 @@ class FunctionEmitter(ListOps, TupleOps, NumpyCalls, NumpyOps, OpVisitor[None]):
 
     def visit_load_local(self, op: LoadLocal) -> None:
         if op.local.name not in self.slots:
+            if not op.check_bound:  # a guard's read of a local never stored
+                self.values[op] = ir.Constant(llvm_type(op.type or Ty.INT), None)
+                return
             self.builder.branch(self.deopt_block)
             self.builder.position_at_end(self.func.append_basic_block())
             self.values[op] = ir.Constant(llvm_type(op.type or Ty.INT), ir.Undefined)
             return
         value, bound = self.slots[op.local.name]
-        self.deopt_if(self.builder.not_(self.builder.load(bound, typ=I1)))
+        if op.check_bound and op.local.name not in self.bound:
+            self.deopt_if(self.builder.not_(self.builder.load(bound, typ=I1)))
         self.values[op] = self.builder.load(value, typ=llvm_type(op.local.type))
 
     def visit_store_local(self, op: StoreLocal) -> None:
         value, bound = self.slots[op.local.name]
         self.builder.store(self.coerce(self.value(op.src), op.src.type, op.local.type), value)
         self.builder.store(ir.Constant(I1, 1), bound)
+        self.bound.add(op.local.name)
 
     def visit_load_global(self, op: LoadGlobal) -> None:
         slot = global_slot(self.module, op.ref)
@@ -497,6 +509,9 @@ class FunctionEmitter(ListOps, TupleOps, NumpyCalls, NumpyOps, OpVisitor[None]):
         elif op.type is Ty.BOOL:
             emit = {"and": self.builder.and_, "or": self.builder.or_, "xor": self.builder.xor}[op.kind]
             self.values[op] = emit(self.value(op.lhs), self.value(op.rhs))
+        elif op.no_overflow:  # proven by a loop guard (frontend/versioning.py)
+            emit = self.builder.add if op.kind == "add" else self.builder.sub
+            self.values[op] = emit(self.as_int_value(op.lhs), self.as_int_value(op.rhs), flags=["nsw"])
         else:
             self.values[op] = self.int_binary(op.kind, self.as_int_value(op.lhs), self.as_int_value(op.rhs))
 
@@ -825,9 +840,10 @@ class FunctionEmitter(ListOps, TupleOps, NumpyCalls, NumpyOps, OpVisitor[None]):
         self.check_overflow()
         self.check_signals(self.ticks)
 
-    def check_signals(self, ticks: ir.Value) -> None:
+    def check_signals(self, ticks: ir.Value, amount: ir.Value | None = None) -> None:
+        """Count `amount` (1) back edges down from `ticks`; at 0, a checkpoint."""
         bld = self.builder
-        left = bld.sub(bld.load(ticks, typ=I32), ir.Constant(I32, 1))
+        left = bld.sub(bld.load(ticks, typ=I32), amount or ir.Constant(I32, 1))
         bld.store(left, ticks)
         with bld.if_then(bld.icmp_signed("<=", left, ir.Constant(I32, 0)), likely=False):
             bld.store(ir.Constant(I32, SIGNAL_INTERVAL), ticks)
@@ -873,3 +889,28 @@ class FunctionEmitter(ListOps, TupleOps, NumpyCalls, NumpyOps, OpVisitor[None]):
         slot = bld.alloca(ty, size=ir.Constant(I32, count)) if count > 1 else bld.alloca(ty)
         bld.position_at_end(block)
         return slot
+
+
+def _bound_on_entry(fn: FuncIR) -> dict[BasicBlock, set[str]]:
+    """The locals stored on every path to each block: their loads need no bound check.
+
+    (LLVM would find the same after mem2reg; not emitting the checks saves it the work.)
+    """
+    stored = {block: {op.local.name for op in block.ops if isinstance(op, StoreLocal)} for block in fn.blocks}
+    preds: dict[BasicBlock, list[BasicBlock]] = {block: [] for block in fn.blocks}
+    for block in fn.blocks:
+        for target in block.terminator.targets() if block.terminator is not None else []:
+            preds[target].append(block)
+    every = set(fn.locals)
+    entry = fn.blocks[0]
+    on_entry = {block: (set() if block is entry else set(every)) for block in fn.blocks}
+    changed = True
+    while changed:
+        changed = False
+        for block in fn.blocks[1:]:
+            incoming = [on_entry[p] | stored[p] for p in preds[block]]
+            new = set.intersection(*incoming) if incoming else set()
+            if new != on_entry[block]:
+                on_entry[block] = new
+                changed = True
+    return on_entry

@@ -32,16 +32,23 @@ class Jit:
     target_machine: llvm.TargetMachine
     engine: llvm.ExecutionEngine
 
-    def load(self, module: ir.Module) -> llvm.ModuleRef:
-        """Optimize and link `module`; its symbols are resolvable afterwards."""
+    def load(self, module: ir.Module, *, vectorize: bool = False) -> llvm.ModuleRef:
+        """Optimize and link `module`; its symbols are resolvable afterwards.
+
+        `vectorize`: the unit has versioned loops over arrays (frontend/versioning.py),
+        which LLVM's loop vectorizer can turn into SIMD code (it never reassociates floats
+        without fast-math flags, which we never emit: results stay bit-identical).
+        """
         mod = llvm.parse_assembly(str(module))
         mod.verify()
         pto = llvm.PipelineTuningOptions(speed_level=OPT_LEVEL)
         # Measured (benchmarks/): on today's scalar kernels the vectorizers and the
         # unroller double compile time (integrate_sin 49 -> 22 ms) and gain nothing:
         # float reductions cannot be vectorized without reassociation, which we never do.
-        pto.loop_vectorization = False
+        pto.loop_vectorization = vectorize
         pto.slp_vectorization = False
+        # Measured (benchmarks/loops.py): interleaving and unrolling the vectorized loops
+        # add ~30% of optimized code and compile time, and no speed on memory-bound loops.
         pto.loop_unrolling = False
         pto.loop_interleaving = False
         builder = llvm.create_pass_builder(self.target_machine, pto)

@@ -138,7 +138,7 @@ class NumpyOps:
         """An element (bounds-checked; a negative index counts from the end) or a view."""
         bld = self.builder
         base = self.value(op.base)
-        pointer = self.element_pointer(op.base, op.indices)
+        pointer = self.element_pointer(op.base, op.indices, checked=op.checked)
         if isinstance(op.type, Array):  # a view: the remaining dimensions
             view = bld.insert_value(ir.Constant(array_struct(op.type.ndim), ir.Undefined), pointer, 0)
             view = bld.insert_value(view, ir.Constant(ir.PointerType(), None), ARRAY_OBJECT)
@@ -149,17 +149,21 @@ class NumpyOps:
             return
         self.values[op] = self.load_element(op.base.type.dtype, pointer)  # type: ignore[union-attr]
 
-    def element_pointer(self, array: Value, indices: list[Value]) -> ir.Value:
-        """The address of `array[indices]` after the bounds checks (out of bounds deopts: IndexError)."""
+    def element_pointer(self, array: Value, indices: list[Value], *, checked: bool = True) -> ir.Value:
+        """The address of `array[indices]` after the bounds checks (out of bounds deopts: IndexError).
+
+        Unchecked: a loop guard proved every index in [0, length) (frontend/versioning.py).
+        """
         bld = self.builder
         arr: Array = array.type  # type: ignore[assignment]
         base = self.value(array)
         offset = ir.Constant(I64, 0)
         for axis, index in enumerate(indices):
             i = self.as_int_value(index)
-            dim = bld.extract_value(base, [1, axis])
-            i = bld.select(bld.icmp_signed("<", i, ir.Constant(I64, 0)), bld.add(i, dim), i)
-            self.deopt_if(bld.icmp_unsigned(">=", i, dim))  # IndexError, raised by the bytecode
+            if checked:
+                dim = bld.extract_value(base, [1, axis])
+                i = bld.select(bld.icmp_signed("<", i, ir.Constant(I64, 0)), bld.add(i, dim), i)
+                self.deopt_if(bld.icmp_unsigned(">=", i, dim))  # IndexError, raised by the bytecode
             offset = bld.add(offset, bld.mul(i, self.stride(arr, base, axis)))
         return bld.gep(bld.extract_value(base, 0), [offset], source_etype=I8)
 
@@ -171,7 +175,7 @@ class NumpyOps:
         """
         dtype: Ty = op.base.type.dtype  # type: ignore[union-attr]
         value = self.store_value(op.value, dtype)
-        pointer = self.element_pointer(op.base, op.indices)
+        pointer = self.element_pointer(op.base, op.indices, checked=op.checked)
         if op.logged:
             self.record_store(pointer, ITEM_BITS[dtype] // 8)
         self.builder.store(value, pointer, align=1)

@@ -97,10 +97,15 @@ class Param(Op):
 
 @final
 class LoadLocal(Op):
-    """Read a local; deopts if it may be unbound (UnboundLocalError stays CPython's)."""
+    """Read a local; deopts if it may be unbound (UnboundLocalError stays CPython's).
 
-    def __init__(self, local: Local) -> None:
+    `check_bound` False (a loop guard's read, frontend/versioning.py): no deopt; an
+    unbound local reads as zero (the loop it guards deopts on its own read first).
+    """
+
+    def __init__(self, local: Local, *, check_bound: bool = True) -> None:
         self.local = local
+        self.check_bound = check_bound
 
     def accept(self, visitor: OpVisitor[T]) -> T:
         return visitor.visit_load_local(self)
@@ -154,7 +159,11 @@ class Unary(Op):
 
 @final
 class Binary(Op):
-    """lhs <kind> rhs with Python's semantics for the operand types."""
+    """lhs <kind> rhs with Python's semantics for the operand types.
+
+    `no_overflow`: an int add/sub a loop guard proved stays in int64 (an array index in
+    bounds, the range's next value), emitted without the overflow check.
+    """
 
     KINDS: Final = frozenset(
         {"add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "lshift", "rshift", "and", "or", "xor"}
@@ -165,6 +174,7 @@ class Binary(Op):
         self.lhs = lhs
         self.rhs = rhs
         self.inplace = inplace  # `x op= y`: the same for numbers, a mutation for arrays
+        self.no_overflow = False
 
     def sources(self) -> list[Value]:
         return [self.lhs, self.rhs]
@@ -282,7 +292,8 @@ class Index(Op):
     Also t[i] of a tuple: with a literal index, that item (its own type); with any other,
     the item chosen at run time (the join of the item types).
     Negative indices count from the end; out of bounds deopts (CPython raises NumPy's
-    IndexError). `base[i][j]` is Index(Index(base, [i]), [j]).
+    IndexError). `base[i][j]` is Index(Index(base, [i]), [j]). `checked` False: a loop
+    guard proved every index in [0, length) (frontend/versioning.py): no check, no wrap.
     """
 
     def __init__(
@@ -294,6 +305,7 @@ class Index(Op):
         self.const_index = const_index
         # `x, y = t` reads t[0] and t[1], each with `unpack` = 2 (inference checks len(t) is 2).
         self.unpack = unpack
+        self.checked = True
 
     def sources(self) -> list[Value]:
         return [self.base, *self.indices]
@@ -316,7 +328,9 @@ class SetIndex(Op):
         self.base = base
         self.indices = indices
         self.value = value
-        self.logged = True  # False for an array this call made (frontend/fresh.py)
+        # False for an array this call made (frontend/fresh.py), or one a LogStores logged whole.
+        self.logged = True
+        self.checked = True  # as Index.checked
 
     def sources(self) -> list[Value]:
         return [self.value, self.base, *self.indices]
@@ -510,6 +524,109 @@ class CheckSignals(Op):
         return visitor.visit_check_signals(self)
 
 
+@dataclass(eq=False)
+class Term:
+    """One summand of an index: `sign * value`, `value` a loop-invariant int."""
+
+    sign: int
+    value: Value
+
+
+@dataclass(eq=False)
+class AxisIndex:
+    """The index along one axis of a guarded access: `coef * i + sum(terms)` (coef -1, 0 or 1)."""
+
+    coef: int
+    terms: list[Term]
+
+
+@dataclass(eq=False)
+class Access:
+    """`array[axes...]` inside a versioned loop: an invariant array, one AxisIndex per indexed axis."""
+
+    array: Value
+    axes: list[AxisIndex]
+
+    def values(self) -> list[Value]:
+        return [self.array, *(t.value for axis in self.axes for t in axis.terms)]
+
+
+@dataclass(eq=False)
+class RangeLoop:
+    """The values `i` of a versioned `for i in range(start, stop, step)` (step a constant)."""
+
+    start: Value
+    stop: Value
+    step: int
+
+    @property
+    def ascending(self) -> bool:
+        return self.step > 0
+
+
+@final
+class LoopGuard(Op):
+    """Whether the versioned copy of a range loop may run (bool).
+
+    True if, for every `i` of `loop`, every access's index is in [0, length) and `i + step`
+    stays in int64 (vacuously, for an empty range). It tests the overflow flag first, so
+    every value it reads is exact.
+    """
+
+    def __init__(self, loop: RangeLoop, accesses: list[Access]) -> None:
+        self.loop = loop
+        self.accesses = accesses
+
+    def sources(self) -> list[Value]:
+        return [self.loop.start, self.loop.stop, *(v for a in self.accesses for v in a.values())]
+
+    def accept(self, visitor: OpVisitor[T]) -> T:
+        return visitor.visit_loop_guard(self)
+
+
+@final
+class LogStores(Op):
+    """Log every element the stores `stores` can overwrite for the values of `loop` (a strip).
+
+    Each store varies along the last axis of a C-contiguous array with a unit step: its
+    elements are one contiguous run of memory, logged as one undo-log entry
+    (backend/callscope.py), so the stores themselves are not logged.
+    """
+
+    def __init__(self, loop: RangeLoop, stores: list[Access]) -> None:
+        self.loop = loop
+        self.stores = stores
+
+    def sources(self) -> list[Value]:
+        return [self.loop.start, self.loop.stop, *(v for a in self.stores for v in a.values())]
+
+    def accept(self, visitor: OpVisitor[T]) -> T:
+        return visitor.visit_log_stores(self)
+
+
+@final
+class LoopChunk(Op):
+    """The end of the next strip of a versioned loop (int), which runs `range(cur, <end>, step)`.
+
+    A strip is as long as the loop has run so far (from `start`), at least LOOP_MIN_CHUNK and
+    at most LOOP_CHUNK iterations, and ends at `stop` at the latest: a loop that ends early
+    has logged or computed little in vain. Where a strip starts, the deferred overflow flag
+    is tested and signals are counted (once per strip instead of at every back edge).
+    """
+
+    def __init__(self, start: Value, cur: Value, stop: Value, step: int) -> None:
+        self.start = start
+        self.cur = cur
+        self.stop = stop
+        self.step = step
+
+    def sources(self) -> list[Value]:
+        return [self.start, self.cur, self.stop]
+
+    def accept(self, visitor: OpVisitor[T]) -> T:
+        return visitor.visit_loop_chunk(self)
+
+
 # Terminators.
 
 
@@ -665,6 +782,12 @@ class OpVisitor(Generic[T]):
     def visit_dtype_query(self, op: DtypeQuery) -> T: ...
     @abstractmethod
     def visit_check_signals(self, op: CheckSignals) -> T: ...
+    @abstractmethod
+    def visit_loop_guard(self, op: LoopGuard) -> T: ...
+    @abstractmethod
+    def visit_log_stores(self, op: LogStores) -> T: ...
+    @abstractmethod
+    def visit_loop_chunk(self, op: LoopChunk) -> T: ...
     @abstractmethod
     def visit_goto(self, op: Goto) -> T: ...
     @abstractmethod

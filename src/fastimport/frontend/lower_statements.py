@@ -29,7 +29,7 @@ from fastimport.frontend.ir import (
     Unary,
     Value,
 )
-from fastimport.frontend.lower_expressions import BINOPS, index_parts, lower_condition, lower_expr
+from fastimport.frontend.lower_expressions import BINOPS, _constant_int, index_parts, lower_condition, lower_expr
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -111,6 +111,10 @@ def store_target(b: Builder, target: ast.expr, value: Value) -> None:
     elif isinstance(target, (ast.Tuple, ast.List)):
         # CPython unpacks every item first (checking the length), then stores left to right.
         count = len(target.elts)
+        if isinstance(value, MakeTuple) and len(value.items) == count:  # `for i, x in enumerate(a)`
+            for element, item in zip(target.elts, value.items, strict=True):
+                store_target(b, element, item)  # the tuple itself is never seen: not built
+            return
         items = [
             b.add(Index(value, [b.add(Const(k), target)], const_index=k, unpack=count), target) for k in range(count)
         ]
@@ -448,9 +452,9 @@ def _range_bounds(b: Builder, call: ast.Call) -> tuple[Value, Value, Value, bool
     ascending: bool | None = True
     if step is None:
         step = b.add(Const(1), call)
-    elif isinstance(call.args[2], ast.Constant):
-        ascending = call.args[2].value > 0
-        if call.args[2].value == 0:
+    elif (literal := _constant_int(call.args[2])) is not None:  # `2`, `-1`: the direction is known
+        ascending = literal > 0
+        if literal == 0:
             b.deopt("range() arg 3 must not be zero")
     else:
         ascending = None  # the direction is known only at run time

@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from fastimport.frontend.ir import (
     ArrayAttr,
     Binary,
@@ -27,6 +29,9 @@ from fastimport.frontend.ir import (
     ListAppend,
     LoadGlobal,
     LoadLocal,
+    LogStores,
+    LoopChunk,
+    LoopGuard,
     MakeTuple,
     MathCall,
     NewArray,
@@ -43,6 +48,9 @@ from fastimport.frontend.ir import (
     Unary,
     Value,
 )
+
+if TYPE_CHECKING:
+    from fastimport.frontend.ir import Access, RangeLoop
 
 
 def format_func(fn: FuncIR) -> str:
@@ -81,7 +89,7 @@ class _Printer(OpVisitor[str]):
         return f"param {op.index}"
 
     def visit_load_local(self, op: LoadLocal) -> str:
-        return f"load {op.local.name}"
+        return f"load {op.local.name}" + ("" if op.check_bound else " (unchecked)")
 
     def visit_store_local(self, op: StoreLocal) -> str:
         return f"store {op.local.name} <- {self.name(op.src)}"
@@ -93,7 +101,7 @@ class _Printer(OpVisitor[str]):
         return f"{op.kind} {self.name(op.src)}"
 
     def visit_binary(self, op: Binary) -> str:
-        return f"{op.kind} {self.name(op.lhs)}, {self.name(op.rhs)}"
+        return f"{op.kind} {self.name(op.lhs)}, {self.name(op.rhs)}" + (" (no overflow)" if op.no_overflow else "")
 
     def visit_compare(self, op: Compare) -> str:
         return f"cmp {op.kind} {self.name(op.lhs)}, {self.name(op.rhs)}"
@@ -114,11 +122,13 @@ class _Printer(OpVisitor[str]):
         return f"call {op.callee}({self.args(op.args)})"
 
     def visit_index(self, op: Index) -> str:
-        return f"index {self.name(op.base)}[{self.args(op.indices)}]"
+        return f"index {self.name(op.base)}[{self.args(op.indices)}]" + ("" if op.checked else " (in bounds)")
 
     def visit_set_index(self, op: SetIndex) -> str:
-        unlogged = "" if op.logged else " (fresh: not logged)"
-        return f"set_index {self.name(op.base)}[{self.args(op.indices)}] = {self.name(op.value)}{unlogged}"
+        # Unchecked (a versioned loop's copy): not logged because fresh, or logged per strip.
+        unlogged = " (fresh: not logged)" if op.checked else " (not logged) (in bounds)"
+        notes = ("" if op.logged else unlogged) + ("" if op.checked or not op.logged else " (in bounds)")
+        return f"set_index {self.name(op.base)}[{self.args(op.indices)}] = {self.name(op.value)}{notes}"
 
     def visit_new_array(self, op: NewArray) -> str:
         parts = [self.name(v) for v in op.shape]
@@ -163,6 +173,26 @@ class _Printer(OpVisitor[str]):
 
     def visit_check_signals(self, _op: CheckSignals) -> str:
         return "check_signals"
+
+    def range_loop(self, loop: RangeLoop) -> str:
+        return f"range({self.name(loop.start)}, {self.name(loop.stop)}, {loop.step})"
+
+    def access(self, access: Access) -> str:
+        def axis(coef: int, terms: list) -> str:
+            parts = {1: ["i"], -1: ["-i"], 0: []}[coef]
+            parts += [("+" if t.sign > 0 else "-") + self.name(t.value) for t in terms]
+            return "".join(parts).lstrip("+") or "0"
+
+        return f"{self.name(access.array)}[{', '.join(axis(a.coef, a.terms) for a in access.axes)}]"
+
+    def visit_loop_guard(self, op: LoopGuard) -> str:
+        return f"loop_guard {self.range_loop(op.loop)}: {', '.join(self.access(a) for a in op.accesses)}"
+
+    def visit_log_stores(self, op: LogStores) -> str:
+        return f"log_stores {self.range_loop(op.loop)}: {', '.join(self.access(a) for a in op.stores)}"
+
+    def visit_loop_chunk(self, op: LoopChunk) -> str:
+        return f"loop_chunk from {self.name(op.start)}: {self.name(op.cur)}, {self.name(op.stop)}, {op.step}"
 
     def visit_goto(self, op: Goto) -> str:
         return f"goto block{op.target.label}"

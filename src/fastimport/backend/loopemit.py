@@ -1,0 +1,139 @@
+"""The ops of versioned range loops (frontend/versioning.py): the guard, the run logging, the strips.
+
+A mixin of FunctionEmitter (backend/emit.py). Everything here runs once per loop
+entry or once per strip, never per iteration. The guard's arithmetic is done in
+i128, where sums of a few int64 values cannot wrap, so "in bounds" is decided
+exactly for any start, stop and offsets.
+
+    for i in range(start, stop, step), nonempty:   i in [lo, hi]   (lo, hi: the first and
+    last values, whichever order)     index c + i in [lo + c, hi + c], c - i in [c - hi, c - lo]
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from llvmlite import ir
+
+from fastimport.backend.callscope import emit_record_run
+from fastimport.backend.capi import I32, I64
+from fastimport.frontend.numpy_types import ITEM_BITS
+from fastimport.frontend.versioning import LOOP_CHUNK, LOOP_MIN_CHUNK
+
+if TYPE_CHECKING:
+    from fastimport.frontend.ir import AxisIndex, LogStores, LoopChunk, LoopGuard, RangeLoop, Value
+    from fastimport.frontend.types import Array
+
+I128 = ir.IntType(128)
+INT64_MAX = 2**63 - 1
+INT64_MIN = -(2**63)
+
+
+class LoopOps:
+    """LoopGuard, LogStores and LoopChunk (mixed into FunctionEmitter)."""
+
+    builder: ir.IRBuilder
+    values: dict
+    undo: ir.Value
+    ticks: ir.Value
+    deopt_block: ir.Block
+
+    # Provided by FunctionEmitter.
+    def value(self, v: Value) -> ir.Value: ...  # type: ignore[empty-body]  # noqa: D102
+    def check_overflow(self) -> None: ...  # noqa: D102
+    def check_signals(self, ticks: ir.Value, amount: ir.Value | None = None) -> None: ...  # noqa: D102
+    def stride(self, arr: Array, base: ir.Value, axis: int) -> ir.Value: ...  # type: ignore[empty-body]  # noqa: D102
+
+    def visit_loop_guard(self, op: LoopGuard) -> None:
+        """True if the range is empty, or every access stays in bounds and `i + step` in int64."""
+        bld = self.builder
+        self.check_overflow()  # every value read below is exact from here on
+        nonempty, lo, hi = self.range_span(op.loop)
+        wide_lo, wide_hi = bld.sext(lo, I128), bld.sext(hi, I128)
+        step = ir.Constant(I128, op.loop.step)
+        if op.loop.ascending:
+            ok = bld.icmp_signed("<=", bld.add(wide_hi, step), ir.Constant(I128, INT64_MAX))
+        else:
+            ok = bld.icmp_signed(">=", bld.add(wide_lo, step), ir.Constant(I128, INT64_MIN))
+        for access in op.accesses:
+            base = self.value(access.array)
+            for axis, index in enumerate(access.axes):
+                low, high = self.index_span(index, wide_lo, wide_hi)
+                dim = bld.sext(bld.extract_value(base, [1, axis]), I128)
+                ok = bld.and_(ok, bld.icmp_signed(">=", low, ir.Constant(I128, 0)))
+                ok = bld.and_(ok, bld.icmp_signed("<", high, dim))
+        self.values[op] = bld.or_(bld.not_(nonempty), ok)
+
+    def visit_log_stores(self, op: LogStores) -> None:
+        """One undo-log run per store: the elements it can overwrite in the whole loop (unit step)."""
+        bld = self.builder
+        nonempty, lo, hi = self.range_span(op.loop)
+        count = bld.add(bld.sub(hi, lo), ir.Constant(I64, 1))
+        wide_lo, wide_hi = bld.sext(lo, I128), bld.sext(hi, I128)
+        with bld.if_then(nonempty):
+            for access in op.stores:
+                arr: Array = access.array.type  # type: ignore[assignment]
+                base = self.value(access.array)
+                offset = ir.Constant(I64, 0)
+                for axis, index in enumerate(access.axes):
+                    first = bld.trunc(self.index_span(index, wide_lo, wide_hi)[0], I64)  # the lowest element
+                    offset = bld.add(offset, bld.mul(first, self.stride(arr, base, axis)))
+                pointer = bld.gep(bld.extract_value(base, 0), [offset], source_etype=ir.IntType(8))
+                nbytes = bld.mul(count, ir.Constant(I64, ITEM_BITS[arr.dtype] // 8))
+                emit_record_run(bld, self.undo, pointer, nbytes, full=self.deopt_block)
+        self.values[op] = ir.Constant(ir.IntType(8), 0)
+
+    def visit_loop_chunk(self, op: LoopChunk) -> None:
+        """The end of the next strip: as many steps as the loop has run, within [LOOP_MIN_CHUNK, LOOP_CHUNK]."""
+        bld = self.builder
+        self.check_overflow()
+        start, cur, stop = (bld.sext(self.value(v), I128) for v in (op.start, op.cur, op.stop))
+        step = abs(op.step)
+        # In the loop's direction: how far it has come, and how far it has to go.
+        ran, left = (
+            (bld.sub(cur, start), bld.sub(stop, cur)) if op.step > 0 else (bld.sub(start, cur), bld.sub(cur, stop))
+        )
+        low, high = ir.Constant(I128, step * LOOP_MIN_CHUNK), ir.Constant(I128, step * LOOP_CHUNK)
+        length = bld.select(bld.icmp_signed("<", ran, low), low, bld.select(bld.icmp_signed(">", ran, high), high, ran))
+        far = bld.icmp_signed(">", left, length)
+        move = length if op.step > 0 else bld.neg(length)
+        self.values[op] = bld.trunc(bld.select(far, bld.add(cur, move), stop), I64)
+        # The strip counts as its iterations' back edges towards the next signal checkpoint
+        # (counted as values covered: for |step| > 1 a checkpoint comes sooner).
+        amount = bld.select(
+            far, length, bld.select(bld.icmp_signed("<", left, ir.Constant(I128, 1)), ir.Constant(I128, 1), left)
+        )
+        self.check_signals(self.ticks, bld.trunc(amount, I32))
+
+    def range_span(self, loop: RangeLoop) -> tuple[ir.Value, ir.Value, ir.Value]:
+        """Whether `range(start, stop, step)` is nonempty, and its lowest and highest values if so."""
+        bld = self.builder
+        start, stop = self.value(loop.start), self.value(loop.stop)
+        step = loop.step
+        if loop.ascending:
+            nonempty = bld.icmp_signed("<", start, stop)
+            # The last value: start + ((stop - 1 - start) // step) * step (the difference fits in a u64).
+            last = bld.sub(stop, ir.Constant(I64, 1))
+            if step != 1:
+                steps = bld.udiv(bld.sub(last, start), ir.Constant(I64, step))
+                last = bld.add(start, bld.mul(steps, ir.Constant(I64, step)))
+            return nonempty, start, last
+        nonempty = bld.icmp_signed(">", start, stop)
+        last = bld.add(stop, ir.Constant(I64, 1))
+        if step != -1:
+            steps = bld.udiv(bld.sub(start, last), ir.Constant(I64, -step))
+            last = bld.sub(start, bld.mul(steps, ir.Constant(I64, -step)))
+        return nonempty, last, start
+
+    def index_span(self, index: AxisIndex, lo: ir.Value, hi: ir.Value) -> tuple[ir.Value, ir.Value]:
+        """The lowest and highest value of `coef * i + terms` for i in [lo, hi] (i128)."""
+        bld = self.builder
+        total = ir.Constant(I128, 0)
+        for term in index.terms:
+            wide = bld.sext(self.value(term.value), I128)
+            total = bld.add(total, wide) if term.sign > 0 else bld.sub(total, wide)
+        if index.coef > 0:
+            return bld.add(total, lo), bld.add(total, hi)
+        if index.coef < 0:
+            return bld.sub(total, hi), bld.sub(total, lo)
+        return total, total

@@ -1,0 +1,524 @@
+"""Range-loop versioning: a copy of `for i in range(...)` without bounds checks, chosen by a guard.
+
+An innermost `for i in range(start, stop, step)` (or `for x in a`) whose array accesses
+index loop-invariant arrays with `i + c`, `c - i` or `c` (c a sum of loop-invariant
+ints) gets a second, *versioned* copy. In the block before the loop, one LoopGuard
+computes, for the whole range at once, whether every such index stays in [0, length)
+(negative indices and int64 wrap included); if so the copy runs, else the original,
+checked loop does, unchanged. In the copy:
+
+- those accesses have no bounds check (Index/SetIndex.checked = False) and the index
+  arithmetic no overflow check (Binary.no_overflow);
+- stores that walk a C-contiguous axis with a unit step are logged one strip at a time
+  (below), as one contiguous run per strip (LogStores), instead of one undo-log entry
+  per store; a loop that leaves early has logged at most one strip in vain;
+- the loop is strip-mined: it runs in strips of up to LOOP_CHUNK iterations (each as
+  long as the loop has run so far), and the deferred overflow flag and the signal
+  checkpoint are tested once per strip (LoopChunk) instead of at every back edge.
+  Deferring the flag further is exact for the reason it is exact at all
+  (backend/emit.py): a deopt re-runs the whole call, and nothing that depends on a
+  wrapped value can be observed before the test. The guard makes the proven accesses
+  safe whatever other variables hold, `i` itself cannot wrap, and a loop nested in the
+  body tests the flag at its own back edges.
+
+So the copy is a plain counted loop LLVM can vectorize. Nothing changes for a loop
+that does not match, and the guard leaves native code only where the original loop's
+first test would (the overflow flag).
+
+    before:                               after:
+    b1: check_signals                     b0: ... goto b9
+        %c = load cur; %s = load stop     b9: %g = loop_guard range(%c0, %s0, 1): a[i+1]
+        branch (cmp lt %c, %s) b2 b3          branch %g b10 b1
+    b2: store i <- %c; ...                b10: %e = loop_chunk ...; log_stores range(%c, %e, 1): out[i]
+        %x = index a[%i1]                      store chunk <- %e; goto b11
+        goto b1                           b11: %c' = load cur; branch (cmp lt %c', chunk) b12 b13
+                                          b13: branch (cmp lt %c', stop) b10 b3
+                                          b12: store i <- %c'; ... index a[%i1] (in bounds); goto b11
+                                          b1, b2: the original loop, unchanged
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import TYPE_CHECKING
+
+from fastimport.frontend.ir import (
+    Access,
+    ArrayAttr,
+    AxisIndex,
+    BasicBlock,
+    Binary,
+    Branch,
+    Builtin,
+    CheckSignals,
+    Compare,
+    Const,
+    FuncIR,
+    Goto,
+    Index,
+    LoadGlobal,
+    LoadLocal,
+    Local,
+    LogStores,
+    LoopChunk,
+    LoopGuard,
+    Op,
+    RangeLoop,
+    SetIndex,
+    StoreLocal,
+    Term,
+    Unary,
+    Value,
+)
+from fastimport.frontend.types import Array, Tuple, Ty
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+# Iterations per strip, at most: as many as back edges between two signal checkpoints
+# (backend/emit.py SIGNAL_INTERVAL); a strip's logged runs (128 KiB of float64) stay in
+# the cache for its stores. At least LOOP_MIN_CHUNK: the strips' work stays negligible.
+LOOP_CHUNK = 1 << 14
+LOOP_MIN_CHUNK = 1 << 8
+
+
+def version_range_loops(fn: FuncIR) -> None:
+    """Give each innermost range loop with provable array accesses a guarded, unchecked copy."""
+    _hoist_fixed_lengths(fn)
+    preds = _predecessors(fn)
+    found = [m for m in (_match(fn, block, preds) for block in fn.blocks) if m is not None]
+    # Innermost only: a loop holding another candidate is left alone (its inner loop is versioned).
+    for loop in found:
+        if not any(other is not loop and other.header in loop.blocks for other in found):
+            _version(fn, loop, preds)
+
+
+def _hoist_fixed_lengths(fn: FuncIR) -> None:
+    """`for x in a` over an array or a tuple: its length, read once before the loop.
+
+    Lowering re-reads a sequence's length at every test (a loop may append to the list
+    it walks: frontend/lower_statements.py `_sequence`), which makes the header
+
+        check_signals; %c = load cur; %q = load seq; %n = len %q; cmp lt %c, %n; branch
+
+    An array's or a tuple's length cannot change, so for those the length goes into a
+    local stored once before the loop, and the header takes the shape `_match` knows.
+    """
+    for header in fn.blocks:
+        ops = header.ops
+        if len(ops) != 6 or not isinstance(ops[0], CheckSignals):  # noqa: PLR2004
+            continue
+        _, cur, seq, length, compare, branch = ops
+        if not (
+            isinstance(cur, LoadLocal)
+            and isinstance(seq, LoadLocal)
+            and isinstance(seq.local.type, (Array, Tuple))
+            and isinstance(length, ArrayAttr)
+            and length.kind == "len"
+            and length.base is seq
+            and isinstance(compare, Compare)
+            and compare.lhs is cur
+            and compare.rhs is length
+            and isinstance(branch, Branch)
+            and branch.cond is compare
+        ):
+            continue
+        stores = [(block, op) for block in fn.blocks for op in block.ops if _stores(op, seq.local)]
+        if (
+            len(stores) != 1
+            or not isinstance(stores[0][0].terminator, Goto)
+            or stores[0][0].terminator.target is not header
+        ):
+            continue  # the sequence's temp is stored once, in the block that enters the loop
+        init = stores[0][0]
+        fixed = Local(f"$iter_fixed_len{len(fn.locals)}", Ty.INT)
+        fn.locals[fixed.name] = fixed
+        before = init.ops.pop()  # the goto into the loop
+        read = _add(init, LoadLocal(seq.local), seq.local.type)  # type: ignore[arg-type]
+        _add(init, StoreLocal(fixed, _add(init, ArrayAttr("len", read), Ty.INT)), Ty.NONE)
+        init.ops.append(before)
+        stop = _new_op(LoadLocal(fixed), Ty.INT)
+        header.ops[2:4] = [stop]
+        compare.rhs = stop
+
+
+def _stores(op: Op, local: Local) -> bool:
+    return isinstance(op, StoreLocal) and op.local is local
+
+
+class _Loop:
+    """A matched range loop: its blocks, its counter locals and its step."""
+
+    def __init__(
+        self, header: BasicBlock, blocks: list[BasicBlock], cur: LoadLocal, stop: LoadLocal, step: int
+    ) -> None:
+        self.header = header
+        self.blocks = blocks
+        self.cur = cur  # the header's `load $range_cur`: the value of `i` in this iteration
+        self.stop = stop
+        self.step = step
+        compare, branch = header.ops[-2], header.ops[-1]
+        self.compare: Compare = compare  # type: ignore[assignment]
+        self.body: BasicBlock = branch.true  # type: ignore[attr-defined]
+        self.exit: BasicBlock = branch.false  # type: ignore[attr-defined]
+        self.stored = {op.local for b in blocks for op in b.ops if isinstance(op, StoreLocal)}
+        self.defined = {op for b in blocks for op in b.ops}
+        self.mirrors = self._mirrors()
+
+    def _mirrors(self) -> set[Local]:
+        """Locals holding `i` wherever they are read in the loop: the loop variable (`store i <- %cur`)."""
+        found: set[Local] = set()
+        stores: dict[Local, list[StoreLocal]] = {}
+        for block in self.blocks:
+            for op in block.ops:
+                if isinstance(op, StoreLocal):
+                    stores.setdefault(op.local, []).append(op)
+        for local, ops in stores.items():
+            if len(ops) != 1 or ops[0].src is not self.cur or local.type is not Ty.INT:
+                continue
+            # Stored first thing in the body (which every iteration enters), read only after it.
+            position = self.body.ops.index(ops[0]) if ops[0] in self.body.ops else -1
+            early = [op for op in self.body.ops[:position] if isinstance(op, LoadLocal) and op.local is local]
+            if position >= 0 and not early and not _loads(self.header.ops, local):
+                found.add(local)
+        return found
+
+    def invariant_local(self, local: Local) -> bool:
+        return local not in self.stored
+
+
+def _loads(ops: Iterable[Op], local: Local) -> bool:
+    return any(isinstance(op, LoadLocal) and op.local is local for op in ops)
+
+
+def _match(fn: FuncIR, header: BasicBlock, preds: dict) -> _Loop | None:
+    """A range loop's header as lowering builds it (lower_for), with a constant step, else None.
+
+    header: check_signals; %c = load cur; %s = load stop; %t = cmp lt|gt %c, %s; branch %t body exit
+    (in the loop, `cur` is stored only as `%c + step`)
+    """
+    ops = header.ops
+    if len(ops) != 5 or not isinstance(ops[0], CheckSignals):  # noqa: PLR2004
+        return None
+    cur, stop, compare, branch = ops[1:]
+    if not (
+        isinstance(cur, LoadLocal)
+        and isinstance(stop, LoadLocal)
+        and isinstance(compare, Compare)
+        and compare.kind in ("lt", "gt")
+        and compare.lhs is cur
+        and compare.rhs is stop
+        and isinstance(branch, Branch)
+        and branch.cond is compare
+        and cur.type is Ty.INT
+        and stop.type is Ty.INT
+    ):
+        return None
+    # Back edges come from blocks the header dominates: unreachable from the entry without it.
+    around = _reachable(fn.blocks[0], avoiding=header)
+    back = [p for p in preds[header] if p not in around]
+    blocks = _natural_loop(header, back, preds)
+    if branch.true not in blocks or branch.false in blocks:
+        return None
+    step = _step(fn, blocks, cur, compare.kind)
+    if step is None or stop.local in {op.local for b in blocks for op in b.ops if isinstance(op, StoreLocal)}:
+        return None
+    loop = _Loop(header, blocks, cur, stop, step)
+    # Every value made in the loop is used in it (the copy has its own).
+    if any(src in loop.defined for b in fn.blocks if b not in blocks for op in b.ops for src in op.sources()):
+        return None
+    return loop if _accesses(loop) else None
+
+
+def _step(fn: FuncIR, blocks: list[BasicBlock], cur: LoadLocal, kind: str) -> int | None:
+    """The constant step if `cur` is stored in the loop only as `%c + step` (its sign agreeing with `kind`)."""
+    stores = [op for b in blocks for op in b.ops if isinstance(op, StoreLocal) and op.local is cur.local]
+    if len(stores) != 1:
+        return None
+    add = stores[0].src
+    if not (isinstance(add, Binary) and add.kind == "add" and add.lhs is cur):
+        return None
+    step = _constant(fn, add.rhs)
+    if step is None or step == 0 or (step > 0) != (kind == "lt"):
+        return None
+    return step
+
+
+def _constant(fn: FuncIR, v: Value) -> int | None:
+    """The int `v` always is: a literal (`2`, `-1`, through `$range_arg`), or a local stored once from one."""
+    if isinstance(v, Const):
+        return v.value if type(v.value) is int else None
+    if isinstance(v, Unary) and v.kind == "neg":
+        inner = _constant(fn, v.src)
+        return None if inner is None else -inner
+    if isinstance(v, Builtin) and v.name == "$range_arg":
+        return _constant(fn, v.args[0])
+    if isinstance(v, LoadLocal):
+        stores = [op for op in fn.all_ops() if isinstance(op, StoreLocal) and op.local is v.local]
+        return _constant(fn, stores[0].src) if len(stores) == 1 else None
+    return None
+
+
+# Accesses.
+
+
+def _accesses(loop: _Loop) -> list[tuple[Op, Access]]:
+    """The Index/SetIndex ops of the loop whose indices are provable, each with its Access."""
+    found = []
+    for block in loop.blocks:
+        for op in block.ops:
+            if isinstance(op, (Index, SetIndex)):
+                access = _access(loop, op)
+                if access is not None:
+                    found.append((op, access))
+    return found
+
+
+def _access(loop: _Loop, op: Index | SetIndex) -> Access | None:
+    """`root[axes...]` for an access through invariant arrays and linear indices (a chain `a[i][j]` is flattened)."""
+    axes: list[AxisIndex] = []
+    base: Value = op
+    while isinstance(base, (Index, SetIndex)):
+        parts = [_linear(loop, index) for index in base.indices]
+        if any(p is None for p in parts):
+            return None
+        axes[:0] = parts  # type: ignore[arg-type]
+        base = base.base
+        if isinstance(base, Index) and base not in loop.defined:
+            return None
+    if not (isinstance(base, LoadLocal) and isinstance(base.type, Array) and loop.invariant_local(base.local)):
+        return None
+    return Access(base, axes)
+
+
+def _linear(loop: _Loop, v: Value) -> AxisIndex | None:
+    """`v` as `coef * i + terms` (coef -1, 0 or 1; terms loop-invariant ints), or None."""
+    if v.type is not Ty.INT:
+        return None
+    if v is loop.cur or (isinstance(v, LoadLocal) and v.local in loop.mirrors):
+        return AxisIndex(1, [])
+    if _invariant(loop, v):
+        return AxisIndex(0, [Term(1, v)])
+    if not (isinstance(v, Binary) and v.kind in ("add", "sub")):
+        return None
+    left, right = _linear(loop, v.lhs), _linear(loop, v.rhs)
+    if left is None or right is None:
+        return None
+    sign = 1 if v.kind == "add" else -1
+    coef = left.coef + sign * right.coef
+    terms = [*left.terms, *(Term(sign * t.sign, t.value) for t in right.terms)]
+    return AxisIndex(coef, terms) if coef in (-1, 0, 1) else None
+
+
+def _invariant(loop: _Loop, v: Value) -> bool:
+    """A leaf the guard can read before the loop: a constant, an invariant local or global, a length."""
+    if isinstance(v, Const):
+        return type(v.value) is int
+    if isinstance(v, LoadGlobal):
+        return v.type is Ty.INT
+    if isinstance(v, LoadLocal):
+        return v.type is Ty.INT and loop.invariant_local(v.local) and v.local not in loop.mirrors
+    if isinstance(v, ArrayAttr):
+        base = v.base
+        return isinstance(base, LoadLocal) and isinstance(base.type, Array) and loop.invariant_local(base.local)
+    return False
+
+
+# The transformation.
+
+
+def _version(fn: FuncIR, loop: _Loop, preds: dict) -> None:
+    accesses = _accesses(loop)
+    blocks, values = _clone_blocks(fn, loop)
+    # The guard's block, on every edge that enters the loop from outside.
+    pre, chunk, fast_exit = (_new_block(fn) for _ in range(3))
+    for pred in preds[loop.header]:
+        if pred not in loop.blocks:
+            _retarget(pred, loop.header, pre)
+    leaves: dict[object, Value] = {}
+    start = _add(pre, LoadLocal(loop.cur.local, check_bound=False), Ty.INT)
+    stop = _add(pre, LoadLocal(loop.stop.local, check_bound=False), Ty.INT)
+    range_loop = RangeLoop(start, stop, loop.step)
+    hoisted = [_hoist(pre, access, leaves) for _op, access in accesses]
+    distinct = {_key(access): access for access in hoisted}  # `a[i]` read and stored is one check
+    guard = _add(pre, LoopGuard(range_loop, list(distinct.values())), Ty.BOOL)
+    pre.ops.append(Branch(guard, chunk, loop.header))
+
+    # Unchecked accesses (and their index arithmetic) in the copy; stores logged by the strip.
+    logged_by_strip: dict[tuple, Access] = {}
+    copies = set(values.values())
+    for (op, access), access_before in zip(accesses, hoisted, strict=True):
+        clone = values[op]
+        clone.checked = False  # type: ignore[attr-defined]
+        for index in clone.indices:  # type: ignore[attr-defined]
+            if isinstance(index, Binary) and index.kind in ("add", "sub") and index in copies:
+                index.no_overflow = True
+        if isinstance(clone, SetIndex) and clone.logged and _contiguous_run(access, loop.step):
+            clone.logged = False
+            logged_by_strip.setdefault(_key(access_before), access_before)
+
+    # Strips: the copy's header compares with the strip's end; at a strip's end, the next
+    # strip, whose elements the stores can overwrite are logged first, as one run each.
+    chunk_local = Local(f"$range_chunk{len(fn.locals)}", Ty.INT)
+    fn.locals[chunk_local.name] = chunk_local
+    cur = _add(chunk, LoadLocal(loop.cur.local), Ty.INT)
+    end = _add(chunk, LoadLocal(loop.stop.local), Ty.INT)
+    strip_end = _add(chunk, LoopChunk(start, cur, end, loop.step), Ty.INT)
+    if logged_by_strip:
+        _add(chunk, LogStores(RangeLoop(cur, strip_end, loop.step), list(logged_by_strip.values())), Ty.NONE)
+    chunk.ops.append(StoreLocal(chunk_local, strip_end))
+    chunk.ops.append(Goto(blocks[loop.header]))
+    header = blocks[loop.header]
+    fast_cur, fast_stop = values[loop.cur], values[loop.stop]
+    strip = _new_op(LoadLocal(chunk_local), Ty.INT)
+    in_strip = _new_op(Compare(loop.compare.kind, fast_cur, strip), Ty.BOOL)
+    header.ops = [fast_cur, fast_stop, strip, in_strip, Branch(in_strip, blocks[loop.body], fast_exit)]
+    more = _add(fast_exit, Compare(loop.compare.kind, fast_cur, fast_stop), Ty.BOOL)
+    fast_exit.ops.append(Branch(more, chunk, loop.exit))
+    # `i + step` cannot wrap in the copy (the guard checked the last value).
+    for op in (o for b in blocks.values() for o in b.ops):
+        if isinstance(op, StoreLocal) and op.local is loop.cur.local:
+            op.src.no_overflow = True  # type: ignore[attr-defined]
+
+
+def _clone_blocks(fn: FuncIR, loop: _Loop) -> tuple[dict[BasicBlock, BasicBlock], dict]:
+    """A copy of the loop's blocks; edges inside the loop point into the copy, edges out are kept."""
+    blocks = {block: _new_block(fn) for block in loop.blocks}
+    values: dict = {}
+    for block in loop.blocks:
+        for op in block.ops:
+            values[op] = copy.copy(op)
+    for block in loop.blocks:
+        clones = []
+        for op in block.ops:
+            clone = values[op]
+            for name, field in list(vars(clone).items()):
+                setattr(clone, name, _remap(field, values, blocks))
+            clones.append(clone)
+        blocks[block].ops = clones
+    return blocks, values
+
+
+def _remap(field: object, values: dict, blocks: dict) -> object:
+    """An operand, block or list of them, pointed into the copy (anything else is shared)."""
+    if isinstance(field, list):
+        return [_remap(item, values, blocks) for item in field]
+    if isinstance(field, BasicBlock):
+        return blocks.get(field, field)
+    if isinstance(field, Value):
+        return values.get(field, field)
+    return field
+
+
+def _hoist(pre: BasicBlock, access: Access, leaves: dict[object, Value]) -> Access:
+    """The access with its array and terms read again in the guard's block (reads that cannot deopt)."""
+    axes = [AxisIndex(a.coef, [Term(t.sign, _leaf(pre, t.value, leaves)) for t in a.terms]) for a in access.axes]
+    return Access(_leaf(pre, access.array, leaves), axes)
+
+
+def _leaf(pre: BasicBlock, v: Value, leaves: dict[object, Value]) -> Value:
+    """`v` read again in the guard's block, once per distinct leaf (a local, a global, a constant...)."""
+    key = _leaf_key(v)
+    if key not in leaves:
+        if isinstance(v, LoadLocal):
+            copy_: Op = LoadLocal(v.local, check_bound=False)
+        elif isinstance(v, ArrayAttr):
+            copy_ = ArrayAttr(v.kind, _leaf(pre, v.base, leaves), v.axis)
+        elif isinstance(v, Const):
+            copy_ = Const(v.value)
+        else:
+            copy_ = LoadGlobal(v.ref)  # type: ignore[attr-defined]
+        leaves[key] = _add(pre, copy_, v.type)  # type: ignore[arg-type]
+    return leaves[key]
+
+
+def _leaf_key(v: Value) -> object:
+    if isinstance(v, LoadLocal):
+        return ("local", v.local)
+    if isinstance(v, ArrayAttr):
+        return ("attr", v.kind, v.axis, _leaf_key(v.base))
+    if isinstance(v, Const):
+        return ("const", v.value)
+    return ("global", v.ref)  # type: ignore[attr-defined]
+
+
+def _key(access: Access) -> tuple:
+    """What makes two hoisted accesses the same check (their leaves are shared, so by identity)."""
+    axes = tuple((a.coef, tuple((t.sign, id(t.value)) for t in a.terms)) for a in access.axes)
+    return (id(access.array), axes)
+
+
+def _contiguous_run(access: Access, step: int) -> bool:
+    """Whether the elements a store writes over the whole loop are one contiguous run of memory."""
+    arr: Array = access.array.type  # type: ignore[assignment]
+    varying = [k for k, axis in enumerate(access.axes) if axis.coef != 0]
+    return arr.layout == "C" and abs(step) == 1 and len(access.axes) == arr.ndim and varying == [arr.ndim - 1]
+
+
+# CFG helpers.
+
+
+def _new_block(fn: FuncIR) -> BasicBlock:
+    block = BasicBlock(label=len(fn.blocks))
+    fn.blocks.append(block)
+    return block
+
+
+def _new_op(op: Op, ty: Ty) -> Op:
+    op.type = ty
+    return op
+
+
+def _add(block: BasicBlock, op: Op, ty: Ty) -> Op:
+    block.ops.append(_new_op(op, ty))
+    return op
+
+
+def _retarget(block: BasicBlock, old: BasicBlock, new: BasicBlock) -> None:
+    term = block.terminator
+    if isinstance(term, Goto) and term.target is old:
+        term.target = new
+    elif isinstance(term, Branch):
+        if term.true is old:
+            term.true = new
+        if term.false is old:
+            term.false = new
+
+
+def _predecessors(fn: FuncIR) -> dict[BasicBlock, list[BasicBlock]]:
+    preds: dict[BasicBlock, list[BasicBlock]] = {b: [] for b in fn.blocks}
+    for block in fn.blocks:
+        term = block.terminator
+        for target in term.targets() if term is not None else []:
+            preds[target].append(block)
+    return preds
+
+
+def _reachable(entry: BasicBlock, avoiding: BasicBlock) -> set[BasicBlock]:
+    """The blocks reachable from `entry` by paths that do not pass through `avoiding`."""
+    seen = {entry}
+    work = [entry]
+    while work:
+        term = work.pop().terminator
+        for target in term.targets() if term is not None else []:
+            if target is not avoiding and target not in seen:
+                seen.add(target)
+                work.append(target)
+    return seen
+
+
+def _natural_loop(
+    header: BasicBlock, back: list[BasicBlock], preds: dict[BasicBlock, list[BasicBlock]]
+) -> list[BasicBlock]:
+    """The header and every block that reaches a back edge without passing the header, in block order."""
+    seen = {header}
+    work = [b for b in back if b is not header]
+    seen.update(work)
+    while work:
+        block = work.pop()
+        for pred in preds[block]:
+            if pred not in seen:
+                seen.add(pred)
+                work.append(pred)
+    # The header first, then in block order (a stable order for the copy's labels).
+    return [header, *sorted((b for b in seen if b is not header), key=lambda b: b.label)]

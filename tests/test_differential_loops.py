@@ -1,0 +1,419 @@
+"""Versioned range loops (frontend/versioning.py) against CPython: values, exceptions, warnings, arrays.
+
+A range loop whose array accesses a guard can prove in bounds for the whole range runs
+a copy without bounds checks, logging its stores one strip at a time and testing the
+overflow flag and signals once per strip. Every edge of that is compared with CPython
+here: ranges that are empty, descending or with other steps, indices that leave the
+array only at the last iteration or wrap (negative), offsets near the int64 limits,
+aliasing and overlapping arrays, views and other layouts, and deopts after stores
+(which must roll back every strip's run exactly).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from tests.differential import assert_native, call, modules, same_outcome
+
+from fastimport.compiler import front_end
+from fastimport.frontend.ir import Index, LogStores, LoopGuard, SetIndex
+from fastimport.frontend.types import Array, Ty
+from fastimport.frontend.versioning import LOOP_CHUNK
+from fastimport.runtime.dispatch import state_of
+
+ROOT = Path(__file__).resolve().parent.parent
+
+SRC = """
+import numpy as np
+
+def scale_into(a, out, k):
+    for i in range(len(a)):
+        out[i] = a[i] * k
+
+def shifted(a, out, start, stop, c, d):
+    for i in range(start, stop):
+        out[i + c] = a[i - d] * 2.0
+
+def running(a):
+    for i in range(1, len(a)):
+        a[i] = a[i - 1] + a[i]
+
+def reverse_into(a, out):
+    n = len(a)
+    for i in range(n):
+        out[n - 1 - i] = a[i]
+
+def stencil(u, out):
+    n, m = u.shape
+    for i in range(1, n - 1):
+        for j in range(1, m - 1):
+            out[i, j] = 0.25 * (u[i - 1, j] + u[i + 1, j] + u[i, j - 1] + u[i, j + 1])
+
+def rows(a, out):
+    n, m = a.shape
+    for i in range(n):
+        row = a[i]
+        for j in range(m):
+            out[i][j] = row[j] + 1.0
+
+def dot(a, b):
+    s = 0.0
+    for i in range(len(a)):
+        s += a[i] * b[i]
+    return s
+
+def isum(a):
+    s = 0
+    for i in range(len(a)):
+        s += a[i]
+    return s
+
+def first_above(a, out, x):
+    for i in range(len(a)):
+        out[i] = a[i]
+        if a[i] > x:
+            return i
+    return -1
+
+def skip_odd(a, out):
+    for i in range(len(a)):
+        if i % 2:
+            continue
+        out[i] = a[i]
+
+def around(a, b, x):
+    a[0] = 5.0
+    for i in range(len(a)):
+        a[i] = a[i] * 2.0 + b[i]
+    a[1] = 7.0
+    return 1 // x
+
+def fresh(a, k):
+    out = np.empty(len(a))
+    for i in range(len(a)):
+        out[i] = a[i] * k
+    return out
+
+def each(a, out):
+    j = 0
+    for x in a:
+        out[j] = x
+        j += 1
+
+def enumerated(a, b):
+    s = 0.0
+    for i, x in enumerate(a):
+        s += x * b[i]
+    return s
+
+def maybe_bound(a, flag, n):
+    if flag:
+        k = 1
+    for i in range(n):
+        if flag:
+            a[i + k] = 1.0
+    return n
+
+def rebound(a, out):
+    for i in range(len(a) - 1):
+        i = i + 1
+        out[i] = a[i]
+
+def with_global(a, out):
+    for i in range(len(a) - OFFSET):
+        out[i] = a[i + OFFSET]
+
+OFFSET = 2
+"""
+
+STEP_SRC = """
+def stepped(a, out, start, stop, c):
+    for i in range(start, stop, {step}):
+        out[i + c] = a[i] + 1.0
+        a[i] = -a[i]
+"""
+
+
+def run_both(fname: str, *args: object, src: str = SRC) -> None:
+    """`fname` under fastimport and CPython on copies of `args`: same outcome, warnings and arrays.
+
+    Arrays that share memory (the same array twice, overlapping views of one base) are
+    copied together, so each run sees the same aliasing: see `copies`.
+    """
+    fast, ref = modules(src)
+    results = []
+    for module in (ref, fast):
+        argv = copies(args)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            outcome = call(getattr(module, fname), *argv)
+        if isinstance(outcome.value, np.ndarray):  # a returned array: by its bytes
+            outcome.value = (outcome.value.dtype.str, outcome.value.shape, outcome.value.tobytes())
+        arrays = [a.tobytes() for a in argv if isinstance(a, np.ndarray)]
+        results.append((outcome, [str(w.message) for w in caught], arrays))
+    (want, want_w, want_a), (got, got_w, got_a) = results
+    assert same_outcome(got, want), f"{fname}{args!r}: fastimport {got.describe()}, CPython {want.describe()}"
+    assert got_w == want_w, f"{fname}{args!r}: warnings {got_w} != {want_w}"
+    assert got_a == want_a, f"{fname}{args!r}: arrays differ"
+
+
+def copies(args: tuple[object, ...]) -> list[object]:
+    """`args` with every array replaced by the same view of a copy of its base (shared bases stay shared)."""
+    bases: dict[int, np.ndarray] = {}
+    out: list[object] = []
+    for a in args:
+        if not isinstance(a, np.ndarray):
+            out.append(a)
+            continue
+        base = a if a.base is None else a.base
+        assert isinstance(base, np.ndarray), "an array over a foreign buffer"
+        assert base.base is None, "views of views: pass views of the base"
+        if id(base) not in bases:
+            bases[id(base)] = base.copy(order="A")
+            bases[id(base)].flags.writeable = base.flags.writeable
+        new_base = bases[id(base)]
+        offset = a.__array_interface__["data"][0] - base.__array_interface__["data"][0]
+        view = np.ndarray(
+            a.shape,
+            a.dtype,
+            buffer=new_base if new_base.flags.writeable else new_base.data,
+            offset=offset,
+            strides=a.strides,
+        )
+        view.flags.writeable = a.flags.writeable
+        out.append(view)
+    return out
+
+
+def typed_ir(src: str, fname: str, arg_types: tuple) -> list:
+    """The ops of `fname`'s specialization for `arg_types`, after the front end (versioning included)."""
+    fast, _ = modules(src)
+    state = state_of(getattr(fast, fname))
+    assert state is not None
+    _specs, root = front_end(state, getattr(fast, fname), arg_types)
+    return root.ir.all_ops()
+
+
+F1 = Array(Ty.F64, 1)
+
+
+# --- the pass applies where it should, and only there ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fname", "arg_types", "guarded", "logged_runs"),
+    [
+        ("scale_into", (F1, F1, Ty.FLOAT), 2, 1),
+        ("running", (F1,), 3, 1),
+        ("reverse_into", (F1, F1), 2, 1),
+        ("stencil", (Array(Ty.F64, 2), Array(Ty.F64, 2)), 5, 1),
+        ("rows", (Array(Ty.F64, 2), Array(Ty.F64, 2)), 3, 1),
+        ("dot", (F1, F1), 2, 0),
+        ("fresh", (F1, Ty.FLOAT), 2, 0),  # a fresh array's stores need no log at all
+        ("with_global", (F1, F1), 2, 1),
+        ("each", (F1, F1), 1, 0),  # `for x in a`: its length hoisted (lowering re-reads it, for lists)
+        ("enumerated", (F1, F1), 2, 0),
+        ("scale_into", (Array(Ty.F64, 1, "A"), Array(Ty.F64, 1, "A"), Ty.FLOAT), 2, 0),  # strided: logged per store
+    ],
+)
+def test_loops_are_versioned(fname: str, arg_types: tuple, guarded: int, logged_runs: int) -> None:
+    """The versioned copy has its accesses unchecked and its contiguous stores logged per strip."""
+    ops = typed_ir(SRC, fname, arg_types)
+    guards = [op for op in ops if isinstance(op, LoopGuard)]
+    assert len(guards) == 1
+    unchecked = [op for op in ops if isinstance(op, (Index, SetIndex)) and not op.checked]
+    assert len(unchecked) == guarded
+    assert sum(len(op.stores) for op in ops if isinstance(op, LogStores)) == logged_runs
+
+
+def test_rebound_loop_variable_keeps_its_checks() -> None:
+    """A loop variable reassigned in the body is not the range's value: no versioned copy."""
+    ops = typed_ir(SRC, "rebound", (F1, F1))
+    assert not any(isinstance(op, LoopGuard) for op in ops)
+
+
+def test_guard_reads_a_maybe_unbound_local() -> None:
+    """An index through a local bound on one path only is still versioned: the guard reads it without a check."""
+    ops = typed_ir(SRC, "maybe_bound", (F1, Ty.BOOL, Ty.INT))
+    assert any(isinstance(op, LoopGuard) for op in ops)
+    assert any(isinstance(op, SetIndex) and not op.checked for op in ops)
+
+
+# --- differential -------------------------------------------------------------------------
+
+
+def test_scale_into_and_aliasing() -> None:
+    """Into another array, into the same array, and into an overlapping view: CPython's order of stores."""
+    a = np.arange(40000, dtype=np.float64) / 7
+    run_both("scale_into", a, np.zeros_like(a), 1.5)
+    run_both("scale_into", a, a, 1.5)
+    base = np.arange(50001, dtype=np.float64)
+    run_both("scale_into", base[:-1], base[1:], 3.0)  # out overlaps a, shifted by one
+    run_both("scale_into", base[1:], base[:-1], 3.0)
+    run_both("running", base.copy())  # a loop-carried dependence through memory
+    assert_native(modules(SRC)[0], "scale_into")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    n=st.integers(0, 12),
+    m=st.integers(0, 12),
+    start=st.integers(-14, 14),
+    stop=st.integers(-14, 14),
+    c=st.integers(-14, 14),
+    d=st.integers(-14, 14),
+)
+def test_shifted_indices_match(n: int, m: int, start: int, stop: int, c: int, d: int) -> None:  # noqa: PLR0913, PLR0917 - one per edge
+    """`out[i + c] = a[i - d]` for any range and offsets: in bounds, negative (wrapping) or out at either end."""
+    a = np.arange(n, dtype=np.float64) + 0.5
+    run_both("shifted", a, np.zeros(m), start, stop, c, d)
+
+
+@pytest.mark.parametrize("step", [1, 2, 3, -1, -2, -3])
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(0, 10), start=st.integers(-12, 12), stop=st.integers(-12, 12), c=st.integers(-3, 3))
+def test_steps_match(step: int, n: int, start: int, stop: int, c: int) -> None:
+    """Literal steps up and down, empty ranges included; stores into two arrays, one of them read too."""
+    a = np.arange(n, dtype=np.float64) + 1.0
+    run_both("stepped", a, np.zeros(n + 2), start, stop, c, src=STEP_SRC.format(step=step))
+
+
+@pytest.mark.parametrize(
+    ("start", "stop", "step", "c"),
+    [
+        (2**63 - 3, 2**63 - 1, 1, -(2**63) + 3),  # i near the int64 maximum, i + c in bounds
+        (2**63 - 3, 2**63 - 1, 2, -(2**63) + 3),  # i + step leaves int64 after the last value
+        (-(2**63), -(2**63) + 2, 1, 2**63 - 1),  # i + c overflows on the way (the sum is in bounds)
+        (-(2**63) + 2, -(2**63), -1, 2**63 - 1),
+        (0, 3, 1, 2**63 - 1),  # i + c leaves int64: the bytecode's IndexError
+        (-5, 3, 2, 2**62),
+    ],
+)
+def test_int64_edges(start: int, stop: int, step: int, c: int) -> None:
+    """Ranges and offsets at the int64 limits: no wrapped index is ever used; CPython's result or error."""
+    a = np.arange(8, dtype=np.float64)
+    run_both("stepped", a, np.zeros(10), start, stop, c, src=STEP_SRC.format(step=step))
+
+
+def test_out_of_bounds_only_at_the_end() -> None:
+    """The last iteration's index is out of bounds: the checked loop stores all before it, then IndexError."""
+    a = np.arange(10, dtype=np.float64)
+    run_both("shifted", a, np.zeros(9), 0, 10, 0, 0)  # out[9] is out of bounds
+    run_both("shifted", a, np.zeros(12), 0, 10, 0, -1)  # a[10] is out of bounds
+    run_both("shifted", a, np.zeros(12), 0, 10, 0, 1)  # a[-1] wraps: NumPy allows it
+
+
+def test_deopt_in_the_middle_rolls_back_every_strip() -> None:
+    """A float overflow after several strips of stores: warned once, or raised, with CPython's arrays."""
+    n = 5 * LOOP_CHUNK + 123
+    a = np.linspace(0.0, 1.0, n)
+    a[4 * LOOP_CHUNK + 7] = 1e308
+    run_both("scale_into", a, np.ones(n), 10.0)
+    run_both("scale_into", a, a, 10.0)
+    with np.errstate(over="raise"):
+        run_both("scale_into", a, np.ones(n), 10.0)
+        run_both("scale_into", a, a, 10.0)
+    b = np.ones(n)
+    run_both("around", b.copy(), b, 0)  # stores before, in and after the loop, then ZeroDivisionError
+    run_both("around", b.copy(), b, 3)
+
+
+def test_int_overflow_in_a_versioned_sum() -> None:
+    """An int64 sum that wraps in the third strip: NumPy's warning and wrapped result, through the bytecode."""
+    a = np.zeros(3 * LOOP_CHUNK, dtype=np.int64)
+    a[2 * LOOP_CHUNK + 5] = 2**62
+    a[2 * LOOP_CHUNK + 9] = 2**62
+    run_both("isum", a)
+    run_both("isum", np.arange(1000, dtype=np.int64))
+
+
+def test_early_exits_and_continue() -> None:
+    """`return` and `continue` in a versioned loop; the logged strip covers elements never stored."""
+    a = np.arange(3000, dtype=np.float64)
+    for x in (-1.0, 0.5, 300.5, 2999.5, 1e9):
+        run_both("first_above", a, np.zeros(3000), x)
+    run_both("skip_odd", a, np.full(3000, 9.0))
+
+
+def test_layouts_and_views() -> None:
+    """Strided, Fortran-order and read-only arrays, and 2-d rows through a view or a chain of indices."""
+    u = np.arange(35, dtype=np.float64).reshape(5, 7) ** 1.5
+    for layout in (u, np.asfortranarray(u), u[:, ::-1], u.T.copy().T):
+        run_both("stencil", layout, np.zeros((5, 7)))
+        run_both("rows", layout, np.zeros((5, 7)))
+        run_both("rows", layout, np.zeros((4, 7)))  # the last row is out of bounds
+    ro = np.arange(100, dtype=np.float64)
+    ro.flags.writeable = False
+    run_both("dot", ro, ro[::-1])
+    run_both("scale_into", ro[::2], np.zeros(50), 2.0)
+    run_both("scale_into", ro[::-2], np.zeros(50)[::-1], 2.0)
+    run_both("reverse_into", ro, np.zeros(100))
+    x = np.arange(10, dtype=np.float64)
+    run_both("reverse_into", x, x)  # in place, overlapping in reverse
+    run_both("each", x, np.zeros(10))
+    run_both("each", x, np.zeros(9))
+    run_both("fresh", x, 3.0)
+    run_both("with_global", x, np.zeros(8))
+    run_both("with_global", x, np.zeros(7))
+
+
+def test_locals_the_guard_cannot_rely_on() -> None:
+    """A local unbound before the loop (read by the guard as zero) and a rebound loop variable."""
+    a = np.zeros(5)
+    run_both("maybe_bound", a, True, 4)
+    run_both("maybe_bound", a, False, 4)
+    run_both("maybe_bound", a, True, 5)
+    run_both("rebound", np.arange(6.0), np.zeros(6))
+
+
+def test_reductions_are_exact() -> None:
+    """Float sums keep Python's order (no reassociation: bit-identical), int sums their types."""
+    rng = np.random.default_rng(3)
+    a, b = rng.standard_normal(100_003), rng.standard_normal(100_003)
+    run_both("dot", a, b)
+    run_both("dot", a[:0], b[:0])
+    run_both("isum", rng.integers(-(10**12), 10**12, 77_777))
+
+
+INTERRUPT = r"""
+import _thread, signal, sys, threading
+signal.signal(signal.SIGINT, signal.default_int_handler)
+sys.path[:0] = [{src!r}]
+import numpy as np
+from fastimport.testing import compile_module, record_of
+m = compile_module('''
+def spin(a, rounds):
+    r = 0
+    while r < rounds:
+        for i in range(len(a)):
+            a[i] = a[i] * 0.5 + 1.0
+        r += 1
+    return r
+''')
+a = np.zeros(100_000)
+m.spin(a, 1)
+threading.Timer(0.5, _thread.interrupt_main).start()
+try:
+    m.spin(a, 10**12)
+    print("finished")
+except KeyboardInterrupt:
+    print("interrupted")
+print(record_of(m.spin).status)
+"""
+
+
+def test_ctrl_c_reaches_a_versioned_loop() -> None:
+    """The strips' signal checkpoints let KeyboardInterrupt into a long-running versioned loop."""
+    script = INTERRUPT.format(src=str(ROOT / "src"))
+    out = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(script)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert out.stdout.split() == ["interrupted", "native"], (out.stdout, out.stderr)
