@@ -71,7 +71,8 @@ def render_markdown(results: dict[str, Any]) -> str:
         f"- PyPy: {_pypy_text(m.get('pypy'))}",
         f"- C: {_cc_text(m.get('cc'))}",
         f"- fastimport at commit {m['fastimport_commit']}"
-        + (" plus uncommitted changes" if m["fastimport_tree_dirty"] else ""),
+        + (" plus uncommitted changes" if m["fastimport_tree_dirty"] else "")
+        + (f", imported from `{m['fastimport_path']}`" if m.get("fastimport_path") else ""),
         "",
         (
             "Method: each kernel source file is loaded three times, as plain CPython (`plain_module`), through "
@@ -140,7 +141,9 @@ def _peer_method(plan: dict[str, Any]) -> list[str]:
             "the kernel in their own process. PyPy runs the very kernel file: a few warm-up calls for its JIT "
             f"(at most {plan['pypy']['warmups']}, fewer past {plan['pypy']['warmup_budget_s']:.0f} s), then up to "
             f"{plan['pypy']['repeats']} timed calls (fewer past {plan['pypy']['budget_s']:.0f} s, at least "
-            f"{plan['pypy']['min_repeats']}); its result must equal CPython's, type included. C is a hand-written "
+            f"{plan['pypy']['min_repeats']}), with its garbage collector on (NumPy's objects under PyPy live in "
+            "cpyext, which only that collector frees); its result must equal CPython's, type included. "
+            "C is a hand-written "
             "equivalent in `benchmarks/c/` (the same loops in the same order, the outputs allocated in the call), "
             f"one untimed call then {plan['c_repeats']} calls timed with `clock_gettime` around each; its result must "
             "equal CPython's bit for bit. C is compiled with `-std=c11 -ffp-contract=off`: in its default GNU mode "
