@@ -75,7 +75,7 @@ def call(func: Any, *args: Any, **kwargs: Any) -> Outcome:
 
 
 def same_value(a: Any, b: Any) -> bool:  # noqa: PLR0911 - one return per kind of value
-    """Same type and value; floats bit-identical (any nan equals any nan); tuples recurse."""
+    """Same type and value; floats bit-identical (any nan equals any nan); tuples recurse; arrays by bytes."""
     if type(a) is not type(b):
         return False
     if (getattr(getattr(a, "dtype", None), "kind", None) == "f" and not hasattr(a, "shape")) or (
@@ -92,6 +92,8 @@ def same_value(a: Any, b: Any) -> bool:  # noqa: PLR0911 - one return per kind o
         return same_value(a.real, b.real) and same_value(a.imag, b.imag)
     if isinstance(a, (tuple, list)):
         return len(a) == len(b) and all(same_value(x, y) for x, y in zip(a, b, strict=True))
+    if type(a).__name__ == "ndarray":  # same dtype and shape, contents bit for bit
+        return bool(a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes())
     return bool(a == b)
 
 

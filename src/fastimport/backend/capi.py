@@ -41,6 +41,12 @@ C_API: dict[str, tuple[ir.Type, list[ir.Type]]] = {
     "PyMem_RawRealloc": (PTR, [PTR, I64]),
     "PyTuple_New": (PTR, [I64]),
     "PyTuple_SetItem": (I32, [PTR, I64, PTR]),
+    "PyList_New": (PTR, [I64]),
+    "PyList_SetItem": (I32, [PTR, I64, PTR]),
+    "PyList_Append": (I32, [PTR, PTR]),
+    "PySequence_Repeat": (PTR, [PTR, I64]),
+    "PyList_GetSlice": (PTR, [PTR, I64, I64]),
+    "PyList_SetSlice": (I32, [PTR, I64, I64, PTR]),
     "PyMem_RawFree": (ir.VoidType(), [PTR]),
     # PyObject_Vectorcall is not exported by 3.10; VectorcallDict is, in every version.
     "PyObject_VectorcallDict": (PTR, [PTR, PTR, I64, PTR]),

@@ -31,7 +31,9 @@ from llvmlite import ir
 
 from fastimport.backend import numerics
 from fastimport.backend.capi import F64, I1, I8, I32, I64, PTR, declare, declare_libm, intrinsic
+from fastimport.backend.listemit import ListOps
 from fastimport.backend.npemit import ARRAY_OBJECT, F32, NumpyOps, array_struct, is_numpy
+from fastimport.backend.tupleemit import TupleOps, box_tuple, tuple_struct
 from fastimport.frontend.dynamic import Shadow, cases, dynamic_sources, substitute
 from fastimport.frontend.errors import Unsupported
 from fastimport.frontend.infer import concrete_type
@@ -62,7 +64,7 @@ from fastimport.frontend.ir import (
     Value,
 )
 from fastimport.frontend.mathlib import MATH_FUNCTIONS
-from fastimport.frontend.types import NUMPY_INTS, SCALARS, Array, Ty, Type, Union
+from fastimport.frontend.types import NUMPY_INTS, SCALARS, Array, List, Tuple, Ty, Type, Union
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -95,6 +97,10 @@ def llvm_type(ty: Type | None) -> ir.Type:
         return union_type(ty)
     if isinstance(ty, Array):
         return array_struct(ty.ndim)
+    if isinstance(ty, Tuple):
+        return tuple_struct(ty, llvm_type)
+    if isinstance(ty, List):
+        return PTR
     return SCALAR_TYPES[ty or Ty.NONE]
 
 
@@ -181,6 +187,11 @@ def box_value(
         return _box_union(bld, module, ty, value, load_object)
     if isinstance(ty, Ty) and ty.is_numpy:
         return box_numpy_scalar(bld, module, ty, value, load_object)
+    if isinstance(ty, Tuple):
+        return box_tuple(bld, module, ty, value, lambda t, v: box_value(bld, module, t, v, load_object))
+    if isinstance(ty, List):  # the list itself
+        bld.call(declare(module, "Py_IncRef"), [value])
+        return value
     if isinstance(ty, Array):  # the array itself (the kernel never returns a view without one)
         obj = bld.extract_value(value, ARRAY_OBJECT)
         bld.call(declare(module, "Py_IncRef"), [obj])
@@ -272,7 +283,7 @@ def pack_payload(bld: ir.IRBuilder, ty: Ty, value: ir.Value, payload_type: ir.Ty
     return value
 
 
-class FunctionEmitter(NumpyOps, OpVisitor[None]):
+class FunctionEmitter(ListOps, TupleOps, NumpyOps, OpVisitor[None]):
     """Walks the blocks of one FuncIR and emits LLVM IR for each op."""
 
     def __init__(
@@ -349,6 +360,8 @@ class FunctionEmitter(NumpyOps, OpVisitor[None]):
         return unpack_payload(self.builder, ty, self.builder.extract_value(union, 1))
 
     def coerce(self, value: ir.Value, source: Type | None, target: Type | None) -> ir.Value:
+        if isinstance(target, Tuple) and source != target:
+            return self.coerce_tuple(value, source, target)  # type: ignore[arg-type]
         if isinstance(target, Union) and not isinstance(source, Union):
             return self.pack(source, value, target)  # type: ignore[arg-type]
         if isinstance(target, Union) and union_type(source) != union_type(target):  # type: ignore[arg-type]

@@ -42,13 +42,17 @@ from fastimport.backend.emit import (
     llvm_type,
     result_type,
 )
+from fastimport.backend.listemit import LIST_ITEMS_OFFSET, LIST_SIZE_OFFSET
 from fastimport.backend.npemit import check_array, unbox_array
 from fastimport.backend.objects import ObjectTable
-from fastimport.frontend.types import Array, Ty
+from fastimport.backend.tupleemit import check_tuple_size, tuple_item
+from fastimport.frontend.types import Array, List, Tuple, Ty
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
+
+    from fastimport.frontend.types import Type
 
 PY_TYPE_OFFSET = 8  # PyObject.ob_type
 FLOAT_VALUE_OFFSET = 16  # PyFloatObject.ob_fval
@@ -278,21 +282,27 @@ def _emit_core(module: ir.Module, shape: Shape, objects: ObjectTable) -> ir.Func
     check(bld.icmp_signed("==", nargs, ir.Constant(I64, len(shape.args))), chain)
     boxed = [bld.load(bld.gep(args, [ir.Constant(I64, i)], source_etype=PTR), typ=PTR) for i in range(len(shape.args))]
     for obj, ty in zip(boxed, shape.args, strict=True):
-        check(bld.icmp_unsigned("==", _type_of(bld, obj), load_obj(_type_object(ty))), chain)
-        if isinstance(ty, Array):
-            check_array(bld, obj, ty, load_obj, lambda cond: check(cond, chain))
-    values = []
-    for obj, ty in zip(boxed, shape.args, strict=True):
+        _check_type(bld, obj, ty, load_obj, lambda cond: check(cond, chain))
+
+    def unbox(obj: ir.Value, ty: Type) -> ir.Value:
         if ty is Ty.FLOAT:
-            values.append(_float_value(bld, obj))
-        elif ty is Ty.BOOL:
-            values.append(bld.icmp_unsigned("==", obj, load_obj(True)))
-        elif ty is Ty.INT:
-            values.append(_unbox_int(bld, module, core, obj, miss))
-        elif isinstance(ty, Array):
-            values.append(unbox_array(bld, obj, ty))
-        else:
-            values.append(_unbox_numpy_scalar(bld, obj, ty, lambda cond: check(cond, miss)))
+            return _float_value(bld, obj)
+        if ty is Ty.BOOL:
+            return bld.icmp_unsigned("==", obj, load_obj(True))
+        if ty is Ty.INT:
+            return _unbox_int(bld, module, core, obj, miss)
+        if isinstance(ty, Array):
+            return unbox_array(bld, obj, ty)
+        if isinstance(ty, List):
+            return obj  # borrowed from the caller
+        if isinstance(ty, Tuple):
+            struct = ir.Constant(llvm_type(ty), ir.Undefined)
+            for k, item in enumerate(ty.items):
+                struct = bld.insert_value(struct, unbox(tuple_item(bld, obj, k), item), k)
+            return struct
+        return _unbox_numpy_scalar(bld, obj, ty, lambda cond: check(cond, miss))
+
+    values = [unbox(obj, ty) for obj, ty in zip(boxed, shape.args, strict=True)]
 
     # The world: globals read at call time, and guards on everything compiled against.
     count = _data_field(bld, data, "world_count", I64)
@@ -395,7 +405,30 @@ class _Indirect:
         return self.pointer.get_reference()
 
 
-def _type_object(ty: Ty | Array) -> type:
+def _check_type(bld: ir.IRBuilder, obj: ir.Value, ty: Type, load_obj: Callable, check: Callable) -> None:
+    """Guards of one argument: its exact type, and what else the specialization assumes of it."""
+    check(bld.icmp_unsigned("==", _type_of(bld, obj), load_obj(_type_object(ty))))
+    if isinstance(ty, Array):
+        check_array(bld, obj, ty, load_obj, check)
+    elif isinstance(ty, Tuple):
+        check(check_tuple_size(bld, obj, ty))
+        for k, item in enumerate(ty.items):
+            _check_type(bld, tuple_item(bld, obj, k), item, load_obj, check)
+    elif isinstance(ty, List):
+        # Items are checked at each read; the first one tells specializations apart
+        # (a list of floats from one of ints) without a walk over the list.
+        size = bld.load(bld.gep(obj, [ir.Constant(I64, LIST_SIZE_OFFSET)], source_etype=I8), typ=I64)
+        with bld.if_then(bld.icmp_signed(">", size, ir.Constant(I64, 0))):  # (only then is there an item 0)
+            items = bld.load(bld.gep(obj, [ir.Constant(I64, LIST_ITEMS_OFFSET)], source_etype=I8), typ=PTR)
+            first = bld.load(items, typ=PTR)
+            check(bld.icmp_unsigned("==", _type_of(bld, first), load_obj(_type_object(ty.item))))
+
+
+def _type_object(ty: Type) -> type:
+    if isinstance(ty, Tuple):
+        return tuple
+    if isinstance(ty, List):
+        return list
     if isinstance(ty, Array):
         import numpy as np
 

@@ -329,6 +329,11 @@ class NumpyOps:
         base = self.value(op.base)
         if op.kind == "ndim":
             self.values[op] = ir.Constant(I64, arr.ndim)
+        elif op.kind == "shape_tuple":
+            shape = ir.Constant(ir.LiteralStructType([I64] * arr.ndim), ir.Undefined)
+            for axis in range(arr.ndim):
+                shape = bld.insert_value(shape, bld.extract_value(base, [1, axis]), axis)
+            self.values[op] = shape
         elif op.kind == "size":
             size = ir.Constant(I64, 1)
             for axis in range(arr.ndim):

@@ -18,6 +18,7 @@ from fastimport.frontend.ir import (
     GlobalRef,
     Goto,
     Local,
+    NewList,
     Op,
     Value,
 )
@@ -39,6 +40,8 @@ class Builder:
         self.block = self.new_block()
         # (continue target, break target) of the enclosing loops, innermost last.
         self.loops: list[tuple[BasicBlock, BasicBlock]] = []
+        # `name = []`: the empty lists stored to a name, typed by the first `name.append(v)`.
+        self.empty_lists: dict[str, list[NewList]] = {}
         self._temps = 0
 
     # Blocks.

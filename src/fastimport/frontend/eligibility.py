@@ -16,7 +16,6 @@ from fastimport.frontend.errors import Unsupported
 
 _FORBIDDEN: dict[type[ast.AST], str] = {
     ast.Lambda: "lambda",
-    ast.ListComp: "list comprehension",
     ast.SetComp: "set comprehension",
     ast.DictComp: "dict comprehension",
     ast.GeneratorExp: "generator expression",

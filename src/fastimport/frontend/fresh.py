@@ -1,6 +1,7 @@
 """Where an array comes from: which stores need the undo log, and whether a view is returned.
 
-Stores need the log unless they go into arrays the call made itself.
+Stores need the log unless they go into arrays the call made itself (and appends,
+unless they go to a list the call made: a comprehension's, `[0.0] * n`).
 
 A deopt rolls back stores into memory the caller can see (backend/callscope.py).
 An array allocated in this very kernel (np.zeros ...), or a view of one, is not
@@ -19,14 +20,25 @@ merely not minimal.
 from __future__ import annotations
 
 from fastimport.frontend.errors import Unsupported
-from fastimport.frontend.ir import FuncIR, Index, LoadLocal, NewArray, Return, SetIndex, StoreLocal, Value
+from fastimport.frontend.ir import (
+    FuncIR,
+    Index,
+    ListAppend,
+    LoadLocal,
+    NewArray,
+    NewList,
+    Return,
+    SetIndex,
+    StoreLocal,
+    Value,
+)
 from fastimport.frontend.typerules import _node
-from fastimport.frontend.types import Array
+from fastimport.frontend.types import Array, List
 
 
 def mark_logged_stores(fn: FuncIR) -> None:
     """Set `logged` on every SetIndex of `fn` (after type inference)."""
-    stores = [op for op in fn.all_ops() if isinstance(op, StoreLocal) and isinstance(op.local.type, Array)]
+    stores = [op for op in fn.all_ops() if isinstance(op, StoreLocal) and isinstance(op.local.type, (Array, List))]
     fresh_locals = {op.local for op in stores}  # optimistic, then narrowed to a fixpoint
     changed = True
     while changed:
@@ -38,6 +50,8 @@ def mark_logged_stores(fn: FuncIR) -> None:
     for op in fn.all_ops():
         if isinstance(op, SetIndex):
             op.logged = not _fresh(op.base, fresh_locals)
+        elif isinstance(op, ListAppend):
+            op.logged = not _fresh(op.lst, fresh_locals)
 
 
 def check_no_view_returned(fn: FuncIR) -> None:
@@ -66,10 +80,10 @@ def _view(v: Value, view_locals: set) -> bool:
 
 
 def _fresh(v: Value, fresh_locals: set) -> bool:
-    if isinstance(v, NewArray):
+    if isinstance(v, (NewArray, NewList)):
         return True
-    if isinstance(v, Index):
-        return _fresh(v.base, fresh_locals)
+    if isinstance(v, Index):  # a view of a fresh array (not an item of a list: that may be anyone's)
+        return isinstance(v.base.type, Array) and _fresh(v.base, fresh_locals)
     if isinstance(v, LoadLocal):
         return v.local in fresh_locals and not v.local.is_param
     return False

@@ -24,10 +24,13 @@ from fastimport.frontend.ir import (
     Const,
     FuncIR,
     Index,
+    ListAppend,
     LoadGlobal,
     LoadLocal,
+    MakeTuple,
     MathCall,
     NewArray,
+    NewList,
     Op,
     Param,
     PyCall,
@@ -46,7 +49,19 @@ from fastimport.frontend.typerules import (
     pycall_type,
     unary_type,
 )
-from fastimport.frontend.types import Array, Ty, TypeConflictError, is_scalar, join, ty_of_value
+from fastimport.frontend.types import (
+    LIST_ITEMS,
+    MAX_TUPLE,
+    Array,
+    List,
+    Tuple,
+    Ty,
+    Type,
+    TypeConflictError,
+    is_scalar,
+    join,
+    ty_of_value,
+)
 
 # (callee name, argument types) -> (the callee's specialization, its return type if known yet)
 CallResolver = Callable[[str, tuple[Ty, ...], Op], tuple[object, "Ty | None"]]
@@ -103,9 +118,17 @@ def _numeric_or_none(op: Op, ty: Ty | None) -> None:
         raise Unsupported(_node(op), f"truth of a {ty}")
 
 
-def index_type(op: Index | SetIndex) -> Array | Ty:
-    """An element (all indices given) or a view (fewer) of an array."""
+def index_type(op: Index | SetIndex) -> Type:
+    """An element (all indices given) or a view (fewer) of an array; an item of a tuple."""
     base = op.base.type
+    if isinstance(base, Tuple) and isinstance(op, Index):
+        return tuple_index_type(op, base)
+    if isinstance(base, List):
+        if len(op.indices) != 1 or not (isinstance(op.indices[0].type, Ty) and op.indices[0].type.is_int):
+            raise Unsupported(_node(op), "a list index that is not an int")
+        return base.item
+    if isinstance(op, Index) and op.unpack is not None:
+        raise Unsupported(_node(op), f"unpacking a {base}")
     if not isinstance(base, Array):
         raise Unsupported(_node(op), f"indexing a {base}")
     if len(op.indices) > base.ndim:
@@ -118,9 +141,76 @@ def index_type(op: Index | SetIndex) -> Array | Ty:
     return Array(base.dtype, base.ndim - len(op.indices), base.layout, readonly=base.readonly)
 
 
+def tuple_index_type(op: Index, base: Tuple) -> Type:
+    """t[k] with a literal k: that item's type; t[i]: any item's (their join); `x, y = t`: checked length."""
+    count = len(base.items)
+    if op.unpack is not None and op.unpack != count:
+        raise Unsupported(_node(op), f"unpacking a tuple of {count} items into {op.unpack} targets")
+    if len(op.indices) != 1 or not (isinstance(op.indices[0].type, Ty) and op.indices[0].type.is_int):
+        raise Unsupported(_node(op), "a tuple index that is not an int")
+    if op.const_index is not None:
+        if not -count <= op.const_index < count:
+            raise Unsupported(_node(op), "tuple index out of range")
+        return base.items[op.const_index]
+    if not count:
+        raise Unsupported(_node(op), "indexing an empty tuple")
+    try:
+        item = None
+        for ty in base.items:
+            item = join(item, ty)
+    except TypeConflictError as e:
+        raise Unsupported(_node(op), f"indexing a tuple of {e} with an index known only at run time") from None
+    return item  # type: ignore[return-value]
+
+
+def _boxable(op: Op, ty: Type | None) -> None:
+    """Unsupported unless a value of type `ty` can be put into a list (a number, tuple or list)."""
+    if not (is_scalar(ty) or isinstance(ty, (Tuple, List))):
+        raise Unsupported(_node(op), f"putting a {ty} into a list")
+
+
+def new_list_type(op: NewList) -> List | None:
+    """[a, b], [a] * n: items of one type (int, float, bool or a list); a comprehension: its element's."""
+    values = [op.element] if op.element is not None else op.items
+    if not values:
+        raise Unsupported(_node(op), "an empty list that nothing is appended to (its item type is unknown)")
+    if any(v.type is None for v in values):
+        return None  # a comprehension's element, or the first value appended: not known yet
+    types = {v.type for v in values}
+    if len(types) != 1:
+        raise Unsupported(_node(op), f"a list holding {' and '.join(sorted(map(str, types)))}")
+    (item,) = types
+    if item not in LIST_ITEMS and not isinstance(item, List):
+        raise Unsupported(_node(op), f"a list of {item}")
+    if op.repeat is not None and not (isinstance(op.repeat.type, Ty) and op.repeat.type.is_int):
+        raise Unsupported(_node(op), f"repeating a list {op.repeat.type} times")
+    return List(item)
+
+
+def list_append_type(op: ListAppend) -> Ty:
+    """lst.append(value) returns None."""
+    if not isinstance(op.lst.type, List):
+        raise Unsupported(_node(op), f"append() of a {op.lst.type}")
+    _boxable(op, op.value.type)
+    return Ty.NONE
+
+
+def make_tuple_type(op: MakeTuple) -> Tuple:
+    """(a, b, ...): numbers, tuples and lists."""
+    for item in op.items:
+        if not (is_scalar(item.type) or isinstance(item.type, (Tuple, List))):
+            raise Unsupported(_node(op), f"a tuple holding a {item.type}")
+    if len(op.items) > MAX_TUPLE:
+        raise Unsupported(_node(op), f"a tuple of more than {MAX_TUPLE} items")
+    return Tuple(tuple(item.type for item in op.items))  # type: ignore[misc]
+
+
 def set_index_type(op: SetIndex) -> Ty:
     """`a[i, j] = value` stores one element: every index given, a number to store."""
     element = index_type(op)
+    if isinstance(op.base.type, List):
+        _boxable(op, op.value.type)
+        return Ty.NONE
     if op.base.type.readonly:  # type: ignore[union-attr]
         raise Unsupported(_node(op), "storing into a read-only array (NumPy raises ValueError)")
     if isinstance(element, Array):
@@ -130,11 +220,15 @@ def set_index_type(op: SetIndex) -> Ty:
     return Ty.NONE
 
 
-def array_attr_type(op: ArrayAttr) -> Ty:
-    """`a.shape[k]`, `a.ndim`, `a.size`, `len(a)`: Python ints."""
+def array_attr_type(op: ArrayAttr) -> Ty | Tuple:
+    """`a.shape[k]`, `a.ndim`, `a.size`, `len(a)`: Python ints; `a.shape`: a tuple of them."""
     base = op.base.type
+    if isinstance(base, (Tuple, List)) and op.kind == "len":
+        return Ty.INT
     if not isinstance(base, Array):
         raise Unsupported(_node(op), f"{op.kind} of a {base}")
+    if op.kind == "shape_tuple":
+        return Tuple((Ty.INT,) * base.ndim)
     if op.kind == "shape":
         if op.unpack is not None and op.unpack != base.ndim:
             raise Unsupported(_node(op), f"unpacking the shape of a {base.ndim}-d array into {op.unpack} names")
@@ -189,6 +283,9 @@ _ARRAY_RULES: dict[type, Callable] = {
     SetIndex: set_index_type,
     ArrayAttr: array_attr_type,
     NewArray: new_array_type,
+    MakeTuple: make_tuple_type,
+    NewList: new_list_type,
+    ListAppend: list_append_type,
 }
 
 

@@ -278,13 +278,21 @@ class Call(Op):
 class Index(Op):
     """base[i, j, ...] of an array: an element, or a view when fewer indices than dimensions.
 
+    Also t[i] of a tuple: with a literal index, that item (its own type); with any other,
+    the item chosen at run time (the join of the item types).
     Negative indices count from the end; out of bounds deopts (CPython raises NumPy's
     IndexError). `base[i][j]` is Index(Index(base, [i]), [j]).
     """
 
-    def __init__(self, base: Value, indices: list[Value]) -> None:
+    def __init__(
+        self, base: Value, indices: list[Value], *, const_index: int | None = None, unpack: int | None = None
+    ) -> None:
         self.base = base
         self.indices = indices
+        # The index when it is an int literal (`t[-1]`): a tuple's item then has its own type.
+        self.const_index = const_index
+        # `x, y = t` reads t[0] and t[1], each with `unpack` = 2 (inference checks len(t) is 2).
+        self.unpack = unpack
 
     def sources(self) -> list[Value]:
         return [self.base, *self.indices]
@@ -356,9 +364,61 @@ class NewArray(Op):
 
 
 @final
-class ArrayAttr(Op):
-    """An int property of an array: `shape` (with `axis`), `ndim`, `size`, or `len`.
+class MakeTuple(Op):
+    """(a, b, ...): a tuple of the items' values (built as a Python tuple only when boxed)."""
 
+    def __init__(self, items: list[Value]) -> None:
+        self.items = items
+
+    def sources(self) -> list[Value]:
+        return list(self.items)
+
+    def accept(self, visitor: OpVisitor[T]) -> T:
+        return visitor.visit_make_tuple(self)
+
+
+@final
+class NewList(Op):
+    """A new Python list: `[a, b]`, `[a] * n` (`repeat` = n), or the empty list a comprehension fills.
+
+    `element` is the value a comprehension appends (its type is the list's item type);
+    it is computed later in the loop, so it is not a source of this op. The list is held
+    by the call's arena until the entry point returns (backend/callscope.py).
+    """
+
+    def __init__(self, items: list[Value], repeat: Value | None = None, element: Value | None = None) -> None:
+        self.items = items
+        self.repeat = repeat
+        self.element = element
+
+    def sources(self) -> list[Value]:
+        return [*self.items, *([self.repeat] if self.repeat is not None else [])]
+
+    def accept(self, visitor: OpVisitor[T]) -> T:
+        return visitor.visit_new_list(self)
+
+
+@final
+class ListAppend(Op):
+    """lst.append(value): an effect on a list the caller may see, so it is logged (undone on deopt)."""
+
+    def __init__(self, lst: Value, value: Value) -> None:
+        self.lst = lst
+        self.value = value
+        self.logged = True  # False for a list this call made (frontend/fresh.py)
+
+    def sources(self) -> list[Value]:
+        return [self.lst, self.value]
+
+    def accept(self, visitor: OpVisitor[T]) -> T:
+        return visitor.visit_list_append(self)
+
+
+@final
+class ArrayAttr(Op):
+    """An int property of an array: `shape` (with `axis`), `ndim`, `size`, or `len` (of a tuple too).
+
+    `a.shape` as a value is ArrayAttr("shape_tuple", a), a tuple of ints.
     `a.shape[k]` is ArrayAttr("shape", a, k); `n, m = a.shape` stores one ArrayAttr per
     name, each with `unpack` = the number of names (inference checks it is a.ndim).
     """
@@ -454,6 +514,7 @@ class Deopt(Terminator):
 
 PURE_OPS: Final = (
     Const, Param, LoadLocal, LoadGlobal, Unary, Binary, Compare, Truth, Builtin, MathCall, PyCall, Index, ArrayAttr,
+    MakeTuple,
 )  # fmt: skip
 TERMINATORS: Final = (Goto, Branch, Return, Deopt)
 
@@ -524,6 +585,12 @@ class OpVisitor(Generic[T]):
     def visit_set_index(self, op: SetIndex) -> T: ...
     @abstractmethod
     def visit_new_array(self, op: NewArray) -> T: ...
+    @abstractmethod
+    def visit_make_tuple(self, op: MakeTuple) -> T: ...
+    @abstractmethod
+    def visit_new_list(self, op: NewList) -> T: ...
+    @abstractmethod
+    def visit_list_append(self, op: ListAppend) -> T: ...
     @abstractmethod
     def visit_array_attr(self, op: ArrayAttr) -> T: ...
     @abstractmethod

@@ -23,6 +23,7 @@ from fastimport.frontend.ir import (
     Index,
     LoadGlobal,
     LoadLocal,
+    MakeTuple,
     MathCall,
     PyCall,
     StoreLocal,
@@ -30,6 +31,7 @@ from fastimport.frontend.ir import (
     Unary,
     Value,
 )
+from fastimport.frontend.lower_lists import lower_append, lower_list_display, lower_list_repeat, lower_listcomp
 from fastimport.frontend.lower_numpy import lower_numpy_call, numpy_attribute_ref, numpy_module_ref
 from fastimport.frontend.mathlib import MATH_CONSTANTS, MATH_FUNCTIONS, MATH_PYCALLS
 
@@ -103,17 +105,16 @@ def lower_name(b: Builder, node: ast.Name) -> Value:
     return b.add(LoadGlobal(b.global_ref(resolved.ref)), node)
 
 
-ARRAY_ATTRIBUTES = frozenset({"ndim", "size"})
+ARRAY_ATTRIBUTES = frozenset({"ndim", "size", "shape"})  # a.shape: a tuple of ints
 
 
 def lower_attribute(b: Builder, node: ast.Attribute) -> Value:
-    """A `math` constant such as `math.pi`, or `a.ndim` / `a.size` of an array."""
+    """A `math` constant such as `math.pi`, or `a.ndim` / `a.size` / `a.shape` of an array."""
     if not (isinstance(node.value, ast.Name) and node.value.id not in b.fn.locals):
-        if node.attr == "shape":
-            raise Unsupported(node, "a.shape as a value (index it, a.shape[0], or unpack it, n, m = a.shape)")
         if node.attr not in ARRAY_ATTRIBUTES:
             raise Unsupported(node, f"attribute '{node.attr}' of a value")
-        return b.add(ArrayAttr(node.attr, lower_expr(b, node.value)), node)
+        kind = "shape_tuple" if node.attr == "shape" else node.attr
+        return b.add(ArrayAttr(kind, lower_expr(b, node.value)), node)
     module_ref = _math_module(b, node.value)
     if node.attr not in MATH_CONSTANTS:
         raise Unsupported(node, f"math.{node.attr} used as a value")
@@ -126,11 +127,12 @@ def lower_subscript(b: Builder, node: ast.Subscript) -> Value:
     """`a[i]`, `a[i, j]` (an element or a view of an array), or `a.shape[k]`."""
     if isinstance(node.value, ast.Attribute) and node.value.attr == "shape":
         axis = _constant_int(node.slice)
-        if axis is None:
-            raise Unsupported(node, "a.shape[...] with an index other than an int literal")
-        return b.add(ArrayAttr("shape", lower_expr(b, node.value.value), axis), node)
+        if axis is not None:  # else an item of the tuple a.shape, chosen at run time
+            return b.add(ArrayAttr("shape", lower_expr(b, node.value.value), axis), node)
     base = lower_expr(b, node.value)
-    return b.add(Index(base, [lower_expr(b, part) for part in index_parts(node)]), node)
+    parts = index_parts(node)
+    const_index = _constant_int(parts[0]) if len(parts) == 1 else None
+    return b.add(Index(base, [lower_expr(b, part) for part in parts], const_index=const_index), node)
 
 
 def index_parts(node: ast.Subscript) -> list[ast.expr]:
@@ -156,6 +158,9 @@ def lower_binop(b: Builder, node: ast.BinOp) -> Value:
     kind = BINOPS.get(type(node.op))
     if kind is None:
         raise Unsupported(node, f"operator {type(node.op).__name__}")
+    repeated = lower_list_repeat(b, node)
+    if repeated is not None:
+        return repeated
     lhs = lower_expr(b, node.left)
     rhs = lower_expr(b, node.right)
     return b.add(Binary(kind, lhs, rhs), node)
@@ -216,7 +221,7 @@ def lower_call(b: Builder, node: ast.Call) -> Value:
         raise Unsupported(node, "*args or **kwargs in a call")
     func = node.func
     if isinstance(func, ast.Attribute):
-        return _lower_module_function_call(b, node, func)
+        return _lower_attribute_call(b, node, func)
     if not isinstance(func, ast.Name):
         raise Unsupported(node, "call of a computed callee")
     if func.id in b.fn.locals:
@@ -234,6 +239,14 @@ def lower_call(b: Builder, node: ast.Call) -> Value:
     if node.keywords:
         raise Unsupported(node, f"keyword arguments in a call of '{func.id}'")
     raise Unsupported(node, f"call of '{func.id}'")
+
+
+def _lower_attribute_call(b: Builder, node: ast.Call, func: ast.Attribute) -> Value:
+    """`lst.append(x)` (a method of a value), or `np.zeros(...)` / `math.sqrt(...)` (a module's function)."""
+    names_a_global = isinstance(func.value, ast.Name) and func.value.id not in b.fn.locals
+    if func.attr == "append" and not names_a_global:  # a global is a module, never a list
+        return lower_append(b, node, func.value)
+    return _lower_module_function_call(b, node, func)
 
 
 def _lower_module_function_call(b: Builder, node: ast.Call, func: ast.Attribute) -> Value:
@@ -358,6 +371,13 @@ def _materialize_condition(b: Builder, node: ast.expr) -> Value:
     return b.add(LoadLocal(result), node)
 
 
+def lower_tuple(b: Builder, node: ast.Tuple) -> Value:
+    """`(a, b)`: the items left to right, as one tuple value."""
+    if any(isinstance(item, ast.Starred) for item in node.elts):
+        raise Unsupported(node, "*unpacking in a tuple display")
+    return b.add(MakeTuple([lower_expr(b, item) for item in node.elts]), node)
+
+
 _EXPRESSIONS = {
     ast.Constant: lower_constant,
     ast.Name: lower_name,
@@ -369,4 +389,7 @@ _EXPRESSIONS = {
     ast.BoolOp: lower_boolop,
     ast.IfExp: lower_ifexp,
     ast.Call: lower_call,
+    ast.Tuple: lower_tuple,
+    ast.List: lower_list_display,
+    ast.ListComp: lower_listcomp,
 }

@@ -20,16 +20,21 @@ from fastimport.frontend.ir import (
     FuncIR,
     Index,
     LoadLocal,
+    MakeTuple,
+    NewList,
     Param,
     Return,
     SetIndex,
     StoreLocal,
+    Unary,
     Value,
 )
 from fastimport.frontend.lower_expressions import BINOPS, index_parts, lower_condition, lower_expr
 
 if TYPE_CHECKING:
-    from fastimport.frontend.ir import BasicBlock
+    from collections.abc import Callable
+
+    from fastimport.frontend.ir import BasicBlock, Local
     from fastimport.frontend.resolve import Resolver
     from fastimport.frontend.types import Ty
 
@@ -80,14 +85,39 @@ def lower_assign(b: Builder, s: ast.Assign) -> None:
         _lower_shape_unpacking(b, s.targets[0], s.value)  # type: ignore[arg-type]
         return
     for target in s.targets:
-        if not isinstance(target, (ast.Name, ast.Subscript)):
-            raise Unsupported(target, f"assignment to {type(target).__name__}")
+        _check_target(target)
     value = lower_expr(b, s.value)
     for target in s.targets:  # left to right, each target's own expressions after the value (as CPython)
-        if isinstance(target, ast.Subscript):
-            _lower_store_subscript(b, target, value)
-        else:
-            b.add(StoreLocal(b.local(target.id), value), target)  # type: ignore[attr-defined]
+        store_target(b, target, value)
+
+
+def _check_target(target: ast.expr) -> None:
+    """Unsupported unless `target` is a name, a subscript, or a tuple/list of such (nested)."""
+    if isinstance(target, (ast.Tuple, ast.List)):
+        for element in target.elts:
+            _check_target(element)
+    elif not isinstance(target, (ast.Name, ast.Subscript)):
+        raise Unsupported(target, f"assignment to {type(target).__name__}")
+
+
+def store_target(b: Builder, target: ast.expr, value: Value) -> None:
+    """`target = value` for a name, `a[i]`, or `x, (y, z)` (unpacked item by item, left to right)."""
+    if isinstance(target, ast.Subscript):
+        _lower_store_subscript(b, target, value)
+    elif isinstance(target, ast.Name):
+        if isinstance(value, NewList) and not value.items and value.element is None:
+            b.empty_lists.setdefault(target.id, []).append(value)
+        b.add(StoreLocal(b.local(target.id), value), target)
+    elif isinstance(target, (ast.Tuple, ast.List)):
+        # CPython unpacks every item first (checking the length), then stores left to right.
+        count = len(target.elts)
+        items = [
+            b.add(Index(value, [b.add(Const(k), target)], const_index=k, unpack=count), target) for k in range(count)
+        ]
+        for element, item in zip(target.elts, items, strict=True):
+            store_target(b, element, item)
+    else:
+        raise Unsupported(target, f"assignment to {type(target).__name__}")
 
 
 def _lower_store_subscript(b: Builder, target: ast.Subscript, value: Value) -> None:
@@ -223,11 +253,12 @@ def _lower_loop_rest(b: Builder, s: ast.While | ast.For, top: BasicBlock, orelse
 
 def lower_for(b: Builder, s: ast.For) -> None:
     """The loop `for target in range(start, stop, step)`: the range is evaluated once, up front."""
-    if not isinstance(s.target, ast.Name):
-        raise Unsupported(s.target, "for loop target other than a name")
+    _check_target(s.target)
     if not _is_range_call(b, s.iter):
         _lower_for_each(b, s)
         return
+    if not isinstance(s.target, (ast.Name, ast.Subscript)):
+        raise Unsupported(s.target, "unpacking the ints of a range")
     call = _range_call(b, s)
     start, stop, step, ascending = _range_bounds(b, call)
     cur, end, inc = b.temp("range_cur"), b.temp("range_stop"), b.temp("range_step")
@@ -250,27 +281,130 @@ def lower_for(b: Builder, s: ast.For) -> None:
     else:
         b.branch(b.add(Compare("lt" if ascending else "gt", cur_v, end_v), call), body, orelse)
     b.activate(body)
-    b.add(StoreLocal(b.local(s.target.id), cur_v), s.target)
+    store_target(b, s.target, cur_v)
     b.add(StoreLocal(cur, b.add(Binary("add", cur_v, b.add(LoadLocal(inc), call)), call)), call)
     _lower_loop_rest(b, s, top, orelse, done)
 
 
 def _lower_for_each(b: Builder, s: ast.For) -> None:
-    """`for x in a` over an array: by index, 0 to len(a) - 1 (an ndarray's length is fixed)."""
-    seq, index, length = b.temp("iter_seq"), b.temp("iter_index"), b.temp("iter_len")
-    b.add(StoreLocal(seq, lower_expr(b, s.iter)), s.iter)
-    b.add(StoreLocal(length, b.add(ArrayAttr("len", b.add(LoadLocal(seq), s.iter)), s.iter)), s.iter)
+    """`for x in seq`, `for i, x in enumerate(seq)`, `for x, y in zip(s, t)` (nested too): by index.
+
+    Each sequence is an array, a tuple or a range(...), walked from index 0 to its
+    length - 1 (an ndarray's or a tuple's length cannot change inside native code);
+    zip stops at the shortest, as CPython's does when the first sequence runs out.
+    """
+    seq = _sequence(b, s.iter)
+    index = b.temp("iter_index")
     b.add(StoreLocal(index, b.add(Const(0), s.iter)), s.iter)
     top, body, orelse, done = b.new_block(), b.new_block(), b.new_block(), b.new_block()
     b.goto_and_activate(top)
     b.add(CheckSignals(), s)
     i = b.add(LoadLocal(index), s.iter)
-    b.branch(b.add(Compare("lt", i, b.add(LoadLocal(length), s.iter)), s.iter), body, orelse)
+    b.branch(b.add(Compare("lt", i, seq.length(b)), s.iter), body, orelse)
     b.activate(body)
-    item = b.add(Index(b.add(LoadLocal(seq), s.iter), [i]), s.iter)
-    b.add(StoreLocal(b.local(s.target.id), item), s.target)  # type: ignore[union-attr]
+    item = seq.item(b, i)
     b.add(StoreLocal(index, b.add(Binary("add", i, b.add(Const(1), s.iter)), s.iter)), s.iter)
+    store_target(b, s.target, item)
     _lower_loop_rest(b, s, top, orelse, done)
+
+
+class _Sequence:
+    """Something a for loop walks by index 0 .. length - 1: how to get its length, and the item at an index.
+
+    An array, a tuple or a list (held in a temp; the length is read at every test, as
+    CPython's iterators do: the loop may append to the list), a range(...), or
+    enumerate/zip of sequences.
+    """
+
+    def __init__(
+        self, node: ast.expr, length: Callable[[Builder], Value], item: Callable[[Builder, Value], Value]
+    ) -> None:
+        self.node = node
+        self.length = length
+        self.item = item
+
+
+def _sequence(b: Builder, node: ast.expr) -> _Sequence:
+    """Evaluate what `node` needs up front (as CPython does when the loop starts) and describe it."""
+    if _is_builtin_call(b, node, "enumerate"):
+        return _enumerate_sequence(b, node)  # type: ignore[arg-type]
+    if _is_builtin_call(b, node, "zip"):
+        return _zip_sequence(b, node)  # type: ignore[arg-type]
+    if _is_range_call(b, node):
+        return _range_sequence(b, _checked_range_call(b, node))
+    seq = _temp_value(b, "iter_seq", lower_expr(b, node))
+    return _Sequence(
+        node,
+        lambda b: b.add(ArrayAttr("len", b.add(LoadLocal(seq), node)), node),
+        lambda b, i: b.add(Index(b.add(LoadLocal(seq), node), [i]), node),
+    )
+
+
+def _range_sequence(b: Builder, call: ast.Call) -> _Sequence:
+    start, stop, step, _ = _range_bounds(b, call)
+    first, inc = _temp_value(b, "range_start", start), _temp_value(b, "range_step", step)
+    # len(range(start, stop, step)) = max(0, ceil((stop - start) / step)) for either sign of step
+    diff = b.add(Binary("sub", start, stop), call)
+    ceil = b.add(Unary(Unary.NEG, b.add(Binary("floordiv", diff, step), call)), call)
+    length = _temp_value(b, "range_len", b.add(Builtin("max", [b.add(Const(0), call), ceil]), call))
+
+    def item(b: Builder, i: Value) -> Value:  # start + i * step: never beyond the range's ends
+        step = b.add(Binary("mul", i, b.add(LoadLocal(inc), call)), call)
+        return b.add(Binary("add", b.add(LoadLocal(first), call), step), call)
+
+    return _Sequence(call, lambda b: b.add(LoadLocal(length), call), item)
+
+
+def _enumerate_sequence(b: Builder, call: ast.Call) -> _Sequence:
+    if not 1 <= len(call.args) <= 2 or call.keywords:  # noqa: PLR2004
+        raise Unsupported(call, "enumerate() other than enumerate(seq) or enumerate(seq, start)")
+    inner = _sequence(b, call.args[0])
+    start = None
+    if len(call.args) == 2:  # noqa: PLR2004
+        start = _temp_value(b, "enum_start", b.add(Builtin("$range_arg", [lower_expr(b, call.args[1])]), call))
+
+    def item(b: Builder, i: Value) -> Value:
+        value = inner.item(b, i)
+        counter = i if start is None else b.add(Binary("add", b.add(LoadLocal(start), call), i), call)
+        return b.add(MakeTuple([counter, value]), call)
+
+    return _Sequence(call, inner.length, item)
+
+
+def _zip_sequence(b: Builder, call: ast.Call) -> _Sequence:
+    if not call.args or call.keywords:
+        raise Unsupported(call, "zip() without arguments or with keywords")
+    inners = [_sequence(b, arg) for arg in call.args]
+
+    def length(b: Builder) -> Value:
+        lengths = [inner.length(b) for inner in inners]
+        return lengths[0] if len(lengths) == 1 else b.add(Builtin("min", lengths), call)
+
+    return _Sequence(call, length, lambda b, i: b.add(MakeTuple([inner.item(b, i) for inner in inners]), call))
+
+
+def _temp_value(b: Builder, hint: str, value: Value) -> Local:
+    """A hidden local holding `value` (evaluated once, here)."""
+    local = b.temp(hint)
+    b.add(StoreLocal(local, value), None)
+    return local
+
+
+def _is_builtin_call(b: Builder, node: ast.expr, name: str) -> bool:
+    """`node` is a call of the builtin `name` (not shadowed by a local or, checked by a guard, a global)."""
+    if not (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == name
+        and name not in b.fn.locals
+        and not any(isinstance(a, ast.Starred) for a in node.args)
+    ):
+        return False
+    resolved = b.resolver.resolve(name, node.func)
+    if resolved.kind != "builtin" or resolved.name != name:
+        return False
+    b.global_ref(resolved.ref)
+    return True
 
 
 def _is_range_call(b: Builder, node: ast.expr) -> bool:
@@ -284,7 +418,11 @@ def _is_range_call(b: Builder, node: ast.expr) -> bool:
 
 def _range_call(b: Builder, s: ast.For) -> ast.Call:
     """The `range(...)` call a for loop iterates over (Unsupported for any other iterable)."""
-    call = s.iter
+    return _checked_range_call(b, s.iter)
+
+
+def _checked_range_call(b: Builder, call: ast.expr) -> ast.Call:
+    """`call`, a call of the builtin range with one to three positional arguments (else Unsupported)."""
     if not (
         isinstance(call, ast.Call)
         and isinstance(call.func, ast.Name)
@@ -292,10 +430,10 @@ def _range_call(b: Builder, s: ast.For) -> ast.Call:
         and not call.keywords
         and 1 <= len(call.args) <= 3  # noqa: PLR2004
     ):
-        raise Unsupported(s.iter, "for loop over something other than range(...)")
+        raise Unsupported(call, "range() other than range(stop), range(start, stop) or range(start, stop, step)")
     resolved = b.resolver.resolve(call.func.id, call.func)
     if resolved.kind != "builtin" or resolved.name != "range":
-        raise Unsupported(s.iter, "for loop over something other than range(...)")
+        raise Unsupported(call, "a call of something other than the builtin range()")
     b.global_ref(resolved.ref)
     return call
 

@@ -23,10 +23,13 @@ from fastimport.frontend.ir import (
     FuncIR,
     Goto,
     Index,
+    ListAppend,
     LoadGlobal,
     LoadLocal,
+    MakeTuple,
     MathCall,
     NewArray,
+    NewList,
     Op,
     OpVisitor,
     Param,
@@ -125,6 +128,17 @@ class _Printer(OpVisitor[str]):
         fill = f", {self.name(op.fill)}" if op.fill is not None else ""
         dtype = f", dtype={op.dtype_given}" if op.dtype_given is not None else ""
         return f"numpy.{op.ref.name}({shape}{fill}{dtype})"
+
+    def visit_make_tuple(self, op: MakeTuple) -> str:
+        return f"tuple ({self.args(op.items)}{',' if len(op.items) == 1 else ''})"
+
+    def visit_new_list(self, op: NewList) -> str:
+        repeat = f" * {self.name(op.repeat)}" if op.repeat is not None else ""
+        return f"list [{self.args(op.items)}]{repeat}"
+
+    def visit_list_append(self, op: ListAppend) -> str:
+        unlogged = "" if op.logged else " (fresh: not logged)"
+        return f"append {self.name(op.lst)}, {self.name(op.value)}{unlogged}"
 
     def visit_array_attr(self, op: ArrayAttr) -> str:
         axis = f"[{op.axis}]" if op.kind == "shape" else ""

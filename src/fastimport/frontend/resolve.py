@@ -30,7 +30,9 @@ if TYPE_CHECKING:
     import ast
     from collections.abc import Callable
 
-SUPPORTED_BUILTINS = frozenset({"abs", "min", "max", "int", "float", "bool", "round", "range", "len"})
+SUPPORTED_BUILTINS = frozenset(
+    {"abs", "min", "max", "int", "float", "bool", "round", "range", "len", "enumerate", "zip"}
+)
 
 
 @dataclass

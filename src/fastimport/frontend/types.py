@@ -11,6 +11,8 @@
            for variables that hold more than one: `s = 0` then `s += 0.5`, or
            `s = 0.0` then `s += a[i]` (float, then numpy.float64)
     Array  a numpy.ndarray of one dtype, number of dimensions and layout
+    Tuple  a Python tuple of a fixed length, each item of its own type (a struct of them)
+    List   a Python list whose items are expected to be of one type (checked at each read)
 
 `join` is the lattice used by inference: `None` (not yet known) is bottom;
 different scalar types join to their Union; anything else that differs does not
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 TYPE_CHECKING = False  # importing typing costs ~2 ms of start-up
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import ClassVar
 
 
@@ -189,7 +192,61 @@ class Array(_Value):
         return f"arr_{self.dtype.name.lower()}_{self.ndim}{self.layout.lower()}{'r' if self.readonly else ''}"
 
 
-Type = Ty | Union | Array
+class Tuple(_Value):
+    """A Python tuple of len(items) items, item k of type items[k]: scalars or tuples.
+
+    Held natively as a struct of the items (immutable, so a copy is the same tuple);
+    boxed as a new Python tuple. A tuple argument is guarded item by item.
+    """
+
+    __slots__ = ("items",)
+
+    def __init__(self, items: tuple[Type, ...]) -> None:
+        object.__setattr__(self, "items", items)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(name)
+
+    def __str__(self) -> str:
+        return f"tuple[{', '.join(map(str, self.items))}]" if self.items else "tuple[()]"
+
+    @property
+    def name(self) -> str:
+        """For symbol names: `tup2_int_float` (the length first keeps nesting unambiguous)."""
+        return "_".join([f"tup{len(self.items)}", *(t.name.lower() for t in self.items)])
+
+
+class List(_Value):
+    """A Python list (the object itself, mutated in place) whose items should all be `item`.
+
+    `item` is int, float, bool or a List. Nothing stops Python code from putting another
+    type into the list, so every read checks the item's type (another type deopts).
+    """
+
+    __slots__ = ("item",)
+
+    def __init__(self, item: Type) -> None:
+        object.__setattr__(self, "item", item)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(name)
+
+    def __str__(self) -> str:
+        return f"list[{self.item}]"
+
+    @property
+    def name(self) -> str:
+        """For symbol names: `list_float`, `list_list_int`."""
+        return f"list_{self.item.name.lower()}"
+
+
+LIST_ITEMS = (Ty.INT, Ty.FLOAT, Ty.BOOL)
+
+
+# Tuples longer than this are not typed item by item (their arguments are not compiled).
+MAX_TUPLE = 16
+
+Type = Ty | Union | Array | Tuple | List
 
 # Python type objects to our types; exact types only (a subclass of int is not INT).
 PY_TYPES: dict[type, Ty] = {int: Ty.INT, float: Ty.FLOAT, bool: Ty.BOOL, type(None): Ty.NONE}
@@ -217,6 +274,8 @@ def join(a: Type | None, b: Type | None) -> Type | None:
         return a
     if is_scalar(a) and is_scalar(b):
         return union_of([*members(a), *members(b)])  # type: ignore[arg-type]
+    if isinstance(a, Tuple) and isinstance(b, Tuple) and len(a.items) == len(b.items):
+        return Tuple(tuple(join(x, y) for x, y in zip(a.items, b.items, strict=True)))  # type: ignore[misc]
     raise TypeConflictError(f"{a} and {b}")
 
 
@@ -229,6 +288,36 @@ def union_of(types: list[Ty]) -> Ty | Union:
 def ty_of_value(value: object) -> Ty | None:
     """The type of a Python int/float/bool/None as native code would hold it, or None if it cannot."""
     return PY_TYPES.get(type(value))
+
+
+def list_type(value: list, item_type: Callable[[object], Type | None]) -> List | None:
+    """List(T) of a non-empty exact list whose items all have the one type T (int, float, bool or a list), or None."""
+    if not value:
+        return None
+    first = item_type(value[0])
+    if first not in LIST_ITEMS and not isinstance(first, List):
+        return None
+    if isinstance(first, List):
+        if any(type(item) is not list or item_type(item) != first for item in value):
+            return None
+    else:
+        kind = type(value[0])
+        if any(type(item) is not kind for item in value):
+            return None
+    return List(first)
+
+
+def tuple_type(value: tuple, item_type: Callable[[object], Type | None]) -> Tuple | None:
+    """The Tuple type of an exact tuple whose items all have a type (`item_type` of each), or None."""
+    if len(value) > MAX_TUPLE:
+        return None
+    items = []
+    for item in value:
+        ty = item_type(item)
+        if ty is None or ty is Ty.NONE or isinstance(ty, Array):
+            return None
+        items.append(ty)
+    return Tuple(tuple(items))
 
 
 def signature_str(args: tuple[Type, ...], ret: Type | None) -> str:

@@ -21,7 +21,7 @@ import time
 import types
 
 from fastimport.frontend.errors import Unsupported
-from fastimport.frontend.types import PY_TYPES, Ty, signature_str
+from fastimport.frontend.types import PY_TYPES, Ty, list_type, signature_str, tuple_type
 from fastimport.runtime import registry
 from fastimport.runtime.debug import internal_error, log
 
@@ -30,6 +30,8 @@ from fastimport.runtime.debug import internal_error, log
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
+
+    from fastimport.frontend.types import Type
 
 # Consecutive misses, with no native specialization at all, after which the
 # prologue is removed and the function is plain bytecode again (no overhead).
@@ -157,7 +159,8 @@ class FunctionState:
             if sig is None and self.record.reason == "not called yet":
                 kinds = ", ".join(type(a).__name__ for a in args)
                 self.record.reason = (
-                    f"called with ({kinds}); only int, float, bool, NumPy scalar and ndarray arguments are compiled"
+                    f"called with ({kinds}); only int, float, bool, tuples and lists of them, NumPy scalar"
+                    " and ndarray arguments are compiled"
                 )
             self.misses += 1
             if self.misses >= GIVE_UP_AFTER:
@@ -203,11 +206,7 @@ class FunctionState:
     def _signature(args: tuple[object, ...]) -> tuple[Ty, ...] | None:
         sig = []
         for arg in args:
-            ty = PY_TYPES.get(type(arg))
-            if ty is None and "numpy" in sys.modules:  # only then can an argument be NumPy's
-                from fastimport.frontend.numpy_types import array_type, numpy_scalar_type
-
-                ty = array_type(arg) or numpy_scalar_type(arg)
+            ty = _value_type(arg)
             if ty is None or ty is Ty.NONE:
                 return None
             sig.append(ty)
@@ -294,3 +293,17 @@ class FunctionState:
             self.record.reason = reason
         elif self.record.reason in (None, "not called yet"):
             self.record.reason = reason
+
+
+def _value_type(value: object) -> Type | None:
+    """The type native code would give an argument, or None if it takes no such argument."""
+    ty = PY_TYPES.get(type(value))
+    if ty is None and type(value) is tuple:
+        return tuple_type(value, _value_type)  # type: ignore[arg-type]
+    if ty is None and type(value) is list:
+        return list_type(value, _value_type)  # type: ignore[arg-type]
+    if ty is None and "numpy" in sys.modules:  # only then can an argument be NumPy's
+        from fastimport.frontend.numpy_types import array_type, numpy_scalar_type
+
+        ty = array_type(value) or numpy_scalar_type(value)
+    return ty
