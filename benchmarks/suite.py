@@ -158,15 +158,13 @@ KERNELS: list[Kernel] = [
         "nested float loops, int counter",
         c_file="mandelbrot.c",
     ),
-    # nbody keeps its bodies in lists, as the classic benchmark does: bytecode under
-    # fastimport until lists are compiled (then flip expected_native).
+    # nbody keeps its bodies in lists of lists, as the classic benchmark does.
     Kernel(
         "nbody",
         "nbody.py",
         "nbody",
         {"tiny": (100,), "quick": (3_000,), "full": (30_000,)},
-        "lists of floats, float loops, helper calls",
-        expected_native=False,
+        "lists of lists of floats, float loops, helper calls",
     ),
     # --- NumPy arrays ---
     # spectral_norm stores a `s = 0.0; s += v[j] * ...` accumulator (a float that becomes a

@@ -24,8 +24,8 @@ NO_GCC = "gcc not installed: the C peers are reported 'not available'"
 def test_benchmark_kernels_match_cpython() -> None:
     """Every kernel returns exactly CPython's value and type under fastimport (so does Numba's copy, if installed).
 
-    Kernels expected native today must go native; the others (nbody's lists, spectral_norm's
-    float|float64 store) run as bytecode until the compiler handles them, and still must match.
+    Kernels expected native today must go native; the others (spectral_norm's float|float64
+    store) run as bytecode until the compiler handles them, and still must match.
     """
     with_numba = numba_available()
     checks = check_kernels("tiny", with_numba=with_numba)

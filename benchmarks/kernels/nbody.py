@@ -1,6 +1,5 @@
 """N-body gravity (Sun and the four gas giants) with the bodies kept in lists, as the classic benchmark does."""
 # Plain code a user could have written: no annotations (fastimport would use them), no docstrings.
-# Lists are not compiled yet: this kernel runs as bytecode under fastimport until they are.
 
 import math
 
