@@ -79,8 +79,8 @@ def same_value(a: Any, b: Any) -> bool:  # noqa: PLR0911 - one return per kind o
     if type(a) is not type(b):
         return False
     if (getattr(getattr(a, "dtype", None), "kind", None) == "f" and not hasattr(a, "shape")) or (
-        type(a).__name__ == "float32"
-    ):  # a NumPy float scalar that is not a Python float (float32): bit for bit too
+        type(a).__name__ in ("float32", "float16")
+    ):  # a NumPy float scalar that is not a Python float (float32, float16): bit for bit too
         if a != a or b != b:  # noqa: PLR0124 - nan test without importing numpy
             return a != a and b != b  # noqa: PLR0124
         return bool(a.tobytes() == b.tobytes())

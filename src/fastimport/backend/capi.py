@@ -50,6 +50,19 @@ C_API: dict[str, tuple[ir.Type, list[ir.Type]]] = {
     "PyMem_RawFree": (ir.VoidType(), [PTR]),
     # PyObject_Vectorcall is not exported by 3.10; VectorcallDict is, in every version.
     "PyObject_VectorcallDict": (PTR, [PTR, PTR, I64, PTR]),
+    # NumPy calls (backend/npcalls.py): the error state, and the operators on arrays.
+    "PyContextVar_Get": (I32, [PTR, PTR, PTR]),
+    "PyContextVar_Set": (PTR, [PTR, PTR]),
+    "PyContextVar_Reset": (I32, [PTR, PTR]),
+    "PyCapsule_GetPointer": (PTR, [PTR, PTR]),
+    "PyObject_RichCompare": (PTR, [PTR, PTR, I32]),
+    "PyNumber_Power": (PTR, [PTR, PTR, PTR]),
+    **{
+        f"PyNumber_{name}": (PTR, [PTR, PTR])
+        for name in ("Add", "Subtract", "Multiply", "TrueDivide", "FloorDivide", "Remainder")
+    },
+    **{f"PyNumber_{name}": (PTR, [PTR, PTR]) for name in ("Lshift", "Rshift", "And", "Or", "Xor")},
+    **{f"PyNumber_{name}": (PTR, [PTR]) for name in ("Negative", "Positive", "Invert", "Absolute")},
 }
 
 LIBM_1 = ("sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "asinh", "acosh",

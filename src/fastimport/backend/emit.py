@@ -32,6 +32,7 @@ from llvmlite import ir
 from fastimport.backend import numerics
 from fastimport.backend.capi import F64, I1, I8, I32, I64, PTR, declare, declare_libm, intrinsic
 from fastimport.backend.listemit import ListOps
+from fastimport.backend.npcalls import NumpyCalls
 from fastimport.backend.npemit import ARRAY_OBJECT, F32, NumpyOps, array_struct, is_numpy
 from fastimport.backend.tupleemit import TupleOps, box_tuple, tuple_struct
 from fastimport.frontend.dynamic import Shadow, cases, dynamic_sources, substitute
@@ -283,7 +284,7 @@ def pack_payload(bld: ir.IRBuilder, ty: Ty, value: ir.Value, payload_type: ir.Ty
     return value
 
 
-class FunctionEmitter(ListOps, TupleOps, NumpyOps, OpVisitor[None]):
+class FunctionEmitter(ListOps, TupleOps, NumpyCalls, NumpyOps, OpVisitor[None]):
     """Walks the blocks of one FuncIR and emits LLVM IR for each op."""
 
     def __init__(
@@ -330,6 +331,7 @@ class FunctionEmitter(ListOps, TupleOps, NumpyOps, OpVisitor[None]):
         bld.store(ir.Constant(I1, 0), self.overflow)
         self.ticks = bld.alloca(I32, name="ticks")
         bld.store(ir.Constant(I32, SIGNAL_INTERVAL), self.ticks)
+        self.begin_numpy_state(self.fn)
         self.undo = self.func.args[-2]
         self.depth = self.func.args[-1]
         self.deopt_if(bld.icmp_signed("<=", self.depth, ir.Constant(I32, 0)))
@@ -341,6 +343,7 @@ class FunctionEmitter(ListOps, TupleOps, NumpyOps, OpVisitor[None]):
                 op.accept(self)
             if not bld.block.is_terminated:
                 bld.unreachable()  # an empty dead block
+        self.finish_numpy_state()  # NumPy's error state is the program's again at every exit
 
     def value(self, v: Value) -> ir.Value:
         if isinstance(v, Shadow):
@@ -463,6 +466,9 @@ class FunctionEmitter(ListOps, TupleOps, NumpyOps, OpVisitor[None]):
         if self.split(op):
             return
         bld, src = self.builder, op.src
+        if op.kind != "not" and isinstance(src.type, Array):  # NumPy computes it (backend/npcalls.py)
+            self.values[op] = self.array_operator(op.kind, [src], op.type)  # type: ignore[arg-type]
+            return
         if op.kind != "not" and is_numpy(src.type):
             self.values[op] = self.numpy_unary(op.kind, src, op.type)  # type: ignore[arg-type]
             return
@@ -482,7 +488,9 @@ class FunctionEmitter(ListOps, TupleOps, NumpyOps, OpVisitor[None]):
     def visit_binary(self, op: Binary) -> None:
         if self.split(op):
             return
-        if is_numpy(op.lhs.type, op.rhs.type):
+        if isinstance(op.lhs.type, Array) or isinstance(op.rhs.type, Array):
+            self.values[op] = self.array_operator(op.kind, [op.lhs, op.rhs], op.type)  # type: ignore[arg-type]
+        elif is_numpy(op.lhs.type, op.rhs.type):
             self.values[op] = self.numpy_binary(op)
         elif op.type is Ty.FLOAT:
             self.values[op] = self.float_binary(op)
@@ -571,6 +579,9 @@ class FunctionEmitter(ListOps, TupleOps, NumpyOps, OpVisitor[None]):
     def visit_compare(self, op: Compare) -> None:
         if self.split(op):
             return
+        if isinstance(op.lhs.type, Array) or isinstance(op.rhs.type, Array):
+            self.values[op] = self.array_operator(op.kind, [op.lhs, op.rhs], op.type)  # type: ignore[arg-type]
+            return
         self.values[op] = self.compare(op.kind, op.lhs, op.rhs)
 
     def compare(self, kind: str, lhs: Value, rhs: Value) -> ir.Value:
@@ -628,6 +639,8 @@ class FunctionEmitter(ListOps, TupleOps, NumpyOps, OpVisitor[None]):
                 )
                 best = Shadow(op.type, chosen)  # type: ignore[arg-type]
             self.values[op] = best.llvm
+        elif op.name == "abs" and isinstance(arg.type, Array):
+            self.values[op] = self.array_operator("abs", [arg], op.type)  # type: ignore[arg-type]
         elif op.name == "abs" and is_numpy(arg.type):
             self.values[op] = self.numpy_unary("abs", arg, op.type)  # type: ignore[arg-type]
         elif op.name == "abs":
@@ -821,6 +834,7 @@ class FunctionEmitter(ListOps, TupleOps, NumpyOps, OpVisitor[None]):
             # Let other threads run, as the interpreter would (a thread may be the one
             # that interrupts us: _thread.interrupt_main()). Nothing native reads
             # Python state after the entry point, so a switch here is a legal schedule.
+            self.leave_numpy_state()  # a signal handler sees the program's np.errstate
             thread_state = bld.call(declare(self.module, "PyEval_SaveThread"), [])
             bld.call(declare(self.module, "PyEval_RestoreThread"), [thread_state])
             raised = bld.call(declare(self.module, "PyErr_CheckSignals"), [])

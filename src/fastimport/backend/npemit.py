@@ -367,7 +367,9 @@ class NumpyOps:
                 r = bld.fptrunc(x, F32)
                 self.float_event(r, [x])
                 return r
-            return bld.uitofp(x, F32) if source.is_bool else bld.sitofp(x, F32)
+            # NumPy converts a Python int through a double (rounded twice), its own ints directly.
+            exact = {Ty.INT: lambda: bld.fptrunc(bld.sitofp(x, F64), F32), Ty.BOOL: lambda: bld.uitofp(x, F32)}
+            return exact.get(source, lambda: bld.uitofp(x, F32) if source.is_bool else bld.sitofp(x, F32))()
         if target is Ty.B:
             return x
         # An integer type.

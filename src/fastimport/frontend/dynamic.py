@@ -18,13 +18,13 @@ import itertools
 from typing import TYPE_CHECKING
 
 from fastimport.frontend.errors import Unsupported
-from fastimport.frontend.ir import Binary, Builtin, Compare, MathCall, Op, PyCall, Truth, Unary, Value
-from fastimport.frontend.types import Ty, Union, join
+from fastimport.frontend.ir import Binary, Builtin, Compare, MathCall, NumpyCall, Op, PyCall, Truth, Unary, Value
+from fastimport.frontend.types import Ty, TypeConflictError, Union, join
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-SPLIT_OPS = (Unary, Binary, Compare, Truth, Builtin, MathCall, PyCall)
+SPLIT_OPS = (Unary, Binary, Compare, Truth, Builtin, MathCall, PyCall, NumpyCall)
 
 
 class Shadow(Value):
@@ -79,6 +79,14 @@ def result_type(op: Op, concrete_type: Callable[[Op], Ty]) -> Ty:
             result = join(result, concrete_type(clone))
         except Unsupported as e:
             error = e
+        except TypeConflictError as e:  # an array of another dtype per case, say
+            raise Unsupported(_At(op), f"result is {e}") from None
     if result is None:
         raise error or Unsupported(None, "no operand type is supported")
     return result
+
+
+class _At:
+    def __init__(self, op: Op) -> None:
+        self.lineno = op.line
+        self.col_offset = op.col

@@ -22,6 +22,7 @@ from fastimport.frontend.ir import (
     Call,
     Compare,
     Const,
+    DtypeQuery,
     FuncIR,
     Index,
     ListAppend,
@@ -31,6 +32,7 @@ from fastimport.frontend.ir import (
     MathCall,
     NewArray,
     NewList,
+    NumpyCall,
     Op,
     Param,
     PyCall,
@@ -40,6 +42,7 @@ from fastimport.frontend.ir import (
     Truth,
     Unary,
 )
+from fastimport.frontend.numpy_calls import dtype_query_type, numpy_call_type
 from fastimport.frontend.typerules import (
     _node,
     binary_type,
@@ -110,6 +113,8 @@ def concrete_type(op: Op) -> Ty:  # noqa: PLR0911 - one return per op kind
         return math_type(op, op.name, [a.type for a in op.args])  # type: ignore[misc]
     if isinstance(op, PyCall):
         return pycall_type(op, op.rule, [a.type for a in op.args])  # type: ignore[misc]
+    if isinstance(op, NumpyCall):
+        return numpy_call_type(op)  # type: ignore[return-value]
     raise AssertionError(type(op).__name__)
 
 
@@ -286,6 +291,7 @@ _ARRAY_RULES: dict[type, Callable] = {
     MakeTuple: make_tuple_type,
     NewList: new_list_type,
     ListAppend: list_append_type,
+    DtypeQuery: dtype_query_type,
 }
 
 

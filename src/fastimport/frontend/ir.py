@@ -160,10 +160,11 @@ class Binary(Op):
         {"add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "lshift", "rshift", "and", "or", "xor"}
     )
 
-    def __init__(self, kind: str, lhs: Value, rhs: Value) -> None:
+    def __init__(self, kind: str, lhs: Value, rhs: Value, *, inplace: bool = False) -> None:
         self.kind = kind
         self.lhs = lhs
         self.rhs = rhs
+        self.inplace = inplace  # `x op= y`: the same for numbers, a mutation for arrays
 
     def sources(self) -> list[Value]:
         return [self.lhs, self.rhs]
@@ -364,6 +365,71 @@ class NewArray(Op):
 
 
 @final
+class NumpyCall(Op):
+    """A NumPy computation on numbers and arrays: the result is NumPy's, its type asked of NumPy.
+
+    `kind` says what is called:
+        "function"  `ref` (a guarded global: np.sqrt, np.float64, np.sum, np.dot...) with `args`
+        "operator"  `name` ("add", "neg", "lt"...) on an array operand: `a + b`, `-a`, `a > 0.5`
+        "method"    the ndarray method `name` of args[0] (`a.sum()`, `a.max(0)`)
+    Exact operations on scalars are computed natively (backend/npcalls.py); the rest calls
+    NumPy itself, under an error state that raises where NumPy would warn, so that any
+    warning or error deopts and the bytecode re-run gets it from NumPy, exactly. A new
+    array it returns is held by the call's arena (like NewArray's).
+    """
+
+    FUNCTION: Final = "function"
+    OPERATOR: Final = "operator"
+    METHOD: Final = "method"
+
+    def __init__(self, kind: str, name: str, args: list[Value], ref: GlobalRef | None = None) -> None:
+        self.kind = kind
+        self.name = name
+        self.args = args
+        self.ref = ref
+
+    def sources(self) -> list[Value]:
+        return list(self.args)
+
+    def accept(self, visitor: OpVisitor[T]) -> T:
+        return visitor.visit_numpy_call(self)
+
+
+@final
+class DtypeQuery(Op):
+    """A fact about the dtype of an array or NumPy scalar, fixed by the specialization.
+
+    `a.dtype == np.float64` is DtypeQuery(a, (), "eq", np.float64); `a.dtype.itemsize` is
+    DtypeQuery(a, ("itemsize",)); `a.dtype == b.dtype` compares with `other_value`'s dtype.
+    Inference folds it to `value` (a bool, int or float); the globals it reads are guarded.
+    """
+
+    def __init__(  # noqa: PLR0913 - the parts of the expression
+        self,
+        base: Value,
+        attrs: tuple[str, ...] = (),
+        compare: str | None = None,
+        *,
+        other: object = None,
+        other_value: Value | None = None,
+        other_attrs: tuple[str, ...] = (),
+    ) -> None:
+        self.base = base
+        self.attrs = attrs
+        self.compare = compare
+        self.other = other
+        self.other_value = other_value
+        self.other_attrs = other_attrs
+        self.value: object = None
+
+    def sources(self) -> list[Value]:
+        return [self.base] if self.other_value is None else [self.base, self.other_value]
+
+    def accept(self, visitor: OpVisitor[T]) -> T:
+        return visitor.visit_dtype_query(self)
+
+
+@final
 class MakeTuple(Op):
     """(a, b, ...): a tuple of the items' values (built as a Python tuple only when boxed)."""
 
@@ -514,7 +580,7 @@ class Deopt(Terminator):
 
 PURE_OPS: Final = (
     Const, Param, LoadLocal, LoadGlobal, Unary, Binary, Compare, Truth, Builtin, MathCall, PyCall, Index, ArrayAttr,
-    MakeTuple,
+    MakeTuple, NumpyCall, DtypeQuery,
 )  # fmt: skip
 TERMINATORS: Final = (Goto, Branch, Return, Deopt)
 
@@ -593,6 +659,10 @@ class OpVisitor(Generic[T]):
     def visit_list_append(self, op: ListAppend) -> T: ...
     @abstractmethod
     def visit_array_attr(self, op: ArrayAttr) -> T: ...
+    @abstractmethod
+    def visit_numpy_call(self, op: NumpyCall) -> T: ...
+    @abstractmethod
+    def visit_dtype_query(self, op: DtypeQuery) -> T: ...
     @abstractmethod
     def visit_check_signals(self, op: CheckSignals) -> T: ...
     @abstractmethod

@@ -32,7 +32,15 @@ from fastimport.frontend.ir import (
     Value,
 )
 from fastimport.frontend.lower_lists import lower_append, lower_list_display, lower_list_repeat, lower_listcomp
-from fastimport.frontend.lower_numpy import lower_numpy_call, numpy_attribute_ref, numpy_module_ref
+from fastimport.frontend.lower_numpy import (
+    is_dtype_query,
+    lower_dtype_attribute,
+    lower_dtype_compare,
+    lower_method_call,
+    lower_numpy_call,
+    numpy_attribute_ref,
+    numpy_module_ref,
+)
 from fastimport.frontend.mathlib import MATH_CONSTANTS, MATH_FUNCTIONS, MATH_PYCALLS
 
 if TYPE_CHECKING:
@@ -109,7 +117,9 @@ ARRAY_ATTRIBUTES = frozenset({"ndim", "size", "shape"})  # a.shape: a tuple of i
 
 
 def lower_attribute(b: Builder, node: ast.Attribute) -> Value:
-    """A `math` constant such as `math.pi`, or `a.ndim` / `a.size` / `a.shape` of an array."""
+    """A `math` constant such as `math.pi`, or `a.ndim` / `a.size` / `a.shape` / `a.dtype.itemsize` of an array."""
+    if is_dtype_query(node):
+        return lower_dtype_attribute(b, node)
     if not (isinstance(node.value, ast.Name) and node.value.id not in b.fn.locals):
         if node.attr not in ARRAY_ATTRIBUTES:
             raise Unsupported(node, f"attribute '{node.attr}' of a value")
@@ -173,6 +183,8 @@ def lower_unaryop(b: Builder, node: ast.UnaryOp) -> Value:
 
 def lower_compare(b: Builder, node: ast.Compare) -> Value:
     """A comparison; a chained one becomes branches, materialized as a bool."""
+    if is_dtype_query(node.left) or any(is_dtype_query(c) for c in node.comparators):
+        return lower_dtype_compare(b, node)
     for op in node.ops:
         if type(op) not in CMPOPS:
             raise Unsupported(node, f"comparison {type(op).__name__}")
@@ -253,6 +265,9 @@ def _lower_module_function_call(b: Builder, node: ast.Call, func: ast.Attribute)
     """`np.zeros(...)` or `math.sqrt(...)`: a function reached through a guarded module."""
     if numpy_module_ref(b, func.value) is not None:
         return lower_numpy_call(b, node, func.attr, numpy_attribute_ref(b, func))
+    method = lower_method_call(b, node, func)  # a.sum(), a.max(0)
+    if method is not None:
+        return method
     b.global_ref(_math_module(b, func.value))
     if func.attr not in MATH_FUNCTIONS and func.attr not in MATH_PYCALLS:
         raise Unsupported(node, f"math.{func.attr} is not compiled")

@@ -195,7 +195,7 @@ def lower_augassign(b: Builder, s: ast.AugAssign) -> None:
     local = b.local(s.target.id)
     current = b.add(LoadLocal(local), s.target)
     value = lower_expr(b, s.value)
-    b.add(StoreLocal(local, b.add(Binary(kind, current, value), s)), s.target)
+    b.add(StoreLocal(local, b.add(Binary(kind, current, value, inplace=True), s)), s.target)
 
 
 def lower_return(b: Builder, s: ast.Return) -> None:

@@ -108,7 +108,8 @@ def numpy_scalar_type(value: object) -> Ty | None:
     return scalar_types().get(type(value))
 
 
-def _sample(ty: Ty) -> object:
+def sample(ty: Ty) -> object:
+    """A value of scalar type `ty` (1, 1.0, True, numpy.int8(1), ...)."""
     python = {Ty.INT: 1, Ty.FLOAT: 1.0, Ty.BOOL: True}
     if ty in python:
         return python[ty]
@@ -148,7 +149,7 @@ def binary(kind: str, lt: Ty, rt: Ty) -> Ty | None:
     try:
         with warnings.catch_warnings(), _np().errstate(all="ignore"):
             warnings.simplefilter("ignore")
-            return _result(_OPS[kind](_sample(lt), _sample(rt)))
+            return _result(_OPS[kind](sample(lt), sample(rt)))
     except (TypeError, ValueError, OverflowError):
         return None
 
@@ -159,7 +160,7 @@ def unary(kind: str, t: Ty) -> Ty | None:
     try:
         with warnings.catch_warnings(), _np().errstate(all="ignore"):
             warnings.simplefilter("ignore")
-            return _result(_OPS[kind](_sample(t)))
+            return _result(_OPS[kind](sample(t)))
     except (TypeError, ValueError, OverflowError):
         return None
 
@@ -180,6 +181,6 @@ def python_builtin(name: str, t: Ty) -> Ty | None:
     """The type of `int(x)`, `float(x)`, `bool(x)`, `round(x)` for a NumPy scalar x."""
     fn = {"int": int, "float": float, "bool": bool, "round": round}[name]
     try:
-        return _result(fn(_sample(t)))
+        return _result(fn(sample(t)))
     except (TypeError, ValueError, OverflowError):
         return None

@@ -20,6 +20,7 @@ from fastimport.frontend.ir import (
     Compare,
     Const,
     Deopt,
+    DtypeQuery,
     FuncIR,
     Goto,
     Index,
@@ -30,6 +31,7 @@ from fastimport.frontend.ir import (
     MathCall,
     NewArray,
     NewList,
+    NumpyCall,
     Op,
     OpVisitor,
     Param,
@@ -143,6 +145,21 @@ class _Printer(OpVisitor[str]):
     def visit_array_attr(self, op: ArrayAttr) -> str:
         axis = f"[{op.axis}]" if op.kind == "shape" else ""
         return f"{op.kind}{axis} {self.name(op.base)}"
+
+    def visit_numpy_call(self, op: NumpyCall) -> str:
+        if op.kind == NumpyCall.FUNCTION:
+            return f"numpy.{op.name}({self.args(op.args)})"
+        if op.kind == NumpyCall.METHOD:
+            return f"{self.name(op.args[0])}.{op.name}({self.args(op.args[1:])})"
+        return f"numpy {op.name} {self.args(op.args)}"
+
+    def visit_dtype_query(self, op: DtypeQuery) -> str:
+        attrs = "".join(f".{a}" for a in op.attrs)
+        text = f"dtype {self.name(op.base)}{attrs}"
+        if op.compare is not None:
+            other = op.other if op.other_value is None else f"dtype {self.name(op.other_value)}"
+            text += f" {op.compare} {other!s}" + "".join(f".{a}" for a in op.other_attrs)
+        return text if op.value is None else f"{text} -> {op.value!r}"
 
     def visit_check_signals(self, _op: CheckSignals) -> str:
         return "check_signals"

@@ -14,6 +14,7 @@ import sys
 from fastimport.frontend.errors import Unsupported
 from fastimport.frontend.ir import Const, Value
 from fastimport.frontend.mathlib import MATH_FUNCTIONS
+from fastimport.frontend.numpy_calls import array_operator_type, involves_array
 from fastimport.frontend.types import PYTHON_NUMBERS, Ty, is_scalar, union_of
 
 _BITWISE = frozenset({"lshift", "rshift", "and", "or", "xor"})
@@ -29,8 +30,10 @@ def _numpy(*types: Ty) -> bool:
     return any(isinstance(t, Ty) and t.is_numpy for t in types)
 
 
-def binary_type(op: Value, kind: str, lt: Ty, rt: Ty, rhs: Value) -> Ty:
+def binary_type(op: Value, kind: str, lt: Ty, rt: Ty, rhs: Value) -> Ty:  # noqa: PLR0911 - one return per rule
     """The result type of a binary operation on operands of types `lt` and `rt`."""
+    if involves_array(lt, rt):  # NumPy computes it (frontend/numpy_calls.py)
+        return array_operator_type(op, kind, [lt, rt], inplace=getattr(op, "inplace", False))  # type: ignore[return-value]
     _numeric(op, lt, rt)
     if _numpy(lt, rt):
         return _numpy_binary_type(op, kind, lt, rt)
@@ -67,6 +70,8 @@ def _numpy_binary_type(op: Value, kind: str, lt: Ty, rt: Ty) -> Ty:
 
 def compare_type(op: Value, lt: Ty, rt: Ty) -> Ty:
     """The result type of a comparison: bool, or numpy.bool when a NumPy scalar takes part."""
+    if involves_array(lt, rt):
+        return array_operator_type(op, op.kind, [lt, rt])  # type: ignore[attr-defined, return-value]
     _numeric(op, lt, rt)
     if _numpy(lt, rt):
         from fastimport.frontend import numpy_types
@@ -79,6 +84,8 @@ def compare_type(op: Value, lt: Ty, rt: Ty) -> Ty:
 
 def unary_type(op: Value, kind: str, t: Ty) -> Ty:
     """The result type of a unary operation on an operand of type `t`."""
+    if kind != "not" and involves_array(t):
+        return array_operator_type(op, kind, [t])  # type: ignore[return-value]
     _numeric(op, t)
     if kind == "not":
         return Ty.BOOL
@@ -101,6 +108,8 @@ def unary_type(op: Value, kind: str, t: Ty) -> Ty:
 
 def builtin_type(op: Value, name: str, types: list[Ty]) -> Ty:
     """The result type of a call of the builtin `name` with arguments of `types`."""
+    if name == "abs" and involves_array(*types):
+        return array_operator_type(op, "abs", types)  # type: ignore[return-value]
     _numeric(op, *types)
     if name in ("min", "max"):
         # Python returns one of the arguments itself: with mixed types, which one is
