@@ -350,10 +350,14 @@ def run_wall(cmd: list[str], cwd: str, env: dict[str, str]) -> tuple[float, str]
 
 
 def bench_startup(plan: Plan, *, with_numba: bool) -> dict[str, Any]:
-    """Wall time of whole processes, interleaved run by run; medians in ms."""
+    """Wall time of whole processes, interleaved run by run; medians in ms (the scripts in a temporary directory)."""
+    with tempfile.TemporaryDirectory(prefix="fastimport-bench-startup-") as tmp:
+        return _bench_startup_in(tmp, plan, with_numba=with_numba)
+
+
+def _bench_startup_in(tmp: str, plan: Plan, *, with_numba: bool) -> dict[str, Any]:
     env = subprocess_env()
     py = sys.executable
-    tmp = tempfile.mkdtemp(prefix="fastimport-bench-startup-")
     for name, text in {**STARTUP_SCRIPTS, "fib27.py": FIB_SCRIPT, "fib27_numba.py": FIB_NUMBA_SCRIPT}.items():
         Path(tmp, name).write_text(text, encoding="utf-8")
     commands = {
