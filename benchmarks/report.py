@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import math
 import statistics
 from pathlib import Path
 from typing import Any
@@ -55,7 +56,9 @@ def render_markdown(results: dict[str, Any]) -> str:
         "",
         (
             "Set-up used: `pip install -e '.[bench]'` (Numba and matplotlib, the optional `bench` extra) in the same "
-            "environment as fastimport; `--quick` is a smoke mode with small sizes."
+            "environment as fastimport; `apt-get install -y pypy3 gcc` and `python -m benchmarks --setup-pypy` "
+            "(a PyPy venv with NumPy in `benchmarks/.venv-pypy`) for the peers; `--quick` is a smoke mode with "
+            "small sizes."
         ),
         "",
         (
@@ -65,8 +68,11 @@ def render_markdown(results: dict[str, Any]) -> str:
         f"- OS: {m['platform']}",
         f"- Python: {m['python']}",
         f"- llvmlite {m['llvmlite']} (LLVM {m['llvm']}), numpy {m['numpy']}, Numba {m['numba'] or 'not installed'}",
+        f"- PyPy: {_pypy_text(m.get('pypy'))}",
+        f"- C: {_cc_text(m.get('cc'))}",
         f"- fastimport at commit {m['fastimport_commit']}"
-        + (" plus uncommitted changes" if m["fastimport_tree_dirty"] else ""),
+        + (" plus uncommitted changes" if m["fastimport_tree_dirty"] else "")
+        + (f", imported from `{m['fastimport_path']}`" if m.get("fastimport_path") else ""),
         "",
         (
             "Method: each kernel source file is loaded three times, as plain CPython (`plain_module`), through "
@@ -81,7 +87,9 @@ def render_markdown(results: dict[str, Any]) -> str:
             "the cold-process cost is in the start-up section."
         ),
         "",
+        *_peer_method(plan),
     ]
+
     lines += _kernel_section(results)
     lines += _compile_section(results)
     lines += _calls_section(results)
@@ -91,6 +99,77 @@ def render_markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+PEERS = (  # column title, KernelResult field (a list of seconds, or a peer dict)
+    ("CPython", "cpython_s"),
+    ("fastimport warm", "fast_warm_s"),
+    ("fastimport 1st call", "fast_first_s"),
+    ("Numba warm", "numba_warm_s"),
+    ("Numba 1st call", "numba_first_s"),
+    ("PyPy", "pypy"),
+    ("C", "c"),
+)
+TARGET_GEOMEAN = 100.0
+TARGET_C = 1.5
+
+
+def kernel_time(k: dict[str, Any], attr: str) -> float | None:
+    """The median of one column of a kernel's results; None if not measured (or its result was wrong)."""
+    value = k.get(attr)
+    if isinstance(value, dict):  # a peer: its times count only if its result matched CPython's
+        return med(value["times_s"]) if value.get("status") == "ok" else None
+    return med(value or [])
+
+
+def _peer_cell(k: dict[str, Any], attr: str) -> str:
+    peer = k.get(attr) or {}
+    if peer.get("status") == "ok":
+        return fmt_s(med(peer["times_s"]))
+    return {"wrong": "wrong result", "failed": "failed"}.get(peer.get("status", ""), "n/a")
+
+
+def geomean(values: list[float]) -> float | None:
+    """The geometric mean, or None for no values."""
+    return math.exp(sum(map(math.log, values)) / len(values)) if values else None
+
+
+def _peer_method(plan: dict[str, Any]) -> list[str]:
+    if "pypy" not in plan:  # results.json of a run before the peers existed
+        return []
+    return [
+        (
+            "The peers outside this process get exactly CPython's inputs (the arrays through files) and time "
+            "the kernel in their own process. PyPy runs the very kernel file: a few warm-up calls for its JIT "
+            f"(at most {plan['pypy']['warmups']}, fewer past {plan['pypy']['warmup_budget_s']:.0f} s), then up to "
+            f"{plan['pypy']['repeats']} timed calls (fewer past {plan['pypy']['budget_s']:.0f} s, at least "
+            f"{plan['pypy']['min_repeats']}), with its garbage collector on (NumPy's objects under PyPy live in "
+            "cpyext, which only that collector frees); its result must equal CPython's, type included. "
+            "C is a hand-written "
+            "equivalent in `benchmarks/c/` (the same loops in the same order, the outputs allocated in the call), "
+            f"one untimed call then {plan['c_repeats']} calls timed with `clock_gettime` around each; its result must "
+            "equal CPython's bit for bit. C is compiled with `-std=c11 -ffp-contract=off`: in its default GNU mode "
+            "GCC contracts `a * b + c` into one fused multiply-add on FMA hardware, which rounds once instead of "
+            "twice and changes the last bits, so the C times would be for different arithmetic than Python's. "
+            "Neither flag allows reassociation, so float reductions stay sequential in C as in Python (GCC "
+            "may still vectorize integer reductions and independent element-wise work, as LLVM may for "
+            "fastimport and Numba)."
+        ),
+        "",
+    ]
+
+
+def _pypy_text(p: dict[str, Any] | str | None) -> str:
+    if p is None or isinstance(p, str):
+        return f"not available ({p or 'not looked for'})"
+    numpy = f"NumPy {p['numpy']}" if p["numpy"] else "no NumPy (array kernels not run)"
+    return f"{p['version']}, {numpy} (`{p['executable']}`)"
+
+
+def _cc_text(c: dict[str, Any] | str | None) -> str:
+    if c is None or isinstance(c, str):
+        return f"not available ({c or 'not looked for'})"
+    return f"{c['version']}, `{c['flags']}`"
+
+
 def _kernel_section(results: dict[str, Any]) -> list[str]:
     kernels = results["kernels"]
     if not kernels:
@@ -98,32 +177,136 @@ def _kernel_section(results: dict[str, Any]) -> list[str]:
     lines = [
         "## Kernels",
         "",
+        "### Median times",
+        "",
+        "| kernel | group | call | " + " | ".join(title for title, _ in PEERS) + " |",
+        "|---|---|---|" + "--:|" * len(PEERS),
+    ]
+    for k in kernels:
+        cells = [_peer_cell(k, a) if a in {"pypy", "c"} else fmt_s(kernel_time(k, a)) for _, a in PEERS]
+        lines.append(f"| {k['name']} | {k.get('group', '')} | `{k['call']}` | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "### Ratios",
+        "",
         (
-            "Speed-ups are CPython's median time over the other's median warm time; "
-            "'fastimport vs Numba' is Numba's warm time over fastimport's (above 1×: fastimport is faster)."
+            "'×CPython' is CPython's median time over the other's (warm for fastimport and Numba); "
+            "'fastimport vs X' is X's median time over fastimport's: above 1× fastimport is faster, "
+            "below 1× it is slower (0.5×: it takes twice as long)."
         ),
         "",
         (
-            "| kernel | call | CPython | fastimport warm | fastimport 1st call | Numba warm | Numba 1st call "
-            "| fastimport speed-up | Numba speed-up | fastimport vs Numba |"
+            "| kernel | fastimport ×CPython | Numba ×CPython | PyPy ×CPython | C ×CPython "
+            "| fastimport vs Numba (warm) | fastimport vs Numba (1st call) | fastimport vs C |"
         ),
-        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|",
+        "|---|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for k in kernels:
-        cp, fw, ff = med(k["cpython_s"]), med(k["fast_warm_s"]), med(k["fast_first_s"])
-        nw, nf = med(k["numba_warm_s"]), med(k["numba_first_s"])
+        cp, fw, ff = (kernel_time(k, a) for a in ("cpython_s", "fast_warm_s", "fast_first_s"))
+        nw, nf, pp, c = (kernel_time(k, a) for a in ("numba_warm_s", "numba_first_s", "pypy", "c"))
         lines.append(
-            f"| {k['name']} | `{k['call']}` | {fmt_s(cp)} | {fmt_s(fw)} | {fmt_s(ff)} | {fmt_s(nw)} | {fmt_s(nf)} "
-            f"| {fmt_ratio(cp, fw)} | {fmt_ratio(cp, nw)} | {fmt_ratio(nw, fw)} |"
+            f"| {k['name']} | {fmt_ratio(cp, fw)} | {fmt_ratio(cp, nw)} | {fmt_ratio(cp, pp)} | {fmt_ratio(cp, c)} "
+            f"| {fmt_ratio(nw, fw)} | {fmt_ratio(nf, ff)} | {fmt_ratio(c, fw)} |"
         )
-    lines += ["", "| kernel | what it exercises | result (CPython) | fastimport status | signatures | checks |",
-              "|---|---|---|---|---|---|"]  # fmt: skip
+    lines += ["", *_summary(kernels), ""]
+    lines += [
+        "### Status and checks",
+        "",
+        "| kernel | what it exercises | result (CPython) | fastimport status | signatures | PyPy, C | checks |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for k in kernels:
-        checks = "; ".join(k["problems"]) or ("fastimport == CPython" + (", Numba == CPython" if k["numba_ok"] else ""))
+        passed = ["fastimport"] + (["Numba"] if k["numba_ok"] else [])
+        passed += [name for name, a in (("PyPy", "pypy"), ("C", "c")) if (k.get(a) or {}).get("status") == "ok"]
+        checks = "; ".join(k["problems"]) or " == ".join([*passed, "CPython"])
         status = k["fast_status"] + (f" ({k['fast_reason']})" if k["fast_reason"] else "")
+        if "expected_native" in k:
+            status += "" if k["expected_native"] == (k["fast_status"] == "native") else " **(unexpected)**"
+            status += "" if k["expected_native"] else " — expected for now"
         sigs = ", ".join(k["fast_signatures"])
-        lines.append(f"| {k['name']} | {k['kind']} | `{k['expected']}` | {status} | {sigs} | {checks} |")
+        notes = "; ".join(
+            f"{name}: {(k.get(a) or {}).get('note')}"
+            for name, a in (("PyPy", "pypy"), ("C", "c"))
+            if (k.get(a) or {}).get("note")
+        )
+        lines.append(f"| {k['name']} | {k['kind']} | `{k['expected']}` | {status} | {sigs} | {notes} | {checks} |")
     lines.append("")
+    return lines
+
+
+def _speedups(kernels: list[dict[str, Any]], attr: str) -> list[float]:
+    out = []
+    for k in kernels:
+        cp, t = kernel_time(k, "cpython_s"), kernel_time(k, attr)
+        if cp and t:
+            out.append(cp / t)
+    return out
+
+
+def _fmt_gm(values: list[float]) -> str:
+    g = geomean(values)
+    return "n/a" if g is None else f"{fmt_ratio(g, 1.0)} ({len(values)})"
+
+
+def _summary(kernels: list[dict[str, Any]]) -> list[str]:
+    """Geometric means and the issue's three targets, each said met or missed."""
+    groups = [
+        ("all kernels", kernels),
+        ("loop kernels (scalars, recursion, lists)", [k for k in kernels if k.get("group") == "loop"]),
+        ("array kernels (NumPy)", [k for k in kernels if k.get("group") == "array"]),
+        ("kernels fastimport compiles today", [k for k in kernels if k["fast_status"] == "native"]),
+    ]
+    lines = [
+        "### Summary",
+        "",
+        (
+            "Geometric means of the speed-ups over CPython (warm times; in brackets, how many kernels "
+            "entered the mean: a peer with no time for a kernel is left out of that mean)."
+        ),
+        "",
+        "| kernels | fastimport | Numba | PyPy | C |",
+        "|---|--:|--:|--:|--:|",
+    ]
+    for title, ks in groups:
+        if ks:
+            cells = [_fmt_gm(_speedups(ks, a)) for a in ("fast_warm_s", "numba_warm_s", "pypy", "c")]
+            lines.append(f"| {title} | " + " | ".join(cells) + " |")
+    lines += ["", "Targets of issue #3 (fastimport's warm times):", ""]
+    # 1. geometric mean over CPython.
+    for title, ks in groups[:3]:
+        g = geomean(_speedups(ks, "fast_warm_s"))
+        if g is not None:
+            verdict = "**met**" if g >= TARGET_GEOMEAN else "**missed**"
+            target = f"Geometric mean >= {TARGET_GEOMEAN:.0f}× over CPython"
+            lines.append(f"- {target}, {title}: {fmt_ratio(g, 1.0)}: {verdict}.")
+    # 2. never slower than Numba.
+    pairs = [(k["name"], kernel_time(k, "numba_warm_s"), kernel_time(k, "fast_warm_s")) for k in kernels]
+    pairs = [(n, nb, fw) for n, nb, fw in pairs if nb and fw]
+    if pairs:
+        slower = [f"{n} {fmt_ratio(nb, fw)}" for n, nb, fw in pairs if fw > nb]
+        verdict = "**met**" if not slower else f"**missed** on {len(slower)}: " + ", ".join(slower)
+        lines.append(
+            f"- No slower than Numba on every kernel: faster or equal on {len(pairs) - len(slower)} of {len(pairs)}; "
+            f"{verdict}."
+        )
+        firsts = [(kernel_time(k, "numba_first_s"), kernel_time(k, "fast_first_s")) for k in kernels]
+        firsts = [(nf, ff) for nf, ff in firsts if nf and ff]
+        if firsts:
+            g = geomean([nf / ff for nf, ff in firsts])
+            lines.append(
+                f"- First call (compile included) against Numba's first call: faster on "
+                f"{sum(ff < nf for nf, ff in firsts)} of {len(firsts)} kernels, geometric mean {fmt_ratio(g, 1.0)}."
+            )
+    # 3. within 1.5x of C.
+    pairs = [(k["name"], kernel_time(k, "c"), kernel_time(k, "fast_warm_s")) for k in kernels]
+    pairs = [(n, c, fw) for n, c, fw in pairs if c and fw]
+    if pairs:
+        far = [f"{n} {fw / c:.2g}× C's time" for n, c, fw in pairs if fw > TARGET_C * c]
+        verdict = "**met**" if not far else f"**missed** on {len(far)}: " + ", ".join(far)
+        lines.append(
+            f"- Within {TARGET_C}× of C's time: on {len(pairs) - len(far)} of the {len(pairs)} kernels with a C "
+            f"version; {verdict}."
+        )
     return lines
 
 
@@ -237,7 +420,7 @@ def _startup_section(results: dict[str, Any]) -> list[str]:
 
 
 def write_plot(results: dict[str, Any], path: Path) -> Path | None:
-    """Grouped bars of speed-up vs CPython (log scale); None if matplotlib is missing."""
+    """Grouped bars of speed-up vs CPython (log scale), one group per kernel; None if matplotlib is missing."""
     try:
         import matplotlib as mpl  # optional (the bench extra)
 
@@ -253,28 +436,34 @@ def write_plot(results: dict[str, Any], path: Path) -> Path | None:
         ("fastimport 1st call", "fast_first_s", "#1f77b4", "//"),
         ("Numba warm", "numba_warm_s", "#ff7f0e", None),
         ("Numba 1st call", "numba_first_s", "#ff7f0e", "//"),
+        ("PyPy (warmed up)", "pypy", "#2ca02c", None),
+        ("C (gcc -O3)", "c", "#7f7f7f", None),
     ]
-    series = [s for s in series if any(k[s[1]] for k in kernels)]
-    width = 0.8 / len(series)
-    fig, ax = plt.subplots(figsize=(11, 5))
+    series = [s for s in series if any(kernel_time(k, s[1]) for k in kernels)]
+    width = 0.84 / len(series)
+    fig, ax = plt.subplots(figsize=(max(11, 0.95 * len(kernels)), 5.5))
     for i, (label, attr, color, hatch) in enumerate(series):
         xs, ys = [], []
         for j, k in enumerate(kernels):
-            cp, t = med(k["cpython_s"]), med(k[attr])
+            cp, t = kernel_time(k, "cpython_s"), kernel_time(k, attr)
             if cp and t:
                 xs.append(j + (i - (len(series) - 1) / 2) * width)
                 ys.append(cp / t)
         ax.bar(xs, ys, width, label=label, color=color, hatch=hatch, alpha=0.55 if hatch else 1.0, edgecolor=color)
     ax.axhline(1.0, color="black", linewidth=0.8)
+    ax.axhline(TARGET_GEOMEAN, color="#1f77b4", linewidth=0.8, linestyle="--")
     ax.set_yscale("log")
     ax.set_xticks(range(len(kernels)))
-    ax.set_xticklabels([k["name"] for k in kernels], rotation=20, ha="right")
+    ax.set_xticklabels([k["name"] for k in kernels], rotation=30, ha="right")
     ax.set_ylabel("speed-up vs CPython (median times, log scale)")
     m = results["machine"]
-    ax.set_title(f"fastimport vs Numba {m['numba'] or ''} — {m['python'].split(' (')[0]}, {m['cpu']}")
+    ax.set_title(
+        f"fastimport vs Numba {m['numba'] or ''}, PyPy, C — {m['python'].split(' (')[0]}, {m['cpu']} "
+        f"(dashed: the {TARGET_GEOMEAN:.0f}× target)"
+    )
     top = max((b.get_height() for b in ax.patches), default=1.0)
-    ax.set_ylim(top=top * 6)  # room for the legend above the bars
-    ax.legend(ncol=4, loc="upper center")
+    ax.set_ylim(top=top * 12)  # room for the legend above the bars
+    ax.legend(ncol=len(series), loc="upper center", fontsize="small")
     ax.grid(axis="y", which="both", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -2,8 +2,9 @@
 
     python -m benchmarks             full run; writes benchmarks/RESULTS.md, results.json, speedup.png
     python -m benchmarks --quick     smoke mode: small sizes, few repeats, prints only (unless --out)
+    python -m benchmarks --setup-pypy    once: a PyPy venv with NumPy (benchmarks/.venv-pypy)
 
-Sections: kernels (CPython, fastimport warm/first call, Numba warm/first call),
+Sections: kernels (CPython, fastimport warm/first call, Numba warm/first call, PyPy, C),
 call overhead per Python version, compile latency, start-up overhead.
 Every timing is a median over repeats; every result is checked against CPython's
 before its time counts. Nothing here asserts a timing.
@@ -19,6 +20,7 @@ import glob
 import json
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -28,11 +30,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from benchmarks.suite import KERNELS, Kernel, numba_available, numba_module, same
+from benchmarks.peers import Compiler, Interpreter, PyPyBudget, find_cc, find_pypy, run_c, run_pypy, setup_pypy
+from benchmarks.suite import KERNELS, Kernel, describe, numba_available, numba_module, peer_equal, same
 from fastimport.testing import compile_module, plain_module, record_of
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+
+    from fastimport.runtime.registry import FunctionRecord
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
@@ -49,10 +54,34 @@ class Plan:
     call_number: int
     call_repeats: int
     startup_runs: int
+    c_repeats: int
+    pypy: PyPyBudget
 
 
-FULL = Plan("full", 5, warm_repeats=9, first_call_repeats=5, call_number=1_000_000, call_repeats=7, startup_runs=21)
-QUICK = Plan("quick", 3, warm_repeats=3, first_call_repeats=2, call_number=100_000, call_repeats=3, startup_runs=5)
+FULL = Plan(
+    "full",
+    5,
+    warm_repeats=9,
+    first_call_repeats=5,
+    call_number=1_000_000,
+    call_repeats=7,
+    startup_runs=21,
+    c_repeats=9,
+    # PyPy runs the array kernels 10-100x slower than CPython (each element access goes
+    # through cpyext): a time budget keeps the whole run near 10 minutes.
+    pypy=PyPyBudget(warmups=3, warmup_budget_s=2.0, repeats=7, min_repeats=3, budget_s=6.0),
+)
+QUICK = Plan(
+    "quick",
+    3,
+    warm_repeats=3,
+    first_call_repeats=2,
+    call_number=100_000,
+    call_repeats=3,
+    startup_runs=5,
+    c_repeats=3,
+    pypy=PyPyBudget(warmups=1, warmup_budget_s=1.0, repeats=3, min_repeats=1, budget_s=2.0),
+)
 
 
 def log(msg: str) -> None:
@@ -88,8 +117,10 @@ class KernelResult:
 
     name: str
     kind: str
+    group: str
     call: str
     expected: str
+    expected_native: bool
     cpython_s: list[float] = field(default_factory=list)
     fast_warm_s: list[float] = field(default_factory=list)
     fast_first_s: list[float] = field(default_factory=list)
@@ -102,6 +133,8 @@ class KernelResult:
     numba_first_s: list[float] = field(default_factory=list)
     numba_ok: bool | None = None  # None: Numba not measured
     numba_error: str | None = None
+    pypy: dict[str, Any] = field(default_factory=dict)  # PeerResult.as_dict()
+    c: dict[str, Any] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
 
@@ -112,35 +145,48 @@ def warm_up_jits(*, with_numba: bool) -> None:
         numba_module("def warm_up(x):\n    return x + 1\n").warm_up(1)
 
 
-def numba_equal(value: Any, expected: Any) -> bool:  # noqa: ANN401
-    """Numba's value equals CPython's (Numba may return numpy scalars, so the type is not compared)."""
-    if isinstance(expected, float):
-        return float(value).hex() == expected.hex()
-    return bool(value == expected) and not isinstance(value, float)
-
-
 @dataclass(frozen=True)
 class _Job:
     src: str
+    file: str
     entry: str
     args: tuple[Any, ...]
     expected: Any
 
 
-def bench_kernel(kernel: Kernel, plan: Plan, *, with_numba: bool) -> KernelResult:
-    """Time `kernel` under CPython, fastimport and (optionally) Numba, checking every result."""
+@dataclass(frozen=True)
+class Peers:
+    """The out-of-process peers of this run: each found, or why not."""
+
+    pypy: Interpreter | str
+    cc: Compiler | str
+
+
+def bench_kernel(kernel: Kernel, plan: Plan, *, with_numba: bool, peers: Peers) -> KernelResult:
+    """Time `kernel` under CPython, fastimport, Numba (optional), PyPy and C, checking every result.
+
+    The inputs are built once, outside every timing; no kernel writes into its arguments
+    (each allocates its outputs), so every call does the same work.
+    """
     src = kernel.source()
-    args = kernel.args[plan.size]
+    args = kernel.make_args(plan.size)
     plain = getattr(plain_module(src), kernel.entry)
     _, expected = timed_call(plain, args)  # the reference; also warms CPython's specializing interpreter
-    res = KernelResult(kernel.name, kernel.kind, kernel.call_text(plan.size), repr(expected))
+    res = KernelResult(
+        kernel.name,
+        kernel.kind,
+        kernel.group,
+        kernel.call_text(plan.size),
+        describe(expected),
+        kernel.expected_native,
+    )
     for _ in range(plan.cpython_repeats):
         seconds, value = timed_call(plain, args)
         if same(value, expected):
             res.cpython_s.append(seconds)
         else:  # CPython against itself: a non-deterministic kernel
-            res.problems.append(f"CPython returned {value!r} then {expected!r}")
-    job = _Job(src, kernel.entry, args, expected)
+            res.problems.append(f"CPython returned {describe(value)} then {describe(expected)}")
+    job = _Job(src, kernel.file, kernel.entry, args, expected)
     _bench_fastimport(res, job, plan)
     if with_numba:
         try:
@@ -149,6 +195,12 @@ def bench_kernel(kernel: Kernel, plan: Plan, *, with_numba: bool) -> KernelResul
             res.numba_ok = False
             res.numba_error = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
             res.problems.append(f"Numba failed: {res.numba_error}")
+    pypy = run_pypy(peers.pypy, kernel, args, expected, plan.pypy)
+    c = run_c(peers.cc, kernel, args, expected, plan.c_repeats)
+    res.pypy, res.c = pypy.as_dict(), c.as_dict()
+    for name, peer in (("PyPy", pypy), ("C", c)):
+        if peer.status in {"wrong", "failed"}:
+            res.problems.append(f"{name} {peer.status}: {peer.note}")
     return res
 
 
@@ -157,7 +209,9 @@ def _bench_fastimport(res: KernelResult, job: _Job, plan: Plan) -> None:
         if same(value, job.expected):
             return True
         res.fast_ok = False
-        res.problems.append(f"fastimport {what} returned {value!r} ({type(value).__name__}), CPython {job.expected!r}")
+        res.problems.append(
+            f"fastimport {what} returned {describe(value)} ({type(value).__name__}), CPython {describe(job.expected)}"
+        )
         return False
 
     # Every repeat of the first call is a fresh module, so a fresh compile.
@@ -174,18 +228,28 @@ def _bench_fastimport(res: KernelResult, job: _Job, plan: Plan) -> None:
         seconds, value = timed_call(fast, job.args)
         if check(value, "warm call"):
             res.fast_warm_s.append(seconds)
-    record = record_of(fast)
+    _record_status(res, record_of(fast), job)
+
+
+def _record_status(res: KernelResult, record: FunctionRecord, job: _Job) -> None:
     res.fast_status, res.fast_reason, res.fast_signatures = record.status, record.reason, list(record.signatures)
+    if res.fast_reason:  # the reason names compile_module's temporary copy of the kernel file
+        res.fast_reason = re.sub(r"\S*/fi_native_\d+\.py", job.file, res.fast_reason)
     if record.deopts:
         res.problems.append(f"fastimport: {record.deopts} deopts")
+    if (record.status == "native") != res.expected_native:
+        res.problems.append(
+            f"fastimport status {record.status}, expected {'native' if res.expected_native else 'bytecode'} "
+            "(update expected_native in benchmarks/suite.py)"
+        )
 
 
 def _bench_numba(res: KernelResult, job: _Job, plan: Plan) -> None:
     def check(value: Any) -> bool:  # noqa: ANN401
-        if numba_equal(value, job.expected):
+        if peer_equal(value, job.expected):
             return True
         res.numba_ok = False
-        res.problems.append(f"Numba returned {value!r}, CPython {job.expected!r}")
+        res.problems.append(f"Numba returned {describe(value)}, CPython {describe(job.expected)}")
         return False
 
     res.numba_ok = True
@@ -201,6 +265,20 @@ def _bench_numba(res: KernelResult, job: _Job, plan: Plan) -> None:
         seconds, value = timed_call(nb, job.args)
         if check(value):
             res.numba_warm_s.append(seconds)
+
+
+def bench_kernels(plan: Plan, only: list[str] | None, *, with_numba: bool, peers: Peers) -> list[KernelResult]:
+    """`bench_kernel` for every kernel (or those named in `only`), problems logged as they come."""
+    warm_up_jits(with_numba=with_numba)
+    out = []
+    for kernel in KERNELS:
+        if only and kernel.name not in only:
+            continue
+        log(f"  kernel {kernel.name} {kernel.call_text(plan.size)}")
+        out.append(bench_kernel(kernel, plan, with_numba=with_numba, peers=peers))
+        for problem in out[-1].problems:
+            log(f"    {problem}")
+    return out
 
 
 # --- 2. call overhead per Python version ----------------------------------------------------
@@ -272,10 +350,14 @@ def run_wall(cmd: list[str], cwd: str, env: dict[str, str]) -> tuple[float, str]
 
 
 def bench_startup(plan: Plan, *, with_numba: bool) -> dict[str, Any]:
-    """Wall time of whole processes, interleaved run by run; medians in ms."""
+    """Wall time of whole processes, interleaved run by run; medians in ms (the scripts in a temporary directory)."""
+    with tempfile.TemporaryDirectory(prefix="fastimport-bench-startup-") as tmp:
+        return _bench_startup_in(tmp, plan, with_numba=with_numba)
+
+
+def _bench_startup_in(tmp: str, plan: Plan, *, with_numba: bool) -> dict[str, Any]:
     env = subprocess_env()
     py = sys.executable
-    tmp = tempfile.mkdtemp(prefix="fastimport-bench-startup-")
     for name, text in {**STARTUP_SCRIPTS, "fib27.py": FIB_SCRIPT, "fib27_numba.py": FIB_NUMBA_SCRIPT}.items():
         Path(tmp, name).write_text(text, encoding="utf-8")
     commands = {
@@ -309,7 +391,7 @@ def bench_startup(plan: Plan, *, with_numba: bool) -> dict[str, Any]:
 # --- machine -------------------------------------------------------------------------------
 
 
-def machine_info(*, with_numba: bool) -> dict[str, Any]:
+def machine_info(*, with_numba: bool, peers: Peers | None = None) -> dict[str, Any]:
     """CPU, OS and the versions of everything measured."""
     import llvmlite  # imported by fastimport only when it compiles
     import llvmlite.binding as llvm
@@ -324,9 +406,17 @@ def machine_info(*, with_numba: bool) -> dict[str, Any]:
         "numba": None,
         "numpy": None,
         "fastimport_commit": _git(["rev-parse", "--short", "HEAD"]),
+        "fastimport_path": str(Path(sys.modules["fastimport"].__file__ or "?").parent),
         "fastimport_tree_dirty": bool(_git(["status", "--porcelain", "--untracked-files=no"])),
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "pypy": None,
+        "cc": None,
     }
+    if peers is not None:
+        p = peers.pypy
+        info["pypy"] = p if isinstance(p, str) else {"executable": p.executable, "version": p.version, "numpy": p.numpy}
+        c = peers.cc
+        info["cc"] = c if isinstance(c, str) else {"path": c.path, "version": c.version, "flags": " ".join(c.flags)}
     try:
         import numpy as np  # reported only
 
@@ -368,11 +458,16 @@ def loadavg() -> str:
 # --- main ----------------------------------------------------------------------------------
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the suite; 1 if any fastimport result differed from CPython's."""
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes and few repeats (a smoke test)")
     parser.add_argument("--no-numba", action="store_true", help="leave Numba out even if it is importable")
+    parser.add_argument("--no-pypy", action="store_true", help="leave PyPy out even if pypy3 is found")
+    parser.add_argument("--no-c", action="store_true", help="leave the C peers out even if gcc is found")
+    parser.add_argument("--pypy", metavar="EXECUTABLE", help="the PyPy to use (default: benchmarks/.venv-pypy, pypy3)")
+    parser.add_argument(
+        "--setup-pypy", action="store_true", help="make benchmarks/.venv-pypy (PyPy + NumPy from the index) and stop"
+    )
     parser.add_argument(
         "--out", help="where RESULTS.md, results.json, speedup.png go (default: benchmarks/, none with --quick)"
     )
@@ -382,7 +477,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     sections = ["kernels", "calls", "startup"]
     parser.add_argument("--skip", nargs="*", default=[], choices=sections, help="sections to leave out")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the suite; 1 if any fastimport result differed from CPython's."""
+    parser = _parser()
     opts = parser.parse_args(argv)
+    if opts.setup_pypy:
+        return setup_pypy()
     if opts.render:
         return _render_only(Path(opts.render), Path(opts.out) if opts.out else BENCH_DIR)
     plan = QUICK if opts.quick else FULL
@@ -395,19 +498,20 @@ def main(argv: list[str] | None = None) -> int:
     t_start = time.perf_counter()
 
     kernels: list[KernelResult] = []
-    if "kernels" not in opts.skip:
-        warm_up_jits(with_numba=with_numba)
-        for kernel in KERNELS:
-            if opts.only and kernel.name not in opts.only:
-                continue
-            log(f"  kernel {kernel.name} {kernel.call_text(plan.size)}")
-            kernels.append(bench_kernel(kernel, plan, with_numba=with_numba))
+    with tempfile.TemporaryDirectory(prefix="fastimport-bench-c-build-") as build_dir:
+        peers = Peers(
+            "left out (--no-pypy)" if opts.no_pypy else find_pypy(opts.pypy),
+            "left out (--no-c)" if opts.no_c else find_cc(Path(build_dir)),
+        )
+        log(f"  PyPy: {peers.pypy}\n  C: {peers.cc}")
+        if "kernels" not in opts.skip:
+            kernels = bench_kernels(plan, opts.only, with_numba=with_numba, peers=peers)
     results["kernels"] = [asdict(k) for k in kernels]
     results["calls"] = bench_call_overhead(plan) if "calls" not in opts.skip else []
     if "startup" not in opts.skip:
         log("  start-up")
         results["startup"] = bench_startup(plan, with_numba=with_numba)
-    results["machine"] = machine_info(with_numba=with_numba)
+    results["machine"] = machine_info(with_numba=with_numba, peers=peers)
     results["load_after"] = loadavg()
     results["elapsed_s"] = time.perf_counter() - t_start
 
