@@ -167,15 +167,12 @@ KERNELS: list[Kernel] = [
         "lists of lists of floats, float loops, helper calls",
     ),
     # --- NumPy arrays ---
-    # spectral_norm stores a `s = 0.0; s += v[j] * ...` accumulator (a float that becomes a
-    # numpy.float64) into an array: not compiled yet (flip expected_native when it is).
     Kernel(
         "spectral_norm",
         "spectral_norm.py",
         "spectral_norm",
         {"tiny": (10,), "quick": (40,), "full": (130,)},
         "1-D arrays made inside, helper calls with arrays",
-        expected_native=False,
     ),
     Kernel(
         "julia",

@@ -243,3 +243,42 @@ def test_read_only_arrays_raise_numpys_error() -> None:
     rejected = record_of(fast.bump).rejected
     assert any("(read-only)" in r and "storing into a read-only array" in r for r in rejected), rejected
     assert_same_store("scale_into", ro, np.zeros(4), 2.0)  # reading a read-only array is fine, natively
+
+
+UNION_STORES = """
+import numpy as np
+
+def accumulate_rows(m):
+    n, k = m.shape
+    out = np.empty(n)
+    for i in range(n):
+        s = 0.0
+        for j in range(k):
+            s += m[i, j]
+        out[i] = s
+    return out
+
+def maybe_int(a, flag):
+    for i in range(len(a)):
+        v = 1
+        if flag:
+            v = 2.5
+        a[i] = v
+    return a
+"""
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.int32, np.uint8, np.bool_])
+def test_store_a_union_value(dtype: type) -> None:
+    """A value whose type is known only at run time (`float|float64`, `int|float`) is cast as NumPy casts it."""
+    m = (np.arange(12.0).reshape(3, 4) * 1.25).astype(dtype)
+    fast, ref = modules(UNION_STORES)
+    got, want = fast.accumulate_rows(m), ref.accumulate_rows(m)
+    assert got.dtype == want.dtype
+    assert got.tobytes() == want.tobytes()
+    for flag in (False, True):
+        a, b = np.zeros(4, dtype), np.zeros(4, dtype)
+        got, want = call(fast.maybe_int, a, flag), call(ref.maybe_int, b, flag)
+        assert same_outcome(got, want), (got.describe(), want.describe())
+        assert a.tobytes() == b.tobytes()
+    assert record_of(fast.accumulate_rows).status == "native", record_of(fast.accumulate_rows).reason

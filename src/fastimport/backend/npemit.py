@@ -24,7 +24,7 @@ from fastimport.backend import numerics
 from fastimport.backend.callscope import emit_keep, emit_record
 from fastimport.backend.capi import F64, I8, I32, I64, PTR, declare, intrinsic
 from fastimport.frontend.numpy_types import INT_RANGES, ITEM_BITS, SIGNED, loop_type
-from fastimport.frontend.types import Array, Ty
+from fastimport.frontend.types import SCALARS, Array, Ty, Union
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -174,11 +174,35 @@ class NumpyOps:
         first. A cast NumPy would refuse or warn about is an event (see `store_value`).
         """
         dtype: Ty = op.base.type.dtype  # type: ignore[union-attr]
-        value = self.store_value(op.value, dtype)
+        if isinstance(op.value.type, Union):
+            value = self.union_store_value(op.value, dtype)
+        else:
+            value = self.store_value(op.value, dtype)
         pointer = self.element_pointer(op.base, op.indices, checked=op.checked)
         if op.logged:
             self.record_store(pointer, ITEM_BITS[dtype] // 8)
         self.builder.store(value, pointer, align=1)
+
+    def union_store_value(self, v: Value, dtype: Ty) -> ir.Value:
+        """`store_value` of a Union (`s = 0.0; s += a[i]; out[i] = s`): one cast per run-time type."""
+        from fastimport.frontend.dynamic import Shadow
+
+        bld = self.builder
+        union = self.value(v)
+        done = self.func.append_basic_block("stored_value")
+        switch = bld.switch(bld.extract_value(union, 0), self.deopt_block)  # (tags are always members)
+        incoming = []
+        for member in v.type.members:  # type: ignore[union-attr]
+            case = self.func.append_basic_block(f"store_{member.name.lower()}")
+            switch.add_case(ir.Constant(I8, SCALARS.index(member)), case)
+            bld.position_at_end(case)
+            incoming.append((self.store_value(Shadow(member, self.unpack(member, union)), dtype), bld.block))
+            bld.branch(done)
+        bld.position_at_end(done)
+        phi = bld.phi(incoming[0][0].type)
+        for value, block in incoming:
+            phi.add_incoming(value, block)
+        return phi
 
     def store_value(self, v: Value, dtype: Ty) -> ir.Value:
         """`v` as the bytes of one `dtype` element, as NumPy's `a[i] = v` stores it.

@@ -220,7 +220,7 @@ def set_index_type(op: SetIndex) -> Ty:
         raise Unsupported(_node(op), "storing into a read-only array (NumPy raises ValueError)")
     if isinstance(element, Array):
         raise Unsupported(_node(op), f"assigning to a {element.ndim}-d slice of an array")
-    if not (isinstance(op.value.type, Ty) and op.value.type is not Ty.NONE):
+    if not is_scalar(op.value.type):  # a number, or a Union of numbers (one cast per run-time type)
         raise Unsupported(_node(op), f"storing a {op.value.type} into a {element} array")
     return Ty.NONE
 
