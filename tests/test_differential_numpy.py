@@ -377,3 +377,50 @@ def test_numpy_scalar_union_accumulator() -> None:
     assert_same_np(src, "total", np.zeros(0))  # the loop never runs: a Python float comes back
     assert type(fast.total(np.zeros(0))) is float
     assert type(fast.total(np.ones(3))) is np.float64
+
+
+TREES = """
+def tree(a):
+    return (a[0] * a[1] + a[2]) - a[3] * a[4]
+
+def stencil_like(a, out):
+    for i in range(1, len(a) - 1):
+        out[i] = 0.25 * (a[i - 1] + a[i + 1] + a[i] + a[i])
+    return out
+
+def tree32(a):
+    return a[0] * a[1] - (a[2] + a[3]) * a[4]
+"""
+
+_TREE_EDGES = [0.0, -0.0, 1.0, -2.5, 1e200, -1e200, 1e-300, float("inf"), float("-inf"), float("nan"), 3.0e38, -3.0e38]
+
+
+@given(st.lists(st.sampled_from(_TREE_EDGES) | st.floats(), min_size=5, max_size=5))
+@settings(max_examples=300, deadline=None)
+def test_float_trees_warn_like_numpy(values: list) -> None:
+    """A `+ - *` tree is tested for NumPy's warnings at its root only; what warns, and how often, is NumPy's.
+
+    An overflow hidden under a nan from another leaf (`1e200 * 1e200 + nan`) still warns.
+    """
+    fast, ref = modules(TREES)
+    for dtype, fname in ((np.float64, "tree"), (np.float32, "tree32")):
+        a = np.array(values, dtype=dtype) if dtype is np.float64 else np.array(values).astype(dtype)
+        got = outcome_with_warnings(getattr(fast, fname), a)
+        want = outcome_with_warnings(getattr(ref, fname), a)
+        assert same_outcome(got[0], want[0]), (fname, values, got[0].describe(), want[0].describe())
+        assert got[1] == want[1], (fname, values, got[1], want[1])
+    a = np.array(values * 3)
+    got = outcome_with_warnings(fast.stencil_like, a, np.zeros_like(a))
+    want = outcome_with_warnings(ref.stencil_like, a, np.zeros_like(a))
+    assert same_outcome(got[0], want[0]), (values, got[0].describe(), want[0].describe())
+    assert got[1] == want[1], (values, got[1], want[1])
+
+
+def test_float_trees_are_native() -> None:
+    """The trees above run natively (so the test above exercises the deferred checks)."""
+    fast, _ = modules(TREES)
+    fast.tree(np.arange(5.0))
+    fast.tree32(np.arange(5.0, dtype=np.float32))
+    fast.stencil_like(np.arange(9.0), np.zeros(9))
+    for fname in ("tree", "tree32", "stencil_like"):
+        assert record_of(getattr(fast, fname)).status == "native", record_of(getattr(fast, fname)).reason
