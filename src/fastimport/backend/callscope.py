@@ -94,14 +94,27 @@ def _field(bld: ir.IRBuilder, log: ir.Value, index: int) -> ir.Value:
     return bld.gep(log, [ir.Constant(ir.IntType(32), 0), ir.Constant(ir.IntType(32), index)], source_etype=LOG)
 
 
-def grow_function(module: ir.Module) -> ir.Function:
-    """The declaration of `fi_undo_grow` (defined once, in the runtime module)."""
-    return module.globals.get("fi_undo_grow") or ir.Function(module, GROW, "fi_undo_grow")
+# The functions of the runtime module (defined once by `emit_undo_runtime`, declared where used).
+RUNTIME = {
+    "fi_undo_grow": GROW,
+    "fi_undo_run": RUN,
+    "fi_arena_keep": KEEP,
+    "fi_list_touch": TOUCH,
+    "fi_undo_finish": FINISH,
+}
 
 
-def finish_function(module: ir.Module) -> ir.Function:
-    """The declaration of `fi_undo_finish` (defined once, in the runtime module)."""
-    return module.globals.get("fi_undo_finish") or ir.Function(module, FINISH, "fi_undo_finish")
+def runtime_function(module: ir.Module, name: str) -> ir.Function:
+    """The declaration of the runtime function `name` in `module` (made once)."""
+    return module.globals.get(name) or ir.Function(module, RUNTIME[name], name)
+
+
+def emit_call_or(bld: ir.IRBuilder, name: str, args: list[ir.Value], *, failed: ir.Block) -> None:
+    """Call the runtime function `name` (an i1 result); go to `failed` when it returns 0."""
+    ok = bld.call(runtime_function(bld.function.module, name), args)
+    cont = bld.function.append_basic_block()
+    bld.cbranch(ok, cont, failed)
+    bld.position_at_end(cont)
 
 
 def emit_new_log(bld: ir.IRBuilder) -> ir.Value:
@@ -118,7 +131,7 @@ def emit_finish(bld: ir.IRBuilder, module: ir.Module, log: ir.Value, roll_back: 
     used = bld.or_(logged, bld.icmp_unsigned("!=", bld.load(_field(bld, log, 3), typ=PTR), null))
     used = bld.or_(used, bld.icmp_unsigned("!=", bld.load(_field(bld, log, LISTS), typ=PTR), null))
     with bld.if_then(used, likely=False):
-        bld.call(finish_function(module), [log, roll_back])
+        bld.call(runtime_function(module, "fi_undo_finish"), [log, roll_back])
 
 
 def emit_record(bld: ir.IRBuilder, log: ir.Value, pointer: ir.Value, size: int, *, full: ir.Block) -> None:
@@ -129,7 +142,7 @@ def emit_record(bld: ir.IRBuilder, log: ir.Value, pointer: ir.Value, size: int, 
     module = fn.module
     with bld.if_then(bld.icmp_unsigned("==", length, bld.load(capacity_at, typ=I64)), likely=False):
         grown = fn.append_basic_block()
-        bld.cbranch(bld.call(grow_function(module), [log]), grown, full)
+        bld.cbranch(bld.call(runtime_function(module, "fi_undo_grow"), [log]), grown, full)
         bld.position_at_end(grown)
     entries = bld.load(_field(bld, log, 0), typ=PTR)
     entry = bld.gep(entries, [bld.mul(length, ir.Constant(I64, 2))], source_etype=I64)
@@ -142,39 +155,18 @@ def emit_record(bld: ir.IRBuilder, log: ir.Value, pointer: ir.Value, size: int, 
     bld.store(bld.add(length, ir.Constant(I64, 1)), length_at)
 
 
-def run_function(module: ir.Module) -> ir.Function:
-    """The declaration of `fi_undo_run` (defined once, in the runtime module)."""
-    return module.globals.get("fi_undo_run") or ir.Function(module, RUN, "fi_undo_run")
-
-
 def emit_record_run(bld: ir.IRBuilder, log: ir.Value, pointer: ir.Value, nbytes: ir.Value, *, full: ir.Block) -> None:
     """Log the `nbytes` contiguous bytes at `pointer` as one run; if the log cannot grow, go to `full`."""
-    logged = bld.call(run_function(bld.function.module), [log, pointer, nbytes])
-    cont = bld.function.append_basic_block()
-    bld.cbranch(logged, cont, full)
-    bld.position_at_end(cont)
+    emit_call_or(bld, "fi_undo_run", [log, pointer, nbytes], failed=full)
 
 
 def _memcpy(module: ir.Module) -> ir.Function:
     return intrinsic(module, "llvm.memcpy.p0.p0.i64", ir.VoidType(), [PTR, PTR, I64, I1])
 
 
-def touch_function(module: ir.Module) -> ir.Function:
-    """The declaration of `fi_list_touch` (defined once, in the runtime module)."""
-    return module.globals.get("fi_list_touch") or ir.Function(module, TOUCH, "fi_list_touch")
-
-
-def keep_function(module: ir.Module) -> ir.Function:
-    """The declaration of `fi_arena_keep` (defined once, in the runtime module)."""
-    return module.globals.get("fi_arena_keep") or ir.Function(module, KEEP, "fi_arena_keep")
-
-
 def emit_keep(bld: ir.IRBuilder, log: ir.Value, obj: ir.Value, nbytes: ir.Value, *, full: ir.Block) -> None:
     """Hand the new reference `obj` (an array of `nbytes`) to the arena; past its limits, go to `full`."""
-    kept = bld.call(keep_function(bld.function.module), [log, obj, nbytes])
-    cont = bld.function.append_basic_block()
-    bld.cbranch(kept, cont, full)
-    bld.position_at_end(cont)
+    emit_call_or(bld, "fi_arena_keep", [log, obj, nbytes], failed=full)
 
 
 def emit_undo_runtime(module: ir.Module) -> None:
@@ -192,7 +184,7 @@ def _emit_keep(module: ir.Module) -> None:
     The reference is released by `fi_undo_finish` either way, except when even the
     arena's buffer cannot grow: then it is released here.
     """
-    fn = ir.Function(module, KEEP, "fi_arena_keep")
+    fn = ir.Function(module, RUNTIME["fi_arena_keep"], "fi_arena_keep")
     log, obj, nbytes = fn.args
     bld = ir.IRBuilder(fn.append_basic_block("entry"))
     count = bld.load(_field(bld, log, 4), typ=I64)
@@ -222,7 +214,7 @@ def _emit_keep(module: ir.Module) -> None:
 
 def _emit_grow(module: ir.Module) -> None:
     """i1 fi_undo_grow(log*): double the capacity; 0 if memory ran out (the log is unchanged)."""
-    fn = ir.Function(module, GROW, "fi_undo_grow")
+    fn = ir.Function(module, RUNTIME["fi_undo_grow"], "fi_undo_grow")
     (log,) = fn.args
     bld = ir.IRBuilder(fn.append_basic_block("entry"))
     _take_spare(bld, module, log)
@@ -280,7 +272,7 @@ def _keep_or_free(bld: ir.IRBuilder, module: ir.Module, entries: ir.Value, capac
 
 def _emit_run(module: ir.Module) -> None:
     """i1 fi_undo_run(log*, ptr, nbytes): append a run (the bytes, then its entry); 0 if memory ran out."""
-    fn = ir.Function(module, RUN, "fi_undo_run")
+    fn = ir.Function(module, RUNTIME["fi_undo_run"], "fi_undo_run")
     log, pointer, nbytes = fn.args
     bld = ir.IRBuilder(fn.append_basic_block("entry"))
     _take_spare(bld, module, log)
@@ -338,7 +330,7 @@ def _copy_streaming(bld: ir.IRBuilder, dest: ir.Value, src: ir.Value, nbytes: ir
 
 def _emit_finish(module: ir.Module) -> None:
     """Void fi_undo_finish(log*, i1 roll_back): write the old bytes back, newest first; free."""
-    fn = ir.Function(module, FINISH, "fi_undo_finish")
+    fn = ir.Function(module, RUNTIME["fi_undo_finish"], "fi_undo_finish")
     log, roll_back = fn.args
     entry, loop, body, done = (fn.append_basic_block(n) for n in ("entry", "loop", "body", "done"))
     bld = ir.IRBuilder(entry)
@@ -432,7 +424,7 @@ def _emit_touch(module: ir.Module) -> None:
 
     0 (the kernel deopts) also past MAX_LISTS lists, or with no memory for the snapshot.
     """
-    fn = ir.Function(module, TOUCH, "fi_list_touch")
+    fn = ir.Function(module, RUNTIME["fi_list_touch"], "fi_list_touch")
     log, lst = fn.args
     entry, scan, check, found, missing = (fn.append_basic_block(n) for n in ("entry", "scan", "check", "found", "new"))
     bld = ir.IRBuilder(entry)

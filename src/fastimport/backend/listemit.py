@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from llvmlite import ir
 
-from fastimport.backend.callscope import emit_keep, touch_function
+from fastimport.backend.callscope import emit_call_or, emit_keep
 from fastimport.backend.capi import F64, I8, I64, PTR, declare
 from fastimport.frontend.types import List, Ty
 
@@ -121,8 +121,7 @@ class ListOps:
         line = bld.and_(bld.lshr(address, ir.Constant(I64, 5)), ir.Constant(I64, TOUCH_CACHE - 1))
         slot = bld.gep(cache, [line], source_etype=PTR)
         with bld.if_then(bld.icmp_unsigned("!=", bld.load(slot, typ=PTR), lst), likely=False):
-            ok = bld.call(touch_function(self.module), [self.undo, lst])  # type: ignore[attr-defined]
-            self.deopt_if(bld.not_(ok))  # type: ignore[attr-defined]
+            emit_call_or(bld, "fi_list_touch", [self.undo, lst], failed=self.deopt_block)  # type: ignore[attr-defined]
             bld.store(lst, slot)
 
     def visit_set_index(self, op: SetIndex) -> None:
