@@ -114,6 +114,11 @@ def enumerated(a, b):
         s += x * b[i]
     return s
 
+def zipped(a, b, out):
+    for k, (x, y, j) in enumerate(zip(a, b, range(len(out)))):
+        out[k] = x * y + j
+    return out
+
 def maybe_bound(a, flag, n):
     if flag:
         k = 1
@@ -221,6 +226,7 @@ F1 = Array(Ty.F64, 1)
         ("with_global", (F1, F1), 2, 1),
         ("each", (F1, F1), 1, 0),  # `for x in a`: its length hoisted (lowering re-reads it, for lists)
         ("enumerated", (F1, F1), 2, 0),
+        ("zipped", (F1, F1, F1), 3, 1),  # zip(a, b, range(...)): the min of the lengths hoisted too
         ("scale_into", (Array(Ty.F64, 1, "A"), Array(Ty.F64, 1, "A"), Ty.FLOAT), 2, 0),  # strided: logged per store
     ],
 )

@@ -94,52 +94,81 @@ def version_range_loops(fn: FuncIR) -> None:
 
 
 def _hoist_fixed_lengths(fn: FuncIR) -> None:
-    """`for x in a` over an array or a tuple: its length, read once before the loop.
+    """`for x in a`, `enumerate(a)`, `zip(a, b, range(n))`: the length, computed once before the loop.
 
     Lowering re-reads a sequence's length at every test (a loop may append to the list
     it walks: frontend/lower_statements.py `_sequence`), which makes the header
 
-        check_signals; %c = load cur; %q = load seq; %n = len %q; cmp lt %c, %n; branch
+        check_signals; %c = load cur; <the length: loads, len, min>; cmp lt %c, %n; branch
 
-    An array's or a tuple's length cannot change, so for those the length goes into a
-    local stored once before the loop, and the header takes the shape `_match` knows.
+    An array's or a tuple's length cannot change (nor can a range's, held in a temp), so
+    when every sequence is one of those the length's ops move to the block that enters
+    the loop, their result into a local stored there, and the header takes the shape
+    `_match` knows.
     """
     for header in fn.blocks:
         ops = header.ops
-        if len(ops) != 6 or not isinstance(ops[0], CheckSignals):  # noqa: PLR2004
+        if len(ops) < 5 or not isinstance(ops[0], CheckSignals):  # noqa: PLR2004
             continue
-        _, cur, seq, length, compare, branch = ops
+        cur, length_ops, compare, branch = ops[1], ops[2:-2], ops[-2], ops[-1]
+        if len(length_ops) == 1:
+            continue  # `load stop` already: a range loop
         if not (
             isinstance(cur, LoadLocal)
-            and isinstance(seq, LoadLocal)
-            and isinstance(seq.local.type, (Array, Tuple))
-            and isinstance(length, ArrayAttr)
-            and length.kind == "len"
-            and length.base is seq
             and isinstance(compare, Compare)
+            and compare.kind == "lt"
             and compare.lhs is cur
-            and compare.rhs is length
+            and compare.rhs is length_ops[-1]
             and isinstance(branch, Branch)
             and branch.cond is compare
         ):
             continue
-        stores = [(block, op) for block in fn.blocks for op in block.ops if _stores(op, seq.local)]
-        if (
-            len(stores) != 1
-            or not isinstance(stores[0][0].terminator, Goto)
-            or stores[0][0].terminator.target is not header
-        ):
-            continue  # the sequence's temp is stored once, in the block that enters the loop
-        init = stores[0][0]
+        init = _fixed_length_init(fn, header, length_ops)
+        if init is None:
+            continue
         fixed = Local(f"$iter_fixed_len{len(fn.locals)}", Ty.INT)
         fn.locals[fixed.name] = fixed
-        before = init.ops.pop()  # the goto into the loop
-        read = _add(init, LoadLocal(seq.local), seq.local.type)  # type: ignore[arg-type]
-        _add(init, StoreLocal(fixed, _add(init, ArrayAttr("len", read), Ty.INT)), Ty.NONE)
-        init.ops.append(before)
+        enter = init.ops.pop()  # the goto into the loop
+        init.ops.extend(length_ops)
+        _add(init, StoreLocal(fixed, length_ops[-1]), Ty.NONE)
+        init.ops.append(enter)
         stop = _new_op(LoadLocal(fixed), Ty.INT)
-        header.ops[2:4] = [stop]
+        header.ops[2:-2] = [stop]
         compare.rhs = stop
+
+
+def _fixed_length_init(fn: FuncIR, header: BasicBlock, length_ops: list[Op]) -> BasicBlock | None:
+    """The block entering the loop, if `length_ops` compute a length that cannot change there.
+
+    They must be loads of locals stored once, all in that block (an array or a tuple, or an
+    int: a range's length), `len` of such an array or tuple, and `min` of those, each used
+    only by the next ones and the test.
+    """
+    inside = set(map(id, length_ops))
+    homes: set[BasicBlock] = set()
+    if not all(_fixed_length_op(fn, op, inside, homes) for op in length_ops):
+        return None
+    if len(homes) != 1:
+        return None
+    (init,) = homes
+    if not (isinstance(init.terminator, Goto) and init.terminator.target is header):
+        return None  # (the temps are stored in the block that enters the loop)
+    users = [src for block in fn.blocks for op in block.ops if id(op) not in inside for src in op.sources()]
+    used_outside = [src for src in users if id(src) in inside]
+    return init if used_outside == [length_ops[-1]] else None
+
+
+def _fixed_length_op(fn: FuncIR, op: Op, inside: set[int], homes: set[BasicBlock]) -> bool:
+    """One op of a fixed length (see `_fixed_length_init`); the blocks storing what it loads go to `homes`."""
+    if isinstance(op, LoadLocal):
+        stores = [block for block in fn.blocks for other in block.ops if _stores(other, op.local)]
+        homes.update(stores)
+        return len(stores) == 1 and (isinstance(op.local.type, (Array, Tuple)) or op.local.type is Ty.INT)
+    if isinstance(op, ArrayAttr):
+        return op.kind == "len" and id(op.base) in inside and isinstance(op.base.type, (Array, Tuple))
+    if isinstance(op, Builtin):
+        return op.name == "min" and all(id(arg) in inside for arg in op.args)
+    return False
 
 
 def _stores(op: Op, local: Local) -> bool:
