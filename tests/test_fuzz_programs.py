@@ -638,6 +638,24 @@ def _note(record: FunctionRecord) -> None:
 # Mismatches the fuzzer found, minimized, and seeds for the edges it is meant to reach:
 # (source, argument tuples; the first picks the specialization).
 REGRESSIONS: list[tuple[str, list[tuple[Any, ...]]]] = [
+    (  # a global read only in dead code: typed by inference, its block dropped, it had no slot (a crash)
+        """
+        import math
+
+
+        K = 3
+
+
+        def f(a):
+            v1 = float(a)
+            for i2 in range(8):
+                continue
+            else:
+                return 1
+                v4 = math.copysign(K, v1)
+        """,
+        [(2.5,), (3,)],
+    ),
     (  # a range near the int64 limits whose counter would overflow past the last iteration
         """
         def f(a, b):

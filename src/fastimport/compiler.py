@@ -22,7 +22,17 @@ from fastimport.frontend.cfg import remove_unreachable_blocks
 from fastimport.frontend.errors import Unsupported
 from fastimport.frontend.fresh import check_no_view_returned, mark_logged_stores
 from fastimport.frontend.infer import infer_types
-from fastimport.frontend.ir import Call, CheckSignals, FuncIR, GlobalRef, LoopGuard, Op, StoreLocal, Terminator
+from fastimport.frontend.ir import (
+    Call,
+    CheckSignals,
+    FuncIR,
+    GlobalRef,
+    LoadGlobal,
+    LoopGuard,
+    Op,
+    StoreLocal,
+    Terminator,
+)
 from fastimport.frontend.lower_statements import lower_function
 from fastimport.frontend.pprint import format_func
 from fastimport.frontend.resolve import Resolver
@@ -237,6 +247,8 @@ def world_table(refs: list[GlobalRef], names: Any, slot_address: Any) -> Any:  #
             record.kind = VALUE_KINDS[ref.type]
             record.expected = id({Ty.INT: int, Ty.FLOAT: float, Ty.BOOL: bool}[ref.type])
             record.slot = slot_address(ref)
+            if not record.slot:  # the world check would write through a null pointer
+                raise AssertionError(f"no slot for the global {ref.namespace}.{ref.name}")
         else:
             record.kind = BUILTIN if ref.namespace == "builtins" else IDENTITY
             record.expected = id(ref.expected)
@@ -264,13 +276,16 @@ def _check_typed(spec: Spec) -> None:
 
 def _unit_globals(specs: Any) -> list[GlobalRef]:  # noqa: ANN401
     refs: dict[tuple[str, str], GlobalRef] = {}
+    read: set[tuple[str, str]] = set()  # value globals a live op reads (each has a slot in the module)
     for spec in specs:
         for key, ref in spec.ir.globals.items():
             known = refs.setdefault(key, ref)
             if known.type is None:
                 known.type = ref.type
-    # A value global never read by an op (type unknown) needs no slot.
-    return [ref for ref in refs.values() if ref.kind != "value" or ref.type is not None]
+        read.update((op.ref.namespace, op.ref.name) for op in spec.ir.all_ops() if isinstance(op, LoadGlobal))
+    # A value global read only in dead code (typed by inference, then dropped with its block)
+    # has no slot to unbox into: it is not part of the world.
+    return [ref for key, ref in refs.items() if ref.kind != "value" or (ref.type is not None and key in read)]
 
 
 def _mangle(name: str) -> str:
