@@ -92,9 +92,22 @@ def same_value(a: Any, b: Any) -> bool:  # noqa: PLR0911 - one return per kind o
         return same_value(a.real, b.real) and same_value(a.imag, b.imag)
     if isinstance(a, (tuple, list)):
         return len(a) == len(b) and all(same_value(x, y) for x, y in zip(a, b, strict=True))
-    if type(a).__name__ == "ndarray":  # same dtype and shape, contents bit for bit
-        return bool(a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes())
+    if type(a).__name__ == "ndarray":  # same dtype and shape, contents bit for bit (a nan is any nan)
+        return bool(a.dtype == b.dtype and a.shape == b.shape and _same_elements(a, b))
     return bool(a == b)
+
+
+def _same_elements(a: Any, b: Any) -> bool:
+    """Bit for bit, except that nans match whatever their sign and payload (as for scalars above).
+
+    Neither IEEE arithmetic nor LLVM fixes which operand's nan an operation returns.
+    """
+    if a.dtype.kind not in "fc":
+        return bool(a.tobytes() == b.tobytes())
+    import numpy as np  # an ndarray is here: NumPy is imported already
+
+    nan_a, nan_b = np.isnan(a), np.isnan(b)
+    return bool(np.array_equal(nan_a, nan_b) and a[~nan_a].tobytes() == b[~nan_b].tobytes())
 
 
 def same_outcome(got: Outcome, want: Outcome) -> bool:
