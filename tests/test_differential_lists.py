@@ -273,3 +273,15 @@ def test_list_signatures() -> None:
     m.total([1.0])
     assert "(list[float]) -> float" in record_of(m.total).signatures
     assert m.total([]) == 0.0
+
+
+def test_repeat_count_that_overflowed() -> None:
+    """`[0.0] * (n * n)` with n * n beyond int64: CPython's OverflowError, and no list sized by a wrapped count.
+
+    (2**32 + 1)**2 wraps to about 8.6e9: were the wrapped count used, the native code would
+    try to fill a 69 GB list before leaving.
+    """
+    src = "def rep(n):\n    return [0.0] * (n * n)\n"
+    assert_same_native(src, "rep", 3)
+    assert_same(src, "rep", 2**32 + 1)
+    assert_same(src, "rep", 2**31)

@@ -329,3 +329,18 @@ def test_shape_as_a_tuple(shape: tuple) -> None:
     for k in range(-len(shape) - 1, len(shape) + 1):
         assert_same(SHAPES, "dims", a, k)
     assert_same_native(SHAPES, "dims", a, 0)
+
+
+def test_rebinding_enumerate_is_seen() -> None:
+    """A module that shadows `enumerate` after the compile gets its own: builtins are checked at each call."""
+    src = "def f(a):\n    s = 0\n    for i, x in enumerate(a):\n        s += i\n    return s\n"
+    m = native(src + "\n")
+    a = np.arange(4.0)
+    assert m.f(a) == 6
+    assert record_of(m.f).status == "native"
+    m.enumerate = lambda seq: [(10, x) for x in seq]
+    try:
+        assert m.f(a) == 40
+    finally:
+        del m.enumerate
+    assert m.f(a) == 6

@@ -96,12 +96,18 @@ class ListOps:
 
         bld = self.builder  # type: ignore[attr-defined]
         obj = box_value(bld, self.module, ty, value, self.load_object)  # type: ignore[attr-defined, arg-type]
-        self._deopt_if_null(obj)
+        self._deopt_if_failed(self._is_null(obj))
         return obj
 
-    def _deopt_if_null(self, obj: ir.Value) -> None:
+    def _is_null(self, obj: ir.Value) -> ir.Value:
+        return self.builder.icmp_unsigned("==", obj, ir.Constant(PTR, None))  # type: ignore[attr-defined]
+
+    def _deopt_if_failed(self, failed: ir.Value, release: ir.Value | None = None) -> None:
+        """If a C-API call `failed` (no memory, say): drop `release`, clear the error, deopt."""
         bld = self.builder  # type: ignore[attr-defined]
-        with bld.if_then(bld.icmp_unsigned("==", obj, ir.Constant(PTR, None)), likely=False):
+        with bld.if_then(failed, likely=False):
+            if release is not None:
+                bld.call(declare(self.module, "Py_DecRef"), [release])  # type: ignore[attr-defined]
             bld.call(declare(self.module, "PyErr_Clear"), [])  # type: ignore[attr-defined]
             bld.branch(self.deopt_block)  # type: ignore[attr-defined]
             bld.position_at_end(self.func.append_basic_block())  # type: ignore[attr-defined]
@@ -132,11 +138,11 @@ class ListOps:
         bld = self.builder  # type: ignore[attr-defined]
         lst = self.value(op.base)  # type: ignore[attr-defined]
         slot, _ = self._slot(lst, self.as_int_value(op.indices[0]), self.list_size(lst))  # type: ignore[attr-defined]
-        new = self.box_for_list(self.value(op.value), op.value.type)  # type: ignore[attr-defined]
         if op.logged or isinstance(op.base.type.item, List):
             # (a list of lists is snapshotted even when this call made it: the snapshot keeps
             # the replaced inner list alive for a local that may still borrow it)
             self.touch(lst)
+        new = self.box_for_list(self.value(op.value), op.value.type)  # type: ignore[attr-defined]
         old = bld.load(slot, typ=PTR)
         bld.store(new, slot)
         bld.call(declare(self.module, "Py_DecRef"), [old])  # type: ignore[attr-defined]
@@ -152,15 +158,17 @@ class ListOps:
         """A new list of the boxed items (repeated `repeat` times), held by the call's arena."""
         bld = self.builder  # type: ignore[attr-defined]
         module = self.module  # type: ignore[attr-defined]
+        if op.repeat is not None:
+            self.check_overflow()  # type: ignore[attr-defined] # a wrapped count must not size an allocation
         lst = bld.call(declare(module, "PyList_New"), [ir.Constant(I64, len(op.items))])
-        self._deopt_if_null(lst)
+        self._deopt_if_failed(self._is_null(lst))
         for k, item in enumerate(op.items):
             obj = self._box_or_release(item, lst)
             bld.call(declare(module, "PyList_SetItem"), [lst, ir.Constant(I64, k), obj])  # steals obj
         if op.repeat is not None:
             repeated = bld.call(declare(module, "PySequence_Repeat"), [lst, self.as_int_value(op.repeat)])  # type: ignore[attr-defined]
             bld.call(declare(module, "Py_DecRef"), [lst])
-            self._deopt_if_null(repeated)
+            self._deopt_if_failed(self._is_null(repeated))
             lst = repeated
         nbytes = bld.mul(self.list_size(lst), ir.Constant(I64, 8))
         emit_keep(bld, self.undo, lst, nbytes, full=self.deopt_block)  # type: ignore[attr-defined]
@@ -172,24 +180,17 @@ class ListOps:
 
         bld = self.builder  # type: ignore[attr-defined]
         obj = box_value(bld, self.module, item.type, self.value(item), self.load_object)  # type: ignore[attr-defined]
-        with bld.if_then(bld.icmp_unsigned("==", obj, ir.Constant(PTR, None)), likely=False):
-            bld.call(declare(self.module, "Py_DecRef"), [lst])  # type: ignore[attr-defined]
-            bld.call(declare(self.module, "PyErr_Clear"), [])  # type: ignore[attr-defined]
-            bld.branch(self.deopt_block)  # type: ignore[attr-defined]
-            bld.position_at_end(self.func.append_basic_block())  # type: ignore[attr-defined]
+        self._deopt_if_failed(self._is_null(obj), release=lst)
         return obj
 
     def visit_list_append(self, op: ListAppend) -> None:
         """lst.append(v) (a list the caller can see is snapshotted first)."""
         bld = self.builder  # type: ignore[attr-defined]
         lst = self.value(op.lst)  # type: ignore[attr-defined]
-        obj = self.box_for_list(self.value(op.value), op.value.type)  # type: ignore[attr-defined]
         if op.logged:
-            self.touch(lst)
+            self.touch(lst)  # first: a failure here must not leak the boxed value
+        obj = self.box_for_list(self.value(op.value), op.value.type)  # type: ignore[attr-defined]
         failed = bld.call(declare(self.module, "PyList_Append"), [lst, obj])  # type: ignore[attr-defined]
         bld.call(declare(self.module, "Py_DecRef"), [obj])  # type: ignore[attr-defined]
-        with bld.if_then(bld.icmp_signed("!=", failed, ir.Constant(ir.IntType(32), 0)), likely=False):
-            bld.call(declare(self.module, "PyErr_Clear"), [])  # type: ignore[attr-defined]
-            bld.branch(self.deopt_block)  # type: ignore[attr-defined]
-            bld.position_at_end(self.func.append_basic_block())  # type: ignore[attr-defined]
+        self._deopt_if_failed(bld.icmp_signed("!=", failed, ir.Constant(ir.IntType(32), 0)))
         self.values[op] = ir.Constant(I8, 0)  # type: ignore[attr-defined]
