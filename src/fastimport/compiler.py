@@ -47,6 +47,9 @@ if TYPE_CHECKING:
     import types
 
 MAX_INFERENCE_ROUNDS = 100
+# Callees up to this many IR ops are inlined (LLVM's own inliner would weigh ~225 LLVM
+# instructions; one of our ops is one to a few of those).
+INLINE_MAX_OPS = 120
 _unit_ids = itertools.count()
 
 
@@ -126,10 +129,13 @@ def compile_specialization(
     lay = layout()
     module = ir.Module(name=f"fi_unit_{unit}")
     kernels: dict[Spec, ir.Function] = {}
+    inlined = _inlined_callees(specs, root_spec)
     for spec in specs:
         kernel = ir.Function(module, kernel_type(spec.ir), spec.ir.symbol)
         if spec is not root_spec:
             kernel.linkage = "internal"  # the root's address goes into the data block
+        if spec in inlined:
+            kernel.attributes.add("alwaysinline")
         kernels[spec] = kernel
     objects = ObjectTable(module, prefix=module.name)
     for spec in specs:
@@ -224,6 +230,32 @@ def front_end(
         version_range_loops(spec.ir)
         dump(f"IR {spec.ir.symbol}", lambda fn=spec.ir: format_func(fn))
     return list(specs.values()), root_spec
+
+
+def _inlined_callees(specs: list[Spec], root: Spec) -> set[Spec]:
+    """The callees LLVM inlines into their callers (backend/jit.py runs no cost-model inliner).
+
+    Small ones only (INLINE_MAX_OPS), and none on a cycle of the unit's call graph
+    (recursion stays a call).
+    """
+    calls = {spec: {op.target for op in spec.ir.all_ops() if isinstance(op, Call)} for spec in specs}
+
+    def reaches(start: Spec, goal: Spec) -> bool:
+        seen, todo = set(), list(calls[start])
+        while todo:
+            spec = todo.pop()
+            if spec is goal:
+                return True
+            if spec not in seen:
+                seen.add(spec)
+                todo.extend(calls.get(spec, ()))  # type: ignore[call-overload]
+        return False
+
+    return {
+        spec
+        for spec in specs
+        if spec is not root and sum(1 for _ in spec.ir.all_ops()) <= INLINE_MAX_OPS and not reaches(spec, spec)
+    }
 
 
 def _builtins_of(func: types.FunctionType) -> dict[str, Any]:

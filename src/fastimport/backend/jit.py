@@ -37,7 +37,8 @@ class Jit:
 
         `vectorize`: the unit has versioned loops over arrays (frontend/versioning.py),
         which LLVM's loop vectorizer can turn into SIMD code (it never reassociates floats
-        without fast-math flags, which we never emit: results stay bit-identical).
+        without fast-math flags, which we never emit: results stay bit-identical); such a
+        unit goes through the whole O2 pipeline, any other through `_simplify`.
         """
         mod = llvm.parse_assembly(str(module))
         mod.verify()
@@ -52,7 +53,10 @@ class Jit:
         pto.loop_unrolling = False
         pto.loop_interleaving = False
         builder = llvm.create_pass_builder(self.target_machine, pto)
-        builder.getModulePassManager().run(mod, builder)
+        if vectorize:
+            builder.getModulePassManager().run(mod, builder)
+        else:
+            _simplify(mod, builder)
         self.engine.add_module(mod)
         self.engine.finalize_object()
         return mod
@@ -68,6 +72,25 @@ class Jit:
     def set_pointer(self, name: str, value: int) -> None:
         """Store an address into the pointer-sized global `name`."""
         ctypes.c_void_p.from_address(self.global_address(name)).value = value
+
+
+def _simplify(mod: llvm.ModuleRef, builder: llvm.PassBuilder) -> None:
+    """The light pipeline: inline what the front end marked `alwaysinline`, then simplify each function.
+
+    LLVM's function simplification pipeline (SROA, instcombine, CFG simplification,
+    GVN, and the loop passes: rotation, LICM, induction variables, deletion) without
+    the module-level rest of O2 (the cost-model inliner, IPO, the late loop passes).
+    Measured on the scalar kernels (benchmarks/): optimizer time halves (count_primes
+    18.6 -> 7.8 ms, collatz 14.4 -> 8.5 ms) and run times stay within noise; the
+    front end decides what to inline (compiler._inline_marks) instead of the inliner.
+    """
+    inliner = llvm.create_new_module_pass_manager()
+    inliner.add_always_inliner_pass()
+    inliner.run(mod, builder)
+    functions = builder.getFunctionPassManager()
+    for function in mod.functions:
+        if not function.is_declaration:
+            functions.run(function, builder)
 
 
 @functools.cache
