@@ -24,10 +24,11 @@ from hypothesis import strategies as st
 from tests.differential import assert_native, call, modules, same_outcome
 
 from fastimport.compiler import front_end
-from fastimport.frontend.ir import Index, LogStores, LoopGuard, SetIndex
+from fastimport.frontend.ir import Binary, Index, LogStores, LoopGuard, SetIndex
 from fastimport.frontend.types import Array, Ty
 from fastimport.frontend.versioning import LOOP_CHUNK
 from fastimport.runtime.dispatch import state_of
+from fastimport.testing import record_of
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -137,6 +138,10 @@ def with_global(a, out):
         out[i] = a[i + OFFSET]
 
 OFFSET = 2
+
+def scaled_sum(a, out, k):
+    scale_into(a, out, k)
+    return out[0] + 1.0
 """
 
 STEP_SRC = """
@@ -378,6 +383,53 @@ def test_locals_the_guard_cannot_rely_on() -> None:
     run_both("maybe_bound", a, False, 4)
     run_both("maybe_bound", a, True, 5)
     run_both("rebound", np.arange(6.0), np.zeros(6))
+
+
+# --- NumPy float events deferred to the strip (RETRY, then the precise re-run) ---------------
+
+
+def test_deferred_events_in_the_copy() -> None:
+    """The copy's NumPy float ops note non-finite results in a flag; its guard says so; the original keeps its tests."""
+    ops = typed_ir(SRC, "stencil", (Array(Ty.F64, 2), Array(Ty.F64, 2)))
+    (guard,) = [op for op in ops if isinstance(op, LoopGuard)]
+    assert guard.defers_events
+    deferred = [op for op in ops if isinstance(op, Binary) and op.defer_events]
+    exact = [op for op in ops if isinstance(op, Binary) and op.type is Ty.F64 and not op.defer_events]
+    assert len(deferred) == len(exact) == 4  # three adds and a multiply, in each copy
+    assert not any(isinstance(op, Binary) and op.defer_events for op in typed_ir(SRC, "isum", (Array(Ty.I64, 1),)))
+
+
+@pytest.mark.parametrize("special", [float("inf"), float("-inf"), float("nan")])
+def test_non_finite_inputs_rerun_natively(special: float) -> None:
+    """Non-finite inputs are quiet in NumPy (inf + 1, nan * 2): the precise re-run gives CPython's arrays, natively."""
+    u = np.linspace(0.0, 1.0, 40 * 300).reshape(40, 300)
+    u[17, 123] = special
+    fast, _ref = modules(SRC)
+    run_both("stencil", u, np.zeros_like(u))  # compiles
+    record = record_of(fast.stencil)
+    deopts, calls = record.deopts, record.native_calls
+    run_both("stencil", u, np.zeros_like(u))
+    assert (record.deopts, record.native_calls) == (deopts, calls + 1)  # re-run natively, not deopted
+    a = np.linspace(0.0, 1.0, 3 * LOOP_CHUNK)
+    a[LOOP_CHUNK + 3] = special
+    run_both("scale_into", a, np.ones_like(a), 2.0)  # logged stores, rolled back before the re-run
+    run_both("scale_into", a, a, 2.0)
+    run_both("scaled_sum", a, np.ones_like(a), 2.0)  # RETRY from a native callee
+
+
+def test_deferred_overflow_warns_like_numpy() -> None:
+    """A real overflow in a versioned stencil: RETRY, then the precise run deopts; NumPy's warning and arrays."""
+    u = np.ones((30, 200))
+    u[11, 57] = 1e308
+    run_both("stencil", u, np.zeros_like(u))
+    with np.errstate(over="raise"):
+        run_both("stencil", u, np.zeros_like(u))
+    a = np.linspace(0.0, 1.0, 2 * LOOP_CHUNK + 9)
+    a[LOOP_CHUNK + 5] = 1e308
+    a[7] = float("nan")  # quiet, in an earlier strip
+    run_both("scaled_sum", a, np.ones_like(a), 10.0)
+    with np.errstate(over="ignore"):
+        run_both("scaled_sum", a, np.ones_like(a), 10.0)
 
 
 def test_reductions_are_exact() -> None:

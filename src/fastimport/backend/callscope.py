@@ -34,7 +34,8 @@ bytecode frees as it goes, and never needs more memory than CPython would.
     scope = {ptr entries, i64 len, i64 cap,       the undo log
              ptr objects, i64 count, i64 room,    the arena
              i64 bytes,
-             ptr lists, i64 nlists, i64 lists_room}   list snapshots
+             ptr lists, i64 nlists, i64 lists_room,   list snapshots
+             i64 precise}                             1: a re-run after RETRY (see below)
 
 Python lists are changed in place (backend/listemit.py). Before the first change a call
 makes to a list, `fi_list_touch` takes a snapshot of it: a new list of the same items
@@ -44,6 +45,11 @@ released when the entry point returns. Snapshots cost one copy of each list chan
 per call, instead of a log entry per change; they also keep alive any item a local still
 borrows after it was replaced in its list (`row = rows[0]; rows[0] = other; row[1]`).
 A call that changes more than MAX_LISTS lists deopts (the lookup is a linear scan).
+
+`precise`: a kernel that returns RETRY (a versioned loop saw a non-finite NumPy float
+result, frontend/versioning.py) is rolled back like a deopt, and the entry point runs
+it again on a fresh scope with `precise` set, where those loops take their checked
+copies (`emit_is_precise`).
 
 The scope lives on the stack of each entry, so threads (which may run while a
 kernel offers the GIL at a signal check) and re-entrant calls never share one.
@@ -64,16 +70,17 @@ from fastimport.backend.capi import I1, I64, PTR, declare, intrinsic
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-LOG = ir.LiteralStructType([PTR, I64, I64, PTR, I64, I64, I64, PTR, I64, I64])
-EMPTY = ir.Constant(
-    LOG,
-    [
-        ir.Constant(PTR, None), *[ir.Constant(I64, 0)] * 2,
-        ir.Constant(PTR, None), *[ir.Constant(I64, 0)] * 3,
-        ir.Constant(PTR, None), *[ir.Constant(I64, 0)] * 2,
-    ],
-)  # fmt: skip
+LOG = ir.LiteralStructType([PTR, I64, I64, PTR, I64, I64, I64, PTR, I64, I64, I64])
+
+
+def _empty(precise: int) -> ir.Constant:
+    null, zero = ir.Constant(PTR, None), ir.Constant(I64, 0)
+    return ir.Constant(LOG, [null, zero, zero, null, zero, zero, zero, null, zero, zero, ir.Constant(I64, precise)])
+
+
+EMPTY, EMPTY_PRECISE = _empty(0), _empty(1)
 LISTS, NLISTS, LISTS_ROOM = 7, 8, 9  # fields: the {list, snapshot} pairs
+PRECISE = 10  # field: nonzero in a call re-run after a kernel returned RETRY
 MAX_LISTS = 4096
 PY_SSIZE_T_MAX = (1 << 63) - 1
 ARENA_OBJECTS = 1 << 14
@@ -122,6 +129,16 @@ def emit_new_log(bld: ir.IRBuilder) -> ir.Value:
     log = bld.alloca(LOG, name="undo")
     bld.store(EMPTY, log)
     return log
+
+
+def emit_is_precise(bld: ir.IRBuilder, log: ir.Value) -> ir.Value:
+    """Whether this call is the precise re-run after a RETRY (i1)."""
+    return bld.icmp_unsigned("!=", bld.load(_field(bld, log, PRECISE), typ=I64), ir.Constant(I64, 0))
+
+
+def emit_precise_scope(bld: ir.IRBuilder, log: ir.Value) -> None:
+    """Make `log` a fresh, empty scope for the precise re-run (after `emit_finish` rolled back)."""
+    bld.store(EMPTY_PRECISE, log)
 
 
 def emit_finish(bld: ir.IRBuilder, module: ir.Module, log: ir.Value, roll_back: ir.Value) -> None:

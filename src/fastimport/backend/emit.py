@@ -106,7 +106,9 @@ def llvm_type(ty: Type | None) -> ir.Type:
     return SCALAR_TYPES[ty or Ty.NONE]
 
 
-OK, DEOPT, ERROR = (ir.Constant(I32, n) for n in range(3))
+# Kernel statuses. RETRY: a versioned loop deferred a NumPy float event; the entry point
+# rolls the call back and runs it again in precise mode (frontend/versioning.py).
+OK, DEOPT, ERROR, RETRY = (ir.Constant(I32, n) for n in range(4))
 # Native calls nest at most as deep as CPython's recursion limit still allows (the
 # entry point reads it), and never deeper than this: C stack safety when a program
 # raises sys.setrecursionlimit() very high. Deeper, the kernel deopts.
@@ -319,6 +321,11 @@ class FunctionEmitter(ListOps, TupleOps, NumpyCalls, NumpyOps, LoopOps, OpVisito
         bld.ret(kernel_result(bld, self.fn.ret_type, None, DEOPT))
         bld.position_at_end(self.error_block)
         bld.ret(kernel_result(bld, self.fn.ret_type, None, ERROR))
+        defers = any(isinstance(op, Binary) and op.defer_events for op in self.fn.all_ops())
+        if defers:
+            self.retry_block = self.func.append_basic_block("retry")
+            bld.position_at_end(self.retry_block)
+            bld.ret(kernel_result(bld, self.fn.ret_type, None, RETRY))
 
         bld.position_at_end(entry)
         # Read without a bound check by a loop guard: zero until stored (see LoadLocal).
@@ -334,6 +341,10 @@ class FunctionEmitter(ListOps, TupleOps, NumpyCalls, NumpyOps, LoopOps, OpVisito
             self.slots[local.name] = (value, bound)
         self.overflow = bld.alloca(I1, name="overflow")
         bld.store(ir.Constant(I1, 0), self.overflow)
+        self.nonfinite: ir.Value | None = None  # set by NumPy float ops with deferred events
+        if defers:
+            self.nonfinite = bld.alloca(I1, name="nonfinite")
+            bld.store(ir.Constant(I1, 0), self.nonfinite)
         self.ticks = bld.alloca(I32, name="ticks")
         bld.store(ir.Constant(I32, SIGNAL_INTERVAL), self.ticks)
         self.begin_numpy_state(self.fn)
@@ -431,7 +442,12 @@ class FunctionEmitter(ListOps, TupleOps, NumpyCalls, NumpyOps, LoopOps, OpVisito
         bld.store(bld.or_(bld.load(self.overflow, typ=I1), cond), self.overflow)
 
     def check_overflow(self) -> None:
+        """Deopt if an overflow was noted; return RETRY if a deferred NumPy float event may have been."""
         self.deopt_if(self.builder.load(self.overflow, typ=I1))
+        if self.nonfinite is not None:
+            cont = self.func.append_basic_block()
+            self.builder.cbranch(self.builder.load(self.nonfinite, typ=I1), self.retry_block, cont)
+            self.builder.position_at_end(cont)
 
     def as_float(self, v: Value) -> ir.Value:
         """A double (Python's float(x) for every scalar type)."""

@@ -31,13 +31,15 @@ from dataclasses import dataclass
 
 from llvmlite import ir
 
-from fastimport.backend.callscope import emit_finish, emit_new_log, emit_undo_runtime
+from fastimport.backend.callscope import emit_finish, emit_new_log, emit_precise_scope, emit_undo_runtime
 from fastimport.backend.capi import F64, I8, I32, I64, PTR, declare
 from fastimport.backend.emit import (
     DEOPT,
+    ERROR,
     FALLBACK_NATIVE_DEPTH,
     MAX_NATIVE_DEPTH,
     OK,
+    RETRY,
     box_value,
     llvm_type,
     result_type,
@@ -329,16 +331,28 @@ def _emit_core(module: ir.Module, shape: Shape, objects: ObjectTable) -> ir.Func
     budget.add_incoming(left, after_read)
     kernel_type = ir.FunctionType(result_type(shape.ret), [*(llvm_type(t) for t in shape.args), PTR, I32])
     kernel = _Indirect(_data_field(bld, data, "kernel", PTR), kernel_type)
+    run = core.append_basic_block("run")
+    bld.branch(run)
+    bld.position_at_end(run)
     result = bld.call(kernel, [*values, undo, budget])
     status = bld.extract_value(result, 1)
-    done, failed, error = (core.append_basic_block() for _ in range(3))
+    done, failed, error, retry = (core.append_basic_block() for _ in range(4))
     bld.cbranch(bld.icmp_unsigned("==", status, OK), done, failed)
     bld.position_at_end(failed)
-    # A deopt hands the call to the bytecode: first put back what the kernel overwrote.
-    emit_finish(bld, module, undo, bld.icmp_unsigned("==", status, DEOPT))
-    bld.cbranch(bld.icmp_unsigned("==", status, ir.Constant(I32, 2)), error, miss)
+    # A deopt hands the call to the bytecode, a RETRY to the precise re-run:
+    # first put back what the kernel overwrote.
+    roll_back = bld.or_(bld.icmp_unsigned("==", status, DEOPT), bld.icmp_unsigned("==", status, RETRY))
+    emit_finish(bld, module, undo, roll_back)
+    switch = bld.switch(status, miss)
+    switch.add_case(ERROR, error)
+    switch.add_case(RETRY, retry)
     bld.position_at_end(error)
     bld.ret(ir.Constant(PTR, None))  # a Python exception is set (KeyboardInterrupt)
+    # Only a versioned loop deferring NumPy float events returns RETRY, and in the
+    # precise re-run none of them runs its copy: this runs the kernel twice at most.
+    bld.position_at_end(retry)
+    emit_precise_scope(bld, undo)
+    bld.branch(run)
 
     bld.position_at_end(done)
     calls = _data_field_pointer(bld, data, "calls")

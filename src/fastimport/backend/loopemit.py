@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from llvmlite import ir
 
-from fastimport.backend.callscope import emit_record_run
+from fastimport.backend.callscope import emit_is_precise, emit_record_run
 from fastimport.backend.capi import I32, I64
 from fastimport.frontend.numpy_types import ITEM_BITS
 from fastimport.frontend.versioning import LOOP_CHUNK, LOOP_MIN_CHUNK
@@ -62,6 +62,8 @@ class LoopOps:
                 dim = bld.sext(bld.extract_value(base, [1, axis]), I128)
                 ok = bld.and_(ok, bld.icmp_signed(">=", low, ir.Constant(I128, 0)))
                 ok = bld.and_(ok, bld.icmp_signed("<", high, dim))
+        if op.defers_events:  # the precise re-run takes the checked loop
+            ok = bld.and_(ok, bld.not_(emit_is_precise(bld, self.undo)))
         self.values[op] = bld.or_(bld.not_(nonempty), ok)
 
     def visit_log_stores(self, op: LogStores) -> None:

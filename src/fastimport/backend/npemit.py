@@ -22,7 +22,7 @@ from llvmlite import ir
 
 from fastimport.backend import numerics
 from fastimport.backend.callscope import emit_keep, emit_record
-from fastimport.backend.capi import F64, I8, I32, I64, PTR, declare, intrinsic
+from fastimport.backend.capi import F64, I1, I8, I32, I64, PTR, declare, intrinsic
 from fastimport.frontend.numpy_types import INT_RANGES, ITEM_BITS, SIGNED, loop_type
 from fastimport.frontend.types import SCALARS, Array, Ty, Union
 
@@ -120,6 +120,7 @@ class NumpyOps:
     undo: ir.Value
     deopt_block: ir.Block
     error_block: ir.Block
+    nonfinite: ir.Value | None
 
     # Provided by FunctionEmitter.
     def value(self, v: Value) -> ir.Value: ...  # type: ignore[empty-body]  # noqa: D102
@@ -443,7 +444,9 @@ class NumpyOps:
         result: Ty = op.type  # type: ignore[assignment]
         if result.is_float:
             x, y = self.convert(op.lhs, result), self.convert(op.rhs, result)
-            return self.float_op(op.kind, x, y)
+            if op.events_absorbed:  # a user notes a non-finite result (frontend/versioning.py)
+                return self.float_op(op.kind, x, y, deferred=True, noted=False)
+            return self.float_op(op.kind, x, y, deferred=op.defer_events)
         if result is Ty.B:
             x, y = self.convert(op.lhs, Ty.B), self.convert(op.rhs, Ty.B)
             emit = {"add": bld.or_, "mul": bld.and_, "and": bld.and_, "or": bld.or_, "xor": bld.xor}[op.kind]
@@ -453,8 +456,13 @@ class NumpyOps:
         self.check_range(result, r)
         return r
 
-    def float_op(self, kind: str, x: ir.Value, y: ir.Value) -> ir.Value:
-        """X <kind> y in IEEE arithmetic; NumPy's warnings become events."""
+    def float_op(self, kind: str, x: ir.Value, y: ir.Value, *, deferred: bool = False, noted: bool = True) -> ir.Value:
+        """X <kind> y in IEEE arithmetic; NumPy's warnings become events.
+
+        `deferred` (in a versioned loop's copy): a non-finite result only sets the
+        `nonfinite` flag, and the call is re-run in precise mode if it was set
+        (frontend/versioning.py).
+        """
         bld = self.builder
         if kind in ("add", "sub", "mul", "truediv"):
             r = {"add": bld.fadd, "sub": bld.fsub, "mul": bld.fmul, "truediv": bld.fdiv}[kind](x, y)
@@ -464,7 +472,12 @@ class NumpyOps:
             r = bld.load(div if kind == "floordiv" else mod, typ=F64)
         else:  # pragma: no cover - typerules admits no other
             raise AssertionError(kind)
-        self.float_event(r, [x, y])
+        if deferred:
+            if not noted:
+                return r
+            bld.store(bld.or_(bld.load(self.nonfinite, typ=I1), bld.not_(self.is_finite(r))), self.nonfinite)
+        else:
+            self.float_event(r, [x, y])
         return r
 
     def float_event(self, r: ir.Value, operands: list[ir.Value]) -> None:

@@ -163,6 +163,9 @@ class Binary(Op):
 
     `no_overflow`: an int add/sub a loop guard proved stays in int64 (an array index in
     bounds, the range's next value), emitted without the overflow check.
+    `defer_events`: a NumPy float operation in a versioned loop's copy, whose NumPy
+    warnings are noticed once per strip (frontend/versioning.py), not where they happen;
+    `events_absorbed`: one of those whose non-finite result always reaches another's.
     """
 
     KINDS: Final = frozenset(
@@ -175,6 +178,8 @@ class Binary(Op):
         self.rhs = rhs
         self.inplace = inplace  # `x op= y`: the same for numbers, a mutation for arrays
         self.no_overflow = False
+        self.defer_events = False
+        self.events_absorbed = False
 
     def sources(self) -> list[Value]:
         return [self.lhs, self.rhs]
@@ -570,12 +575,15 @@ class LoopGuard(Op):
 
     True if, for every `i` of `loop`, every access's index is in [0, length) and `i + step`
     stays in int64 (vacuously, for an empty range). It tests the overflow flag first, so
-    every value it reads is exact.
+    every value it reads is exact. `defers_events`: the copy notices NumPy float warnings
+    once per strip (Binary.defer_events), so it may not run when the call is re-run to
+    find them exactly (backend/entry.py, RETRY).
     """
 
     def __init__(self, loop: RangeLoop, accesses: list[Access]) -> None:
         self.loop = loop
         self.accesses = accesses
+        self.defers_events = False
 
     def sources(self) -> list[Value]:
         return [self.loop.start, self.loop.stop, *(v for a in self.accesses for v in a.values())]

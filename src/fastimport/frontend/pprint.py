@@ -101,7 +101,10 @@ class _Printer(OpVisitor[str]):
         return f"{op.kind} {self.name(op.src)}"
 
     def visit_binary(self, op: Binary) -> str:
-        return f"{op.kind} {self.name(op.lhs)}, {self.name(op.rhs)}" + (" (no overflow)" if op.no_overflow else "")
+        flags = " (no overflow)" if op.no_overflow else ""
+        if op.defer_events:
+            flags += " (events absorbed)" if op.events_absorbed else " (events deferred)"
+        return f"{op.kind} {self.name(op.lhs)}, {self.name(op.rhs)}{flags}"
 
     def visit_compare(self, op: Compare) -> str:
         return f"cmp {op.kind} {self.name(op.lhs)}, {self.name(op.rhs)}"
@@ -186,7 +189,8 @@ class _Printer(OpVisitor[str]):
         return f"{self.name(access.array)}[{', '.join(axis(a.coef, a.terms) for a in access.axes)}]"
 
     def visit_loop_guard(self, op: LoopGuard) -> str:
-        return f"loop_guard {self.range_loop(op.loop)}: {', '.join(self.access(a) for a in op.accesses)}"
+        events = " (events deferred)" if op.defers_events else ""
+        return f"loop_guard {self.range_loop(op.loop)}: {', '.join(self.access(a) for a in op.accesses)}{events}"
 
     def visit_log_stores(self, op: LogStores) -> str:
         return f"log_stores {self.range_loop(op.loop)}: {', '.join(self.access(a) for a in op.stores)}"
