@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from tests.differential import assert_native, call, modules, same_outcome
 
 from fastimport.compiler import front_end
-from fastimport.frontend.ir import Binary, Index, LogStores, LoopGuard, SetIndex
+from fastimport.frontend.ir import Binary, Index, LoadLocal, LogStores, LoopGuard, SetIndex, StoreLocal
 from fastimport.frontend.types import Array, Ty
 from fastimport.frontend.versioning import LOOP_CHUNK
 from fastimport.runtime.dispatch import state_of
@@ -138,6 +138,14 @@ def with_global(a, out):
         out[i] = a[i + OFFSET]
 
 OFFSET = 2
+
+def bordered(a, out, n):
+    m = len(a)
+    for i in range(m):
+        if i == 0 or i == m - 1 or i == n * 2 + 1:
+            out[i] = a[i]
+        else:
+            out[i] = 0.5 * (a[i - 1] + a[i + 1])
 
 def scaled_sum(a, out, k):
     scale_into(a, out, k)
@@ -383,6 +391,26 @@ def test_locals_the_guard_cannot_rely_on() -> None:
     run_both("maybe_bound", a, False, 4)
     run_both("maybe_bound", a, True, 5)
     run_both("rebound", np.arange(6.0), np.zeros(6))
+
+
+def test_invariant_int_arithmetic_is_hoisted() -> None:
+    """`m - 1` and `n * 2 + 1` are computed once before the copy; the copy reads them from locals."""
+    ops = typed_ir(SRC, "bordered", (F1, F1, Ty.INT))
+    stored = {op.local.name for op in ops if isinstance(op, StoreLocal) and op.local.name.startswith("$invariant")}
+    loaded = {op.local.name for op in ops if isinstance(op, LoadLocal) and op.local.name.startswith("$invariant")}
+    assert len(stored) == 3  # m - 1, n * 2 and n * 2 + 1
+    assert loaded == stored
+    # The copy's index arithmetic stays in the body (it varies with i), unchecked.
+    assert any(isinstance(op, Binary) and op.type is Ty.INT and op.no_overflow for op in ops)
+
+
+@pytest.mark.parametrize("n", [3, -1, 2**61, 2**62, -(2**62) - 1, 2**63 - 1])
+def test_hoisted_arithmetic_matches(n: int) -> None:
+    """A hoisted `n * 2 + 1` that overflows int64 deopts (CPython's ints do not wrap); same arrays either way."""
+    a = np.linspace(0.0, 1.0, 3000)
+    run_both("bordered", a, np.zeros_like(a), n)
+    run_both("bordered", a[:1], np.zeros(1), n)
+    run_both("bordered", a[:0], np.zeros(0), n)
 
 
 # --- NumPy float events deferred to the strip (RETRY, then the precise re-run) ---------------

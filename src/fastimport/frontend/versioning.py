@@ -379,6 +379,7 @@ def _version(fn: FuncIR, loop: _Loop, preds: dict) -> None:
     stop = _add(pre, LoadLocal(loop.stop.local, check_bound=False), Ty.INT)
     range_loop = RangeLoop(start, stop, loop.step)
     hoisted = [_hoist(pre, access, leaves) for _op, access in accesses]
+    _hoist_invariant_ints(fn, loop, list(blocks.values()), pre, leaves)
     distinct = {_key(access): access for access in hoisted}  # `a[i]` read and stored is one check
     guard = _add(pre, LoopGuard(range_loop, list(distinct.values())), Ty.BOOL)
     pre.ops.append(Branch(guard, chunk, loop.header))
@@ -419,6 +420,52 @@ def _version(fn: FuncIR, loop: _Loop, preds: dict) -> None:
         if isinstance(op, StoreLocal) and op.local is loop.cur.local:
             op.src.no_overflow = True  # type: ignore[attr-defined]
     _defer_events(list(blocks.values()), guard)  # type: ignore[arg-type]
+
+
+def _hoist_invariant_ints(
+    fn: FuncIR, loop: _Loop, copy_blocks: list[BasicBlock], pre: BasicBlock, leaves: dict
+) -> None:
+    """Int `+ - *` of loop-invariant values (`nx - 1`), computed once in the guard's block for the copy.
+
+    Each result goes into a new local there, which the copy reads (blocks are emitted in
+    list order, and the guard's block comes after the copy's).
+
+    Without their overflow tests in the body, a test like `i == 0 or k == nz - 1` is a
+    few compares LLVM can merge into one branch, or a select the vectorizer takes. The
+    hoisted op runs even where the loop would not have reached it: if it overflows, the
+    call deopts where CPython might not have overflowed, which only costs time (the
+    bytecode re-run is exact); with a shape or length as operand it cannot overflow.
+    """
+    computed: dict[Value, Value] = {}  # a hoisted op in the copy -> its value in `pre`
+    replaced: dict[Value, Value] = {}  # ... -> the load of its local in the copy
+
+    def invariant(v: Value) -> bool:
+        return v in computed or _invariant(loop, v)
+
+    def operand(v: Value) -> Value:
+        return computed[v] if v in computed else _leaf(pre, v, leaves)
+
+    for block in copy_blocks:
+        kept: list[Op] = []
+        for op in block.ops:
+            if (
+                isinstance(op, Binary)
+                and op.kind in ("add", "sub", "mul")
+                and op.type is Ty.INT
+                and invariant(op.lhs)
+                and invariant(op.rhs)
+            ):
+                computed[op] = value = _add(pre, Binary(op.kind, operand(op.lhs), operand(op.rhs)), Ty.INT)
+                local = Local(f"$invariant{len(fn.locals)}", Ty.INT)
+                fn.locals[local.name] = local
+                pre.ops.append(StoreLocal(local, value))
+                replaced[op] = _new_op(LoadLocal(local, check_bound=False), Ty.INT)
+                kept.append(replaced[op])
+                continue
+            for name, field in list(vars(op).items()):
+                setattr(op, name, _remap(field, replaced, {}))
+            kept.append(op)
+        block.ops = kept
 
 
 def _defer_events(blocks: list[BasicBlock], guard: LoopGuard) -> None:
