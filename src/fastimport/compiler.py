@@ -129,7 +129,10 @@ def compile_specialization(
     lay = layout()
     module = ir.Module(name=f"fi_unit_{unit}")
     kernels: dict[Spec, ir.Function] = {}
-    inlined = _inlined_callees(specs, root_spec)
+    # The vectorizer costs compile time; it pays off only in versioned loops over arrays. Such
+    # a unit goes through LLVM's whole O2, whose inliner decides; any other is inlined by us.
+    vectorize = any(isinstance(op, LoopGuard) for spec in specs for op in spec.ir.all_ops())
+    inlined = set() if vectorize else _inlined_callees(specs, root_spec)
     for spec in specs:
         kernel = ir.Function(module, kernel_type(spec.ir), spec.ir.symbol)
         if spec is not root_spec:
@@ -150,8 +153,7 @@ def compile_specialization(
 
     # 5. optimize and link; fill in the object table, the world table and the data block
     engine = jit()
-    # The vectorizer costs compile time; it pays off only in versioned loops over arrays.
-    engine.load(module, vectorize=any(isinstance(op, LoopGuard) for spec in specs for op in spec.ir.all_ops()))
+    engine.load(module, vectorize=vectorize)
     for name, obj in zip(objects.names, objects.objects, strict=True):
         engine.set_pointer(name, id(obj))
     modules = {"math": vars(math)}
