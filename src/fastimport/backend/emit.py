@@ -109,6 +109,8 @@ def llvm_type(ty: Type | None) -> ir.Type:
 # Kernel statuses. RETRY: a versioned loop deferred a NumPy float event; the entry point
 # rolls the call back and runs it again in precise mode (frontend/versioning.py).
 OK, DEOPT, ERROR, RETRY = (ir.Constant(I32, n) for n in range(4))
+# Unions whose members compute alike with a NumPy scalar of the key's type (`FunctionEmitter.uniform`).
+UNIFORM = {Ty.F64: {Ty.FLOAT, Ty.F64}, Ty.I64: {Ty.INT, Ty.I64}}
 # Native calls nest at most as deep as CPython's recursion limit still allows (the
 # entry point reads it), and never deeper than this: C stack safety when a program
 # raises sys.setrecursionlimit() very high. Deeper, the kernel deopts.
@@ -398,6 +400,8 @@ class FunctionEmitter(ListOps, TupleOps, NumpyCalls, NumpyOps, LoopOps, OpVisito
         sources = dynamic_sources(op)
         if not sources:
             return False
+        if self.uniform(op, sources):
+            return True
         bld = self.builder
         key = ir.Constant(I32, 0)
         for src in sources:  # key = tag0 + N * tag1 + ...: one switch for all operands
@@ -429,6 +433,28 @@ class FunctionEmitter(ListOps, TupleOps, NumpyCalls, NumpyOps, LoopOps, OpVisito
         for value, block in incoming:
             phi.add_incoming(value, block)
         self.values[op] = phi
+        return True
+
+    def uniform(self, op: Op, sources: list[Value]) -> bool:
+        """Emit `op` once if every run-time type of its Union operand computes the same; False if not.
+
+        `s += a[i]` with `s = 0.0` (or `0`) first: s is `float|float64` (`int|int64`), and
+        with a float64 (int64) on the other side both cases are the same NumPy operation on
+        the same payload, with the same result type. No switch on the tag, so the loop
+        carrying `s` stays one straight line.
+        """
+        if not (isinstance(op, Binary) and op.kind in ("add", "sub", "mul") and len(sources) == 1):
+            return False
+        (src,) = sources
+        other = op.rhs if src is op.lhs else op.lhs
+        members = set(src.type.members)  # type: ignore[union-attr]
+        numpy = next((t for t in (Ty.F64, Ty.I64) if other.type is t and members == UNIFORM[t]), None)
+        if numpy is None:
+            return False
+        clone = substitute(op, {id(src): Shadow(numpy, self.unpack(numpy, self.value(src)))})
+        clone.type = concrete_type(clone)
+        clone.accept(self)
+        self.values[op] = self.coerce(self.values.pop(clone), clone.type, op.type)
         return True
 
     def deopt_if(self, cond: ir.Value) -> None:
