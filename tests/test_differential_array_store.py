@@ -166,8 +166,10 @@ def test_store_loops_in_every_layout(dtype: str, data: st.DataObject, n: int, m:
         assert_same_store("bump", arr, k, src=src, want_native=False)
     for arr in layouts(two):
         assert_same_store("bump2", arr, k, src=src, want_native=False)
+    # Every call above may deopt (int32 max + 2 warns in NumPy): a call that cannot, natively.
+    assert_same_store("bump", np.ones(4, dtype=NP_TYPES[dtype]), True, src=src, want_native=False)
     fast, _ = modules(src)
-    assert record_of(fast.bump).native_calls + record_of(fast.bump2).native_calls > 0
+    assert record_of(fast.bump).native_calls > 0
 
 
 def test_stores_through_aliases_and_views() -> None:
