@@ -26,7 +26,7 @@ from tests.differential import assert_native, call, modules, same_outcome
 from fastimport.compiler import front_end
 from fastimport.frontend.ir import Binary, Index, LoadLocal, LogStores, LoopGuard, SetIndex, StoreLocal
 from fastimport.frontend.types import Array, Ty
-from fastimport.frontend.versioning import LOOP_CHUNK
+from fastimport.frontend.versioning import ADDEND_BOUND, LOOP_CHUNK
 from fastimport.runtime.dispatch import state_of
 from fastimport.testing import record_of
 
@@ -146,6 +146,20 @@ def bordered(a, out, n):
             out[i] = a[i]
         else:
             out[i] = 0.5 * (a[i - 1] + a[i + 1])
+
+def moments(a, start):
+    s = start
+    q = 0
+    d = 0
+    count = 0
+    for i in range(len(a)):
+        x = a[i]
+        s += x
+        q += x * x
+        d -= x * i
+        if x > 0:
+            count += 1
+    return s, q, d, count
 
 def scaled_sum(a, out, k):
     scale_into(a, out, k)
@@ -413,6 +427,56 @@ def test_hoisted_arithmetic_matches(n: int) -> None:
     run_both("bordered", a[:0], np.zeros(0), n)
 
 
+# --- int arithmetic the vectorizer can take: bounded accumulators, sign-checked adds ---------
+
+
+def test_bounded_accumulators_in_the_copy() -> None:
+    """`s += x`, `q += x * x`, `d -= x * i`, `count += 1` accumulate unchecked; the strip bounds them."""
+    ops = typed_ir(SRC, "moments", (Array(Ty.I64, 1), Ty.INT))
+    (guard,) = [op for op in ops if isinstance(op, LoopGuard)]
+    assert guard.defers_checks
+    assert sum(1 for op in ops if isinstance(op, Binary) and op.bounded) == 4
+    assert sum(1 for op in ops if isinstance(op, Binary) and op.strip_checked and op.kind == "mul") == 2
+    (chunk,) = [op for op in ops if type(op).__name__ == "LoopChunk"]
+    assert len(chunk.accumulators) == 4
+
+
+_BIG = [0, 1, -1, 2**31 - 1, 2**31, -(2**31), ADDEND_BOUND - 1, ADDEND_BOUND, -ADDEND_BOUND, 2**62, 2**63 - 1, -(2**63)]
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    values=st.lists(st.sampled_from(_BIG) | st.integers(-(2**63), 2**63 - 1) | st.integers(-1000, 1000), max_size=40),
+    start=st.sampled_from([0, 5, -(2**62), 2**62 + 7, 2**63 - 1, 2**70]),
+    repeat=st.sampled_from([1, 300]),
+)
+def test_bounded_sums_match(values: list[int], start: int, repeat: int) -> None:
+    """Prefix sums that leave int64 (and come back), accumulators past the bound, big addends: CPython's outcome.
+
+    NumPy's values, types and overflow warnings, or Python's big ints.
+    """
+    run_both("moments", np.array(values * repeat, dtype=np.int64), start)
+
+
+def test_empty_loop_with_a_big_accumulator() -> None:
+    """The precise re-run never takes a copy, not even an empty one (whose strip start would ask again)."""
+    for start in (2**62 + 7, -(2**63), 2**63 - 1):
+        run_both("moments", np.zeros(0, dtype=np.int64), start)
+        run_both("moments", np.ones(3, dtype=np.int64), start)
+
+
+def test_accumulators_past_the_bound_stay_exact() -> None:
+    """Sums beyond ACCUMULATOR_BOUND that never leave int64: re-run precisely, natively, without a warning."""
+    a = np.full(3 * LOOP_CHUNK, ADDEND_BOUND // 2, dtype=np.int64)  # the sum: 1.5 * 2**62
+    fast, _ref = modules(SRC)
+    run_both("isum", a[:10])  # compiles
+    record = record_of(fast.isum)
+    deopts, calls = record.deopts, record.native_calls
+    run_both("isum", a)  # past 2**62 in the last strip: its check fails
+    assert (record.deopts, record.native_calls) == (deopts, calls + 1)
+    run_both("isum", np.arange(5 * LOOP_CHUNK, dtype=np.int64))
+
+
 # --- NumPy float events deferred to the strip (RETRY, then the precise re-run) ---------------
 
 
@@ -420,7 +484,7 @@ def test_deferred_events_in_the_copy() -> None:
     """The copy's NumPy float ops note non-finite results in a flag; its guard says so; the original keeps its tests."""
     ops = typed_ir(SRC, "stencil", (Array(Ty.F64, 2), Array(Ty.F64, 2)))
     (guard,) = [op for op in ops if isinstance(op, LoopGuard)]
-    assert guard.defers_events
+    assert guard.defers_checks
     deferred = [op for op in ops if isinstance(op, Binary) and op.defer_events]
     exact = [op for op in ops if isinstance(op, Binary) and op.type is Ty.F64 and not op.defer_events]
     assert len(deferred) == len(exact) == 4  # three adds and a multiply, in each copy

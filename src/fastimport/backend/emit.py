@@ -54,6 +54,7 @@ from fastimport.frontend.ir import (
     Goto,
     LoadGlobal,
     LoadLocal,
+    LoopGuard,
     MathCall,
     Op,
     OpVisitor,
@@ -67,6 +68,7 @@ from fastimport.frontend.ir import (
 )
 from fastimport.frontend.mathlib import MATH_FUNCTIONS
 from fastimport.frontend.types import NUMPY_INTS, SCALARS, Array, List, Tuple, Ty, Type, Union
+from fastimport.frontend.versioning import ADDEND_BOUND
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -323,7 +325,7 @@ class FunctionEmitter(ListOps, TupleOps, NumpyCalls, NumpyOps, LoopOps, OpVisito
         bld.ret(kernel_result(bld, self.fn.ret_type, None, DEOPT))
         bld.position_at_end(self.error_block)
         bld.ret(kernel_result(bld, self.fn.ret_type, None, ERROR))
-        defers = any(isinstance(op, Binary) and op.defer_events for op in self.fn.all_ops())
+        defers = any(isinstance(op, LoopGuard) and op.defers_checks for op in self.fn.all_ops())
         if defers:
             self.retry_block = self.func.append_basic_block("retry")
             bld.position_at_end(self.retry_block)
@@ -343,10 +345,10 @@ class FunctionEmitter(ListOps, TupleOps, NumpyCalls, NumpyOps, LoopOps, OpVisito
             self.slots[local.name] = (value, bound)
         self.overflow = bld.alloca(I1, name="overflow")
         bld.store(ir.Constant(I1, 0), self.overflow)
-        self.nonfinite: ir.Value | None = None  # set by NumPy float ops with deferred events
+        self.deferred: ir.Value | None = None  # checks a versioned copy defers (frontend/versioning.py)
         if defers:
-            self.nonfinite = bld.alloca(I1, name="nonfinite")
-            bld.store(ir.Constant(I1, 0), self.nonfinite)
+            self.deferred = bld.alloca(I1, name="deferred")
+            bld.store(ir.Constant(I1, 0), self.deferred)
         self.ticks = bld.alloca(I32, name="ticks")
         bld.store(ir.Constant(I32, SIGNAL_INTERVAL), self.ticks)
         self.begin_numpy_state(self.fn)
@@ -457,6 +459,32 @@ class FunctionEmitter(ListOps, TupleOps, NumpyCalls, NumpyOps, LoopOps, OpVisito
         self.values[op] = self.coerce(self.values.pop(clone), clone.type, op.type)
         return True
 
+    def strip_int_binary(self, kind: str, a: ir.Value, b: ir.Value, *, bounded: bool) -> ir.Value:
+        """A `+ - *` in a versioned copy, checked in a way the vectorizer takes (see `int_binary`)."""
+        bld = self.builder
+        emit = {"add": bld.add, "sub": bld.sub, "mul": bld.mul}[kind]
+        r = emit(a, b)
+        if bounded:  # s + x: x small enough (s is bounded at each strip's start: LoopChunk)
+            self.defer_if(bld.icmp_unsigned(">=", self.int_abs(b), ir.Constant(I64, ADDEND_BOUND)))
+        elif kind == "mul":  # |a|, |b| < 2**31: |a * b| < 2**62; otherwise the precise re-run decides
+            limit = ir.Constant(I64, 1 << 31)
+            self.defer_if(bld.icmp_unsigned(">=", self.int_abs(a), limit))
+            self.defer_if(bld.icmp_unsigned(">=", self.int_abs(b), limit))
+        else:  # wrapped iff the result's sign differs from both addends' (add), from a's but not b's (sub)
+            other = b if kind == "add" else bld.not_(b)
+            wrapped = bld.and_(bld.xor(a, r), bld.xor(other, r))
+            self.overflow_if(bld.icmp_signed("<", wrapped, ir.Constant(I64, 0)))
+        return r
+
+    def int_abs(self, x: ir.Value) -> ir.Value:
+        """|x| (INT64_MIN stays INT64_MIN: 2**63 unsigned)."""
+        return self.builder.call(intrinsic(self.module, "llvm.abs.i64", I64, [I64, I1]), [x, ir.Constant(I1, 0)])
+
+    def defer_if(self, cond: ir.Value) -> None:
+        """Note a check a versioned copy defers; `check_overflow` returns RETRY if one was noted."""
+        bld = self.builder
+        bld.store(bld.or_(bld.load(self.deferred, typ=I1), cond), self.deferred)
+
     def deopt_if(self, cond: ir.Value) -> None:
         cont = self.func.append_basic_block()
         self.builder.cbranch(cond, self.deopt_block, cont)
@@ -470,9 +498,9 @@ class FunctionEmitter(ListOps, TupleOps, NumpyCalls, NumpyOps, LoopOps, OpVisito
     def check_overflow(self) -> None:
         """Deopt if an overflow was noted; return RETRY if a deferred NumPy float event may have been."""
         self.deopt_if(self.builder.load(self.overflow, typ=I1))
-        if self.nonfinite is not None:
+        if self.deferred is not None:
             cont = self.func.append_basic_block()
-            self.builder.cbranch(self.builder.load(self.nonfinite, typ=I1), self.retry_block, cont)
+            self.builder.cbranch(self.builder.load(self.deferred, typ=I1), self.retry_block, cont)
             self.builder.position_at_end(cont)
 
     def as_float(self, v: Value) -> ir.Value:
@@ -555,11 +583,20 @@ class FunctionEmitter(ListOps, TupleOps, NumpyCalls, NumpyOps, LoopOps, OpVisito
             emit = self.builder.add if op.kind == "add" else self.builder.sub
             self.values[op] = emit(self.as_int_value(op.lhs), self.as_int_value(op.rhs), flags=["nsw"])
         else:
-            self.values[op] = self.int_binary(op.kind, self.as_int_value(op.lhs), self.as_int_value(op.rhs))
+            a, b = self.as_int_value(op.lhs), self.as_int_value(op.rhs)
+            self.values[op] = self.int_binary(op.kind, a, b, check=op.int_check)
 
-    def int_binary(self, kind: str, a: ir.Value, b: ir.Value) -> ir.Value:
+    def int_binary(self, kind: str, a: ir.Value, b: ir.Value, *, check: str = "exact") -> ir.Value:
+        """A <kind> b of int64-held ints, floor semantics; leaving int64 is an overflow.
+
+        `check` (Binary.int_check) for `+ - *` in a versioned loop's copy: "bounded" and
+        "strip" avoid the overflow intrinsics, which stop LLVM's vectorizer
+        (frontend/versioning.py `_bound_int_ops`).
+        """
         bld = self.builder
         zero, minus1 = ir.Constant(I64, 0), ir.Constant(I64, -1)
+        if kind in ("add", "sub", "mul") and check != "exact":
+            return self.strip_int_binary(kind, a, b, bounded=check == "bounded")
         if kind in ("add", "sub", "mul"):
             res = getattr(bld, f"s{kind}_with_overflow")(a, b)
             self.overflow_if(bld.extract_value(res, 1))

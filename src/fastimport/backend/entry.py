@@ -31,7 +31,13 @@ from dataclasses import dataclass
 
 from llvmlite import ir
 
-from fastimport.backend.callscope import emit_finish, emit_new_log, emit_precise_scope, emit_undo_runtime
+from fastimport.backend.callscope import (
+    emit_finish,
+    emit_is_precise,
+    emit_new_log,
+    emit_precise_scope,
+    emit_undo_runtime,
+)
 from fastimport.backend.capi import F64, I8, I32, I64, PTR, declare
 from fastimport.backend.emit import (
     DEOPT,
@@ -348,9 +354,12 @@ def _emit_core(module: ir.Module, shape: Shape, objects: ObjectTable) -> ir.Func
     switch.add_case(RETRY, retry)
     bld.position_at_end(error)
     bld.ret(ir.Constant(PTR, None))  # a Python exception is set (KeyboardInterrupt)
-    # Only a versioned loop deferring NumPy float events returns RETRY, and in the
-    # precise re-run none of them runs its copy: this runs the kernel twice at most.
+    # Only a versioned loop deferring checks returns RETRY, and in the precise re-run none
+    # of them runs its copy; should one still, the bytecode runs: the kernel runs twice at most.
     bld.position_at_end(retry)
+    again = core.append_basic_block("again")
+    bld.cbranch(emit_is_precise(bld, undo), miss, again)
+    bld.position_at_end(again)
     emit_precise_scope(bld, undo)
     bld.branch(run)
 

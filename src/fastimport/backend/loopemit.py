@@ -18,7 +18,8 @@ from llvmlite import ir
 from fastimport.backend.callscope import emit_is_precise, emit_record_run
 from fastimport.backend.capi import I32, I64
 from fastimport.frontend.numpy_types import ITEM_BITS
-from fastimport.frontend.versioning import LOOP_CHUNK, LOOP_MIN_CHUNK
+from fastimport.frontend.types import Ty, Union
+from fastimport.frontend.versioning import ACCUMULATOR_BOUND, LOOP_CHUNK, LOOP_MIN_CHUNK
 
 if TYPE_CHECKING:
     from fastimport.frontend.ir import AxisIndex, LogStores, LoopChunk, LoopGuard, RangeLoop, Value
@@ -41,6 +42,9 @@ class LoopOps:
     # Provided by FunctionEmitter.
     def value(self, v: Value) -> ir.Value: ...  # type: ignore[empty-body]  # noqa: D102
     def check_overflow(self) -> None: ...  # noqa: D102
+    def defer_if(self, cond: ir.Value) -> None: ...  # noqa: D102
+    def int_abs(self, x: ir.Value) -> ir.Value: ...  # type: ignore[empty-body]  # noqa: D102
+    def unpack(self, ty: Ty, union: ir.Value) -> ir.Value: ...  # type: ignore[empty-body]  # noqa: D102
     def check_signals(self, ticks: ir.Value, amount: ir.Value | None = None) -> None: ...  # noqa: D102
     def stride(self, arr: Array, base: ir.Value, axis: int) -> ir.Value: ...  # type: ignore[empty-body]  # noqa: D102
 
@@ -62,9 +66,11 @@ class LoopOps:
                 dim = bld.sext(bld.extract_value(base, [1, axis]), I128)
                 ok = bld.and_(ok, bld.icmp_signed(">=", low, ir.Constant(I128, 0)))
                 ok = bld.and_(ok, bld.icmp_signed("<", high, dim))
-        if op.defers_events:  # the precise re-run takes the checked loop
-            ok = bld.and_(ok, bld.not_(emit_is_precise(bld, self.undo)))
-        self.values[op] = bld.or_(bld.not_(nonempty), ok)
+        take = bld.or_(bld.not_(nonempty), ok)
+        if op.defers_checks:  # the precise re-run takes the checked loop (even an empty one: the
+            # copy's strip start checks its accumulators, which would ask for RETRY again)
+            take = bld.and_(take, bld.not_(emit_is_precise(bld, self.undo)))
+        self.values[op] = take
 
     def visit_log_stores(self, op: LogStores) -> None:
         """One undo-log run per store: the elements it can overwrite in the whole loop (unit step)."""
@@ -88,6 +94,11 @@ class LoopOps:
     def visit_loop_chunk(self, op: LoopChunk) -> None:
         """The end of the next strip: as many steps as the loop has run, within [LOOP_MIN_CHUNK, LOOP_CHUNK]."""
         bld = self.builder
+        for acc in op.accumulators:  # small enough for a strip of bounded steps (versioning._bound_int_ops)
+            value = self.value(acc)
+            if isinstance(acc.type, Union):
+                value = self.unpack(Ty.I64, value)
+            self.defer_if(bld.icmp_unsigned(">", self.int_abs(value), ir.Constant(I64, ACCUMULATOR_BOUND)))
         self.check_overflow()
         start, cur, stop = (bld.sext(self.value(v), I128) for v in (op.start, op.cur, op.stop))
         step = abs(op.step)

@@ -120,14 +120,14 @@ class NumpyOps:
     undo: ir.Value
     deopt_block: ir.Block
     error_block: ir.Block
-    nonfinite: ir.Value | None
+    deferred: ir.Value | None
 
     # Provided by FunctionEmitter.
     def value(self, v: Value) -> ir.Value: ...  # type: ignore[empty-body]  # noqa: D102
     def deopt_if(self, cond: ir.Value) -> None: ...  # noqa: D102
     def overflow_if(self, cond: ir.Value) -> None: ...  # noqa: D102
     def check_overflow(self) -> None: ...  # noqa: D102
-    def int_binary(self, kind: str, a: ir.Value, b: ir.Value) -> ir.Value: ...  # type: ignore[empty-body]  # noqa: D102
+    def int_binary(self, kind: str, a: ir.Value, b: ir.Value, *, check: str = "exact") -> ir.Value: ...  # type: ignore[empty-body]  # noqa: D102
     def entry_alloca(self, ty: ir.Type, count: int = 1) -> ir.Value: ...  # type: ignore[empty-body]  # noqa: D102
     def truth(self, v: Value) -> ir.Value: ...  # type: ignore[empty-body]  # noqa: D102
     def load_object(self, obj: object) -> ir.Value: ...  # type: ignore[empty-body]  # noqa: D102
@@ -452,7 +452,7 @@ class NumpyOps:
             emit = {"add": bld.or_, "mul": bld.and_, "and": bld.and_, "or": bld.or_, "xor": bld.xor}[op.kind]
             return emit(x, y)
         x, y = self.convert(op.lhs, result), self.convert(op.rhs, result)
-        r = self.int_binary(op.kind, x, y)  # floor semantics, as NumPy; zero division deopts
+        r = self.int_binary(op.kind, x, y, check=op.int_check)  # floor semantics, as NumPy; zero division deopts
         self.check_range(result, r)
         return r
 
@@ -475,7 +475,7 @@ class NumpyOps:
         if deferred:
             if not noted:
                 return r
-            bld.store(bld.or_(bld.load(self.nonfinite, typ=I1), bld.not_(self.is_finite(r))), self.nonfinite)
+            bld.store(bld.or_(bld.load(self.deferred, typ=I1), bld.not_(self.is_finite(r))), self.deferred)
         else:
             self.float_event(r, [x, y])
         return r

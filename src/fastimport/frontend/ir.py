@@ -163,9 +163,15 @@ class Binary(Op):
 
     `no_overflow`: an int add/sub a loop guard proved stays in int64 (an array index in
     bounds, the range's next value), emitted without the overflow check.
-    `defer_events`: a NumPy float operation in a versioned loop's copy, whose NumPy
-    warnings are noticed once per strip (frontend/versioning.py), not where they happen;
-    `events_absorbed`: one of those whose non-finite result always reaches another's.
+    In a versioned loop's copy (frontend/versioning.py), checks that would stop LLVM's
+    vectorizer are made differently:
+    `defer_events`: a NumPy float operation whose NumPy warnings are noticed once per
+    strip, not where they happen; `events_absorbed`: one of those whose non-finite
+    result always reaches another's;
+    `strip_checked`: an int add, sub or mul checked without overflow intrinsics (add
+    and sub exactly, mul by bounding its operands, a deferred check);
+    `bounded`: an int accumulation `s = s + x` or `s - x`, emitted wrapping: x is bounded
+    at each iteration and s at each strip (LoopChunk.accumulators), so s cannot wrap.
     """
 
     KINDS: Final = frozenset(
@@ -180,9 +186,16 @@ class Binary(Op):
         self.no_overflow = False
         self.defer_events = False
         self.events_absorbed = False
+        self.strip_checked = False
+        self.bounded = False
 
     def sources(self) -> list[Value]:
         return [self.lhs, self.rhs]
+
+    @property
+    def int_check(self) -> str:
+        """How an int `+ - *` is checked: "bounded", "strip" or "exact" (overflow intrinsics)."""
+        return "bounded" if self.bounded else "strip" if self.strip_checked else "exact"
 
     def accept(self, visitor: OpVisitor[T]) -> T:
         return visitor.visit_binary(self)
@@ -575,15 +588,16 @@ class LoopGuard(Op):
 
     True if, for every `i` of `loop`, every access's index is in [0, length) and `i + step`
     stays in int64 (vacuously, for an empty range). It tests the overflow flag first, so
-    every value it reads is exact. `defers_events`: the copy notices NumPy float warnings
-    once per strip (Binary.defer_events), so it may not run when the call is re-run to
-    find them exactly (backend/entry.py, RETRY).
+    every value it reads is exact. `defers_checks`: the copy defers checks to its strips
+    (NumPy float warnings, int bounds: Binary.defer_events, .bounded, .strip_checked),
+    so it may not run when the call is re-run to decide them exactly (backend/entry.py,
+    RETRY).
     """
 
     def __init__(self, loop: RangeLoop, accesses: list[Access]) -> None:
         self.loop = loop
         self.accesses = accesses
-        self.defers_events = False
+        self.defers_checks = False
 
     def sources(self) -> list[Value]:
         return [self.loop.start, self.loop.stop, *(v for a in self.accesses for v in a.values())]
@@ -620,16 +634,19 @@ class LoopChunk(Op):
     at most LOOP_CHUNK iterations, and ends at `stop` at the latest: a loop that ends early
     has logged or computed little in vain. Where a strip starts, the deferred overflow flag
     is tested and signals are counted (once per strip instead of at every back edge).
+    `accumulators`: the values of the locals the copy's `bounded` ops accumulate into,
+    which must be small enough that a strip of bounded steps cannot make them wrap.
     """
 
-    def __init__(self, start: Value, cur: Value, stop: Value, step: int) -> None:
+    def __init__(self, start: Value, cur: Value, stop: Value, step: int, accumulators: list[Value]) -> None:
         self.start = start
         self.cur = cur
         self.stop = stop
         self.step = step
+        self.accumulators = accumulators
 
     def sources(self) -> list[Value]:
-        return [self.start, self.cur, self.stop]
+        return [self.start, self.cur, self.stop, *self.accumulators]
 
     def accept(self, visitor: OpVisitor[T]) -> T:
         return visitor.visit_loop_chunk(self)

@@ -102,6 +102,7 @@ class _Printer(OpVisitor[str]):
 
     def visit_binary(self, op: Binary) -> str:
         flags = " (no overflow)" if op.no_overflow else ""
+        flags += " (bounded)" if op.bounded else " (strip checked)" if op.strip_checked else ""
         if op.defer_events:
             flags += " (events absorbed)" if op.events_absorbed else " (events deferred)"
         return f"{op.kind} {self.name(op.lhs)}, {self.name(op.rhs)}{flags}"
@@ -189,14 +190,15 @@ class _Printer(OpVisitor[str]):
         return f"{self.name(access.array)}[{', '.join(axis(a.coef, a.terms) for a in access.axes)}]"
 
     def visit_loop_guard(self, op: LoopGuard) -> str:
-        events = " (events deferred)" if op.defers_events else ""
+        events = " (checks deferred)" if op.defers_checks else ""
         return f"loop_guard {self.range_loop(op.loop)}: {', '.join(self.access(a) for a in op.accesses)}{events}"
 
     def visit_log_stores(self, op: LogStores) -> str:
         return f"log_stores {self.range_loop(op.loop)}: {', '.join(self.access(a) for a in op.stores)}"
 
     def visit_loop_chunk(self, op: LoopChunk) -> str:
-        return f"loop_chunk from {self.name(op.start)}: {self.name(op.cur)}, {self.name(op.stop)}, {op.step}"
+        bounded = f" bounding {', '.join(self.name(v) for v in op.accumulators)}" if op.accumulators else ""
+        return f"loop_chunk from {self.name(op.start)}: {self.name(op.cur)}, {self.name(op.stop)}, {op.step}{bounded}"
 
     def visit_goto(self, op: Goto) -> str:
         return f"goto block{op.target.label}"
