@@ -468,13 +468,14 @@ def test_empty_loop_with_a_big_accumulator() -> None:
 def test_accumulators_past_the_bound_stay_exact() -> None:
     """Sums beyond ACCUMULATOR_BOUND that never leave int64: re-run precisely, natively, without a warning."""
     a = np.full(3 * LOOP_CHUNK, ADDEND_BOUND // 2, dtype=np.int64)  # the sum: 1.5 * 2**62
-    fast, _ref = modules(SRC)
-    run_both("isum", a[:10])  # compiles
+    src = SRC + "# fresh records: past the bound\n"  # no other test's deopts counted
+    fast, _ref = modules(src)
+    run_both("isum", a[:10], src=src)  # compiles
     record = record_of(fast.isum)
     deopts, calls = record.deopts, record.native_calls
-    run_both("isum", a)  # past 2**62 in the last strip: its check fails
+    run_both("isum", a, src=src)  # past 2**62 in the last strip: its check fails
     assert (record.deopts, record.native_calls) == (deopts, calls + 1)
-    run_both("isum", np.arange(5 * LOOP_CHUNK, dtype=np.int64))
+    run_both("isum", np.arange(5 * LOOP_CHUNK, dtype=np.int64), src=src)
 
 
 # --- NumPy float events deferred to the strip (RETRY, then the precise re-run) ---------------
@@ -496,11 +497,12 @@ def test_non_finite_inputs_rerun_natively(special: float) -> None:
     """Non-finite inputs are quiet in NumPy (inf + 1, nan * 2): the precise re-run gives CPython's arrays, natively."""
     u = np.linspace(0.0, 1.0, 40 * 300).reshape(40, 300)
     u[17, 123] = special
-    fast, _ref = modules(SRC)
-    run_both("stencil", u, np.zeros_like(u))  # compiles
+    src = SRC + "# fresh records: non-finite inputs\n"  # no other test's deopts counted
+    fast, _ref = modules(src)
+    run_both("stencil", u, np.zeros_like(u), src=src)  # compiles
     record = record_of(fast.stencil)
     deopts, calls = record.deopts, record.native_calls
-    run_both("stencil", u, np.zeros_like(u))
+    run_both("stencil", u, np.zeros_like(u), src=src)
     assert (record.deopts, record.native_calls) == (deopts, calls + 1)  # re-run natively, not deopted
     a = np.linspace(0.0, 1.0, 3 * LOOP_CHUNK)
     a[LOOP_CHUNK + 3] = special
