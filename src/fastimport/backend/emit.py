@@ -123,6 +123,20 @@ FALLBACK_NATIVE_DEPTH = 200
 # offered to other threads and pending signals (Ctrl-C) are handled: ~1% of a
 # 1 ns loop body, a few milliseconds of latency at worst.
 SIGNAL_INTERVAL = 1 << 14
+# i32 fi_checkpoint(): offer the GIL, then run pending signal handlers (nonzero: one raised).
+# One call per checkpoint site, defined once in the runtime module: less code per loop to compile.
+CHECKPOINT, CHECKPOINT_TYPE = "fi_checkpoint", ir.FunctionType(I32, [])
+
+
+def emit_checkpoint(module: ir.Module) -> None:
+    """Define `fi_checkpoint` (in the runtime module)."""
+    fn = ir.Function(module, CHECKPOINT_TYPE, CHECKPOINT)
+    bld = ir.IRBuilder(fn.append_basic_block("entry"))
+    thread_state = bld.call(declare(module, "PyEval_SaveThread"), [])
+    bld.call(declare(module, "PyEval_RestoreThread"), [thread_state])
+    bld.ret(bld.call(declare(module, "PyErr_CheckSignals"), []))
+
+
 TWO53 = 2**53
 INT64_MIN = -(2**63)
 
@@ -930,9 +944,8 @@ class FunctionEmitter(ListOps, TupleOps, NumpyCalls, NumpyOps, LoopOps, OpVisito
             # that interrupts us: _thread.interrupt_main()). Nothing native reads
             # Python state after the entry point, so a switch here is a legal schedule.
             self.leave_numpy_state()  # a signal handler sees the program's np.errstate
-            thread_state = bld.call(declare(self.module, "PyEval_SaveThread"), [])
-            bld.call(declare(self.module, "PyEval_RestoreThread"), [thread_state])
-            raised = bld.call(declare(self.module, "PyErr_CheckSignals"), [])
+            checkpoint = self.module.globals.get(CHECKPOINT) or ir.Function(self.module, CHECKPOINT_TYPE, CHECKPOINT)
+            raised = bld.call(checkpoint, [])
             cont = self.func.append_basic_block()
             bld.cbranch(bld.icmp_signed("!=", raised, ir.Constant(I32, 0)), self.error_block, cont)
             bld.position_at_end(cont)

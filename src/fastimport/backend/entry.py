@@ -47,6 +47,7 @@ from fastimport.backend.emit import (
     OK,
     RETRY,
     box_value,
+    emit_checkpoint,
     llvm_type,
     result_type,
 )
@@ -561,7 +562,7 @@ def shape_module_loaded(shape: Shape) -> Shape:
 
 @functools.cache
 def runtime_loaded() -> None:
-    """Compile `fi_world_ok` and the undo log's helpers into the JIT (once per process)."""
+    """Compile `fi_world_ok`, the undo log's helpers and `fi_checkpoint` into the JIT (once per process)."""
     from fastimport.runtime.funcobject import layout
 
     lay = layout()
@@ -569,6 +570,7 @@ def runtime_loaded() -> None:
     objects = ObjectTable(module, prefix="fi_runtime")
     emit_world_check(module, objects, lay.defaults_offset if lay is not None else None)
     emit_undo_runtime(module)
+    emit_checkpoint(module)
     _load_with_objects(module, objects)
 
 
