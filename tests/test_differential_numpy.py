@@ -25,6 +25,7 @@ from tests.numpy_values import (
 )
 from tests.strategies import floats
 
+from fastimport.frontend.types import Array, Ty, Union
 from fastimport.testing import record_of
 
 SETTINGS = settings(max_examples=60, deadline=None)
@@ -424,3 +425,36 @@ def test_float_trees_are_native() -> None:
     fast.stencil_like(np.arange(9.0), np.zeros(9))
     for fname in ("tree", "tree32", "stencil_like"):
         assert record_of(getattr(fast, fname)).status == "native", record_of(getattr(fast, fname)).reason
+
+
+SHAPES = """
+def get(a, k):
+    return a[k]
+
+def total(a):
+    s = 0
+    for x in a:
+        s += x
+    return s
+"""
+
+
+def test_shapes_with_unions_keep_their_own_entry_code() -> None:
+    """`(int64[:], int) -> int64` and `(int64[:]) -> int|int64` share no entry code (their names once did).
+
+    The second compiled used to find the first's code under the same symbol, whose guard wants two
+    arguments: every call missed, and the function ran as bytecode for good.
+    """
+    from fastimport.backend.entry import Shape
+
+    i64 = Array(Ty.I64, 1)
+    assert Shape((i64, Ty.INT), Ty.I64).name != Shape((i64,), Union((Ty.INT, Ty.I64))).name
+    src = SHAPES
+    fast, _ = modules(src)
+    a = np.arange(10, dtype=np.int64)
+    for _ in range(2):
+        assert_same_np(src, "get", a, 3)
+        assert_same_np(src, "total", a)
+    assert record_of(fast.get).native_calls > 0
+    assert record_of(fast.total).native_calls > 0
+    assert record_of(fast.total).deopts == 0

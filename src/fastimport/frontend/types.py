@@ -155,8 +155,13 @@ class Union(_Value):
 
     @property
     def name(self) -> str:
-        """For symbol names: `int_float`."""
-        return "_".join(t.name.lower() for t in self.members)
+        """For symbol names: `u2_int_float`.
+
+        The count first, so that every type's name is self-delimiting: entry code shared
+        by shape is named after the argument and result types, and `(a, int) -> int64`
+        and `(a) -> int|int64` must not both be `arr_i64_1c_int_i64`.
+        """
+        return "_".join([f"u{len(self.members)}", *(t.name.lower() for t in self.members)])
 
 
 # The union of Python's three number types (what `min(1, 2.0)` or `s = 0; s += 0.5` give).
