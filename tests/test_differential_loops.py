@@ -161,6 +161,24 @@ def moments(a, start):
             count += 1
     return s, q, d, count
 
+def nested_sum(a, reps):
+    s = 0
+    t = 0
+    for i in range(len(a)):
+        x = int(a[i])
+        k = 0
+        while k < reps:
+            s += x
+            t += a[i]
+            k += 1
+    return s, t
+
+def appended_stencil(u, out, seen):
+    seen.append(len(seen))
+    stencil(u, out)
+    seen.append(out[1, 1])
+    return len(seen)
+
 def scaled_sum(a, out, k):
     scale_into(a, out, k)
     return out[0] + 1.0
@@ -456,6 +474,35 @@ def test_bounded_sums_match(values: list[int], start: int, repeat: int) -> None:
     NumPy's values, types and overflow warnings, or Python's big ints.
     """
     run_both("moments", np.array(values * repeat, dtype=np.int64), start)
+
+
+def test_accumulators_in_an_inner_loop_are_checked_exactly() -> None:
+    """`s += x` in a `while` inside the versioned body runs any number of times per strip: not bounded.
+
+    (It once was, and wrapped silently: 3 * 40000 additions of 2**47 came out negative.)
+    """
+    ops = typed_ir(SRC, "nested_sum", (Array(Ty.I64, 1), Ty.INT))
+    assert any(isinstance(op, LoopGuard) for op in ops)
+    assert not any(isinstance(op, Binary) and op.bounded for op in ops)
+    big = np.full(3, 2**47, dtype=np.int64)
+    run_both("nested_sum", big, 40000)  # past int64: Python's big int, NumPy's warning and wrap
+    run_both("nested_sum", big, 10)
+    run_both("nested_sum", np.arange(5, dtype=np.int64), 3)
+
+
+def test_retry_rolls_back_a_callers_list() -> None:
+    """A RETRY after an append to the caller's list: the precise re-run starts from the list as it was."""
+    fast, ref = modules(SRC)
+    u = np.linspace(0.0, 1.0, 20 * 50).reshape(20, 50)
+    u[7, 9] = float("inf")  # quiet in NumPy; makes the stencil's strip ask for the precise re-run
+    results = []
+    for module in (ref, fast):
+        seen: list = [0.5]
+        out = np.zeros_like(u)
+        n = module.appended_stencil(u, out, seen)
+        results.append((n, seen, out.tobytes()))
+    assert results[0] == results[1]
+    assert_native(fast, "appended_stencil")
 
 
 def test_empty_loop_with_a_big_accumulator() -> None:

@@ -108,8 +108,9 @@ def llvm_type(ty: Type | None) -> ir.Type:
     return SCALAR_TYPES[ty or Ty.NONE]
 
 
-# Kernel statuses. RETRY: a versioned loop deferred a NumPy float event; the entry point
-# rolls the call back and runs it again in precise mode (frontend/versioning.py).
+# Kernel statuses. RETRY: a check a versioned loop deferred failed (a NumPy float event, an
+# int bound); the entry point rolls the call back and runs it again in precise mode
+# (frontend/versioning.py).
 OK, DEOPT, ERROR, RETRY = (ir.Constant(I32, n) for n in range(4))
 # Unions whose members compute alike with a NumPy scalar of the key's type (`FunctionEmitter.uniform`).
 UNIFORM = {Ty.F64: {Ty.FLOAT, Ty.F64}, Ty.I64: {Ty.INT, Ty.I64}}
@@ -510,7 +511,7 @@ class FunctionEmitter(ListOps, TupleOps, NumpyCalls, NumpyOps, LoopOps, OpVisito
         bld.store(bld.or_(bld.load(self.overflow, typ=I1), cond), self.overflow)
 
     def check_overflow(self) -> None:
-        """Deopt if an overflow was noted; return RETRY if a deferred NumPy float event may have been."""
+        """Deopt if an overflow was noted; return RETRY if a deferred check failed."""
         self.deopt_if(self.builder.load(self.overflow, typ=I1))
         if self.deferred is not None:
             cont = self.func.append_basic_block()

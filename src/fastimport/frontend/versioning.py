@@ -414,7 +414,7 @@ def _version(fn: FuncIR, loop: _Loop, preds: dict) -> None:
         if isinstance(op, StoreLocal) and op.local is loop.cur.local:
             op.src.no_overflow = True  # type: ignore[attr-defined]
     _defer_events(copy_blocks, guard)  # type: ignore[arg-type]
-    accumulators = _bound_int_ops(copy_blocks, guard)  # type: ignore[arg-type]
+    accumulators = _bound_int_ops(copy_blocks, blocks[loop.header], guard)  # type: ignore[arg-type]
 
     # Strips: the copy's header compares with the strip's end; at a strip's end, the next
     # strip, whose elements the stores can overwrite are logged first, as one run each.
@@ -498,7 +498,7 @@ def _is_int(v: Value) -> bool:
     return ty in (Ty.INT, Ty.I64) or (isinstance(ty, Union) and set(ty.members) <= {Ty.INT, Ty.I64})
 
 
-def _bound_int_ops(blocks: list[BasicBlock], guard: LoopGuard) -> list[Local]:
+def _bound_int_ops(blocks: list[BasicBlock], header: BasicBlock, guard: LoopGuard) -> list[Local]:
     """Int arithmetic in the copy, checked in ways the vectorizer can take; returns the accumulators.
 
     `sadd.with.overflow` and its kin stop LLVM's loop vectorizer, and a running sum's
@@ -508,7 +508,9 @@ def _bound_int_ops(blocks: list[BasicBlock], guard: LoopGuard) -> list[Local]:
       |x| < ADDEND_BOUND at each step and |s| <= ACCUMULATOR_BOUND at each strip's start
       (LoopChunk) mean no prefix sum of a strip (at most LOOP_CHUNK steps) can leave
       int64, so the wrapping sum is the exact one. A bound that does not hold is a
-      deferred check (RETRY: the precise re-run decides exactly).
+      deferred check (RETRY: the precise re-run decides exactly). Only where it runs at
+      most once per iteration: not in a loop inside the body (a `while` there could add
+      any number of times per strip).
     - any other int `+ - *`: `strip_checked`: add and sub test the signs (exact, into
       the overflow flag); mul holds if both operands are below 2**31 in magnitude, a
       deferred check otherwise.
@@ -518,8 +520,9 @@ def _bound_int_ops(blocks: list[BasicBlock], guard: LoopGuard) -> list[Local]:
     for op in ops:
         for src in op.sources():
             users.setdefault(src, []).append(op)
+    once = [op for block in blocks if not _in_inner_cycle(block, header, blocks) for op in block.ops]
     accumulators = []
-    for op in ops:
+    for op in once:
         r = op.src if isinstance(op, StoreLocal) else None  # type: ignore[attr-defined]
         if not (isinstance(r, Binary) and r.kind in ("add", "sub") and not r.no_overflow and _is_int(r)):
             continue
@@ -549,23 +552,44 @@ def _bound_int_ops(blocks: list[BasicBlock], guard: LoopGuard) -> list[Local]:
     return accumulators
 
 
+def _in_inner_cycle(block: BasicBlock, header: BasicBlock, blocks: list[BasicBlock]) -> bool:
+    """Whether `block` can run again without the loop's header running in between."""
+    inside = set(blocks)
+    seen: set[BasicBlock] = set()
+    term = block.terminator
+    work = [t for t in (term.targets() if term is not None else []) if t in inside and t is not header]
+    while work:
+        b = work.pop()
+        if b is block:
+            return True
+        if b not in seen:
+            seen.add(b)
+            term = b.terminator
+            work.extend(t for t in (term.targets() if term is not None else []) if t in inside and t is not header)
+    return False
+
+
 def _absorb_events(blocks: Iterable[BasicBlock]) -> None:
     """Deferred float ops whose every use is a deferred `+ - *` need not note their own result.
 
     A non-finite operand of `+`, `-` or `*` always makes a non-finite result (inf + 1,
     inf - inf, inf * 0, nan * 1...), so such a result reaches a noted one: in
     `0.25 * (a + b + c + d)` only the product is tested. (`/` is no such user: 1 / inf is 0.)
+    The users must be in the op's own block, which runs them whenever it runs the op.
     """
     users: dict[Value, list[Op]] = {}
-    ops = [op for block in blocks for op in block.ops]
-    for op in ops:
-        for src in op.sources():
-            users.setdefault(src, []).append(op)
-    for op in ops:
+    block_of: dict[Op, BasicBlock] = {}
+    for block in blocks:
+        for op in block.ops:
+            block_of[op] = block
+            for src in op.sources():
+                users.setdefault(src, []).append(op)
+    for op, block in block_of.items():
         if isinstance(op, Binary) and op.defer_events:
             uses = users.get(op, [])
             op.events_absorbed = bool(uses) and all(
-                isinstance(u, Binary) and u.defer_events and u.kind in ("add", "sub", "mul") for u in uses
+                isinstance(u, Binary) and u.defer_events and u.kind in ("add", "sub", "mul") and block_of[u] is block
+                for u in uses
             )
 
 
