@@ -285,3 +285,55 @@ def test_repeat_count_that_overflowed() -> None:
     assert_same_native(src, "rep", 3)
     assert_same(src, "rep", 2**32 + 1)
     assert_same(src, "rep", 2**31)
+
+
+SHARED = """
+def bump(lst, k):
+    for r in range(k):
+        for i in range(len(lst)):
+            lst[i] += 1.0
+    return lst[0]
+
+def bump_then_fail(lst, k):
+    for r in range(k):
+        for i in range(len(lst)):
+            lst[i] += 1.0
+    return lst[k]
+"""
+
+
+def test_float_stores_never_change_a_float_someone_else_holds() -> None:
+    """A float stored into a list may reuse the old item's object, but only one the list alone holds.
+
+    The caller's own references (a local, the same object in two slots, another list)
+    keep their values, as after CPython's new float.
+    """
+    m = native(SHARED)
+    m.bump([1.0, 2.0], 1)
+    mine = 10.0**10 + 0.5  # not a constant of any code object
+    other = [mine]
+    lst = [mine, mine, float(3)]
+    assert m.bump(lst, 3) == mine + 3.0
+    assert mine == 10.0**10 + 0.5
+    assert other == [10.0**10 + 0.5]
+    assert lst == [mine + 3.0, mine + 3.0, 6.0]
+    assert lst[0] is not lst[1]  # two stores, two objects, as in CPython
+    assert record_of(m.bump).deopts == 0
+
+
+def test_float_stores_rolled_back_whole() -> None:
+    """Stores that reused objects are undone before the bytecode re-runs a call: each store happens once.
+
+    The native run adds 1.0 four times per item (the later times in place), then deopts at
+    `lst[4]`; the bytecode must start from the caller's values, or the items would end up 8.0 higher.
+    """
+    fast, ref = modules(SHARED)
+    fast.bump_then_fail([1.0, 2.0, 3.0, 4.0], 1)
+    first, second = 10.0**10 + 0.5, 10.0**10 + 1.5
+    for m in (fast, ref):
+        lst = [first, second]
+        with pytest.raises(IndexError):
+            m.bump_then_fail(lst, 4)
+        assert lst == [first + 4.0, second + 4.0]
+    assert (first, second) == (10.0**10 + 0.5, 10.0**10 + 1.5)
+    assert record_of(fast.bump_then_fail).deopts == 1

@@ -902,7 +902,10 @@ class FunctionEmitter(ListOps, TupleOps, NumpyCalls, NumpyOps, LoopOps, OpVisito
         self.values[op] = value
 
     def load_object(self, obj: object) -> ir.Value:
-        return self.builder.load(self.objects.ref(obj), typ=PTR)
+        load = self.builder.load(self.objects.ref(obj), typ=PTR)
+        # The loader fills the object table before any code runs and never changes it.
+        load.set_metadata("invariant.load", self.module.add_metadata([]))
+        return load
 
     def raise_if(self, cond: ir.Value) -> None:
         """Leave with status 2: a Python exception (here MemoryError) is set."""

@@ -30,10 +30,32 @@ if TYPE_CHECKING:
     from fastimport.frontend.ir import ArrayAttr, Index, ListAppend, NewList, SetIndex
 
 FLOAT_VALUE_OFFSET = 16  # PyFloatObject.ob_fval
+REFCNT_OFFSET = 0  # PyObject.ob_refcnt
 TYPE_OFFSET = 8  # PyObject.ob_type
 LIST_SIZE_OFFSET = 16  # PyVarObject.ob_size
 LIST_ITEMS_OFFSET = 24  # PyListObject.ob_item
 TOUCH_CACHE = 8  # lists remembered per kernel invocation (direct-mapped by address)
+
+# Type-based alias analysis: each object field the list code reads or writes gets its own
+# TBAA type, so LLVM knows that storing a float's value cannot change a list's size, its
+# item array, an item pointer or an object's type, and keeps those loads across the store.
+# (Fields are told apart by offset and LLVM type: a list's ob_size and a float's ob_fval
+# share offset 16.) Accesses without a tag, and calls, still alias everything.
+FIELDS = {
+    (REFCNT_OFFSET, I64): "ob_refcnt",
+    (TYPE_OFFSET, PTR): "ob_type",
+    (LIST_SIZE_OFFSET, I64): "PyListObject.ob_size",
+    (LIST_ITEMS_OFFSET, PTR): "PyListObject.ob_item",
+    (FLOAT_VALUE_OFFSET, F64): "PyFloatObject.ob_fval",
+}
+ITEM_SLOT = "PyListObject.ob_item[]"
+
+
+def tag_access(module: ir.Module, instruction: ir.Instruction, field: str) -> None:
+    """Mark a load or store as an access to `field` only (TBAA, scalar form)."""
+    root = module.add_metadata([ir.MetaDataString(module, "fastimport objects")])
+    node = module.add_metadata([ir.MetaDataString(module, field), root, ir.Constant(I64, 0)])
+    instruction.set_metadata("tbaa", module.add_metadata([node, node, ir.Constant(I64, 0)]))
 
 
 class ListOps:
@@ -41,7 +63,9 @@ class ListOps:
 
     def _field(self, obj: ir.Value, offset: int, ty: ir.Type) -> ir.Value:
         bld = self.builder  # type: ignore[attr-defined]
-        return bld.load(bld.gep(obj, [ir.Constant(I64, offset)], source_etype=I8), typ=ty)
+        load = bld.load(bld.gep(obj, [ir.Constant(I64, offset)], source_etype=I8), typ=ty)
+        tag_access(self.module, load, FIELDS[offset, ty])  # type: ignore[attr-defined]
+        return load
 
     def list_size(self, lst: ir.Value) -> ir.Value:
         """The current number of items."""
@@ -69,6 +93,7 @@ class ListOps:
             self.deopt_if(bld.icmp_signed("!=", size, ir.Constant(I64, op.unpack)))  # type: ignore[attr-defined]
         index = self.as_int_value(op.indices[0])  # type: ignore[attr-defined]
         obj = bld.load(self._slot(lst, index, size)[0], typ=PTR)
+        tag_access(self.module, obj, ITEM_SLOT)  # type: ignore[attr-defined]
         self.values[op] = self.unbox_item(obj, op.base.type.item)  # type: ignore[attr-defined]
 
     def unbox_item(self, obj: ir.Value, ty: object) -> ir.Value:
@@ -135,17 +160,45 @@ class ListOps:
         if not isinstance(op.base.type, List):
             super().visit_set_index(op)  # type: ignore[misc]
             return
-        bld = self.builder  # type: ignore[attr-defined]
         lst = self.value(op.base)  # type: ignore[attr-defined]
         slot, _ = self._slot(lst, self.as_int_value(op.indices[0]), self.list_size(lst))  # type: ignore[attr-defined]
         if op.logged or isinstance(op.base.type.item, List):
             # (a list of lists is snapshotted even when this call made it: the snapshot keeps
             # the replaced inner list alive for a local that may still borrow it)
             self.touch(lst)
-        new = self.box_for_list(self.value(op.value), op.value.type)  # type: ignore[attr-defined]
+        if op.value.type is Ty.FLOAT:
+            self._store_float(slot, self.value(op.value))  # type: ignore[attr-defined]
+            return
+        self._replace(slot, self.box_for_list(self.value(op.value), op.value.type))  # type: ignore[attr-defined]
+
+    def _replace(self, slot: ir.Value, new: ir.Value) -> None:
+        """The slot takes the new reference `new`; the old item is released."""
+        bld = self.builder  # type: ignore[attr-defined]
         old = bld.load(slot, typ=PTR)
-        bld.store(new, slot)
+        tag_access(self.module, old, ITEM_SLOT)  # type: ignore[attr-defined]
+        tag_access(self.module, bld.store(new, slot), ITEM_SLOT)  # type: ignore[attr-defined]
         bld.call(declare(self.module, "Py_DecRef"), [old])  # type: ignore[attr-defined]
+
+    def _store_float(self, slot: ir.Value, value: ir.Value) -> None:
+        """A float into a list slot, reusing the old float object when nothing else can see it.
+
+        CPython would box a new float and drop the old one. If the old item is a float that
+        only the list references (refcount 1: no snapshot, no local, no other thread has it),
+        no Python code can tell it apart from a new one, so its value is overwritten in place:
+        no allocation, no deallocation. (Only `id()` could differ, and Python makes no promise
+        about the ids of objects whose lifetimes do not overlap.)
+        """
+        bld = self.builder  # type: ignore[attr-defined]
+        old = bld.load(slot, typ=PTR)
+        tag_access(self.module, old, ITEM_SLOT)  # type: ignore[attr-defined]
+        alone = bld.icmp_unsigned("==", self._field(old, REFCNT_OFFSET, I64), ir.Constant(I64, 1))
+        is_float = bld.icmp_unsigned("==", self._field(old, TYPE_OFFSET, PTR), self.load_object(float))  # type: ignore[attr-defined]
+        with bld.if_else(bld.and_(alone, is_float), likely=True) as (reuse, box):
+            with reuse:
+                store = bld.store(value, bld.gep(old, [ir.Constant(I64, FLOAT_VALUE_OFFSET)], source_etype=I8))
+                tag_access(self.module, store, FIELDS[FLOAT_VALUE_OFFSET, F64])  # type: ignore[attr-defined]
+            with box:
+                self._replace(slot, self.box_for_list(value, Ty.FLOAT))
 
     def visit_array_attr(self, op: ArrayAttr) -> None:
         """len(lst): its current size."""
