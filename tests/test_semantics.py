@@ -490,6 +490,14 @@ def spin_while(x):
         x = x * 0.999 + 0.0004
         n += 1
     return n
+
+def spin_rec(n):
+    if n <= 0:
+        return 1
+    return (step(n - 1) + step(n - 2)) % 1000003
+
+def step(n):
+    return spin_rec(n)
 """
 
 INTERRUPT_SCRIPT = r"""
@@ -503,7 +511,7 @@ SPIN_SRC = {spin!r}
 m, p = compile_module(SPIN_SRC), plain_module(SPIN_SRC)
 fname, method = sys.argv[1], sys.argv[2]
 f = getattr(m, fname)
-small, huge = (1000, 10**13) if fname == "spin_for" else (10.0, float("inf"))
+small, huge = {{"spin_for": (1000, 10**13), "spin_while": (10.0, float("inf")), "spin_rec": (10, 200)}}[fname]
 f(small)
 
 print("ready", flush=True)
@@ -530,9 +538,9 @@ except KeyError as exc:
 
 
 @pytest.mark.parametrize("method", ["external", "setitimer", "interrupt_main"])
-@pytest.mark.parametrize("fname", ["spin_for", "spin_while"])
+@pytest.mark.parametrize("fname", ["spin_for", "spin_while", "spin_rec"])
 def test_ctrl_c_interrupts_native_loop(fname: str, method: str) -> None:
-    """A native loop that would run for minutes raises KeyboardInterrupt soon after SIGINT.
+    """A native loop (or a recursion through two functions) that would run for ages stops soon after SIGINT.
 
     SIGINT may come from another process, from a threading.Timer, or a signal handler that raises
     it; the function keeps working afterwards.

@@ -132,7 +132,9 @@ def compile_specialization(
     # The vectorizer costs compile time; it pays off only in versioned loops over arrays. Such
     # a unit goes through LLVM's whole O2, whose inliner decides; any other is inlined by us.
     vectorize = any(isinstance(op, LoopGuard) for spec in specs for op in spec.ir.all_ops())
-    inlined = set() if vectorize else _inlined_callees(specs, root_spec)
+    graph = CallGraph(specs)
+    graph.mark_recursive_calls()
+    inlined = set() if vectorize else _inlined_callees(graph, root_spec)
     for spec in specs:
         kernel = ir.Function(module, kernel_type(spec.ir), spec.ir.symbol)
         if spec is not root_spec:
@@ -234,29 +236,42 @@ def front_end(
     return list(specs.values()), root_spec
 
 
-def _inlined_callees(specs: list[Spec], root: Spec) -> set[Spec]:
-    """The callees LLVM inlines into their callers (backend/jit.py runs no cost-model inliner).
+class CallGraph:
+    """Which specializations of a unit call which, natively."""
 
-    Small ones only (INLINE_MAX_OPS), and none on a cycle of the unit's call graph
-    (recursion stays a call).
-    """
-    calls = {spec: {op.target for op in spec.ir.all_ops() if isinstance(op, Call)} for spec in specs}
+    def __init__(self, specs: list[Spec]) -> None:
+        self.calls = {spec: {op.target for op in spec.ir.all_ops() if isinstance(op, Call)} for spec in specs}
 
-    def reaches(start: Spec, goal: Spec) -> bool:
-        seen, todo = set(), list(calls[start])
+    def reaches(self, start: Spec, goal: Spec) -> bool:
+        """True if `start` calls `goal`, directly or through others."""
+        seen, todo = set(), list(self.calls[start])
         while todo:
             spec = todo.pop()
             if spec is goal:
                 return True
             if spec not in seen:
                 seen.add(spec)
-                todo.extend(calls.get(spec, ()))  # type: ignore[call-overload]
+                todo.extend(self.calls.get(spec, ()))  # type: ignore[call-overload]
         return False
 
+    def mark_recursive_calls(self) -> None:
+        """Set each Call's `recursive`: True if the callee can come back to the caller."""
+        for caller in self.calls:
+            for op in caller.ir.all_ops():
+                if isinstance(op, Call):
+                    op.recursive = op.target is caller or self.reaches(op.target, caller)  # type: ignore[arg-type]
+
+
+def _inlined_callees(graph: CallGraph, root: Spec) -> set[Spec]:
+    """The callees LLVM inlines into their callers (backend/jit.py runs no cost-model inliner).
+
+    Small ones only (INLINE_MAX_OPS), and none on a cycle of the unit's call graph
+    (recursion stays a call).
+    """
     return {
         spec
-        for spec in specs
-        if spec is not root and sum(1 for _ in spec.ir.all_ops()) <= INLINE_MAX_OPS and not reaches(spec, spec)
+        for spec in graph.calls
+        if spec is not root and sum(1 for _ in spec.ir.all_ops()) <= INLINE_MAX_OPS and not graph.reaches(spec, spec)
     }
 
 

@@ -916,8 +916,10 @@ class FunctionEmitter(ListOps, TupleOps, NumpyCalls, NumpyOps, LoopOps, OpVisito
     def visit_call(self, op: Call) -> None:
         bld = self.builder
         self.check_overflow()  # arguments must be exact before they leave this kernel
-        # Deep recursion has no loop to check signals at: count calls too.
-        self.check_signals(unit_counter(self.module, "fi.ticks", SIGNAL_INTERVAL))
+        # Deep recursion has no loop to check signals at: count the calls that can recurse.
+        # (Any other call ends after bounded work, or in a loop with its own checkpoint.)
+        if op.recursive:
+            self.check_signals(unit_counter(self.module, "fi.ticks", SIGNAL_INTERVAL))
         callee = self.symbol_of(op.target)
         depth = bld.sub(self.depth, ir.Constant(I32, 1))
         result = bld.call(callee, [*(self.value(a) for a in op.args), self.undo, depth])

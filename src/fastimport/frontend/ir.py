@@ -289,12 +289,15 @@ class Call(Op):
     """A native call of another compiled function of the same module.
 
     `callee` is the callee's name; `target` (its specialization) is set by inference.
+    `recursive`: the call is on a cycle of the unit's call graph (compiler.py decides;
+    until then assumed), so the emitter counts it toward the next signal checkpoint.
     """
 
     def __init__(self, callee: str, args: list[Value]) -> None:
         self.callee = callee
         self.args = args
         self.target: object = None
+        self.recursive = True
 
     def sources(self) -> list[Value]:
         return list(self.args)
