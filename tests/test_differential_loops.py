@@ -616,3 +616,39 @@ def test_ctrl_c_reaches_a_versioned_loop() -> None:
         [sys.executable, "-c", textwrap.dedent(script)], capture_output=True, text=True, timeout=60, check=False
     )
     assert out.stdout.split() == ["interrupted", "native"], (out.stdout, out.stderr)
+
+
+RECURRENCE_SRC = """
+def weighted(a, k):
+    s = 0.0
+    for i in range(len(a)):
+        s += a[i] * (i * k + 1)
+    return s
+
+def weighted_ints(a, k):
+    s = 0
+    for i in range(len(a)):
+        s += a[i] * (i * k + 1)
+    return s
+"""
+
+
+def test_float_recurrence_keeps_plain_overflow_checks() -> None:
+    """A loop carrying a float (`s += ...`) never vectorizes: its int ops keep their exact checks.
+
+    The same loop over an int sum strip-checks them (the vectorizer can take it).
+    """
+    ops = typed_ir(RECURRENCE_SRC, "weighted", (F1, Ty.INT))
+    assert any(isinstance(op, LoopGuard) for op in ops)
+    assert not any(isinstance(op, Binary) and (op.strip_checked or op.bounded) for op in ops)
+    ops = typed_ir(RECURRENCE_SRC, "weighted_ints", (Array(Ty.I64, 1), Ty.INT))
+    assert any(isinstance(op, Binary) and op.strip_checked for op in ops)
+
+
+@pytest.mark.parametrize("k", [3, -7, 2**40, 2**62, -(2**62), 2**63 - 1])
+def test_float_recurrence_with_int_overflow_matches(k: int) -> None:
+    """`i * k + 1` past int64 in a float loop: CPython's big int, converted as CPython converts it."""
+    a = np.linspace(-1.0, 1.0, 700)
+    run_both("weighted", a, k, src=RECURRENCE_SRC)
+    run_both("weighted", a[:3], k, src=RECURRENCE_SRC)
+    run_both("weighted_ints", np.arange(-5, 600, dtype=np.int64), k, src=RECURRENCE_SRC)

@@ -36,6 +36,7 @@ from fastimport.backend.loopemit import LoopOps
 from fastimport.backend.npcalls import NumpyCalls
 from fastimport.backend.npemit import ARRAY_OBJECT, F32, NumpyOps, array_struct, is_numpy
 from fastimport.backend.tupleemit import TupleOps, box_tuple, tuple_struct
+from fastimport.frontend.cfg import stored_on_entry
 from fastimport.frontend.dynamic import Shadow, cases, dynamic_sources, substitute
 from fastimport.frontend.errors import Unsupported
 from fastimport.frontend.infer import concrete_type
@@ -372,7 +373,7 @@ class FunctionEmitter(ListOps, TupleOps, NumpyCalls, NumpyOps, LoopOps, OpVisito
         self.deopt_if(bld.icmp_signed("<=", self.depth, ir.Constant(I32, 0)))
         bld.branch(self.blocks[self.fn.blocks[0]])
 
-        bound_on_entry = _bound_on_entry(self.fn)
+        bound_on_entry = stored_on_entry(self.fn.blocks, self.fn.blocks[0])  # no bound checks: LLVM's work saved
         for block in self.fn.blocks:
             bld.position_at_end(self.blocks[block])
             self.bound = set(bound_on_entry[block])
@@ -987,28 +988,3 @@ class FunctionEmitter(ListOps, TupleOps, NumpyCalls, NumpyOps, LoopOps, OpVisito
         slot = bld.alloca(ty, size=ir.Constant(I32, count)) if count > 1 else bld.alloca(ty)
         bld.position_at_end(block)
         return slot
-
-
-def _bound_on_entry(fn: FuncIR) -> dict[BasicBlock, set[str]]:
-    """The locals stored on every path to each block: their loads need no bound check.
-
-    (LLVM would find the same after mem2reg; not emitting the checks saves it the work.)
-    """
-    stored = {block: {op.local.name for op in block.ops if isinstance(op, StoreLocal)} for block in fn.blocks}
-    preds: dict[BasicBlock, list[BasicBlock]] = {block: [] for block in fn.blocks}
-    for block in fn.blocks:
-        for target in block.terminator.targets() if block.terminator is not None else []:
-            preds[target].append(block)
-    every = set(fn.locals)
-    entry = fn.blocks[0]
-    on_entry = {block: (set() if block is entry else set(every)) for block in fn.blocks}
-    changed = True
-    while changed:
-        changed = False
-        for block in fn.blocks[1:]:
-            incoming = [on_entry[p] | stored[p] for p in preds[block]]
-            new = set.intersection(*incoming) if incoming else set()
-            if new != on_entry[block]:
-                on_entry[block] = new
-                changed = True
-    return on_entry

@@ -1,4 +1,4 @@
-"""CFG clean-up: drop blocks no path from the entry reaches.
+"""CFG helpers: drop blocks no path from the entry reaches; which locals every path stored.
 
 Lowering leaves such blocks behind (the join block of an if/else whose
 branches both return, the code after `while True:`); their ops must not take
@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from fastimport.frontend.ir import FuncIR
+    from fastimport.frontend.ir import BasicBlock, FuncIR
 
 
 def remove_unreachable_blocks(fn: FuncIR) -> None:
@@ -31,3 +31,48 @@ def remove_unreachable_blocks(fn: FuncIR) -> None:
                 seen.add(id(target))
                 work.append(target)
     fn.blocks = [block for block in fn.blocks if id(block) in seen]
+
+
+def stored_on_entry(blocks: list[BasicBlock], entry: BasicBlock) -> dict[BasicBlock, set[str]]:
+    """For each block, the names of the locals stored on every path to it from `entry`.
+
+    Paths stay within `blocks` and do not go through `entry` again (for a loop, `entry`
+    is its header: what an iteration has stored so far). A must-analysis: each block
+    starts from everything and shrinks to the intersection over its predecessors.
+    """
+    from fastimport.frontend.ir import StoreLocal  # cfg.py stays import-light
+
+    stored = {block: {op.local.name for op in block.ops if isinstance(op, StoreLocal)} for block in blocks}
+    inside = set(blocks)
+    preds: dict[BasicBlock, list[BasicBlock]] = {block: [] for block in blocks}
+    for block in blocks:
+        for target in block.terminator.targets() if block.terminator is not None else []:
+            if target in inside and target is not entry:
+                preds[target].append(block)
+    every = set().union(*stored.values())
+    on_entry = {block: (set() if block is entry else set(every)) for block in blocks}
+    changed = True
+    while changed:
+        changed = False
+        for block in blocks:
+            if block is entry or not preds[block]:
+                continue
+            new = set.intersection(*(on_entry[p] | stored[p] for p in preds[block]))
+            if new != on_entry[block]:
+                on_entry[block], changed = new, True
+    return on_entry
+
+
+def reads_before_store(blocks: list[BasicBlock], entry: BasicBlock, names: set[str]) -> bool:
+    """Whether some path from `entry` reads one of the locals `names` before storing it (see stored_on_entry)."""
+    from fastimport.frontend.ir import LoadLocal, StoreLocal
+
+    on_entry = stored_on_entry(blocks, entry)
+    for block in blocks:
+        stored = set(on_entry[block])
+        for op in block.ops:
+            if isinstance(op, LoadLocal) and op.check_bound and op.local.name in names and op.local.name not in stored:
+                return True
+            if isinstance(op, StoreLocal):
+                stored.add(op.local.name)
+    return False
