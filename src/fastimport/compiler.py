@@ -135,7 +135,7 @@ def compile_specialization(
     # a unit goes through LLVM's whole O2, whose inliner decides; any other is inlined by us.
     vectorize = any(isinstance(op, LoopGuard) for spec in specs for op in spec.ir.all_ops())
     graph = CallGraph(specs)
-    graph.mark_recursive_calls()
+    graph.mark_recursive()
     inlined = set() if vectorize else _inlined_callees(graph, root_spec)
     for spec in specs:
         kernel = ir.Function(module, kernel_type(spec.ir), spec.ir.symbol)
@@ -291,12 +291,10 @@ class CallGraph:
                 todo.extend(self.calls.get(spec, ()))  # type: ignore[call-overload]
         return False
 
-    def mark_recursive_calls(self) -> None:
-        """Set each Call's `recursive`: True if the callee can come back to the caller."""
-        for caller in self.calls:
-            for op in caller.ir.all_ops():
-                if isinstance(op, Call):
-                    op.recursive = op.target is caller or self.reaches(op.target, caller)  # type: ignore[arg-type]
+    def mark_recursive(self) -> None:
+        """Set each specialization's `recursive`: True if it can call itself, directly or not."""
+        for spec in self.calls:
+            spec.ir.recursive = self.reaches(spec, spec)
 
 
 def _inlined_callees(graph: CallGraph, root: Spec) -> set[Spec]:

@@ -371,6 +371,12 @@ class FunctionEmitter(ListOps, TupleOps, NumpyCalls, NumpyOps, LoopOps, OpVisito
         self.undo = self.func.args[-2]
         self.depth = self.func.args[-1]
         self.deopt_if(bld.icmp_signed("<=", self.depth, ir.Constant(I32, 0)))
+        if self.fn.recursive:
+            # Recursion without loops (fib) has no back edge to check signals at: each entry
+            # of a function on a cycle counts instead. (A call of any other function ends
+            # after bounded work, or in a loop with its own checkpoint.) Once per entry, not
+            # per call site: the shared counter's load and store chain the calls.
+            self.check_signals(unit_counter(self.module, "fi.ticks", SIGNAL_INTERVAL))
         bld.branch(self.blocks[self.fn.blocks[0]])
 
         bound_on_entry = stored_on_entry(self.fn.blocks, self.fn.blocks[0])  # no bound checks: LLVM's work saved
@@ -917,10 +923,6 @@ class FunctionEmitter(ListOps, TupleOps, NumpyCalls, NumpyOps, LoopOps, OpVisito
     def visit_call(self, op: Call) -> None:
         bld = self.builder
         self.check_overflow()  # arguments must be exact before they leave this kernel
-        # Deep recursion has no loop to check signals at: count the calls that can recurse.
-        # (Any other call ends after bounded work, or in a loop with its own checkpoint.)
-        if op.recursive:
-            self.check_signals(unit_counter(self.module, "fi.ticks", SIGNAL_INTERVAL))
         callee = self.symbol_of(op.target)
         depth = bld.sub(self.depth, ir.Constant(I32, 1))
         result = bld.call(callee, [*(self.value(a) for a in op.args), self.undo, depth])

@@ -289,15 +289,12 @@ class Call(Op):
     """A native call of another compiled function of the same module.
 
     `callee` is the callee's name; `target` (its specialization) is set by inference.
-    `recursive`: the call is on a cycle of the unit's call graph (compiler.py decides;
-    until then assumed), so the emitter counts it toward the next signal checkpoint.
     """
 
     def __init__(self, callee: str, args: list[Value]) -> None:
         self.callee = callee
         self.args = args
         self.target: object = None
-        self.recursive = True
 
     def sources(self) -> list[Value]:
         return list(self.args)
@@ -756,6 +753,9 @@ class FuncIR:
     globals: dict[tuple[str, str], GlobalRef] = field(default_factory=dict)
     ret_type: Ty | None = None
     symbol: str = ""
+    # On a cycle of its unit's call graph (compiler.py decides; until then assumed): each
+    # entry counts toward the next signal checkpoint, as a loop's back edge does.
+    recursive: bool = True
 
     def all_ops(self) -> list[Op]:
         return [op for block in self.blocks for op in block.ops]
