@@ -21,10 +21,10 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.differential import assert_native, call, modules, same_outcome
+from tests.differential import assert_native, call, modules, native, same_outcome
 
 from fastimport.compiler import front_end
-from fastimport.frontend.ir import Binary, Index, LoadLocal, LogStores, LoopGuard, SetIndex, StoreLocal
+from fastimport.frontend.ir import Binary, GuardBound, Index, LoadLocal, LogStores, LoopGuard, SetIndex, StoreLocal
 from fastimport.frontend.types import Array, Ty
 from fastimport.frontend.versioning import ADDEND_BOUND, LOOP_CHUNK
 from fastimport.runtime.dispatch import state_of
@@ -652,3 +652,49 @@ def test_float_recurrence_with_int_overflow_matches(k: int) -> None:
     run_both("weighted", a, k, src=RECURRENCE_SRC)
     run_both("weighted", a[:3], k, src=RECURRENCE_SRC)
     run_both("weighted_ints", np.arange(-5, 600, dtype=np.int64), k, src=RECURRENCE_SRC)
+
+
+SPLIT_SRC = """
+def smooth(a, out):
+    n = len(a)
+    for k in range(n):
+        if k == 0 or k == n - 1:
+            out[k] = a[k]
+        else:
+            out[k] = 0.5 * a[k] + 0.25 * (a[k - 1] + a[k + 1])
+    return out
+
+def wrap_sum(a, start, stop):
+    s = 0.0
+    for k in range(start, stop):
+        if a[k] < 0:
+            break
+        s += a[k] + a[k + 1]
+    else:
+        s = -s
+    return s
+"""
+
+
+def test_out_of_bounds_ends_split_the_range() -> None:
+    """`a[k - 1]`, `a[k + 1]` over the whole range: the copy takes the middle, the checked loop the ends.
+
+    (Before, the guard failed for the whole range, so such a stencil never ran its copy.)
+    """
+    ops = typed_ir(SPLIT_SRC, "smooth", (F1, F1))
+    assert sorted(op.which for op in ops if isinstance(op, GuardBound)) == ["end", "limit"]
+    for n in (0, 1, 2, 3, 5, 40, 1000):
+        a = np.linspace(-1.0, 1.0, n)
+        run_both("smooth", a, np.zeros(n), src=SPLIT_SRC)
+    assert_native(native(SPLIT_SRC), "smooth")
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    values=st.lists(st.sampled_from([0.5, 1.0, -1.0, 2.0]), max_size=12),
+    start=st.integers(-14, 14),
+    stop=st.integers(-14, 14),
+)
+def test_split_range_with_break_and_else(values: list, start: int, stop: int) -> None:
+    """A break in the prefix, the middle or the suffix; wrapping indices before it, IndexError after it."""
+    run_both("wrap_sum", np.array(values, dtype=np.float64), start, stop, src=SPLIT_SRC)

@@ -324,6 +324,7 @@ class FunctionEmitter(ListOps, TupleOps, NumpyCalls, NumpyOps, LoopOps, OpVisito
         self.func = func
         self.symbol_of = symbol_of
         self.values: dict[Value, ir.Value] = {}
+        self.guard_bounds: dict[Value, dict[str, ir.Value]] = {}  # LoopGuard -> its GuardBound values
         self.blocks: dict[BasicBlock, ir.Block] = {}
         self.slots: dict[str, tuple[ir.Value, ir.Value]] = {}
         self.builder = ir.IRBuilder()

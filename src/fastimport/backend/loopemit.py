@@ -22,10 +22,20 @@ from fastimport.frontend.types import Ty, Union
 from fastimport.frontend.versioning import ACCUMULATOR_BOUND, LOOP_CHUNK, LOOP_MIN_CHUNK
 
 if TYPE_CHECKING:
-    from fastimport.frontend.ir import AxisIndex, LogStores, LoopChunk, LoopGuard, RangeLoop, Value
+    from fastimport.frontend.ir import AxisIndex, GuardBound, LogStores, LoopChunk, LoopGuard, RangeLoop, Value
     from fastimport.frontend.types import Array
 
 I128 = ir.IntType(128)
+
+
+def _max(bld: ir.IRBuilder, a: ir.Value, b: ir.Value) -> ir.Value:
+    return bld.select(bld.icmp_signed(">", a, b), a, b)
+
+
+def _min(bld: ir.IRBuilder, a: ir.Value, b: ir.Value) -> ir.Value:
+    return bld.select(bld.icmp_signed("<", a, b), a, b)
+
+
 INT64_MAX = 2**63 - 1
 INT64_MIN = -(2**63)
 
@@ -35,6 +45,7 @@ class LoopOps:
 
     builder: ir.IRBuilder
     values: dict
+    guard_bounds: dict
     undo: ir.Value
     ticks: ir.Value
     deopt_block: ir.Block
@@ -49,9 +60,32 @@ class LoopOps:
     def stride(self, arr: Array, base: ir.Value, axis: int) -> ir.Value: ...  # type: ignore[empty-body]  # noqa: D102
 
     def visit_loop_guard(self, op: LoopGuard) -> None:
-        """True if the range is empty, or every access stays in bounds and `i + step` in int64."""
+        """Whether the whole range is safe (see LoopGuard); if not, where its middle is."""
         bld = self.builder
         self.check_overflow()  # every value read below is exact from here on
+        whole = self._whole_range_safe(op)
+        start, stop = self.value(op.loop.start), self.value(op.loop.stop)
+        before = bld.block
+        split, joined = self.func.append_basic_block("split"), self.func.append_basic_block("guarded")  # type: ignore[attr-defined]
+        bld.cbranch(whole, joined, split)
+        bld.position_at_end(split)  # the usual case (jacobi, a row of 98) skips this work
+        has_middle, first, end = self._middle_of(op)
+        limit, end = bld.select(has_middle, first, stop), bld.select(has_middle, end, start)
+        bld.branch(joined)
+        after = bld.block
+        bld.position_at_end(joined)
+        bounds = {}
+        for which, whole_value, split_value in (("limit", stop, limit), ("end", stop, end)):
+            phi = bld.phi(I64, name=which)
+            phi.add_incoming(whole_value, before)
+            phi.add_incoming(split_value, after)
+            bounds[which] = phi
+        self.guard_bounds[op] = bounds
+        self.values[op] = whole
+
+    def _whole_range_safe(self, op: LoopGuard) -> ir.Value:
+        """True if the range is empty, or every access stays in bounds and `i + step` in int64."""
+        bld = self.builder
         nonempty, lo, hi = self.range_span(op.loop)
         wide_lo, wide_hi = bld.sext(lo, I128), bld.sext(hi, I128)
         step = ir.Constant(I128, op.loop.step)
@@ -70,7 +104,69 @@ class LoopOps:
         if op.defers_checks:  # the precise re-run takes the checked loop (even an empty one: the
             # copy's strip start checks its accumulators, which would ask for RETRY again)
             take = bld.and_(take, bld.not_(emit_is_precise(bld, self.undo)))
-        self.values[op] = take
+        return take
+
+    def _middle_of(self, op: LoopGuard) -> tuple[ir.Value, ir.Value, ir.Value]:
+        """Whether the range has a middle (see LoopGuard), its first value, and the value after its last.
+
+        Each access's axis `coef * i + terms` is in [0, dim) for i in one interval (all or
+        no i when coef is 0); the middle is the range's values in the intersection of
+        those, below the value whose `i + step` would leave int64. In i128, where sums of
+        a few int64 values cannot wrap.
+        """
+        bld = self.builder
+        nonempty, lo, hi = self.range_span(op.loop)
+        safe_lo, safe_hi = bld.sext(lo, I128), bld.sext(hi, I128)
+        ok = nonempty
+        zero = ir.Constant(I128, 0)
+        for access in op.accesses:
+            base = self.value(access.array)
+            for axis, index in enumerate(access.axes):
+                terms = self.index_span(index, zero, zero)[0]
+                dim = bld.sext(bld.extract_value(base, [1, axis]), I128)
+                if index.coef == 0:
+                    inside = bld.and_(bld.icmp_signed(">=", terms, zero), bld.icmp_signed("<", terms, dim))
+                    ok = bld.and_(ok, inside)
+                    continue
+                # coef 1: 0 <= i + terms <= dim - 1;  coef -1: 0 <= terms - i <= dim - 1
+                last = bld.sub(dim, ir.Constant(I128, 1))
+                low, high = (bld.neg(terms), bld.sub(last, terms)) if index.coef > 0 else (bld.sub(terms, last), terms)
+                safe_lo, safe_hi = _max(bld, safe_lo, low), _min(bld, safe_hi, high)
+        step = op.loop.step
+        if step > 0:
+            safe_hi = _min(bld, safe_hi, ir.Constant(I128, INT64_MAX - step))
+        else:
+            safe_lo = _max(bld, safe_lo, ir.Constant(I128, INT64_MIN - step))
+        ok = bld.and_(ok, bld.icmp_signed("<=", safe_lo, safe_hi))
+        # Within [lo, hi] now (if ok): int64 from here, where division by the step is cheap.
+        first, last = self._middle(op.loop, bld.trunc(safe_lo, I64), bld.trunc(safe_hi, I64))
+        ok = bld.and_(ok, bld.icmp_signed("<=", first, last) if step > 0 else bld.icmp_signed(">=", first, last))
+        if op.defers_checks:  # the precise re-run takes the checked loop
+            ok = bld.and_(ok, bld.not_(emit_is_precise(bld, self.undo)))
+        return ok, first, bld.add(last, ir.Constant(I64, step))
+
+    def _middle(self, loop: RangeLoop, safe_lo: ir.Value, safe_hi: ir.Value) -> tuple[ir.Value, ir.Value]:
+        """The first and last values of `loop` in [safe_lo, safe_hi] (a subset of the range's span).
+
+        Differences from `start` are unsigned (they fit a u64); no sum leaves int64: safe_hi
+        leaves room for one more step (visit_loop_guard). If there are none, first is past last.
+        """
+        bld = self.builder
+        start = self.value(loop.start)
+        size = ir.Constant(I64, abs(loop.step))
+        if loop.step > 0:  # start, start + step, ...: up to the first >= safe_lo, the last <= safe_hi
+            skip = bld.sub(safe_lo, start)
+            first = bld.add(start, bld.mul(bld.udiv(bld.add(skip, ir.Constant(I64, abs(loop.step) - 1)), size), size))
+            last = bld.add(start, bld.mul(bld.udiv(bld.sub(safe_hi, start), size), size))
+            return first, last
+        skip = bld.sub(start, safe_hi)  # start, start - step, ...: down to the first <= safe_hi
+        first = bld.sub(start, bld.mul(bld.udiv(bld.add(skip, ir.Constant(I64, abs(loop.step) - 1)), size), size))
+        last = bld.sub(start, bld.mul(bld.udiv(bld.sub(start, safe_lo), size), size))
+        return first, last
+
+    def visit_guard_bound(self, op: GuardBound) -> None:
+        """A bound the loop guard computed (emitted just before, in the same block)."""
+        self.values[op] = self.guard_bounds[op.guard][op.which]
 
     def visit_log_stores(self, op: LogStores) -> None:
         """One undo-log run per store: the elements it can overwrite in the whole loop (unit step)."""

@@ -584,14 +584,16 @@ class RangeLoop:
 
 @final
 class LoopGuard(Op):
-    """Whether the versioned copy of a range loop may run (bool).
+    """Where the versioned copy of a range loop may run (bool: on the whole range).
 
     True if, for every `i` of `loop`, every access's index is in [0, length) and `i + step`
-    stays in int64 (vacuously, for an empty range). It tests the overflow flag first, so
-    every value it reads is exact. `defers_checks`: the copy defers checks to its strips
-    (NumPy float warnings, int bounds: Binary.defer_events, .bounded, .strip_checked),
-    so it may not run when the call is re-run to decide them exactly (backend/entry.py,
-    RETRY).
+    stays in int64 (vacuously, for an empty range). If not, it finds the *middle*: the
+    run of consecutive values for which that holds; the values before and after it run
+    in the checked loop (`a[i - 1]` at i = 0, `a[i + 1]` at the last i). GuardBound gives
+    the middle's bounds. It tests the overflow flag first, so every value it reads is
+    exact. `defers_checks`: the copy defers checks to its strips (NumPy float warnings,
+    int bounds: Binary.defer_events, .bounded, .strip_checked), so it may not run when
+    the call is re-run to decide them exactly (backend/entry.py, RETRY).
     """
 
     def __init__(self, loop: RangeLoop, accesses: list[Access]) -> None:
@@ -604,6 +606,26 @@ class LoopGuard(Op):
 
     def accept(self, visitor: OpVisitor[T]) -> T:
         return visitor.visit_loop_guard(self)
+
+
+@final
+class GuardBound(Op):
+    """An int the loop guard computed (int).
+
+    `limit`: where the checked loop stops first (the middle's first value, or the range's
+    stop if it has no middle); `end`: where the copy stops (the value after the middle's
+    last, or the range's start if it has no middle; the stop if the whole range is safe).
+    """
+
+    def __init__(self, guard: LoopGuard, which: str) -> None:
+        self.guard = guard
+        self.which = which  # "limit" or "end"
+
+    def sources(self) -> list[Value]:
+        return [self.guard]
+
+    def accept(self, visitor: OpVisitor[T]) -> T:
+        return visitor.visit_guard_bound(self)
 
 
 @final
@@ -816,6 +838,8 @@ class OpVisitor(Generic[T]):
     def visit_log_stores(self, op: LogStores) -> T: ...
     @abstractmethod
     def visit_loop_chunk(self, op: LoopChunk) -> T: ...
+    @abstractmethod
+    def visit_guard_bound(self, op: GuardBound) -> T: ...
     @abstractmethod
     def visit_goto(self, op: Goto) -> T: ...
     @abstractmethod

@@ -25,6 +25,7 @@ from fastimport.frontend.ir import (
     DtypeQuery,
     FuncIR,
     Goto,
+    GuardBound,
     Index,
     ListAppend,
     LoadGlobal,
@@ -192,6 +193,9 @@ class _Printer(OpVisitor[str]):
     def visit_loop_guard(self, op: LoopGuard) -> str:
         events = " (checks deferred)" if op.defers_checks else ""
         return f"loop_guard {self.range_loop(op.loop)}: {', '.join(self.access(a) for a in op.accesses)}{events}"
+
+    def visit_guard_bound(self, op: GuardBound) -> str:
+        return f"guard_bound {op.which} of {self.name(op.guard)}"
 
     def visit_log_stores(self, op: LogStores) -> str:
         return f"log_stores {self.range_loop(op.loop)}: {', '.join(self.access(a) for a in op.stores)}"

@@ -4,8 +4,13 @@ An innermost `for i in range(start, stop, step)` (or `for x in a`) whose array a
 index loop-invariant arrays with `i + c`, `c - i` or `c` (c a sum of loop-invariant
 ints) gets a second, *versioned* copy. In the block before the loop, one LoopGuard
 computes, for the whole range at once, whether every such index stays in [0, length)
-(negative indices and int64 wrap included); if so the copy runs, else the original,
-checked loop does, unchanged. In the copy:
+(negative indices and int64 wrap included); if so the copy runs. If not, the guard
+finds the range's *middle*, the values for which they all do, and the range is split:
+the original, checked loop runs the values before the middle (`a[k - 1]` at k = 0 wraps
+to the last element, as in CPython), the copy runs the middle, and the checked loop the
+values after it (`a[k + 1]` at the last k: IndexError). A stencil over the whole range
+with a boundary test (`if k == 0 or k == n - 1: ... else: a[k - 1] + a[k + 1]`) thus
+runs its copy on all but two values (measured: stencil3d 1.02 -> 0.25 ms). In the copy:
 
 - those accesses have no bounds check (Index/SetIndex.checked = False) and the index
   arithmetic no overflow check (Binary.no_overflow);
@@ -45,13 +50,19 @@ first test would (the overflow flag).
     before:                               after:
     b1: check_signals                     b0: ... goto b9
         %c = load cur; %s = load stop     b9: %g = loop_guard range(%c0, %s0, 1): a[i+1]
-        branch (cmp lt %c, %s) b2 b3          branch %g b10 b1
-    b2: store i <- %c; ...                b10: %e = loop_chunk ...; log_stores range(%c, %e, 1): out[i]
-        %x = index a[%i1]                      store chunk <- %e; goto b11
-        goto b1                           b11: %c' = load cur; branch (cmp lt %c', chunk) b12 b13
-                                          b13: branch (cmp lt %c', stop) b10 b3
+        branch (cmp lt %c, %s) b2 b3          store limit <- (guard_bound limit of %g)
+    b2: store i <- %c; ...                    store mid <- (guard_bound end of %g)
+        %x = index a[%i1]                     branch %g b10 b1
+        goto b1                           b10: %e = loop_chunk ...(up to mid); log_stores range(%c, %e, 1): out[i]
+                                               store chunk <- %e; goto b11
+                                          b11: %c' = load cur; branch (cmp lt %c', chunk) b12 b13
+                                          b13: branch (cmp lt %c', mid) b10 b14
                                           b12: store i <- %c'; ... index a[%i1] (in bounds); goto b11
-                                          b1, b2: the original loop, unchanged
+                                          b1: the original header, up to `limit`: else b15
+                                          b15: branch (cmp lt cur, mid) b10 b14     (the middle starts)
+                                          b14: branch (cmp lt cur, stop) b16 b3     (values left after it?)
+                                          b16: store limit <- stop; goto b1         (the checked suffix)
+                                          b2: the original body, unchanged
 """
 
 from __future__ import annotations
@@ -73,6 +84,7 @@ from fastimport.frontend.ir import (
     Const,
     FuncIR,
     Goto,
+    GuardBound,
     Index,
     LoadGlobal,
     LoadLocal,
@@ -394,6 +406,12 @@ def _version(fn: FuncIR, loop: _Loop, preds: dict) -> None:
     _hoist_invariant_ints(fn, loop, list(blocks.values()), pre, leaves)
     distinct = {_key(access): access for access in hoisted}  # `a[i]` read and stored is one check
     guard = _add(pre, LoopGuard(range_loop, list(distinct.values())), Ty.BOOL)
+    # If the whole range is safe the copy runs it all (up to `mid`, then `stop`). Else the
+    # checked loop runs first, up to `limit` (the first value of the middle, which the copy
+    # runs, up to `mid`), then, if values are left, again from there to `stop`.
+    limit_local, mid_local = (_new_local(fn, name) for name in ("$range_limit", "$range_mid"))
+    pre.ops.append(StoreLocal(limit_local, _add(pre, GuardBound(guard, "limit"), Ty.INT)))
+    pre.ops.append(StoreLocal(mid_local, _add(pre, GuardBound(guard, "end"), Ty.INT)))
     pre.ops.append(Branch(guard, chunk, loop.header))
 
     # Unchecked accesses (and their index arithmetic) in the copy; stores logged by the strip.
@@ -419,10 +437,9 @@ def _version(fn: FuncIR, loop: _Loop, preds: dict) -> None:
 
     # Strips: the copy's header compares with the strip's end; at a strip's end, the next
     # strip, whose elements the stores can overwrite are logged first, as one run each.
-    chunk_local = Local(f"$range_chunk{len(fn.locals)}", Ty.INT)
-    fn.locals[chunk_local.name] = chunk_local
+    chunk_local = _new_local(fn, "$range_chunk")
     cur = _add(chunk, LoadLocal(loop.cur.local), Ty.INT)
-    end = _add(chunk, LoadLocal(loop.stop.local), Ty.INT)
+    end = _add(chunk, LoadLocal(mid_local), Ty.INT)
     # Read without a bound check: a local unbound here makes the copy's first read deopt.
     bounded = [_add(chunk, LoadLocal(local, check_bound=False), local.type) for local in accumulators]  # type: ignore[arg-type]
     strip_end = _add(chunk, LoopChunk(start, cur, end, loop.step, bounded), Ty.INT)
@@ -435,8 +452,42 @@ def _version(fn: FuncIR, loop: _Loop, preds: dict) -> None:
     strip = _new_op(LoadLocal(chunk_local), Ty.INT)
     in_strip = _new_op(Compare(loop.compare.kind, fast_cur, strip), Ty.BOOL)
     header.ops = [fast_cur, fast_stop, strip, in_strip, Branch(in_strip, blocks[loop.body], fast_exit)]
-    more = _add(fast_exit, Compare(loop.compare.kind, fast_cur, fast_stop), Ty.BOOL)
-    fast_exit.ops.append(Branch(more, chunk, loop.exit))
+    rest = _new_block(fn)
+    more = _add(fast_exit, Compare(loop.compare.kind, fast_cur, _add(fast_exit, LoadLocal(mid_local), Ty.INT)), Ty.BOOL)
+    fast_exit.ops.append(Branch(more, chunk, rest))
+    _split_checked_loop(fn, loop, (limit_local, mid_local), chunk, rest)
+
+
+def _split_checked_loop(
+    fn: FuncIR, loop: _Loop, bounds: tuple[Local, Local], chunk: BasicBlock, rest: BasicBlock
+) -> None:
+    """The checked loop stops at `limit`; there the copy takes the middle; `rest` runs what is left.
+
+    header: ... branch (cmp cur, limit) body dispatch
+    dispatch: branch (cmp cur, mid) chunk rest          at the middle's first value: the copy
+    rest: branch (cmp cur, stop) suffix exit           after the middle (or no middle)
+    suffix: store limit <- stop; goto header           the checked loop to the end
+    """
+    limit_local, mid_local = bounds
+    header = loop.header
+    limit = _new_op(LoadLocal(limit_local), Ty.INT)
+    header.ops.insert(header.ops.index(loop.stop) + 1, limit)
+    loop.compare.rhs = limit
+    dispatch, suffix = _new_block(fn), _new_block(fn)
+    header.ops[-1].false = dispatch  # type: ignore[attr-defined]
+    cur = _add(dispatch, LoadLocal(loop.cur.local), Ty.INT)
+    at_mid = _add(dispatch, Compare(loop.compare.kind, cur, _add(dispatch, LoadLocal(mid_local), Ty.INT)), Ty.BOOL)
+    dispatch.ops.append(Branch(at_mid, chunk, rest))
+    cur = _add(rest, LoadLocal(loop.cur.local), Ty.INT)
+    stop = _add(rest, LoadLocal(loop.stop.local), Ty.INT)
+    rest.ops.append(Branch(_add(rest, Compare(loop.compare.kind, cur, stop), Ty.BOOL), suffix, loop.exit))
+    suffix.ops.extend([StoreLocal(limit_local, stop), Goto(header)])
+
+
+def _new_local(fn: FuncIR, name: str) -> Local:
+    local = Local(f"{name}{len(fn.locals)}", Ty.INT)
+    fn.locals[local.name] = local
+    return local
 
 
 def _hoist_invariant_ints(
