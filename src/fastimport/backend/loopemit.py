@@ -65,6 +65,12 @@ class LoopOps:
         self.check_overflow()  # every value read below is exact from here on
         whole = self._whole_range_safe(op)
         start, stop = self.value(op.loop.start), self.value(op.loop.stop)
+        if not any(axis.coef != 0 and axis.terms for access in op.accesses for axis in access.axes):
+            # Only `a[i]`, `a[c]`: a middle would be the range clipped to [0, len), a rare
+            # case not worth its compile time; the checked loop runs the whole range instead.
+            self.guard_bounds[op] = {"limit": stop, "end": stop}
+            self.values[op] = whole
+            return
         before = bld.block
         split, joined = self.func.append_basic_block("split"), self.func.append_basic_block("guarded")  # type: ignore[attr-defined]
         bld.cbranch(whole, joined, split)
