@@ -573,6 +573,15 @@ def test_deferred_overflow_warns_like_numpy() -> None:
         run_both("scaled_sum", a, np.ones_like(a), 10.0)
 
 
+@pytest.mark.parametrize("special", [3e38, float("inf"), float("nan"), 1.0])
+def test_deferred_float32_events(special: float) -> None:
+    """float32 results (their own deferred bound): an overflow past 3.4e38 warns; inf and nan inputs are quiet."""
+    a = np.linspace(0.0, 1.0, 2 * LOOP_CHUNK + 3).astype(np.float32)
+    a[LOOP_CHUNK + 1] = special
+    run_both("scale_into", a, np.zeros_like(a), np.float32(4.0))
+    run_both("scale_into", a[:100], np.zeros(100, dtype=np.float32), np.float32(4.0))
+
+
 def test_reductions_are_exact() -> None:
     """Float sums keep Python's order (no reassociation: bit-identical), int sums their types."""
     rng = np.random.default_rng(3)

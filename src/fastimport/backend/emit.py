@@ -140,6 +140,12 @@ def emit_checkpoint(module: ir.Module) -> None:
 
 
 TWO53 = 2**53
+MUL_OPERAND_BOUND = 1 << 31  # a strip-checked `*` (versioned copy): |a|, |b| below it
+F64_INF_BITS = 0x7FF0000000000000  # a double's bits without the sign: >= this, not finite
+F32_INF_BITS = 0x7F800000
+# The magnitudes a versioned copy defers (`defer_magnitude`): power-of-two bounds by OR,
+# the others by maximum.
+DEFERRED_MAGNITUDES = {MUL_OPERAND_BOUND: "or", ADDEND_BOUND: "or", F64_INF_BITS: "max", F32_INF_BITS: "max"}
 INT64_MIN = -(2**63)
 
 
@@ -363,9 +369,16 @@ class FunctionEmitter(ListOps, TupleOps, NumpyCalls, NumpyOps, LoopOps, OpVisito
         self.overflow = bld.alloca(I1, name="overflow")
         bld.store(ir.Constant(I1, 0), self.overflow)
         self.deferred: ir.Value | None = None  # checks a versioned copy defers (frontend/versioning.py)
+        # Deferred bounds, as running magnitudes tested with the flag (see `defer_magnitude`):
+        # bound -> (i64 accumulator, how it combines). Unused ones vanish in mem2reg.
+        self.deferred_magnitudes: dict[int, tuple[ir.Value, str]] = {}
         if defers:
             self.deferred = bld.alloca(I1, name="deferred")
             bld.store(ir.Constant(I1, 0), self.deferred)
+            for bound, combine in DEFERRED_MAGNITUDES.items():
+                acc = bld.alloca(I64, name=f"deferred.{combine}.{bound:x}")
+                bld.store(ir.Constant(I64, 0), acc)
+                self.deferred_magnitudes[bound] = (acc, combine)
         self.ticks = bld.alloca(I32, name="ticks")
         bld.store(ir.Constant(I32, SIGNAL_INTERVAL), self.ticks)
         self.begin_numpy_state(self.fn)
@@ -488,11 +501,9 @@ class FunctionEmitter(ListOps, TupleOps, NumpyCalls, NumpyOps, LoopOps, OpVisito
         emit = {"add": bld.add, "sub": bld.sub, "mul": bld.mul}[kind]
         r = emit(a, b)
         if bounded:  # s + x: x small enough (s is bounded at each strip's start: LoopChunk)
-            self.defer_if(bld.icmp_unsigned(">=", self.int_abs(b), ir.Constant(I64, ADDEND_BOUND)))
+            self.defer_magnitude(self.int_abs(b), ADDEND_BOUND)
         elif kind == "mul":  # |a|, |b| < 2**31: |a * b| < 2**62; otherwise the precise re-run decides
-            limit = ir.Constant(I64, 1 << 31)
-            self.defer_if(bld.icmp_unsigned(">=", self.int_abs(a), limit))
-            self.defer_if(bld.icmp_unsigned(">=", self.int_abs(b), limit))
+            self.defer_magnitude(bld.or_(self.int_abs(a), self.int_abs(b)), MUL_OPERAND_BOUND)
         else:  # wrapped iff the result's sign differs from both addends' (add), from a's but not b's (sub)
             other = b if kind == "add" else bld.not_(b)
             wrapped = bld.and_(bld.xor(a, r), bld.xor(other, r))
@@ -508,6 +519,32 @@ class FunctionEmitter(ListOps, TupleOps, NumpyCalls, NumpyOps, LoopOps, OpVisito
         bld = self.builder
         bld.store(bld.or_(bld.load(self.deferred, typ=I1), cond), self.deferred)
 
+    def defer_magnitude(self, magnitude: ir.Value, bound: int) -> None:
+        """Defer `magnitude < bound` (unsigned; `bound` one of DEFERRED_MAGNITUDES).
+
+        Not a flag per value but a running OR (for a power-of-two bound: the OR of values
+        below it stays below it) or maximum, compared with the bound where the flag is
+        tested. In a vectorized loop that is one vector OR or max per check, where the
+        flag was a compare and an OR of masks chained through every iteration.
+        """
+        bld = self.builder
+        acc, combine = self.deferred_magnitudes[bound]
+        old = bld.load(acc, typ=I64)
+        if combine == "or":
+            new = bld.or_(old, magnitude)
+        else:
+            new = bld.call(intrinsic(self.module, "llvm.umax.i64", I64, [I64, I64]), [old, magnitude])
+        bld.store(new, acc)
+
+    def defer_unless_finite(self, r: ir.Value) -> None:
+        """Defer "`r` is finite" (a float or double): its bits without the sign, below infinity's."""
+        bld = self.builder
+        if r.type == F32:
+            bits = bld.zext(bld.and_(bld.bitcast(r, I32), ir.Constant(I32, 0x7FFFFFFF)), I64)
+            self.defer_magnitude(bits, F32_INF_BITS)
+        else:
+            self.defer_magnitude(bld.and_(bld.bitcast(r, I64), ir.Constant(I64, 2**63 - 1)), F64_INF_BITS)
+
     def deopt_if(self, cond: ir.Value) -> None:
         cont = self.func.append_basic_block()
         self.builder.cbranch(cond, self.deopt_block, cont)
@@ -522,9 +559,13 @@ class FunctionEmitter(ListOps, TupleOps, NumpyCalls, NumpyOps, LoopOps, OpVisito
         """Deopt if an overflow was noted; return RETRY if a deferred check failed."""
         self.deopt_if(self.builder.load(self.overflow, typ=I1))
         if self.deferred is not None:
+            bld = self.builder
+            failed = bld.load(self.deferred, typ=I1)
+            for bound, (acc, _) in self.deferred_magnitudes.items():
+                failed = bld.or_(failed, bld.icmp_unsigned(">=", bld.load(acc, typ=I64), ir.Constant(I64, bound)))
             cont = self.func.append_basic_block()
-            self.builder.cbranch(self.builder.load(self.deferred, typ=I1), self.retry_block, cont)
-            self.builder.position_at_end(cont)
+            bld.cbranch(failed, self.retry_block, cont)
+            bld.position_at_end(cont)
 
     def as_float(self, v: Value) -> ir.Value:
         """A double (Python's float(x) for every scalar type)."""

@@ -22,7 +22,7 @@ from llvmlite import ir
 
 from fastimport.backend import numerics
 from fastimport.backend.callscope import emit_keep, emit_record
-from fastimport.backend.capi import F64, I1, I8, I32, I64, PTR, declare, intrinsic
+from fastimport.backend.capi import F64, I8, I32, I64, PTR, declare, intrinsic
 from fastimport.frontend.numpy_types import INT_RANGES, ITEM_BITS, SIGNED, loop_type
 from fastimport.frontend.types import SCALARS, Array, Ty, Union
 
@@ -126,6 +126,7 @@ class NumpyOps:
     def value(self, v: Value) -> ir.Value: ...  # type: ignore[empty-body]  # noqa: D102
     def deopt_if(self, cond: ir.Value) -> None: ...  # noqa: D102
     def overflow_if(self, cond: ir.Value) -> None: ...  # noqa: D102
+    def defer_unless_finite(self, r: ir.Value) -> None: ...  # noqa: D102
     def check_overflow(self) -> None: ...  # noqa: D102
     def int_binary(self, kind: str, a: ir.Value, b: ir.Value, *, check: str = "exact") -> ir.Value: ...  # type: ignore[empty-body]  # noqa: D102
     def entry_alloca(self, ty: ir.Type, count: int = 1) -> ir.Value: ...  # type: ignore[empty-body]  # noqa: D102
@@ -475,7 +476,7 @@ class NumpyOps:
         if deferred:
             if not noted:
                 return r
-            bld.store(bld.or_(bld.load(self.deferred, typ=I1), bld.not_(self.is_finite(r))), self.deferred)
+            self.defer_unless_finite(r)
         else:
             self.float_event(r, [x, y])
         return r
