@@ -132,3 +132,49 @@ def test_function_mostly_called_with_big_ints_goes_back_to_bytecode() -> None:
     assert record.status == "bytecode"
     assert "deopts outnumber native calls" in (record.reason or "")
     assert fast.f(5) == plain.f(5) == 16
+
+
+# A chain of helpers, each copied into its caller (frontend/inline.py), and a recursion ending in it.
+CHAIN = (
+    "".join(f"def h{k}(n):\n    return h{k + 1}(n) + 1\n\n" for k in range(1, 10))
+    + "def h10(n):\n    return n + 1\n\n"
+    + "def top(n):\n    return h1(n) * 2\n\n"
+    + "def down(n):\n    if n == 0:\n        return top(0)\n    return 1 + down(n - 1)\n"
+)
+
+
+def _outcome(func: object, arg: int) -> object:
+    try:
+        return func(arg)  # type: ignore[operator]
+    except RecursionError:
+        return RecursionError
+
+
+@pytest.mark.parametrize(("name", "arg"), [("top", 1), ("down", 3)])
+def test_inlined_helpers_count_their_frames(name: str, arg: int) -> None:
+    """Copied helpers still take their frames of the recursion limit: RecursionError exactly where CPython's is.
+
+    The limit is lowered one frame at a time, from room to spare to past the point
+    where CPython's eleventh nested call fails; the native code must agree at every step.
+    """
+    fast, plain = compile_module(CHAIN), plain_module(CHAIN)
+    getattr(fast, name)(arg)  # compile first
+    assert record_of(getattr(fast, name)).status == "native"
+    frame, depth = sys._getframe(), 0  # this test's own stack depth
+    while frame is not None:
+        frame, depth = frame.f_back, depth + 1
+    old, seen = sys.getrecursionlimit(), set()
+    try:
+        for room in range(30, 0, -1):
+            try:
+                sys.setrecursionlimit(depth + room)
+            except RecursionError:  # 3.12+: not below the current depth
+                continue
+            got, want = _outcome(getattr(fast, name), arg), _outcome(getattr(plain, name), arg)
+            sys.setrecursionlimit(old)
+            assert got == want, (room, got, want)
+            seen.add(want)
+    finally:
+        sys.setrecursionlimit(old)
+    assert RecursionError in seen  # the sweep crossed the limit
+    assert len(seen) == 2

@@ -26,6 +26,7 @@ from fastimport.frontend.inline import all_loads_bound, inline_calls
 from fastimport.frontend.ir import (
     Call,
     CheckSignals,
+    FrameCheck,
     FuncIR,
     GlobalRef,
     LoadGlobal,
@@ -170,7 +171,7 @@ def compile_specialization(
         world=ctypes.addressof(world) if refs else None,
         world_count=len(refs),
         handler=id(root),
-        nests=any(isinstance(op, Call) for spec in specs for op in spec.ir.all_ops()),
+        nests=any(isinstance(op, (Call, FrameCheck)) for spec in specs for op in spec.ir.all_ops()),
         prev_core=prev.core_address if prev is not None else None,
         prev_data=ctypes.addressof(prev.data) if prev is not None else None,
     )

@@ -50,6 +50,7 @@ from fastimport.frontend.ir import (
     Compare,
     Const,
     Deopt,
+    FrameCheck,
     FuncIR,
     GlobalRef,
     Goto,
@@ -978,6 +979,10 @@ class FunctionEmitter(ListOps, TupleOps, NumpyCalls, NumpyOps, LoopOps, OpVisito
         bld.ret(kernel_result(bld, self.fn.ret_type, None, status))
         bld.position_at_end(cont)
         self.values[op] = bld.extract_value(result, 0)
+
+    def visit_frame_check(self, op: FrameCheck) -> None:
+        """An inlined call's frame: deopt if the depth budget has no room for it."""
+        self.deopt_if(self.builder.icmp_signed("<=", self.depth, ir.Constant(I32, op.level)))
 
     def visit_check_signals(self, _op: CheckSignals) -> None:
         # At a loop header: no overflowed value may go round the loop again.

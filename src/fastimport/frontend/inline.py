@@ -14,7 +14,8 @@ has no call left in it.
                                               %6 = mul %5', %1
 
 The copy has its own locals (`$inlineN.name`, one set per call site), so two calls of
-the same function never share them. The caller's behaviour is unchanged: a deopt or a
+the same function never share them, and a FrameCheck where the call was: the frame the
+call would have taken from CPython's recursion limit must still fit. The caller's behaviour is unchanged: a deopt or a
 raise inside the copy leaves the whole native call, as it did through the call's status.
 Only callees whose every local is stored before each read are copied: a local read
 unbound (UnboundLocalError in CPython) keeps a run-time flag, which a copy inside a
@@ -30,6 +31,7 @@ from fastimport.frontend.cfg import reads_before_store
 from fastimport.frontend.ir import (
     BasicBlock,
     Call,
+    FrameCheck,
     FuncIR,
     Goto,
     LoadLocal,
@@ -56,6 +58,7 @@ def inline_calls(fn: FuncIR, callee_ir: Callable[[Call], FuncIR | None]) -> int:
     small one), up to CALLER_MAX_OPS; `callee_ir` must never offer a recursive callee.
     """
     done = 0
+    frames: dict[Call, int] = {}  # a call inside copies: how many copied frames deep it stands
     work = True
     while work:
         work = False
@@ -66,7 +69,8 @@ def inline_calls(fn: FuncIR, callee_ir: Callable[[Call], FuncIR | None]) -> int:
                 callee = callee_ir(op)
                 if callee is None or not _can_copy(fn, op, callee):
                     continue
-                _inline(fn, block, op, callee, done + 1)
+                level = frames.get(op, 0) + 1
+                frames.update(dict.fromkeys(_inline(fn, block, op, callee, done + 1, level), level))
                 done += 1
                 work = True
                 break
@@ -87,8 +91,11 @@ def _can_copy(fn: FuncIR, call: Call, callee: FuncIR) -> bool:
     return callee.ret_type is not Ty.NONE or not any(call in _operands(op) for op in fn.all_ops())
 
 
-def _inline(fn: FuncIR, block: BasicBlock, call: Call, callee: FuncIR, n: int) -> None:
-    """Split `block` at `call` and put a copy of `callee` between the halves."""
+def _inline(fn: FuncIR, block: BasicBlock, call: Call, callee: FuncIR, n: int, level: int) -> list[Call]:  # noqa: PLR0913, PLR0917 - one per part of the site
+    """Split `block` at `call` and put a copy of `callee`, `level` frames deep, between the halves.
+
+    Returns the calls in the copy.
+    """
     locals_ = {local: Local(f"$inline{n}.{local.name}", local.type) for local in callee.locals.values()}
     fn.locals.update({local.name: local for local in locals_.values()})
     for key, ref in callee.globals.items():
@@ -104,8 +111,9 @@ def _inline(fn: FuncIR, block: BasicBlock, call: Call, callee: FuncIR, n: int) -
     # In the caller's order right after `block`: the emitter meets every definition before its uses.
     where = fn.blocks.index(block) + 1
     fn.blocks[where:where] = [*blocks.values(), rest]
-    _copy_body(callee, call, (blocks, locals_), result, rest)
-    block.ops = [*block.ops[:at], _typed(Goto(blocks[callee.blocks[0]]), Ty.NONE)]
+    calls = _copy_body(callee, call, (blocks, locals_, level), result, rest)
+    # The call's frame, as the callee's own entry would have checked it (see FrameCheck).
+    block.ops = [*block.ops[:at], _typed(FrameCheck(level), Ty.NONE), _typed(Goto(blocks[callee.blocks[0]]), Ty.NONE)]
     if result is not None:
         load = _typed(LoadLocal(result), callee.ret_type)  # type: ignore[arg-type]
         load.line, load.col = call.line, call.col
@@ -115,17 +123,22 @@ def _inline(fn: FuncIR, block: BasicBlock, call: Call, callee: FuncIR, n: int) -
                 setattr(op, name, _remap(field, {call: load}, {}, {}))
     for k, b in enumerate(fn.blocks):
         b.label = k
+    return calls
 
 
-def _copy_body(callee: FuncIR, call: Call, targets: tuple[dict, dict], result: Local | None, rest: BasicBlock) -> None:
-    """Fill the copies of the callee's blocks: parameters are the call's arguments; returns go to `rest`."""
-    blocks, locals_ = targets
-    values: dict[Value, Value] = {}
-    for op in callee.all_ops():
-        if isinstance(op, Param):
-            values[op] = call.args[op.index]
-        elif not isinstance(op, Return):
-            values[op] = copy.copy(op)
+def _copy_body(
+    callee: FuncIR, call: Call, targets: tuple[dict, dict, int], result: Local | None, rest: BasicBlock
+) -> list[Call]:
+    """Fill the copies of the callee's blocks: parameters are the call's arguments; returns go to `rest`.
+
+    Returns the calls in the copy.
+    """
+    blocks, locals_, level = targets
+    values: dict[Value, Value] = {
+        op: call.args[op.index] if isinstance(op, Param) else _copied(op, level)
+        for op in callee.all_ops()
+        if not isinstance(op, Return)
+    }
     for b in callee.blocks:
         ops: list[Op] = []
         for op in b.ops:
@@ -140,6 +153,14 @@ def _copy_body(callee: FuncIR, call: Call, targets: tuple[dict, dict], result: L
                     setattr(clone, name, _remap(field, values, blocks, locals_))
                 ops.append(clone)  # type: ignore[arg-type]
         blocks[b].ops = ops
+    return [values[op] for op in callee.all_ops() if isinstance(op, Call)]  # type: ignore[misc]
+
+
+def _copied(op: Op, level: int) -> Op:
+    clone = copy.copy(op)
+    if isinstance(clone, FrameCheck):  # a copy inside the callee: its frames stand `level` deeper here
+        clone.level += level
+    return clone
 
 
 def _typed(op: Op, ty: Ty) -> Op:

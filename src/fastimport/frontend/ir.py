@@ -542,6 +542,22 @@ class CheckSignals(Op):
         return visitor.visit_check_signals(self)
 
 
+@final
+class FrameCheck(Op):
+    """Where an inlined call was (frontend/inline.py): its frame, `level` calls deep, must fit.
+
+    The kernel's depth budget is what is left of CPython's recursion limit; a call costs
+    one frame of it. A copy costs none, so it checks the frame it stands for: out of
+    budget, the call re-runs as bytecode, which raises RecursionError where CPython does.
+    """
+
+    def __init__(self, level: int) -> None:
+        self.level = level
+
+    def accept(self, visitor: OpVisitor[T]) -> T:
+        return visitor.visit_frame_check(self)
+
+
 @dataclass(eq=False)
 class Term:
     """One summand of an index: `sign * value`, `value` a loop-invariant int."""
@@ -832,6 +848,8 @@ class OpVisitor(Generic[T]):
     def visit_dtype_query(self, op: DtypeQuery) -> T: ...
     @abstractmethod
     def visit_check_signals(self, op: CheckSignals) -> T: ...
+    @abstractmethod
+    def visit_frame_check(self, op: FrameCheck) -> T: ...
     @abstractmethod
     def visit_loop_guard(self, op: LoopGuard) -> T: ...
     @abstractmethod

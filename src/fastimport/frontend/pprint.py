@@ -23,6 +23,7 @@ from fastimport.frontend.ir import (
     Const,
     Deopt,
     DtypeQuery,
+    FrameCheck,
     FuncIR,
     Goto,
     GuardBound,
@@ -175,6 +176,9 @@ class _Printer(OpVisitor[str]):
             other = op.other if op.other_value is None else f"dtype {self.name(op.other_value)}"
             text += f" {op.compare} {other!s}" + "".join(f".{a}" for a in op.other_attrs)
         return text if op.value is None else f"{text} -> {op.value!r}"
+
+    def visit_frame_check(self, op: FrameCheck) -> str:
+        return f"frame_check {op.level}"
 
     def visit_check_signals(self, _op: CheckSignals) -> str:
         return "check_signals"
