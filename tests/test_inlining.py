@@ -234,3 +234,21 @@ def test_float_helper_in_versioned_loop(values: list, i: int) -> None:
     """nan, inf and -0.0 through a copied helper in a versioned float loop."""
     warm_up(SRC, "rowsum", np.ones(3), 1)
     _same_on_copies("rowsum", np.array(values), i)
+
+
+def test_rebinding_a_copied_helper_is_seen() -> None:
+    """A copied helper, or a helper of a copied helper, rebound to another function: CPython's results."""
+    src = SRC + "# fresh modules: the helpers get rebound\n"
+    fast, ref = modules(src)
+    v = np.linspace(0.5, 2.0, 10)
+    assert_same_native(src, "rowsum", v, 1)
+    assert_same_native(src, "nested", 10)
+
+    def other_weight(i: int, j: int) -> float:
+        return i * 0.5 + j
+
+    for m in (fast, ref):
+        m.weight = other_weight
+        m.inner = lambda x: x - 1
+    assert_same(src, "rowsum", v, 1)
+    assert_same(src, "nested", 10)

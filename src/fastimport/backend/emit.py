@@ -144,9 +144,12 @@ TWO53 = 2**53
 MUL_OPERAND_BOUND = 1 << 31  # a strip-checked `*` (versioned copy): |a|, |b| below it
 F64_INF_BITS = 0x7FF0000000000000  # a double's bits without the sign: >= this, not finite
 F32_INF_BITS = 0x7F800000
-# The magnitudes a versioned copy defers (`defer_magnitude`): power-of-two bounds by OR,
-# the others by maximum.
-DEFERRED_MAGNITUDES = {MUL_OPERAND_BOUND: "or", ADDEND_BOUND: "or", F64_INF_BITS: "max", F32_INF_BITS: "max"}
+# The magnitudes a versioned copy defers (`defer_magnitude`): a power-of-two bound by OR (the
+# OR of values below it stays below it), any other by maximum.
+DEFERRED_MAGNITUDES = {
+    bound: "or" if bound & (bound - 1) == 0 else "max"
+    for bound in (MUL_OPERAND_BOUND, ADDEND_BOUND, F64_INF_BITS, F32_INF_BITS)
+}
 INT64_MIN = -(2**63)
 
 
