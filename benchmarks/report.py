@@ -394,7 +394,9 @@ def _startup_section(results: dict[str, Any]) -> list[str]:
         "",
         (
             "Wall time of whole processes (`subprocess.run`), the commands interleaved run by run, "
-            f"median of {s['runs']} runs. `uncalled.py` defines two eligible functions and never calls them; "
+            f"median of {s['runs']} runs, after one untimed run of each that leaves the bytecode of fastimport "
+            "and the scripts in `__pycache__`, as an installed package has it (`PYTHONDONTWRITEBYTECODE` is "
+            "unset for these runs). `uncalled.py` defines two eligible functions and never calls them; "
             "`fib27.py` prints `fib(27)` (compile included; the Numba variant is the same file with `@njit`). "
             "Target: fastimport adds <= 20 ms to a run with nothing to compile."
         ),
