@@ -71,9 +71,12 @@ class CompiledEntry:
         """Calls of this specialization that ran native code to the end."""
         return self.data.calls
 
-    def expect_code(self, code: types.CodeType) -> None:
-        """The vectorcall path runs only while the function's `__code__` is `code`."""
-        self.data.code = id(code)
+    def bind_vectorcall(self, func: types.FunctionType, code: types.CodeType) -> None:
+        """Let the vectorcall path run this for `func` while its `__code__` is `code`."""
+        from fastimport.runtime.funcobject import set_code_extra
+
+        self.data.func = id(func)
+        set_code_extra(code, ctypes.addressof(self.data))
 
 
 @dataclass
@@ -124,7 +127,7 @@ def compile_specialization(
     from llvmlite import ir
 
     from fastimport.backend.emit import emit_kernel, global_slot_name, kernel_type
-    from fastimport.backend.entry import DataBlock, Shape, emit_stubs, shape_module_loaded
+    from fastimport.backend.entry import DataBlock, Shape, code_way, shape_module_loaded
     from fastimport.backend.jit import jit
     from fastimport.backend.objects import ObjectTable
 
@@ -152,9 +155,7 @@ def compile_specialization(
     if lay is None and any(ref.kind == "defaults" for ref in refs):
         raise Unsupported(root.node, "default arguments on a CPython whose function layout is unknown")
     shape = shape_module_loaded(Shape(arg_types, root_spec.ir.ret_type))  # type: ignore[arg-type]
-    entry_symbol = f"{root_spec.ir.symbol}_entry"
-    emit_stubs(module, entry_symbol, shape, with_vectorcall=lay is not None)
-    dump(f"LLVM {entry_symbol}", module.__str__)  # formatted only under FASTIMPORT_DEBUG=2
+    dump(f"LLVM {root_spec.ir.symbol}", module.__str__)  # formatted only under FASTIMPORT_DEBUG=2
 
     # 5. optimize and link; fill in the object table, the world table and the data block
     engine = jit()
@@ -175,15 +176,16 @@ def compile_specialization(
         prev_core=prev.core_address if prev is not None else None,
         prev_data=ctypes.addressof(prev.data) if prev is not None else None,
     )
-    engine.set_pointer(f"{entry_symbol}.data", ctypes.addressof(data))
-    function, method = make_builtin(func.__name__, engine.address(entry_symbol))
-    vectorcall = engine.address(f"{entry_symbol}_vc") if lay is not None else 0
+    # The shared entry code finds `data` as the builtin's `self`, or through co_extra (see dispatch._install).
+    function, method = make_builtin(func.__name__, engine.address(shape.fastcall), data)
+    vectorcall = engine.address(shape.vectorcall) if code_way() is not None else 0
     t_end = time.perf_counter()
-    dump("timing", f"{entry_symbol}: front end {1000 * (t_front - t0):.1f} ms, LLVM {1000 * (t_end - t_front):.1f} ms")
+    front_ms, llvm_ms = 1000 * (t_front - t0), 1000 * (t_end - t_front)
+    dump("timing", f"{root_spec.ir.symbol}: front end {front_ms:.1f} ms, LLVM {llvm_ms:.1f} ms")
     return CompiledEntry(
         function=function,
         ret_type=root_spec.ir.ret_type,  # type: ignore[arg-type]
-        symbol=entry_symbol,
+        symbol=root_spec.ir.symbol,
         data=data,
         core_address=engine.address(shape.core),
         vectorcall_address=vectorcall,

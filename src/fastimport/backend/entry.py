@@ -5,16 +5,19 @@ result types), so it is compiled once per shape and per process, and shared:
 
     fi_core_<shape>(data, args, nargs)       guards + unbox + world + kernel + box,
                                              or MISS, or NULL with an exception set
-    fi_fastcall_<shape>(data, args, nargs)   MISS -> the function's handler (Python)
-    fi_vc_<shape>(data, func, args, nargsf, kwnames)
-                                             MISS, keywords or a replaced __code__
+    fi_fastcall_<shape>(self, args, nargs)   METH_FASTCALL; `self` is the data block
+                                             (a ctypes object); MISS -> the function's
+                                             handler (Python)
+    fi_vc_<shape>(func, args, nargsf, kwnames)
+                                             the function's vectorcall; the data block
+                                             is found through `func.__code__`'s co_extra
+                                             slot; MISS, keywords, a replaced __code__
                                              -> CPython's own vectorcall
 
-Each specialization contributes only its kernel(s) and two stubs that pass its
-data block (`DataBlock`, filled in from Python after linking) to the shared code:
-
-    <sym>(self, args, nargs)            = fi_fastcall_<shape>(@data, args, nargs)
-    <sym>_vc(func, args, nargsf, kw)    = fi_vc_<shape>(@data, func, args, nargsf, kw)
+A specialization contributes only its kernel(s): the builtin the prologue calls
+carries its data block (`DataBlock`, filled in from Python after linking) as
+`self`, and the prologue's code object carries it in co_extra. No per-unit
+entry code means less for LLVM to generate (~2 ms of every compile).
 
 The world check (`fi_world_ok`) walks a table of the globals the unit reads:
 values are read and unboxed into the unit's slots; functions, modules and
@@ -56,6 +59,7 @@ from fastimport.backend.npemit import check_array, unbox_array
 from fastimport.backend.objects import ObjectTable
 from fastimport.backend.tupleemit import check_tuple_size, tuple_item
 from fastimport.frontend.types import Array, List, Tuple, Ty
+from fastimport.runtime.funcobject import CDATA_POINTER_OFFSET
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -73,8 +77,6 @@ ORIGINAL_VECTORCALL = "fi_original_function_vectorcall"
 CORE = ir.FunctionType(PTR, [PTR, PTR, I64])
 FASTCALL = ir.FunctionType(PTR, [PTR, PTR, I64])
 VECTORCALL = ir.FunctionType(PTR, [PTR, PTR, I64, PTR])
-SHAPE_FASTCALL = ir.FunctionType(PTR, [PTR, PTR, I64])
-SHAPE_VECTORCALL = ir.FunctionType(PTR, [PTR, PTR, PTR, I64, PTR])
 WORLD_OK = ir.FunctionType(ir.IntType(1), [PTR, I64])
 
 
@@ -87,7 +89,7 @@ class DataBlock(ctypes.Structure):
         ("world_count", ctypes.c_int64),  # 2
         ("handler", ctypes.c_void_p),  # 3: the FunctionState (a borrowed reference)
         ("calls", ctypes.c_int64),  # 4: native calls that completed
-        ("code", ctypes.c_void_p),  # 5: the code object the vectorcall path expects
+        ("func", ctypes.c_void_p),  # 5: the function whose vectorcall may run it (borrowed)
         ("prev_core", ctypes.c_void_p),  # 6: the previous specialization's core ...
         ("prev_data", ctypes.c_void_p),  # 7: ... and its data block
         ("world_misses", ctypes.c_int64),  # 8: calls a changed global sent to bytecode
@@ -140,24 +142,6 @@ class Shape:
     def vectorcall(self) -> str:
         """Symbol of the shared vectorcall wrapper."""
         return f"fi_vc_{self.name}"
-
-
-def emit_stubs(module: ir.Module, symbol: str, shape: Shape, *, with_vectorcall: bool) -> ir.GlobalVariable:
-    """The two per-specialization stubs; returns the global to fill with the data block address."""
-    data = ir.GlobalVariable(module, PTR, f"{symbol}.data")
-    data.initializer = ir.Constant(PTR, None)
-    fastcall = ir.Function(module, FASTCALL, symbol)
-    _self, args, nargs = fastcall.args
-    bld = ir.IRBuilder(fastcall.append_basic_block())
-    shared = ir.Function(module, SHAPE_FASTCALL, shape.fastcall)
-    bld.ret(bld.call(shared, [bld.load(data, typ=PTR), args, nargs], tail=True))
-    if with_vectorcall:
-        vectorcall = ir.Function(module, VECTORCALL, f"{symbol}_vc")
-        func, args, nargsf, kwnames = vectorcall.args
-        bld = ir.IRBuilder(vectorcall.append_basic_block())
-        shared = ir.Function(module, SHAPE_VECTORCALL, shape.vectorcall)
-        bld.ret(bld.call(shared, [bld.load(data, typ=PTR), func, args, nargsf, kwnames], tail=True))
-    return data
 
 
 # --- the shared code, compiled once per process (and per shape) ---------------------------
@@ -236,13 +220,23 @@ def emit_world_check(module: ir.Module, objects: ObjectTable, defaults_offset: i
     return fn
 
 
-def emit_shape(module: ir.Module, shape: Shape, objects: ObjectTable, code_offset: int | None) -> None:
-    """The core and the two wrappers of one shape."""
+@dataclass(frozen=True)
+class CodeWay:
+    """How the vectorcall wrapper gets from a function to its data block: probed offsets."""
+
+    code_offset: int  # PyFunctionObject.func_code
+    extra_offset: int  # PyCodeObject.co_extra
+    extra_index: int  # our slot in it
+
+
+def emit_shape(module: ir.Module, shape: Shape, objects: ObjectTable, vectorcall: CodeWay | None) -> None:
+    """The core and the two wrappers of one shape (no vectorcall wrapper if `vectorcall` is None)."""
     core = _emit_core(module, shape, objects)
 
-    fastcall = ir.Function(module, SHAPE_FASTCALL, shape.fastcall)
-    data, args, nargs = fastcall.args
+    fastcall = ir.Function(module, FASTCALL, shape.fastcall)
+    this, args, nargs = fastcall.args
     bld = ir.IRBuilder(fastcall.append_basic_block())
+    data = bld.load(bld.gep(this, [ir.Constant(I64, CDATA_POINTER_OFFSET)], source_etype=I8), typ=PTR)
     result = bld.call(core, [data, args, nargs])
     with bld.if_then(bld.icmp_unsigned("==", result, MISS), likely=False):
         handler = _data_field(bld, data, "handler", PTR)
@@ -250,20 +244,35 @@ def emit_shape(module: ir.Module, shape: Shape, objects: ObjectTable, code_offse
         bld.ret(bld.call(call, [handler, args, nargs, ir.Constant(PTR, None)]))
     bld.ret(result)
 
-    if code_offset is None:
-        return  # this CPython's function layout is unknown: the prologue is the only path
-    vectorcall = ir.Function(module, SHAPE_VECTORCALL, shape.vectorcall)
-    data, func, args, nargsf, kwnames = vectorcall.args
-    bld = ir.IRBuilder(vectorcall.append_basic_block())
-    fallback = vectorcall.append_basic_block("fallback")
-    run = vectorcall.append_basic_block("run")
-    code = bld.load(bld.gep(func, [ir.Constant(I64, code_offset)], source_etype=I8), typ=PTR)
-    simple = bld.and_(
-        bld.icmp_unsigned("==", kwnames, ir.Constant(PTR, None)),
-        bld.icmp_unsigned("==", code, _data_field(bld, data, "code", PTR)),
-    )
-    bld.cbranch(simple, run, fallback)
-    bld.position_at_end(run)
+    if vectorcall is not None:
+        _emit_vectorcall(module, shape, core, vectorcall)
+
+
+def _emit_vectorcall(module: ir.Module, shape: Shape, core: ir.Function, way: CodeWay) -> None:
+    fn = ir.Function(module, VECTORCALL, shape.vectorcall)
+    func, args, nargsf, kwnames = fn.args
+    bld = ir.IRBuilder(fn.append_basic_block())
+    fallback = fn.append_basic_block("fallback")
+    null = ir.Constant(PTR, None)
+
+    def field(base: ir.Value, offset: int) -> ir.Value:
+        return bld.load(bld.gep(base, [ir.Constant(I64, offset)], source_etype=I8), typ=PTR)
+
+    def require(cond: ir.Value) -> None:
+        cont = fn.append_basic_block()
+        bld.cbranch(cond, cont, fallback)
+        bld.position_at_end(cont)
+
+    # func.__code__ -> co_extra -> our slot: a data block, if the code is one our prologue made
+    require(bld.icmp_unsigned("==", kwnames, null))
+    extras = field(field(func, way.code_offset), way.extra_offset)
+    require(bld.icmp_unsigned("!=", extras, null))
+    size = bld.load(extras, typ=I64)
+    require(bld.icmp_signed(">", size, ir.Constant(I64, way.extra_index)))
+    data = field(extras, 8 * (1 + way.extra_index))
+    require(bld.icmp_unsigned("!=", data, null))
+    # ... and the block is this function's (another's code may have been assigned to it)
+    require(bld.icmp_unsigned("==", _data_field(bld, data, "func", PTR), func))
     result = bld.call(core, [data, args, bld.and_(nargsf, ir.Constant(I64, NARGS_MASK))])
     with bld.if_then(bld.icmp_unsigned("==", result, MISS), likely=False):
         bld.branch(fallback)
@@ -546,18 +555,27 @@ def _float_value(bld: ir.IRBuilder, obj: ir.Value) -> ir.Value:
 @functools.cache
 def shape_module_loaded(shape: Shape) -> Shape:
     """Compile the shared entry code of `shape` into the JIT (once per process)."""
-    from fastimport.runtime.funcobject import layout
     from fastimport.runtime.registry import add_setup_ms
 
     runtime_loaded()
     start = time.perf_counter()
-    lay = layout()
     module = ir.Module(name=f"fi_shape_{shape.name}")
     objects = ObjectTable(module, prefix=f"fi_shape_{shape.name}")
-    emit_shape(module, shape, objects, lay.code_offset if lay is not None else None)
+    emit_shape(module, shape, objects, code_way())
     _load_with_objects(module, objects)
     add_setup_ms((time.perf_counter() - start) * 1000)  # once per shape and process
     return shape
+
+
+@functools.cache
+def code_way() -> CodeWay | None:
+    """The offsets the vectorcall wrapper needs, or None where a probe failed (then the prologue is the only path)."""
+    from fastimport.runtime.funcobject import code_extra, layout
+
+    lay, extra = layout(), code_extra()
+    if lay is None or extra is None:
+        return None
+    return CodeWay(lay.code_offset, extra.offset, extra.index)
 
 
 @functools.cache

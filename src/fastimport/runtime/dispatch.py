@@ -261,7 +261,8 @@ class FunctionState:
         """Swap the slot constant in the prologue for the native entry point.
 
         Where CPython honours it, the function's vectorcall also points at the
-        entry, which then skips the frame (it checks `__code__` is still ours).
+        entry, which then skips the frame (it finds its data through `__code__`, so a
+        replaced `__code__` goes to CPython's own vectorcall).
         """
         if self.prologue_code is None or self.func is None:  # compiled only after binding
             raise AssertionError(self.record.qualname)
@@ -272,7 +273,7 @@ class FunctionState:
         if entry.vectorcall_address:
             from fastimport.runtime.funcobject import set_vectorcall
 
-            entry.expect_code(code)
+            entry.bind_vectorcall(self.func, code)
             set_vectorcall(self.func, entry.vectorcall_address)
 
     def _deopts_dominate(self) -> bool:

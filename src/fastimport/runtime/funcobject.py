@@ -87,6 +87,64 @@ def set_vectorcall(func: types.FunctionType, address: int) -> bool:
     return True
 
 
+# PEP 523's scratch space on code objects: `co_extra` points at {Py_ssize_t size; void *extras[size]},
+# and `index` is the slot this process asked CPython for. The vectorcall entry finds a function's
+# native data there, through its `__code__` (so one shared entry serves every function of a shape).
+CodeExtra = namedtuple("CodeExtra", ["offset", "index"])  # noqa: PYI024 - see FunctionLayout
+
+# Versions name these differently: private up to 3.11, "unstable" API from 3.12.
+_EXTRA_API = {
+    "request": ("PyUnstable_Eval_RequestCodeExtraIndex", "_PyEval_RequestCodeExtraIndex"),
+    "set": ("PyUnstable_Code_SetExtra", "_PyCode_SetExtra"),
+}
+
+
+def _extra_api(name: str) -> ctypes._CFuncPtr | None:
+    for symbol in _EXTRA_API[name]:
+        found = getattr(ctypes.pythonapi, symbol, None)
+        if found is not None:
+            return found
+    return None
+
+
+@functools.cache
+def code_extra() -> CodeExtra | None:
+    """Our co_extra slot and the field's byte offset in PyCodeObject, found by setting it on a fresh code object."""
+    request, setter = _extra_api("request"), _extra_api("set")
+    if request is None or setter is None:
+        return None
+    request.restype, request.argtypes = ctypes.c_ssize_t, [ctypes.c_void_p]
+    setter.restype, setter.argtypes = ctypes.c_int, [ctypes.py_object, ctypes.c_ssize_t, ctypes.c_void_p]
+    index = request(None)  # no free function: the data blocks live as long as their FunctionState
+    if index < 0:
+        ctypes.pythonapi.PyErr_Clear()
+        return None
+    probe = compile("pass", "<fastimport probe>", "exec").replace(co_name="probe")  # never given extras
+    words = min(_WORDS, sys.getsizeof(probe) // 8)
+    before = list((ctypes.c_void_p * words).from_address(id(probe)))
+    marker = id(probe)  # any non-NULL address
+    if setter(probe, index, marker) != 0:
+        ctypes.pythonapi.PyErr_Clear()
+        return None
+    after = list((ctypes.c_void_p * words).from_address(id(probe)))
+    changed = [i for i, (a, b) in enumerate(zip(before, after, strict=True)) if a is None and b is not None]
+    if len(changed) != 1:
+        return None
+    extras = after[changed[0]]
+    size = ctypes.c_ssize_t.from_address(extras).value
+    if size <= index or ctypes.c_void_p.from_address(extras + 8 * (1 + index)).value != marker:
+        return None
+    return CodeExtra(changed[0] * 8, index)
+
+
+def set_code_extra(code: types.CodeType, address: int) -> None:
+    """Point our co_extra slot of `code` at `address` (see `code_extra`)."""
+    found = code_extra()
+    setter = _extra_api("set")
+    if found is None or setter is None or setter(code, found.index, address) != 0:
+        raise RuntimeError("co_extra is not available")  # callers only get here after code_extra() succeeded
+
+
 # Where the current thread state counts Python recursion: `remaining` (3.11+: frames that
 # may still be pushed) or, if false, the depth (3.10: compared with Py_GetRecursionLimit()).
 RecursionField = namedtuple("RecursionField", ["offset", "remaining"])  # noqa: PYI024 - see FunctionLayout
@@ -128,11 +186,17 @@ def object_layout_ok() -> bool:
     """
     gil_disabled = sysconfig.get_config_var("Py_GIL_DISABLED")
     value = float("1.5")
+    block = (ctypes.c_int64 * 2)()  # a builtin's `self` is its data block; the entry reads b_ptr
     return (
         not gil_disabled
         and ctypes.c_void_p.from_address(id(value) + 8).value == id(float)
         and ctypes.c_double.from_address(id(value) + 16).value == value
+        and ctypes.c_void_p.from_address(id(block) + CDATA_POINTER_OFFSET).value == ctypes.addressof(block)
     )
+
+
+# A ctypes object's buffer pointer (CDataObject.b_ptr), right after the object header.
+CDATA_POINTER_OFFSET = 16
 
 
 # PyLongObject: both layouts keep the first 30-bit digit at offset 24 and describe
@@ -184,10 +248,10 @@ _new_cfunction.restype = ctypes.py_object
 _new_cfunction.argtypes = [ctypes.POINTER(_PyMethodDef), ctypes.py_object, ctypes.py_object]
 
 
-def make_builtin(name: str, address: int) -> tuple[object, object]:
-    """A builtin function object calling the METH_FASTCALL C function at `address`.
+def make_builtin(name: str, address: int, self: object = None) -> tuple[object, object]:
+    """A builtin function object calling the METH_FASTCALL C function at `address` with `self`.
 
     Returns (function, keepalive): the method definition must outlive the function.
     """
     method = _PyMethodDef(name.encode(), address, METH_FASTCALL, None)
-    return _new_cfunction(ctypes.byref(method), None, None), method
+    return _new_cfunction(ctypes.byref(method), self, None), method
