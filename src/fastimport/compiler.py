@@ -122,7 +122,7 @@ def compile_specialization(
     t_front = time.perf_counter()
     namespace, builtins_dict = func.__globals__, _builtins_of(func)
 
-    # 4. emit LLVM: the kernels, and two stubs into the entry code shared by this shape
+    # 4. emit LLVM: the kernels (the entry code shared by this shape finds them through the data block)
     imports_start = time.perf_counter()
     from llvmlite import ir
 

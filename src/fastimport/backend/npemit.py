@@ -8,8 +8,8 @@ NumPy scalar arithmetic computes what NumPy's scalar math computes: both
 operands converted to the result type (frontend/numpy_types.py asks NumPy
 which), then one IEEE or wrapping integer operation. Whatever would make NumPy
 warn or raise (a float overflow to inf, an invalid operation giving nan, a
-division by zero, an integer leaving its type) is an *event*: it sets the same
-sticky flag as Python int overflow, and the call re-runs as bytecode, where
+division by zero, an integer leaving its type) is an *event*: it deopts as a
+Python int overflow does (backend/emit.py), and the call re-runs as bytecode, where
 NumPy itself warns, honours np.errstate, or raises. Events are rare, so the
 common path is plain machine arithmetic.
 """

@@ -771,6 +771,9 @@ class BasicBlock:
 
     ops: list[Op] = field(default_factory=list)
     label: int = -1
+    # A versioned copy's block that LLVM's vectorizer may take (frontend/versioning.py): its
+    # checks note a flag tested once per strip instead of branching away (backend/emit.py).
+    vector_body: bool = False
 
     @property
     def terminator(self) -> Terminator | None:

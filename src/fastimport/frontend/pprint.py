@@ -61,7 +61,7 @@ def format_func(fn: FuncIR) -> str:
     args = ", ".join(f"{p.name}: {t}" for p, t in zip(fn.params, fn.arg_types, strict=False))
     lines = [f"def {fn.name}({args}) -> {fn.ret_type}:"]
     for block in fn.blocks:
-        lines.append(f"  block{block.label}:")
+        lines.append(f"  block{block.label}:" + (" (vector body)" if block.vector_body else ""))
         lines.extend(f"    {printer.line(op)}" for op in block.ops)
     return "\n".join(lines)
 

@@ -432,8 +432,7 @@ def _version(fn: FuncIR, loop: _Loop, preds: dict) -> None:
     for op in (o for b in copy_blocks for o in b.ops):
         if isinstance(op, StoreLocal) and op.local is loop.cur.local:
             op.src.no_overflow = True  # type: ignore[attr-defined]
-    _defer_events(copy_blocks, guard)  # type: ignore[arg-type]
-    accumulators = _bound_int_ops(copy_blocks, blocks[loop.header], guard)  # type: ignore[arg-type]
+    accumulators = _checks_in_copy(copy_blocks, blocks[loop.header], guard)  # type: ignore[arg-type]
 
     # Strips: the copy's header compares with the strip's end; at a strip's end, the next
     # strip, whose elements the stores can overwrite are logged first, as one run each.
@@ -548,6 +547,20 @@ def _is_int(v: Value) -> bool:
     """An int64-held integer: Python int, np.int64, or a Union of the two."""
     ty = v.type
     return ty in (Ty.INT, Ty.I64) or (isinstance(ty, Union) and set(ty.members) <= {Ty.INT, Ty.I64})
+
+
+def _checks_in_copy(blocks: list[BasicBlock], header: BasicBlock, guard: LoopGuard) -> list[Local]:
+    """Make the copy's checks ones the vectorizer takes; returns the bounded accumulators (`_bound_int_ops`).
+
+    A loop that carries a float is never vectorized (no reassociation): there checks keep
+    branching at once, which costs less than noting a flag (backend/emit.py).
+    """
+    _defer_events(blocks, guard)
+    accumulators = _bound_int_ops(blocks, header, guard)
+    if not _float_recurrence(blocks, header):
+        for block in blocks:
+            block.vector_body = True
+    return accumulators
 
 
 def _bound_int_ops(blocks: list[BasicBlock], header: BasicBlock, guard: LoopGuard) -> list[Local]:
