@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from fastimport.frontend.types import Array
 
 I128 = ir.IntType(128)
+COUNTDOWN_CAP = 1 << 30  # the most one strip counts down the i32 signal countdown by
 
 
 def _max(bld: ir.IRBuilder, a: ir.Value, b: ir.Value) -> ir.Value:
@@ -202,23 +203,29 @@ class LoopOps:
                 value = self.unpack(Ty.I64, value)
             self.defer_if(bld.icmp_unsigned(">", self.int_abs(value), ir.Constant(I64, ACCUMULATOR_BOUND)))
         self.check_overflow()
-        start, cur, stop = (bld.sext(self.value(v), I128) for v in (op.start, op.cur, op.stop))
+        start, cur, stop = (self.value(v) for v in (op.start, op.cur, op.stop))
         step = abs(op.step)
-        # In the loop's direction: how far it has come, and how far it has to go.
-        ran, left = (
-            (bld.sub(cur, start), bld.sub(stop, cur)) if op.step > 0 else (bld.sub(start, cur), bld.sub(cur, stop))
+        # In the loop's direction: how far it has come (cur moves away from start, so this fits
+        # in a u64) and, if stop is still ahead, how far it has to go (u64 likewise). 64-bit
+        # unsigned arithmetic instead of i128: this runs at every entry of the copy, and a
+        # short inner loop enters it once per 3 iterations (pairwise_distances).
+        ahead, ran, left = (
+            (bld.icmp_signed("<", cur, stop), bld.sub(cur, start), bld.sub(stop, cur))
+            if op.step > 0
+            else (bld.icmp_signed(">", cur, stop), bld.sub(start, cur), bld.sub(cur, stop))
         )
-        low, high = ir.Constant(I128, step * LOOP_MIN_CHUNK), ir.Constant(I128, step * LOOP_CHUNK)
-        length = bld.select(bld.icmp_signed("<", ran, low), low, bld.select(bld.icmp_signed(">", ran, high), high, ran))
-        far = bld.icmp_signed(">", left, length)
+        low, high = (ir.Constant(I64, min(step * n, INT64_MAX)) for n in (LOOP_MIN_CHUNK, LOOP_CHUNK))
+        capped = bld.select(bld.icmp_unsigned(">", ran, high), high, ran)
+        length = bld.select(bld.icmp_unsigned("<", ran, low), low, capped)
+        far = bld.and_(ahead, bld.icmp_unsigned(">", left, length))
         move = length if op.step > 0 else bld.neg(length)
-        self.values[op] = bld.trunc(bld.select(far, bld.add(cur, move), stop), I64)
+        self.values[op] = bld.select(far, bld.add(cur, move), stop)
         # The strip counts as its iterations' back edges towards the next signal checkpoint
-        # (counted as values covered: for |step| > 1 a checkpoint comes sooner).
-        amount = bld.select(
-            far, length, bld.select(bld.icmp_signed("<", left, ir.Constant(I128, 1)), ir.Constant(I128, 1), left)
-        )
-        self.check_signals(self.ticks, bld.trunc(amount, I32))
+        # (counted as values covered: for |step| > 1 a checkpoint comes sooner; capped so
+        # that a huge step cannot wrap the i32 countdown).
+        amount = bld.select(far, length, bld.select(ahead, left, ir.Constant(I64, 1)))
+        cap = ir.Constant(I64, COUNTDOWN_CAP)
+        self.check_signals(self.ticks, bld.trunc(bld.select(bld.icmp_unsigned(">", amount, cap), cap, amount), I32))
 
     def range_span(self, loop: RangeLoop) -> tuple[ir.Value, ir.Value, ir.Value]:
         """Whether `range(start, stop, step)` is nonempty, and its lowest and highest values if so."""
