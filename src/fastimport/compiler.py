@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from fastimport.frontend.cfg import remove_unreachable_blocks
+from fastimport.frontend.cfg import reaches, remove_unreachable_blocks
 from fastimport.frontend.errors import Unsupported
 from fastimport.frontend.fresh import check_no_view_returned, mark_logged_stores
 from fastimport.frontend.infer import infer_types
@@ -284,15 +284,7 @@ class CallGraph:
 
     def reaches(self, start: Spec, goal: Spec) -> bool:
         """True if `start` calls `goal`, directly or through others."""
-        seen, todo = set(), list(self.calls[start])
-        while todo:
-            spec = todo.pop()
-            if spec is goal:
-                return True
-            if spec not in seen:
-                seen.add(spec)
-                todo.extend(self.calls.get(spec, ()))  # type: ignore[call-overload]
-        return False
+        return reaches(self.calls[start], goal, lambda spec: self.calls.get(spec, ()))
 
     def mark_recursive(self) -> None:
         """Set each specialization's `recursive`: True if it can call itself, directly or not."""

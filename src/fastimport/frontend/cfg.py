@@ -13,10 +13,28 @@ return type.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
     from fastimport.frontend.ir import BasicBlock, FuncIR
+
+Node = TypeVar("Node")
+
+
+def reaches(starts: Iterable[Node], goal: Node, successors: Callable[[Node], Iterable[Node]]) -> bool:
+    """Whether `goal` is one of `starts` or follows from one of them through `successors` (any graph)."""
+    seen: set[Node] = set()
+    todo = list(starts)
+    while todo:
+        node = todo.pop()
+        if node is goal:
+            return True
+        if node not in seen:
+            seen.add(node)
+            todo.extend(successors(node))
+    return False
 
 
 def remove_unreachable_blocks(fn: FuncIR) -> None:

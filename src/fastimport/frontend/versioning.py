@@ -70,7 +70,7 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING
 
-from fastimport.frontend.cfg import reads_before_store
+from fastimport.frontend.cfg import reaches, reads_before_store
 from fastimport.frontend.ir import (
     Access,
     ArrayAttr,
@@ -640,18 +640,12 @@ def _float_recurrence(blocks: list[BasicBlock], header: BasicBlock) -> bool:
 def _in_inner_cycle(block: BasicBlock, header: BasicBlock, blocks: list[BasicBlock]) -> bool:
     """Whether `block` can run again without the loop's header running in between."""
     inside = set(blocks)
-    seen: set[BasicBlock] = set()
-    term = block.terminator
-    work = [t for t in (term.targets() if term is not None else []) if t in inside and t is not header]
-    while work:
-        b = work.pop()
-        if b is block:
-            return True
-        if b not in seen:
-            seen.add(b)
-            term = b.terminator
-            work.extend(t for t in (term.targets() if term is not None else []) if t in inside and t is not header)
-    return False
+
+    def successors(b: BasicBlock) -> list[BasicBlock]:
+        term = b.terminator
+        return [t for t in (term.targets() if term is not None else []) if t in inside and t is not header]
+
+    return reaches(successors(block), block, successors)
 
 
 def _absorb_events(blocks: Iterable[BasicBlock]) -> None:
