@@ -191,6 +191,23 @@ def stepped(a, out, start, stop, c):
         a[i] = -a[i]
 """
 
+# A step known only at run time: the copy takes ascending ranges, the checked loop the rest.
+RUNTIME_STEP_SRC = """
+def stepped_by(a, out, start, stop, step, c):
+    for i in range(start, stop, step):
+        out[i + c] = a[i] + 1.0
+        a[i] = -a[i]
+
+def mark_multiples(flags, n):
+    i = 2
+    while i * i <= n:
+        if flags[i]:
+            for j in range(i * i, n + 1, i):
+                flags[j] = False
+        i += 1
+    return flags
+"""
+
 
 def run_both(fname: str, *args: object, src: str = SRC) -> None:
     """`fname` under fastimport and CPython on copies of `args`: same outcome, warnings and arrays.
@@ -335,6 +352,53 @@ def test_steps_match(step: int, n: int, start: int, stop: int, c: int) -> None:
     """Literal steps up and down, empty ranges included; stores into two arrays, one of them read too."""
     a = np.arange(n, dtype=np.float64) + 1.0
     run_both("stepped", a, np.zeros(n + 2), start, stop, c, src=STEP_SRC.format(step=step))
+
+
+def test_runtime_steps_are_versioned() -> None:
+    """`range(start, stop, step)` with a step only known at run time gets a guarded copy too."""
+    ops = typed_ir(RUNTIME_STEP_SRC, "stepped_by", (F1, F1, Ty.INT, Ty.INT, Ty.INT, Ty.INT))
+    assert len([op for op in ops if isinstance(op, LoopGuard)]) == 1
+    # out[i + c] and a[i] stored, a[i] read twice: all unchecked in the copy
+    assert len([op for op in ops if isinstance(op, (Index, SetIndex)) and not op.checked]) == 4
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    n=st.integers(0, 10),
+    start=st.integers(-12, 12),
+    stop=st.integers(-12, 12),
+    step=st.integers(-5, 5),
+    c=st.integers(-3, 3),
+)
+def test_runtime_steps_match(n: int, start: int, stop: int, step: int, c: int) -> None:
+    """Run-time steps up and down (and 0: CPython's ValueError), empty ranges, out of bounds at either end."""
+    a = np.arange(n, dtype=np.float64) + 1.0
+    run_both("stepped_by", a, np.zeros(n + 2), start, stop, step, c, src=RUNTIME_STEP_SRC)
+
+
+@pytest.mark.parametrize(
+    ("start", "stop", "step", "c"),
+    [
+        (2**63 - 3, 2**63 - 1, 2, -(2**63) + 3),  # i + step leaves int64 after the last value
+        (0, 9, 2**63 - 1, 0),  # one value, then i + step is the int64 maximum
+        (1, 9, 2**63 - 1, 0),  # i + step would leave int64: the loop still runs its one value
+        (0, 9, 2**62, 0),
+        (-(2**63), 2**63 - 1, 2**62, 2**63 - 1),  # indices wrap through int64
+        (8, -(2**63), -(2**62), 0),
+    ],
+)
+def test_runtime_step_int64_edges(start: int, stop: int, step: int, c: int) -> None:
+    """Huge run-time steps: the strip arithmetic and the guard's counts stay in int64."""
+    a = np.arange(10, dtype=np.float64)
+    run_both("stepped_by", a, np.zeros(10), start, stop, step, c, src=RUNTIME_STEP_SRC)
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(0, 400))
+def test_sieve_marking_matches(n: int) -> None:
+    """The sieve's inner loop `range(i * i, n + 1, i)` over a bool array."""
+    run_both("mark_multiples", np.ones(n + 1, dtype=np.bool_), n, src=RUNTIME_STEP_SRC)
+    assert_native(modules(RUNTIME_STEP_SRC)[0], "mark_multiples")
 
 
 @pytest.mark.parametrize(

@@ -95,7 +95,7 @@ class LoopOps:
         bld = self.builder
         nonempty, lo, hi = self.range_span(op.loop)
         wide_lo, wide_hi = bld.sext(lo, I128), bld.sext(hi, I128)
-        step = ir.Constant(I128, op.loop.step)
+        step = bld.sext(self.step_value(op.loop.step), I128)
         if op.loop.ascending:
             ok = bld.icmp_signed("<=", bld.add(wide_hi, step), ir.Constant(I128, INT64_MAX))
         else:
@@ -107,7 +107,7 @@ class LoopOps:
                 dim = bld.sext(bld.extract_value(base, [1, axis]), I128)
                 ok = bld.and_(ok, bld.icmp_signed(">=", low, ir.Constant(I128, 0)))
                 ok = bld.and_(ok, bld.icmp_signed("<", high, dim))
-        take = bld.or_(bld.not_(nonempty), ok)
+        take = bld.and_(bld.or_(bld.not_(nonempty), ok), self.step_positive(op.loop.step))
         if op.defers_checks:  # the precise re-run takes the checked loop (even an empty one: the
             # copy's strip start checks its accumulators, which would ask for RETRY again)
             take = bld.and_(take, bld.not_(emit_is_precise(bld, self.undo)))
@@ -139,18 +139,21 @@ class LoopOps:
                 last = bld.sub(dim, ir.Constant(I128, 1))
                 low, high = (bld.neg(terms), bld.sub(last, terms)) if index.coef > 0 else (bld.sub(terms, last), terms)
                 safe_lo, safe_hi = _max(bld, safe_lo, low), _min(bld, safe_hi, high)
-        step = op.loop.step
-        if step > 0:
-            safe_hi = _min(bld, safe_hi, ir.Constant(I128, INT64_MAX - step))
+        step = self.step_value(op.loop.step)
+        wide_step = bld.sext(step, I128)
+        if op.loop.ascending:
+            safe_hi = _min(bld, safe_hi, bld.sub(ir.Constant(I128, INT64_MAX), wide_step))
         else:
-            safe_lo = _max(bld, safe_lo, ir.Constant(I128, INT64_MIN - step))
+            safe_lo = _max(bld, safe_lo, bld.sub(ir.Constant(I128, INT64_MIN), wide_step))
         ok = bld.and_(ok, bld.icmp_signed("<=", safe_lo, safe_hi))
+        ok = bld.and_(ok, self.step_positive(op.loop.step))
         # Within [lo, hi] now (if ok): int64 from here, where division by the step is cheap.
         first, last = self._middle(op.loop, bld.trunc(safe_lo, I64), bld.trunc(safe_hi, I64))
-        ok = bld.and_(ok, bld.icmp_signed("<=", first, last) if step > 0 else bld.icmp_signed(">=", first, last))
+        ordered = bld.icmp_signed("<=" if op.loop.ascending else ">=", first, last)
+        ok = bld.and_(ok, ordered)
         if op.defers_checks:  # the precise re-run takes the checked loop
             ok = bld.and_(ok, bld.not_(emit_is_precise(bld, self.undo)))
-        return ok, first, bld.add(last, ir.Constant(I64, step))
+        return ok, first, bld.add(last, step)
 
     def _middle(self, loop: RangeLoop, safe_lo: ir.Value, safe_hi: ir.Value) -> tuple[ir.Value, ir.Value]:
         """The first and last values of `loop` in [safe_lo, safe_hi] (a subset of the range's span).
@@ -160,14 +163,15 @@ class LoopOps:
         """
         bld = self.builder
         start = self.value(loop.start)
-        size = ir.Constant(I64, abs(loop.step))
-        if loop.step > 0:  # start, start + step, ...: up to the first >= safe_lo, the last <= safe_hi
+        size = self.step_size(loop.step)
+        below = bld.sub(size, ir.Constant(I64, 1))
+        if loop.ascending:  # start, start + step, ...: up to the first >= safe_lo, the last <= safe_hi
             skip = bld.sub(safe_lo, start)
-            first = bld.add(start, bld.mul(bld.udiv(bld.add(skip, ir.Constant(I64, abs(loop.step) - 1)), size), size))
+            first = bld.add(start, bld.mul(bld.udiv(bld.add(skip, below), size), size))
             last = bld.add(start, bld.mul(bld.udiv(bld.sub(safe_hi, start), size), size))
             return first, last
         skip = bld.sub(start, safe_hi)  # start, start - step, ...: down to the first <= safe_hi
-        first = bld.sub(start, bld.mul(bld.udiv(bld.add(skip, ir.Constant(I64, abs(loop.step) - 1)), size), size))
+        first = bld.sub(start, bld.mul(bld.udiv(bld.add(skip, below), size), size))
         last = bld.sub(start, bld.mul(bld.udiv(bld.sub(start, safe_lo), size), size))
         return first, last
 
@@ -204,21 +208,21 @@ class LoopOps:
             self.defer_if(bld.icmp_unsigned(">", self.int_abs(value), ir.Constant(I64, ACCUMULATOR_BOUND)))
         self.check_overflow()
         start, cur, stop = (self.value(v) for v in (op.start, op.cur, op.stop))
-        step = abs(op.step)
+        ascending = not isinstance(op.step, int) or op.step > 0
         # In the loop's direction: how far it has come (cur moves away from start, so this fits
         # in a u64) and, if stop is still ahead, how far it has to go (u64 likewise). 64-bit
         # unsigned arithmetic instead of i128: this runs at every entry of the copy, and a
         # short inner loop enters it once per 3 iterations (pairwise_distances).
         ahead, ran, left = (
             (bld.icmp_signed("<", cur, stop), bld.sub(cur, start), bld.sub(stop, cur))
-            if op.step > 0
+            if ascending
             else (bld.icmp_signed(">", cur, stop), bld.sub(start, cur), bld.sub(cur, stop))
         )
-        low, high = (ir.Constant(I64, min(step * n, INT64_MAX)) for n in (LOOP_MIN_CHUNK, LOOP_CHUNK))
+        low, high = (self.steps_covered(op.step, n) for n in (LOOP_MIN_CHUNK, LOOP_CHUNK))
         capped = bld.select(bld.icmp_unsigned(">", ran, high), high, ran)
         length = bld.select(bld.icmp_unsigned("<", ran, low), low, capped)
         far = bld.and_(ahead, bld.icmp_unsigned(">", left, length))
-        move = length if op.step > 0 else bld.neg(length)
+        move = length if ascending else bld.neg(length)
         self.values[op] = bld.select(far, bld.add(cur, move), stop)
         # The strip counts as its iterations' back edges towards the next signal checkpoint
         # (counted as values covered: for |step| > 1 a checkpoint comes sooner; capped so
@@ -231,21 +235,47 @@ class LoopOps:
         """Whether `range(start, stop, step)` is nonempty, and its lowest and highest values if so."""
         bld = self.builder
         start, stop = self.value(loop.start), self.value(loop.stop)
-        step = loop.step
+        size = self.step_size(loop.step)
         if loop.ascending:
             nonempty = bld.icmp_signed("<", start, stop)
             # The last value: start + ((stop - 1 - start) // step) * step (the difference fits in a u64).
             last = bld.sub(stop, ir.Constant(I64, 1))
-            if step != 1:
-                steps = bld.udiv(bld.sub(last, start), ir.Constant(I64, step))
-                last = bld.add(start, bld.mul(steps, ir.Constant(I64, step)))
+            if loop.step != 1:
+                last = bld.add(start, bld.mul(bld.udiv(bld.sub(last, start), size), size))
             return nonempty, start, last
         nonempty = bld.icmp_signed(">", start, stop)
         last = bld.add(stop, ir.Constant(I64, 1))
-        if step != -1:
-            steps = bld.udiv(bld.sub(start, last), ir.Constant(I64, -step))
-            last = bld.sub(start, bld.mul(steps, ir.Constant(I64, -step)))
+        if loop.step != -1:
+            last = bld.sub(start, bld.mul(bld.udiv(bld.sub(start, last), size), size))
         return nonempty, last, start
+
+    def step_value(self, step: int | Value) -> ir.Value:
+        """A RangeLoop's step as an int64 (a run-time step is positive where the copy runs)."""
+        return ir.Constant(I64, step) if isinstance(step, int) else self.value(step)
+
+    def step_size(self, step: int | Value) -> ir.Value:
+        """|step|, for the unsigned divisions that count steps."""
+        return ir.Constant(I64, abs(step)) if isinstance(step, int) else self.value(step)
+
+    def step_positive(self, step: int | Value) -> ir.Value:
+        """True if the copy may take the step: always for a constant one, for a run-time one if > 0.
+
+        With a run-time step the copy runs only ascending ranges (frontend/versioning.py
+        `_runtime_direction`); a descending one leaves it all to the checked loop. (For such a
+        step the range's span and middle above are computed as if ascending, and discarded.)
+        """
+        if isinstance(step, int):
+            return ir.Constant(ir.IntType(1), 1)
+        return self.builder.icmp_signed(">", self.value(step), ir.Constant(I64, 0))
+
+    def steps_covered(self, step: int | Value, n: int) -> ir.Value:
+        """How many values `n` steps cover: n * |step|, at most INT64_MAX."""
+        if isinstance(step, int):
+            return ir.Constant(I64, min(abs(step) * n, INT64_MAX))
+        bld = self.builder
+        size = self.value(step)
+        huge = bld.icmp_unsigned(">", size, ir.Constant(I64, INT64_MAX // n))
+        return bld.select(huge, ir.Constant(I64, INT64_MAX), bld.mul(size, ir.Constant(I64, n)))
 
     def index_span(self, index: AxisIndex, lo: ir.Value, hi: ir.Value) -> tuple[ir.Value, ir.Value]:
         """The lowest and highest value of `coef * i + terms` for i in [lo, hi] (i128)."""

@@ -587,15 +587,22 @@ class Access:
 
 @dataclass(eq=False)
 class RangeLoop:
-    """The values `i` of a versioned `for i in range(start, stop, step)` (step a constant)."""
+    """The values `i` of a versioned `for i in range(start, stop, step)`.
+
+    The step is a constant, or a run-time int (a Value), positive wherever the loop's
+    ops run (the guard requires it: frontend/versioning.py `_runtime_direction`).
+    """
 
     start: Value
     stop: Value
-    step: int
+    step: int | Value
 
     @property
     def ascending(self) -> bool:
-        return self.step > 0
+        return not isinstance(self.step, int) or self.step > 0
+
+    def values(self) -> list[Value]:
+        return [self.start, self.stop] if isinstance(self.step, int) else [self.start, self.stop, self.step]
 
 
 @final
@@ -618,7 +625,7 @@ class LoopGuard(Op):
         self.defers_checks = False
 
     def sources(self) -> list[Value]:
-        return [self.loop.start, self.loop.stop, *(v for a in self.accesses for v in a.values())]
+        return [*self.loop.values(), *(v for a in self.accesses for v in a.values())]
 
     def accept(self, visitor: OpVisitor[T]) -> T:
         return visitor.visit_loop_guard(self)
@@ -658,7 +665,7 @@ class LogStores(Op):
         self.stores = stores
 
     def sources(self) -> list[Value]:
-        return [self.loop.start, self.loop.stop, *(v for a in self.stores for v in a.values())]
+        return [*self.loop.values(), *(v for a in self.stores for v in a.values())]
 
     def accept(self, visitor: OpVisitor[T]) -> T:
         return visitor.visit_log_stores(self)
@@ -676,15 +683,16 @@ class LoopChunk(Op):
     which must be small enough that a strip of bounded steps cannot make them wrap.
     """
 
-    def __init__(self, start: Value, cur: Value, stop: Value, step: int, accumulators: list[Value]) -> None:
+    def __init__(self, start: Value, cur: Value, stop: Value, step: int | Value, accumulators: list[Value]) -> None:
         self.start = start
         self.cur = cur
         self.stop = stop
-        self.step = step
+        self.step = step  # as RangeLoop.step: a constant, or a positive run-time int
         self.accumulators = accumulators
 
     def sources(self) -> list[Value]:
-        return [self.start, self.cur, self.stop, *self.accumulators]
+        step = [] if isinstance(self.step, int) else [self.step]
+        return [self.start, self.cur, self.stop, *step, *self.accumulators]
 
     def accept(self, visitor: OpVisitor[T]) -> T:
         return visitor.visit_loop_chunk(self)

@@ -184,7 +184,10 @@ class _Printer(OpVisitor[str]):
         return "check_signals"
 
     def range_loop(self, loop: RangeLoop) -> str:
-        return f"range({self.name(loop.start)}, {self.name(loop.stop)}, {loop.step})"
+        return f"range({self.name(loop.start)}, {self.name(loop.stop)}, {self.step(loop.step)})"
+
+    def step(self, step: int | Value) -> str:
+        return str(step) if isinstance(step, int) else self.name(step)
 
     def access(self, access: Access) -> str:
         def axis(coef: int, terms: list) -> str:
@@ -206,7 +209,8 @@ class _Printer(OpVisitor[str]):
 
     def visit_loop_chunk(self, op: LoopChunk) -> str:
         bounded = f" bounding {', '.join(self.name(v) for v in op.accumulators)}" if op.accumulators else ""
-        return f"loop_chunk from {self.name(op.start)}: {self.name(op.cur)}, {self.name(op.stop)}, {op.step}{bounded}"
+        strip = f"{self.name(op.cur)}, {self.name(op.stop)}, {self.step(op.step)}"
+        return f"loop_chunk from {self.name(op.start)}: {strip}{bounded}"
 
     def visit_goto(self, op: Goto) -> str:
         return f"goto block{op.target.label}"

@@ -212,15 +212,19 @@ def _stores(op: Op, local: Local) -> bool:
 class _Loop:
     """A matched range loop: its blocks, its counter locals and its step."""
 
-    def __init__(
-        self, header: BasicBlock, blocks: list[BasicBlock], cur: LoadLocal, stop: LoadLocal, step: int
-    ) -> None:
+    def __init__(self, header: BasicBlock, test: BasicBlock, blocks: list[BasicBlock], step: int | Value) -> None:
         self.header = header
+        # The block that compares `cur` with `stop`: the header, or for a run-time step the
+        # header's ascending side (`_runtime_direction`), which with the other side the copy drops.
+        self.test = test
+        self.sides = [] if test is header else header.terminator.targets()  # type: ignore[union-attr]
         self.blocks = blocks
-        self.cur = cur  # the header's `load $range_cur`: the value of `i` in this iteration
-        self.stop = stop
+        self.cur: LoadLocal = header.ops[1]  # type: ignore[assignment]  # `load $range_cur`: `i` in this iteration
+        self.stop: LoadLocal = header.ops[2]  # type: ignore[assignment]
+        # A constant, or a run-time step (an invariant int local's load in the loop; the copy
+        # takes only a positive one).
         self.step = step
-        compare, branch = header.ops[-2], header.ops[-1]
+        compare, branch = test.ops[-2], test.ops[-1]
         self.compare: Compare = compare  # type: ignore[assignment]
         self.body: BasicBlock = branch.true  # type: ignore[attr-defined]
         self.exit: BasicBlock = branch.false  # type: ignore[attr-defined]
@@ -255,52 +259,114 @@ def _loads(ops: Iterable[Op], local: Local) -> bool:
 
 
 def _match(fn: FuncIR, header: BasicBlock, preds: dict) -> _Loop | None:
-    """A range loop's header as lowering builds it (lower_for), with a constant step, else None.
+    """A range loop's header as lowering builds it (lower_for), else None.
 
     header: check_signals; %c = load cur; %s = load stop; %t = cmp lt|gt %c, %s; branch %t body exit
-    (in the loop, `cur` is stored only as `%c + step`)
+    (in the loop, `cur` is stored only as `%c + step`, the step a constant); or with a
+    run-time step, the header `_runtime_direction` describes.
     """
-    ops = header.ops
-    if len(ops) != 5 or not isinstance(ops[0], CheckSignals):  # noqa: PLR2004
+    found = _header_test(header)
+    if found is None:
         return None
-    cur, stop, compare, branch = ops[1:]
-    if not (
-        isinstance(cur, LoadLocal)
-        and isinstance(stop, LoadLocal)
-        and isinstance(compare, Compare)
-        and compare.kind in ("lt", "gt")
-        and compare.lhs is cur
-        and compare.rhs is stop
-        and isinstance(branch, Branch)
-        and branch.cond is compare
-        and cur.type is Ty.INT
-        and stop.type is Ty.INT
-    ):
-        return None
+    test, runtime_step = found
+    cur, stop = header.ops[1:3]
+    compare, branch = test.ops[-2:]
     # Back edges come from blocks the header dominates: unreachable from the entry without it.
     around = _reachable(fn.blocks[0], avoiding=header)
     back = [p for p in preds[header] if p not in around]
     blocks = _natural_loop(header, back, preds)
-    if branch.true not in blocks or branch.false in blocks:
+    if branch.true not in blocks or branch.false in blocks:  # type: ignore[attr-defined]
         return None
-    step = _step(fn, blocks, cur, compare.kind)
+    step = _step(fn, blocks, cur, compare.kind, runtime_step)  # type: ignore[attr-defined]
     if step is None or stop.local in {op.local for b in blocks for op in b.ops if isinstance(op, StoreLocal)}:
         return None
-    loop = _Loop(header, blocks, cur, stop, step)
+    loop = _Loop(header, test, blocks, step)
     # Every value made in the loop is used in it (the copy has its own).
     if any(src in loop.defined for b in fn.blocks if b not in blocks for op in b.ops for src in op.sources()):
         return None
     return loop if _accesses(loop) else None
 
 
-def _step(fn: FuncIR, blocks: list[BasicBlock], cur: LoadLocal, kind: str) -> int | None:
-    """The constant step if `cur` is stored in the loop only as `%c + step` (its sign agreeing with `kind`)."""
+def _header_test(header: BasicBlock) -> tuple[BasicBlock, Local | None] | None:
+    """The block testing `cur` against `stop` (lt or gt) and a run-time step's local, for a range loop's header."""
+    ops = header.ops
+    if len(ops) < 5 or not isinstance(ops[0], CheckSignals):  # noqa: PLR2004
+        return None
+    cur, stop = ops[1:3]
+    if not (isinstance(cur, LoadLocal) and isinstance(stop, LoadLocal) and cur.type is stop.type is Ty.INT):
+        return None
+    found = (header, None) if len(ops) == 5 else _runtime_direction(header)  # noqa: PLR2004
+    if found is None:
+        return None
+    compare, branch = found[0].ops[-2:]
+    return found if _compares(compare, branch, cur, stop) and compare.kind in ("lt", "gt") else None  # type: ignore[attr-defined]
+
+
+def _compares(compare: Op, branch: Op, cur: Value, stop: Value) -> bool:
+    """Whether `compare; branch` is `branch (cmp <kind> cur, stop)`."""
+    return (
+        isinstance(compare, Compare)
+        and compare.lhs is cur
+        and compare.rhs is stop
+        and isinstance(branch, Branch)
+        and branch.cond is compare
+    )
+
+
+def _runtime_direction(header: BasicBlock) -> tuple[BasicBlock, Local] | None:
+    """A header whose range's direction is known only at run time (`range(a, b, k)`, lower_for).
+
+    header: check_signals; %c = load cur; %s = load stop; %k = load step; %z = 0;
+            %p = cmp gt %k, %z; branch %p up down
+    up:     branch (cmp lt %c, %s) body exit          down: branch (cmp gt %c, %s) body exit
+
+    Returns `up` (the copy runs only an ascending range: the guard requires the step > 0)
+    and the step's local.
+    """
+    ops = header.ops
+    if len(ops) != 7:  # noqa: PLR2004
+        return None
+    cur, stop, step, zero, positive, branch = ops[1:]
+    if not (
+        isinstance(step, LoadLocal)
+        and step.type is Ty.INT
+        and isinstance(zero, Const)
+        and zero.value == 0
+        and isinstance(positive, Compare)
+        and positive.kind == "gt"
+        and positive.lhs is step
+        and positive.rhs is zero
+        and isinstance(branch, Branch)
+        and branch.cond is positive
+    ):
+        return None
+    up, down = branch.true, branch.false
+    if not (len(up.ops) == len(down.ops) == 2 and _compares(*down.ops, cur, stop)):  # noqa: PLR2004
+        return None
+    down_compare, down_branch = down.ops
+    if not (down_compare.kind == "gt" and (down_branch.true, down_branch.false) == tuple(up.ops[1].targets())):  # type: ignore[attr-defined]
+        return None
+    return up, step.local
+
+
+def _step(
+    fn: FuncIR, blocks: list[BasicBlock], cur: LoadLocal, kind: str, runtime: Local | None = None
+) -> int | Value | None:
+    """The step if `cur` is stored in the loop only as `%c + step` (its sign agreeing with `kind`).
+
+    A constant; or with `runtime` (the step's local, `_runtime_direction`), its load there
+    if the local is not stored in the loop.
+    """
     stores = [op for b in blocks for op in b.ops if isinstance(op, StoreLocal) and op.local is cur.local]
     if len(stores) != 1:
         return None
     add = stores[0].src
     if not (isinstance(add, Binary) and add.kind == "add" and add.lhs is cur):
         return None
+    if runtime is not None:
+        rhs = add.rhs
+        stored = any(isinstance(op, StoreLocal) and op.local is runtime for b in blocks for op in b.ops)
+        return rhs if isinstance(rhs, LoadLocal) and rhs.local is runtime and not stored else None
     step = _constant(fn, add.rhs)
     if step is None or step == 0 or (step > 0) != (kind == "lt"):
         return None
@@ -401,7 +467,7 @@ def _version(fn: FuncIR, loop: _Loop, preds: dict) -> None:
     leaves: dict[object, Value] = {}
     start = _add(pre, LoadLocal(loop.cur.local, check_bound=False), Ty.INT)
     stop = _add(pre, LoadLocal(loop.stop.local, check_bound=False), Ty.INT)
-    range_loop = RangeLoop(start, stop, loop.step)
+    range_loop = RangeLoop(start, stop, _read_step(pre, loop.step))
     hoisted = [_hoist(pre, access, leaves) for _op, access in accesses]
     _hoist_invariant_ints(fn, loop, list(blocks.values()), pre, leaves)
     distinct = {_key(access): access for access in hoisted}  # `a[i]` read and stored is one check
@@ -441,7 +507,7 @@ def _version(fn: FuncIR, loop: _Loop, preds: dict) -> None:
     end = _add(chunk, LoadLocal(mid_local), Ty.INT)
     # Read without a bound check: a local unbound here makes the copy's first read deopt.
     bounded = [_add(chunk, LoadLocal(local, check_bound=False), local.type) for local in accumulators]  # type: ignore[arg-type]
-    strip_end = _add(chunk, LoopChunk(start, cur, end, loop.step, bounded), Ty.INT)
+    strip_end = _add(chunk, LoopChunk(start, cur, end, _read_step(chunk, loop.step), bounded), Ty.INT)
     if logged_by_strip:
         _add(chunk, LogStores(RangeLoop(cur, strip_end, loop.step), list(logged_by_strip.values())), Ty.NONE)
     chunk.ops.append(StoreLocal(chunk_local, strip_end))
@@ -457,6 +523,13 @@ def _version(fn: FuncIR, loop: _Loop, preds: dict) -> None:
     _split_checked_loop(fn, loop, (limit_local, mid_local), chunk, rest)
 
 
+def _read_step(block: BasicBlock, step: int | Value) -> int | Value:
+    """The loop's step for an op of `block`: a constant, or the run-time step's local read there."""
+    if isinstance(step, int):
+        return step
+    return _add(block, LoadLocal(step.local, check_bound=False), Ty.INT)  # type: ignore[attr-defined]
+
+
 def _split_checked_loop(
     fn: FuncIR, loop: _Loop, bounds: tuple[Local, Local], chunk: BasicBlock, rest: BasicBlock
 ) -> None:
@@ -470,10 +543,10 @@ def _split_checked_loop(
     limit_local, mid_local = bounds
     header = loop.header
     limit = _new_op(LoadLocal(limit_local), Ty.INT)
-    header.ops.insert(header.ops.index(loop.stop) + 1, limit)
+    loop.test.ops.insert(loop.test.ops.index(loop.compare), limit)
     loop.compare.rhs = limit
     dispatch, suffix = _new_block(fn), _new_block(fn)
-    header.ops[-1].false = dispatch  # type: ignore[attr-defined]
+    loop.test.ops[-1].false = dispatch  # type: ignore[attr-defined]
     cur = _add(dispatch, LoadLocal(loop.cur.local), Ty.INT)
     at_mid = _add(dispatch, Compare(loop.compare.kind, cur, _add(dispatch, LoadLocal(mid_local), Ty.INT)), Ty.BOOL)
     dispatch.ops.append(Branch(at_mid, chunk, rest))
@@ -674,12 +747,15 @@ def _absorb_events(blocks: Iterable[BasicBlock]) -> None:
 
 def _clone_blocks(fn: FuncIR, loop: _Loop) -> tuple[dict[BasicBlock, BasicBlock], dict]:
     """A copy of the loop's blocks; edges inside the loop point into the copy, edges out are kept."""
-    blocks = {block: _new_block(fn) for block in loop.blocks}
+    # Not the sides of a run-time direction's test (`_runtime_direction`): the copy's header
+    # compares with its strip's end itself.
+    cloned = [block for block in loop.blocks if block not in loop.sides]
+    blocks = {block: _new_block(fn) for block in cloned}
     values: dict = {}
-    for block in loop.blocks:
+    for block in cloned:
         for op in block.ops:
             values[op] = copy.copy(op)
-    for block in loop.blocks:
+    for block in cloned:
         clones = []
         for op in block.ops:
             clone = values[op]
@@ -739,11 +815,17 @@ def _key(access: Access) -> tuple:
     return (id(access.array), axes)
 
 
-def _contiguous_run(access: Access, step: int) -> bool:
+def _contiguous_run(access: Access, step: int | Value) -> bool:
     """Whether the elements a store writes over the whole loop are one contiguous run of memory."""
     arr: Array = access.array.type  # type: ignore[assignment]
     varying = [k for k, axis in enumerate(access.axes) if axis.coef != 0]
-    return arr.layout == "C" and abs(step) == 1 and len(access.axes) == arr.ndim and varying == [arr.ndim - 1]
+    return (
+        arr.layout == "C"
+        and isinstance(step, int)
+        and abs(step) == 1
+        and len(access.axes) == arr.ndim
+        and varying == [arr.ndim - 1]
+    )
 
 
 # CFG helpers.
