@@ -6,6 +6,8 @@ CPython's exceptions with CPython's messages ("math domain error", "math range e
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -20,6 +22,8 @@ UNARY_FLOAT = [
     "sinh", "cosh", "tanh", "asinh", "acosh", "atanh",
     "fabs", "degrees", "radians", "erf", "erfc", "gamma", "lgamma",
 ]  # fmt: skip
+if sys.version_info >= (3, 11):
+    UNARY_FLOAT += ["cbrt", "exp2"]
 TO_INT = ["floor", "ceil", "trunc"]
 PREDICATES = ["isnan", "isinf", "isfinite"]
 BINARY_FLOAT = ["copysign", "fmod", "hypot", "atan2", "pow", "remainder"]
@@ -28,6 +32,7 @@ CONSTANTS = ["pi", "e", "tau", "inf", "nan"]
 UNARY_EDGES = [
     0.0, -0.0, 1.0, -1.0, 0.5, 2.0, 1e-300, 5e-324, 1e300, 709.78, 710.0, -745.2, 1000.0,
     -1000.0, 171.7, 172.0, -2.0, float("inf"), float("-inf"), float("nan"), 1e16, 3.141592653589793,
+    sys.float_info.max, -sys.float_info.max,
 ]  # fmt: skip
 
 

@@ -72,7 +72,7 @@ from fastimport.frontend.ir import (
     Unary,
     Value,
 )
-from fastimport.frontend.mathlib import MATH_FUNCTIONS
+from fastimport.frontend.mathlib import FINITE_FROM_FINITE, MATH_FUNCTIONS, NUMBER_FROM_NUMBER
 from fastimport.frontend.types import NUMPY_INTS, SCALARS, Array, List, Tuple, Ty, Type, Union
 from fastimport.frontend.versioning import ADDEND_BOUND
 
@@ -892,8 +892,10 @@ class FunctionEmitter(ListOps, TupleOps, NumpyCalls, NumpyOps, LoopOps, OpVisito
             else:
                 r = bld.call(declare_libm(self.module, spec.symbol, 1), [x])
             # math_1: nan from a non-nan argument, or inf from a finite one, raises.
-            self.deopt_if(bld.and_(is_nan(r), bld.not_(is_nan(x))))
-            self.deopt_if(bld.and_(bld.fcmp_ordered("==", bld.call(fabs, [r]), inf), is_finite(x)))
+            if op.name not in NUMBER_FROM_NUMBER:
+                self.deopt_if(bld.and_(is_nan(r), bld.not_(is_nan(x))))
+            if op.name not in FINITE_FROM_FINITE:
+                self.deopt_if(bld.and_(bld.fcmp_ordered("==", bld.call(fabs, [r]), inf), is_finite(x)))
             self.values[op] = r
         else:  # libm2
             x, y = args

@@ -39,6 +39,15 @@ _LIBM1 = [
 if sys.version_info >= (3, 11):
     _LIBM1 += ["cbrt", "exp2"]
 
+# libm1 functions for which a check of math_1's cannot fail, so none is emitted (each
+# one is a compare and a branch in every loop that calls them):
+# - never inf from a finite argument: bounded (sin, cos, asin, acos, atan, tanh), or
+#   growing slowly (sqrt(DBL_MAX) ~ 1.3e154, asinh and acosh of DBL_MAX ~ 710, cbrt), or fabs;
+FINITE_FROM_FINITE = frozenset({"sin", "cos", "asin", "acos", "atan", "tanh", "sqrt", "asinh", "acosh", "cbrt", "fabs"})
+# - never nan from a non-nan argument: defined on the whole line, infinities included
+#   (atan(inf) = pi/2, tanh(inf) = 1, asinh and cbrt of inf are inf).
+NUMBER_FROM_NUMBER = frozenset({"atan", "tanh", "asinh", "cbrt", "fabs"})
+
 MATH_FUNCTIONS: dict[str, MathSpec] = {name: MathSpec(1, Ty.FLOAT, "libm1", name) for name in _LIBM1}
 MATH_FUNCTIONS.update(
     {
