@@ -157,6 +157,19 @@ DEFERRED_MAGNITUDES = {
 INT64_MIN = -(2**63)
 
 
+def _same_value(a: ir.Value, b: ir.Value) -> bool:
+    """Whether `a` and `b` are one value: the same, or loads of one slot with no store between them."""
+    if a is b:
+        return True
+    if not (isinstance(a, ir.LoadInstr) and isinstance(b, ir.LoadInstr) and a.operands[0] is b.operands[0]):
+        return False
+    block = a.parent
+    if b.parent is not block:
+        return False
+    between = block.instructions[block.instructions.index(a) : block.instructions.index(b)]
+    return not any(isinstance(instr, (ir.StoreInstr, ir.CallInstr)) for instr in between)
+
+
 def kernel_type(fn: FuncIR) -> ir.FunctionType:
     """The LLVM type of the kernel of `fn` (see the ABI above)."""
     return ir.FunctionType(result_type(fn.ret_type), [*(llvm_type(t) for t in fn.arg_types), PTR, I32])
@@ -381,6 +394,8 @@ class FunctionEmitter(ListOps, TupleOps, NumpyCalls, NumpyOps, LoopOps, OpVisito
         # Deferred bounds, as running magnitudes tested with the flag (see `defer_magnitude`):
         # bound -> (i64 accumulator, how it combines). Unused ones vanish in mem2reg.
         self.deferred_magnitudes: dict[int, tuple[ir.Value, str]] = {}
+        # Strip-checked squares `x * x`: their own magnitude wherever the deferred bound on |x| holds.
+        self.squares: set[int] = set()
         if defers:
             self.deferred = bld.alloca(I1, name="deferred")
             bld.store(ir.Constant(I1, 0), self.deferred)
@@ -511,9 +526,11 @@ class FunctionEmitter(ListOps, TupleOps, NumpyCalls, NumpyOps, LoopOps, OpVisito
         emit = {"add": bld.add, "sub": bld.sub, "mul": bld.mul}[kind]
         r = emit(a, b)
         if bounded:  # s + x: x small enough (s is bounded at each strip's start: LoopChunk)
-            self.defer_magnitude(self.int_abs(b), ADDEND_BOUND)
+            self.defer_magnitude(b if id(b) in self.squares else self.int_abs(b), ADDEND_BOUND)
         elif kind == "mul":  # |a|, |b| < 2**31: |a * b| < 2**62; otherwise the precise re-run decides
             self.defer_magnitude(bld.or_(self.int_abs(a), self.int_abs(b)), MUL_OPERAND_BOUND)
+            if _same_value(a, b):  # and then a * a is in [0, 2**62): no abs to take
+                self.squares.add(id(r))
         else:  # wrapped iff the result's sign differs from both addends' (add), from a's but not b's (sub)
             other = b if kind == "add" else bld.not_(b)
             wrapped = bld.and_(bld.xor(a, r), bld.xor(other, r))
