@@ -637,6 +637,47 @@ def test_deferred_overflow_warns_like_numpy() -> None:
         run_both("scaled_sum", a, np.ones_like(a), 10.0)
 
 
+# A deferred difference stored into a local, then squared: its event is noted by the sum.
+DIFF_SRC = """
+def dist2(a, b):
+    s = 0.0
+    for k in range(len(a)):
+        t = a[k] - b[k]
+        s += t * t
+    return s
+
+def diff_kept(a, b, out):
+    t = 0.0
+    for k in range(len(a)):
+        out[k] = t * 3.0
+        t = a[k] - b[k]
+    return t
+"""
+
+
+def test_events_absorbed_through_a_local() -> None:
+    """`t = a[k] - b[k]; s += t * t`: only the sum notes its result; a value read before it is stored keeps its note."""
+    ops = typed_ir(DIFF_SRC, "dist2", (F1, F1))
+    noted = [op for op in ops if isinstance(op, Binary) and op.defer_events and not op.events_absorbed]
+    assert [op.kind for op in noted] == ["add"]
+    ops = typed_ir(DIFF_SRC, "diff_kept", (F1, F1, F1))
+    noted = [op for op in ops if isinstance(op, Binary) and op.defer_events and not op.events_absorbed]
+    assert [op.kind for op in noted] == ["sub"]  # t is read only before it is stored: noted
+
+
+@pytest.mark.parametrize(
+    ("x", "y"),
+    [(1e200, -1e200), (1.7e308, -1.7e308), (float("inf"), 1.0), (float("nan"), 0.0), (float("inf"), float("inf"))],
+)
+def test_events_through_a_local_match(x: float, y: float) -> None:
+    """Overflow in the square, in the difference itself, inf - inf, quiet nan: NumPy's values and warnings."""
+    a = np.linspace(0.0, 1.0, 3 * LOOP_CHUNK)
+    b = np.linspace(1.0, 0.0, 3 * LOOP_CHUNK)
+    a[LOOP_CHUNK + 11], b[LOOP_CHUNK + 11] = x, y
+    run_both("dist2", a, b, src=DIFF_SRC)
+    run_both("diff_kept", a, b, np.zeros_like(a), src=DIFF_SRC)
+
+
 @pytest.mark.parametrize("special", [3e38, float("inf"), float("nan"), 1.0])
 def test_deferred_float32_events(special: float) -> None:
     """float32 results (their own deferred bound): an overflow past 3.4e38 warns; inf and nan inputs are quiet."""

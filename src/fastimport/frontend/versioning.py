@@ -727,7 +727,9 @@ def _absorb_events(blocks: Iterable[BasicBlock]) -> None:
     A non-finite operand of `+`, `-` or `*` always makes a non-finite result (inf + 1,
     inf - inf, inf * 0, nan * 1...), so such a result reaches a noted one: in
     `0.25 * (a + b + c + d)` only the product is tested. (`/` is no such user: 1 / inf is 0.)
-    The users must be in the op's own block, which runs them whenever it runs the op.
+    The users must be in the op's own block, which runs them whenever it runs the op. A
+    result stored into a local (`t = a - b; s += t * t`) counts as used by a load of that
+    local later in the block, before any other store to it, all of whose users are such.
     """
     users: dict[Value, list[Op]] = {}
     block_of: dict[Op, BasicBlock] = {}
@@ -736,13 +738,32 @@ def _absorb_events(blocks: Iterable[BasicBlock]) -> None:
             block_of[op] = block
             for src in op.sources():
                 users.setdefault(src, []).append(op)
+
+    def propagated(v: Value, block: BasicBlock) -> bool:
+        uses = users.get(v, [])
+        return bool(uses) and all(
+            isinstance(u, Binary) and u.defer_events and u.kind in ("add", "sub", "mul") and block_of[u] is block
+            for u in uses
+        )
+
     for op, block in block_of.items():
         if isinstance(op, Binary) and op.defer_events:
             uses = users.get(op, [])
-            op.events_absorbed = bool(uses) and all(
-                isinstance(u, Binary) and u.defer_events and u.kind in ("add", "sub", "mul") and block_of[u] is block
-                for u in uses
-            )
+            if len(uses) == 1 and isinstance(uses[0], StoreLocal) and block_of[uses[0]] is block:
+                op.events_absorbed = any(propagated(load, block) for load in _reloads(block, uses[0]))
+            else:
+                op.events_absorbed = propagated(op, block)
+
+
+def _reloads(block: BasicBlock, store: StoreLocal) -> list[LoadLocal]:
+    """The loads of `store`'s local that follow it in `block`, up to the next store to the local."""
+    found = []
+    for op in block.ops[block.ops.index(store) + 1 :]:
+        if _stores(op, store.local):
+            break
+        if isinstance(op, LoadLocal) and op.local is store.local:
+            found.append(op)
+    return found
 
 
 def _clone_blocks(fn: FuncIR, loop: _Loop) -> tuple[dict[BasicBlock, BasicBlock], dict]:
