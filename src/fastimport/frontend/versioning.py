@@ -343,9 +343,11 @@ def _runtime_direction(header: BasicBlock) -> tuple[BasicBlock, Local] | None:
     up, down = branch.true, branch.false
     if not (len(up.ops) == len(down.ops) == 2 and _compares(*down.ops, cur, stop)):  # noqa: PLR2004
         return None
+    up_compare, up_branch = up.ops
     down_compare, down_branch = down.ops
-    if not (down_compare.kind == "gt" and (down_branch.true, down_branch.false) == tuple(up.ops[1].targets())):  # type: ignore[attr-defined]
-        return None
+    same_targets = (down_branch.true, down_branch.false) == tuple(up_branch.targets())  # type: ignore[attr-defined]
+    if not (up_compare.kind == "lt" and down_compare.kind == "gt" and same_targets):  # type: ignore[attr-defined]
+        return None  # (the copy is ascending: its header compares `lt`)
     return up, step.local
 
 
