@@ -332,6 +332,8 @@ def test_for_range_two_args(a: int, b: int) -> None:
 @example(a=2**62, b=2**63 + 10, step=2**62)
 @example(a=2**63 - 3, b=2**63 + 3, step=1)
 @example(a=-(2**63), b=-(2**63) - 5, step=-2)
+@example(a=2**63 - 3, b=2**63 - 1, step=2)
+@example(a=-(2**63) + 2, b=-(2**63), step=-2)
 def test_for_range_three_args(a: int, b: int, step: int) -> None:
     """`range(a, b, step)` with any step sign agrees with CPython.
 
@@ -339,6 +341,60 @@ def test_for_range_three_args(a: int, b: int, step: int) -> None:
     """
     warm_up(LOOPS_SRC, "sum_range3", 0, 10, 2)
     assert_same_native(LOOPS_SRC, "sum_range3", a, b, step)
+
+
+EDGE_RANGE_SRC = """
+def up(a, b):
+    count = 0
+    last = 0
+    for i in range(a, b):
+        count += 1
+        last = i
+    return last ^ count
+
+def down(a, b):
+    count = 0
+    last = 0
+    for i in range(a, b, -1):
+        count += 1
+        last = i
+    return last ^ count
+
+def up3(a, b):
+    count = 0
+    last = 0
+    for i in range(a, b, 3):
+        count += 1
+        last = i
+    return last ^ count
+
+def down3(a, b):
+    count = 0
+    last = 0
+    for i in range(a, b, -3):
+        count += 1
+        last = i
+    return last ^ count
+
+def walk(lo, hi):
+    count = 0
+    for x in range(lo, hi):
+        for y in range(hi, lo, -1):
+            count += (x ^ y) & 1
+    return count
+"""
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+@SETTINGS
+@given(edge=st.sampled_from([INT64_MIN, 0, INT64_MAX]), da=small_ints(-8, 8), db=small_ints(-8, 8))
+def test_unit_steps_at_the_int64_edges(edge: int, da: int, db: int) -> None:
+    """Literal steps at the int64 limits: `i + 1` is emitted unchecked, `i + 3` may leave int64 past the last value."""
+    a, b = (min(max(edge + d, INT64_MIN), INT64_MAX) for d in (da, db))
+    for fname in ("up", "down", "up3", "down3", "walk"):
+        warm_up(EDGE_RANGE_SRC, fname, 0, 3)
+        assert_same_native(EDGE_RANGE_SRC, fname, a, b)
 
 
 @SETTINGS

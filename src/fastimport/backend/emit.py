@@ -40,7 +40,7 @@ from fastimport.backend.loopemit import LoopOps
 from fastimport.backend.npcalls import NumpyCalls
 from fastimport.backend.npemit import ARRAY_OBJECT, F32, NumpyOps, array_struct, is_numpy
 from fastimport.backend.tupleemit import TupleOps, box_tuple, tuple_struct
-from fastimport.frontend.cfg import stored_on_entry
+from fastimport.frontend.cfg import stored_on_entry, unbound_reads
 from fastimport.frontend.dynamic import Shadow, cases, dynamic_sources, substitute
 from fastimport.frontend.errors import Unsupported
 from fastimport.frontend.infer import concrete_type
@@ -353,7 +353,8 @@ class FunctionEmitter(ListOps, TupleOps, NumpyCalls, NumpyOps, LoopOps, OpVisito
         self.values: dict[Value, ir.Value] = {}
         self.guard_bounds: dict[Value, dict[str, ir.Value]] = {}  # LoopGuard -> its GuardBound values
         self.blocks: dict[BasicBlock, ir.Block] = {}
-        self.slots: dict[str, tuple[ir.Value, ir.Value]] = {}
+        self.slots: dict[str, ir.Value] = {}
+        self.bound_flags: dict[str, ir.Value] = {}  # only for locals some path reads before storing
         self.builder = ir.IRBuilder()
         self.flag_overflow = False  # in a versioned copy's body: overflows set a flag (module docstring)
 
@@ -379,17 +380,23 @@ class FunctionEmitter(ListOps, TupleOps, NumpyCalls, NumpyOps, LoopOps, OpVisito
         bld.position_at_end(entry)
         # Read without a bound check by a loop guard: zero until stored (see LoadLocal).
         guarded = {op.local.name for op in self.fn.all_ops() if isinstance(op, LoadLocal) and not op.check_bound}
+        # A flag per local only where a read may find it unbound: less IR for every later stage.
+        unbound = unbound_reads(self.fn.blocks, self.fn.blocks[0])
         for local in self.fn.locals.values():
             if local.type is None:
                 continue  # never stored: every load of it deopts (UnboundLocalError)
-            value = bld.alloca(llvm_type(local.type), name=local.name.replace("$", "t."))
-            bound = bld.alloca(I1, name=f"{local.name.replace('$', 't.')}.bound")
-            bld.store(ir.Constant(I1, 0), bound)
+            name = local.name.replace("$", "t.")
+            self.slots[local.name] = value = bld.alloca(llvm_type(local.type), name=name)
             if local.name in guarded:
                 bld.store(ir.Constant(llvm_type(local.type), None), value)
-            self.slots[local.name] = (value, bound)
-        self.overflow = bld.alloca(I1, name="overflow")
-        bld.store(ir.Constant(I1, 0), self.overflow)
+            if local.name in unbound:
+                self.bound_flags[local.name] = flag = bld.alloca(I1, name=f"{name}.bound")
+                bld.store(ir.Constant(I1, 0), flag)
+        # Overflows are noted in a flag only in versioned copies' bodies (`overflow_if`).
+        self.overflow: ir.Value | None = None
+        if any(block.vector_body for block in self.fn.blocks):
+            self.overflow = bld.alloca(I1, name="overflow")
+            bld.store(ir.Constant(I1, 0), self.overflow)
         self.deferred: ir.Value | None = None  # checks a versioned copy defers (frontend/versioning.py)
         # Deferred bounds, as running magnitudes tested with the flag (see `defer_magnitude`):
         # bound -> (i64 accumulator, how it combines). Unused ones vanish in mem2reg.
@@ -587,7 +594,8 @@ class FunctionEmitter(ListOps, TupleOps, NumpyCalls, NumpyOps, LoopOps, OpVisito
 
     def check_overflow(self) -> None:
         """Deopt if an overflow was noted; return RETRY if a deferred check failed."""
-        self.deopt_if(self.builder.load(self.overflow, typ=I1))
+        if self.overflow is not None:
+            self.deopt_if(self.builder.load(self.overflow, typ=I1))
         if self.deferred is not None:
             bld = self.builder
             failed = bld.load(self.deferred, typ=I1)
@@ -623,15 +631,15 @@ class FunctionEmitter(ListOps, TupleOps, NumpyCalls, NumpyOps, LoopOps, OpVisito
             self.builder.position_at_end(self.func.append_basic_block())
             self.values[op] = ir.Constant(llvm_type(op.type or Ty.INT), ir.Undefined)
             return
-        value, bound = self.slots[op.local.name]
         if op.check_bound and op.local.name not in self.bound:
-            self.deopt_if(self.builder.not_(self.builder.load(bound, typ=I1)))
-        self.values[op] = self.builder.load(value, typ=llvm_type(op.local.type))
+            flag = self.bound_flags[op.local.name]
+            self.deopt_if(self.builder.not_(self.builder.load(flag, typ=I1)))
+        self.values[op] = self.builder.load(self.slots[op.local.name], typ=llvm_type(op.local.type))
 
     def visit_store_local(self, op: StoreLocal) -> None:
-        value, bound = self.slots[op.local.name]
-        self.builder.store(self.coerce(self.value(op.src), op.src.type, op.local.type), value)
-        self.builder.store(ir.Constant(I1, 1), bound)
+        self.builder.store(self.coerce(self.value(op.src), op.src.type, op.local.type), self.slots[op.local.name])
+        if op.local.name in self.bound_flags:
+            self.builder.store(ir.Constant(I1, 1), self.bound_flags[op.local.name])
         self.bound.add(op.local.name)
 
     def visit_load_global(self, op: LoadGlobal) -> None:

@@ -81,16 +81,22 @@ def stored_on_entry(blocks: list[BasicBlock], entry: BasicBlock) -> dict[BasicBl
     return on_entry
 
 
-def reads_before_store(blocks: list[BasicBlock], entry: BasicBlock, names: set[str]) -> bool:
-    """Whether some path from `entry` reads one of the locals `names` before storing it (see stored_on_entry)."""
+def unbound_reads(blocks: list[BasicBlock], entry: BasicBlock) -> set[str]:
+    """The locals some path from `entry` reads (with a bound check) before storing them (see stored_on_entry)."""
     from fastimport.frontend.ir import LoadLocal, StoreLocal
 
     on_entry = stored_on_entry(blocks, entry)
+    unbound: set[str] = set()
     for block in blocks:
         stored = set(on_entry[block])
         for op in block.ops:
-            if isinstance(op, LoadLocal) and op.check_bound and op.local.name in names and op.local.name not in stored:
-                return True
-            if isinstance(op, StoreLocal):
+            if isinstance(op, LoadLocal) and op.check_bound and op.local.name not in stored:
+                unbound.add(op.local.name)
+            elif isinstance(op, StoreLocal):
                 stored.add(op.local.name)
-    return False
+    return unbound
+
+
+def reads_before_store(blocks: list[BasicBlock], entry: BasicBlock, names: set[str]) -> bool:
+    """Whether some path from `entry` reads one of the locals `names` before storing it."""
+    return not unbound_reads(blocks, entry).isdisjoint(names)

@@ -286,7 +286,10 @@ def lower_for(b: Builder, s: ast.For) -> None:
         b.branch(b.add(Compare("lt" if ascending else "gt", cur_v, end_v), call), body, orelse)
     b.activate(body)
     store_target(b, s.target, cur_v)
-    b.add(StoreLocal(cur, b.add(Binary("add", cur_v, b.add(LoadLocal(inc), call)), call)), call)
+    nxt = b.add(Binary("add", cur_v, b.add(LoadLocal(inc), call)), call)
+    # A step of +-1 cannot leave int64: the test above put `cur` strictly inside the range.
+    nxt.no_overflow = len(call.args) < 3 or _constant_int(call.args[2]) in (1, -1)  # noqa: PLR2004
+    b.add(StoreLocal(cur, nxt), call)
     _lower_loop_rest(b, s, top, orelse, done)
 
 
@@ -307,7 +310,9 @@ def _lower_for_each(b: Builder, s: ast.For) -> None:
     b.branch(b.add(Compare("lt", i, seq.length(b)), s.iter), body, orelse)
     b.activate(body)
     item = seq.item(b, i)
-    b.add(StoreLocal(index, b.add(Binary("add", i, b.add(Const(1), s.iter)), s.iter)), s.iter)
+    nxt = b.add(Binary("add", i, b.add(Const(1), s.iter)), s.iter)
+    nxt.no_overflow = True  # i < length <= INT64_MAX
+    b.add(StoreLocal(index, nxt), s.iter)
     store_target(b, s.target, item)
     _lower_loop_rest(b, s, top, orelse, done)
 
