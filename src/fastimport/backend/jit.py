@@ -56,7 +56,8 @@ class Jit:
         if vectorize:
             builder.getModulePassManager().run(mod, builder)
         else:
-            _simplify(mod, builder)
+            inlines = any("alwaysinline" in f.attributes for f in module.functions if not f.is_declaration)
+            _simplify(mod, builder, inline=inlines)
         self.engine.add_module(mod)
         self.engine.finalize_object()
         return mod
@@ -74,8 +75,8 @@ class Jit:
         ctypes.c_void_p.from_address(self.global_address(name)).value = value
 
 
-def _simplify(mod: llvm.ModuleRef, builder: llvm.PassBuilder) -> None:
-    """The light pipeline: inline what the front end marked `alwaysinline`, then simplify each function.
+def _simplify(mod: llvm.ModuleRef, builder: llvm.PassBuilder, *, inline: bool) -> None:
+    """The light pipeline: inline what the front end marked `alwaysinline` (if `inline`), then simplify each function.
 
     LLVM's function simplification pipeline (SROA, instcombine, CFG simplification,
     GVN, and the loop passes: rotation, LICM, induction variables, deletion) without
@@ -84,9 +85,10 @@ def _simplify(mod: llvm.ModuleRef, builder: llvm.PassBuilder) -> None:
     18.6 -> 7.8 ms, collatz 14.4 -> 8.5 ms) and run times stay within noise; the
     front end decides what to inline (compiler._inline_marks) instead of the inliner.
     """
-    inliner = llvm.create_new_module_pass_manager()
-    inliner.add_always_inliner_pass()
-    inliner.run(mod, builder)
+    if inline:  # (a module pass manager costs ~0.1 ms even with nothing to do)
+        inliner = llvm.create_new_module_pass_manager()
+        inliner.add_always_inliner_pass()
+        inliner.run(mod, builder)
     functions = builder.getFunctionPassManager()
     for function in mod.functions:
         if not function.is_declaration:
