@@ -284,6 +284,7 @@ def _emit_vectorcall(module: ir.Module, shape: Shape, core: ir.Function, way: Co
 
 def _emit_core(module: ir.Module, shape: Shape, objects: ObjectTable) -> ir.Function:
     core = ir.Function(module, CORE, shape.core)
+    core.attributes.add("alwaysinline")  # into both wrappers: one call less per call (~2 ns)
     data, args, nargs = core.args
     bld = ir.IRBuilder(core.append_basic_block("entry"))
     undo = emit_new_log(bld)
@@ -516,8 +517,9 @@ def _unbox_int(bld: ir.IRBuilder, module: ir.Module, fn: ir.Function, obj: ir.Va
     else:
         fast = None
         bld.branch(slow)
-    bld.position_at_end(slow)
+    bld.position_at_start(fn.entry_basic_block)  # a static slot: no stack adjustment on the way
     overflow = bld.alloca(I32)
+    bld.position_at_end(slow)
     bld.store(ir.Constant(I32, 0), overflow)
     value = bld.call(declare(module, "PyLong_AsLongLongAndOverflow"), [obj, overflow])
     slow_done = fn.append_basic_block()
