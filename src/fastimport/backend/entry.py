@@ -3,8 +3,11 @@
 The entry code depends only on the *shape* of a specialization (argument and
 result types), so it is compiled once per shape and per process, and shared:
 
-    fi_core_<shape>(data, args, nargs)       guards + unbox + world + kernel + box,
-                                             or MISS, or NULL with an exception set
+    fi_core_<shape>(data, args, nargs, func, nargsf)
+                                             guards + unbox + world + kernel + box,
+                                             or NULL with an exception set; a miss
+                                             returns MISS (func NULL) or ends in
+                                             CPython's own vectorcall of func
     fi_fastcall_<shape>(self, args, nargs)   METH_FASTCALL; `self` is the data block
                                              (a ctypes object); MISS -> the function's
                                              handler (Python)
@@ -74,7 +77,7 @@ NARGS_MASK = (1 << 63) - 1  # nargsf without PY_VECTORCALL_ARGUMENTS_OFFSET
 # CPython's vectorcall for Python functions (registered by backend/capi.py).
 ORIGINAL_VECTORCALL = "fi_original_function_vectorcall"
 
-CORE = ir.FunctionType(PTR, [PTR, PTR, I64])
+CORE = ir.FunctionType(PTR, [PTR, PTR, I64, PTR, I64])
 FASTCALL = ir.FunctionType(PTR, [PTR, PTR, I64])
 VECTORCALL = ir.FunctionType(PTR, [PTR, PTR, I64, PTR])
 WORLD_OK = ir.FunctionType(ir.IntType(1), [PTR, I64])
@@ -237,7 +240,7 @@ def emit_shape(module: ir.Module, shape: Shape, objects: ObjectTable, vectorcall
     this, args, nargs = fastcall.args
     bld = ir.IRBuilder(fastcall.append_basic_block())
     data = bld.load(bld.gep(this, [ir.Constant(I64, CDATA_POINTER_OFFSET)], source_etype=I8), typ=PTR)
-    result = bld.call(core, [data, args, nargs])
+    result = bld.call(core, [data, args, nargs, ir.Constant(PTR, None), ir.Constant(I64, 0)])
     with bld.if_then(bld.icmp_unsigned("==", result, MISS), likely=False):
         handler = _data_field(bld, data, "handler", PTR)
         call = declare(module, "PyObject_VectorcallDict")
@@ -273,19 +276,21 @@ def _emit_vectorcall(module: ir.Module, shape: Shape, core: ir.Function, way: Co
     require(bld.icmp_unsigned("!=", data, null))
     # ... and the block is this function's (another's code may have been assigned to it)
     require(bld.icmp_unsigned("==", _data_field(bld, data, "func", PTR), func))
-    result = bld.call(core, [data, args, bld.and_(nargsf, ir.Constant(I64, NARGS_MASK))])
-    with bld.if_then(bld.icmp_unsigned("==", result, MISS), likely=False):
-        bld.branch(fallback)
-    bld.ret(result)
+    # A jump, not a call: a miss ends in CPython's vectorcall from the core itself.
+    nargs = bld.and_(nargsf, ir.Constant(I64, NARGS_MASK))
+    bld.ret(bld.call(core, [data, args, nargs, func, nargsf], tail=True))
     bld.position_at_end(fallback)
-    original = ir.Function(module, VECTORCALL, ORIGINAL_VECTORCALL)
-    bld.ret(bld.call(original, [func, args, nargsf, kwnames], tail=True))
+    bld.ret(bld.call(_original_vectorcall(module), [func, args, nargsf, kwnames], tail=True))
+
+
+def _original_vectorcall(module: ir.Module) -> ir.Function:
+    found = module.globals.get(ORIGINAL_VECTORCALL)
+    return found if found is not None else ir.Function(module, VECTORCALL, ORIGINAL_VECTORCALL)
 
 
 def _emit_core(module: ir.Module, shape: Shape, objects: ObjectTable) -> ir.Function:
     core = ir.Function(module, CORE, shape.core)
-    core.attributes.add("alwaysinline")  # into both wrappers: one call less per call (~2 ns)
-    data, args, nargs = core.args
+    data, args, nargs, func, nargsf = core.args
     bld = ir.IRBuilder(core.append_basic_block("entry"))
     undo = emit_new_log(bld)
     miss = core.append_basic_block("miss")
@@ -383,6 +388,13 @@ def _emit_core(module: ir.Module, shape: Shape, objects: ObjectTable) -> ir.Func
     bld.ret(boxed)
 
     bld.position_at_end(miss)
+    from_vectorcall = core.append_basic_block("from_vectorcall")
+    miss_out = core.append_basic_block("miss_out")
+    bld.cbranch(bld.icmp_unsigned("!=", func, ir.Constant(PTR, None)), from_vectorcall, miss_out)
+    bld.position_at_end(from_vectorcall)
+    original_args = [func, args, nargsf, ir.Constant(PTR, None)]
+    bld.ret(bld.call(_original_vectorcall(module), original_args, tail=True))
+    bld.position_at_end(miss_out)
     bld.ret(MISS)
 
     # A global changed (rebound to another type, say): counted, so the handler can recompile.
@@ -397,7 +409,8 @@ def _emit_core(module: ir.Module, shape: Shape, objects: ObjectTable) -> ir.Func
     has_prev = core.append_basic_block()
     bld.cbranch(bld.icmp_unsigned("!=", prev, ir.Constant(PTR, None)), has_prev, miss)
     bld.position_at_end(has_prev)
-    bld.ret(bld.call(_Indirect(prev, CORE), [_data_field(bld, data, "prev_data", PTR), args, nargs], tail=True))
+    prev_args = [_data_field(bld, data, "prev_data", PTR), args, nargs, func, nargsf]
+    bld.ret(bld.call(_Indirect(prev, CORE), prev_args, tail=True))
     return core
 
 
