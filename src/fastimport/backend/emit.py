@@ -148,12 +148,9 @@ TWO53 = 2**53
 MUL_OPERAND_BOUND = 1 << 31  # a strip-checked `*` (versioned copy): |a|, |b| below it
 F64_INF_BITS = 0x7FF0000000000000  # a double's bits without the sign: >= this, not finite
 F32_INF_BITS = 0x7F800000
-# The magnitudes a versioned copy defers (`defer_magnitude`): a power-of-two bound by OR (the
-# OR of values below it stays below it), any other by maximum.
-DEFERRED_MAGNITUDES = {
-    bound: "or" if bound & (bound - 1) == 0 else "max"
-    for bound in (MUL_OPERAND_BOUND, ADDEND_BOUND, F64_INF_BITS, F32_INF_BITS)
-}
+# The bounds a versioned copy defers magnitudes against (`defer_magnitude`): powers of two,
+# so that a running OR collects them (finiteness is moved onto 2**63, `defer_unless_finite`).
+DEFERRED_BOUNDS = (MUL_OPERAND_BOUND, ADDEND_BOUND, 1 << 63)
 INT64_MIN = -(2**63)
 
 
@@ -399,17 +396,17 @@ class FunctionEmitter(ListOps, TupleOps, NumpyCalls, NumpyOps, LoopOps, OpVisito
             bld.store(ir.Constant(I1, 0), self.overflow)
         self.deferred: ir.Value | None = None  # checks a versioned copy defers (frontend/versioning.py)
         # Deferred bounds, as running magnitudes tested with the flag (see `defer_magnitude`):
-        # bound -> (i64 accumulator, how it combines). Unused ones vanish in mem2reg.
-        self.deferred_magnitudes: dict[int, tuple[ir.Value, str]] = {}
+        # bound -> i64 accumulator. Unused ones vanish in mem2reg.
+        self.deferred_magnitudes: dict[int, ir.Value] = {}
         # Strip-checked squares `x * x`: their own magnitude wherever the deferred bound on |x| holds.
         self.squares: set[int] = set()
         if defers:
             self.deferred = bld.alloca(I1, name="deferred")
             bld.store(ir.Constant(I1, 0), self.deferred)
-            for bound, combine in DEFERRED_MAGNITUDES.items():
-                acc = bld.alloca(I64, name=f"deferred.{combine}.{bound:x}")
+            for bound in DEFERRED_BOUNDS:
+                acc = bld.alloca(I64, name=f"deferred.or.{bound:x}")
                 bld.store(ir.Constant(I64, 0), acc)
-                self.deferred_magnitudes[bound] = (acc, combine)
+                self.deferred_magnitudes[bound] = acc
         self.ticks = bld.alloca(I32, name="ticks")
         bld.store(ir.Constant(I32, SIGNAL_INTERVAL), self.ticks)
         self.begin_numpy_state(self.fn)
@@ -554,30 +551,30 @@ class FunctionEmitter(ListOps, TupleOps, NumpyCalls, NumpyOps, LoopOps, OpVisito
         bld.store(bld.or_(bld.load(self.deferred, typ=I1), cond), self.deferred)
 
     def defer_magnitude(self, magnitude: ir.Value, bound: int) -> None:
-        """Defer `magnitude < bound` (unsigned; `bound` one of DEFERRED_MAGNITUDES).
+        """Defer `magnitude < bound` (unsigned; `bound` one of DEFERRED_BOUNDS, a power of two).
 
-        Not a flag per value but a running OR (for a power-of-two bound: the OR of values
-        below it stays below it) or maximum, compared with the bound where the flag is
-        tested. In a vectorized loop that is one vector OR or max per check, where the
-        flag was a compare and an OR of masks chained through every iteration.
+        Not a flag per value but a running OR (the OR of values below a power of two stays
+        below it), compared with the bound where the flag is tested. In a vectorized loop
+        that is one vector OR per check, where the flag was a compare and an OR of masks
+        chained through every iteration.
         """
         bld = self.builder
-        acc, combine = self.deferred_magnitudes[bound]
-        old = bld.load(acc, typ=I64)
-        if combine == "or":
-            new = bld.or_(old, magnitude)
-        else:
-            new = bld.call(intrinsic(self.module, "llvm.umax.i64", I64, [I64, I64]), [old, magnitude])
-        bld.store(new, acc)
+        acc = self.deferred_magnitudes[bound]
+        bld.store(bld.or_(bld.load(acc, typ=I64), magnitude), acc)
 
     def defer_unless_finite(self, r: ir.Value) -> None:
-        """Defer "`r` is finite" (a float or double): its bits without the sign, below infinity's."""
+        """Defer "`r` is finite" (a float or double): its bits without the sign, below infinity's.
+
+        Shifted onto a power of two, `bits < INF` as `bits + (2**k - INF) < 2**k` (no
+        wrap: `bits` < 2**63, or < 2**31 for a float), so an OR can collect it.
+        """
         bld = self.builder
         if r.type == F32:
             bits = bld.zext(bld.and_(bld.bitcast(r, I32), ir.Constant(I32, 0x7FFFFFFF)), I64)
-            self.defer_magnitude(bits, F32_INF_BITS)
+            self.defer_magnitude(bld.add(bits, ir.Constant(I64, (1 << 31) - F32_INF_BITS)), 1 << 31)
         else:
-            self.defer_magnitude(bld.and_(bld.bitcast(r, I64), ir.Constant(I64, 2**63 - 1)), F64_INF_BITS)
+            bits = bld.and_(bld.bitcast(r, I64), ir.Constant(I64, 2**63 - 1))
+            self.defer_magnitude(bld.add(bits, ir.Constant(I64, (1 << 63) - F64_INF_BITS)), 1 << 63)
 
     def deopt_if(self, cond: ir.Value) -> None:
         cont = self.func.append_basic_block()
@@ -599,7 +596,7 @@ class FunctionEmitter(ListOps, TupleOps, NumpyCalls, NumpyOps, LoopOps, OpVisito
         if self.deferred is not None:
             bld = self.builder
             failed = bld.load(self.deferred, typ=I1)
-            for bound, (acc, _) in self.deferred_magnitudes.items():
+            for bound, acc in self.deferred_magnitudes.items():
                 failed = bld.or_(failed, bld.icmp_unsigned(">=", bld.load(acc, typ=I64), ir.Constant(I64, bound)))
             cont = self.func.append_basic_block()
             bld.cbranch(failed, self.retry_block, cont)
