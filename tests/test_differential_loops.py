@@ -24,7 +24,17 @@ from hypothesis import strategies as st
 from tests.differential import assert_native, call, modules, native, same_outcome
 
 from fastimport.compiler import front_end
-from fastimport.frontend.ir import Binary, GuardBound, Index, LoadLocal, LogStores, LoopGuard, SetIndex, StoreLocal
+from fastimport.frontend.ir import (
+    Binary,
+    GuardBound,
+    Index,
+    LoadLocal,
+    LogStores,
+    LoopGuard,
+    NoteFinite,
+    SetIndex,
+    StoreLocal,
+)
 from fastimport.frontend.types import Array, Ty
 from fastimport.frontend.versioning import ADDEND_BOUND, LOOP_CHUNK
 from fastimport.runtime.dispatch import state_of
@@ -652,14 +662,40 @@ def diff_kept(a, b, out):
         out[k] = t * 3.0
         t = a[k] - b[k]
     return t
+
+def total(a):
+    s = 0.0
+    for k in range(len(a)):
+        s += a[k]
+    return s
+
+def minus_dot(a, b):
+    s = 0.0
+    for k in range(len(a)):
+        s -= a[k] * b[k]
+    return s
+
+def total_until(a):
+    s = 0.0
+    for k in range(len(a)):
+        s += a[k]
+        if a[k] < 0.0:
+            break
+    return s
 """
 
 
 def test_events_absorbed_through_a_local() -> None:
-    """`t = a[k] - b[k]; s += t * t`: only the sum notes its result; a value read before it is stored keeps its note."""
+    """`t = a[k] - b[k]; s += t * t`: no step notes its result, the sum is noted per strip.
+
+    A value read before it is stored keeps its note.
+    """
     ops = typed_ir(DIFF_SRC, "dist2", (F1, F1))
     noted = [op for op in ops if isinstance(op, Binary) and op.defer_events and not op.events_absorbed]
-    assert [op.kind for op in noted] == ["add"]
+    assert noted == []
+    sums = [op for op in ops if isinstance(op, NoteFinite)]
+    assert len(sums) == 2  # at each strip's start and where the copy ends
+    assert all(isinstance(v, LoadLocal) and v.local.name == "s" for op in sums for v in op.values)
     ops = typed_ir(DIFF_SRC, "diff_kept", (F1, F1, F1))
     noted = [op for op in ops if isinstance(op, Binary) and op.defer_events and not op.events_absorbed]
     assert [op.kind for op in noted] == ["sub"]  # t is read only before it is stored: noted
@@ -677,6 +713,23 @@ def test_events_through_a_local_match(x: float, y: float) -> None:
         a[k], b[k] = x, y
         run_both("dist2", a, b, src=DIFF_SRC)
         run_both("diff_kept", a, b, np.zeros_like(a), src=DIFF_SRC)
+
+
+@pytest.mark.parametrize(
+    ("x", "y"),
+    [(1e308, 1e308), (float("inf"), float("-inf")), (float("inf"), 1.0), (float("nan"), 1.0), (1e308, -1e308)],
+)
+def test_float_accumulators_match(x: float, y: float) -> None:
+    """A sum noted once per strip: overflow in its own add, inf - inf, inf and nan inputs; mid-strip and at the end."""
+    n = 3 * LOOP_CHUNK
+    for k in (LOOP_CHUNK + 11, n - 2):  # two steps in a strip; the last two, read only after the loop
+        a, b = np.full(n, 0.5), np.full(n, -1.0)
+        a[k], a[k + 1] = x, y
+        run_both("total", a, src=DIFF_SRC)
+        run_both("minus_dot", a, b, src=DIFF_SRC)
+        run_both("total", a[: k + 1], src=DIFF_SRC)  # the sum is non-finite from the last strip on
+        a[k + 2 if k + 2 < n else 0] = -1.0  # a break in the same strip as the event
+        run_both("total_until", a, src=DIFF_SRC)
 
 
 @pytest.mark.parametrize("special", [3e38, float("inf"), float("nan"), 1.0])

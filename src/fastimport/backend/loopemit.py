@@ -22,7 +22,16 @@ from fastimport.frontend.types import Ty, Union
 from fastimport.frontend.versioning import ACCUMULATOR_BOUND, LOOP_CHUNK, LOOP_MIN_CHUNK
 
 if TYPE_CHECKING:
-    from fastimport.frontend.ir import AxisIndex, GuardBound, LogStores, LoopChunk, LoopGuard, RangeLoop, Value
+    from fastimport.frontend.ir import (
+        AxisIndex,
+        GuardBound,
+        LogStores,
+        LoopChunk,
+        LoopGuard,
+        NoteFinite,
+        RangeLoop,
+        Value,
+    )
     from fastimport.frontend.types import Array
 
 I128 = ir.IntType(128)
@@ -42,7 +51,7 @@ INT64_MIN = -(2**63)
 
 
 class LoopOps:
-    """LoopGuard, LogStores and LoopChunk (mixed into FunctionEmitter)."""
+    """LoopGuard, LogStores, LoopChunk and NoteFinite (mixed into FunctionEmitter)."""
 
     builder: ir.IRBuilder
     values: dict
@@ -55,6 +64,7 @@ class LoopOps:
     def value(self, v: Value) -> ir.Value: ...  # type: ignore[empty-body]  # noqa: D102
     def check_overflow(self) -> None: ...  # noqa: D102
     def defer_if(self, cond: ir.Value) -> None: ...  # noqa: D102
+    def defer_unless_finite(self, r: ir.Value) -> None: ...  # noqa: D102
     def int_abs(self, x: ir.Value) -> ir.Value: ...  # type: ignore[empty-body]  # noqa: D102
     def unpack(self, ty: Ty, union: ir.Value) -> ir.Value: ...  # type: ignore[empty-body]  # noqa: D102
     def check_signals(self, ticks: ir.Value, amount: ir.Value | None = None) -> None: ...  # noqa: D102
@@ -197,6 +207,12 @@ class LoopOps:
                 nbytes = bld.mul(count, ir.Constant(I64, ITEM_BITS[arr.dtype] // 8))
                 emit_record_run(bld, self.undo, pointer, nbytes, full=self.deopt_block)
         self.values[op] = ir.Constant(ir.IntType(8), 0)
+
+    def visit_note_finite(self, op: NoteFinite) -> None:
+        """Defer "finite" for each value (versioning._float_accumulators)."""
+        for v in op.values:  # a double, or a Union of Python float and np.float64 (a double either way)
+            value = self.value(v)
+            self.defer_unless_finite(self.unpack(Ty.F64, value) if isinstance(v.type, Union) else value)
 
     def visit_loop_chunk(self, op: LoopChunk) -> None:
         """The end of the next strip: as many steps as the loop has run, within [LOOP_MIN_CHUNK, LOOP_CHUNK]."""

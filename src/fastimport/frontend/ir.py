@@ -698,6 +698,25 @@ class LoopChunk(Op):
         return visitor.visit_loop_chunk(self)
 
 
+@final
+class NoteFinite(Op):
+    """Defer the check that each of `values` (NumPy floats) is finite, as a versioned copy's events.
+
+    For a float accumulator of a versioned copy (`s += x`, versioning._float_accumulators):
+    a non-finite sum stays non-finite (inf + x, inf - inf, nan + x), so the sum's value at
+    each strip's start and where the copy ends tells whether any of its steps was one.
+    """
+
+    def __init__(self, values: list[Value]) -> None:
+        self.values = values
+
+    def sources(self) -> list[Value]:
+        return list(self.values)
+
+    def accept(self, visitor: OpVisitor[T]) -> T:
+        return visitor.visit_note_finite(self)
+
+
 # Terminators.
 
 
@@ -867,6 +886,8 @@ class OpVisitor(Generic[T]):
     def visit_log_stores(self, op: LogStores) -> T: ...
     @abstractmethod
     def visit_loop_chunk(self, op: LoopChunk) -> T: ...
+    @abstractmethod
+    def visit_note_finite(self, op: NoteFinite) -> T: ...
     @abstractmethod
     def visit_guard_bound(self, op: GuardBound) -> T: ...
     @abstractmethod

@@ -38,6 +38,7 @@ from fastimport.frontend.ir import (
     MathCall,
     NewArray,
     NewList,
+    NoteFinite,
     NumpyCall,
     Op,
     OpVisitor,
@@ -211,6 +212,9 @@ class _Printer(OpVisitor[str]):
         bounded = f" bounding {', '.join(self.name(v) for v in op.accumulators)}" if op.accumulators else ""
         strip = f"{self.name(op.cur)}, {self.name(op.stop)}, {self.step(op.step)}"
         return f"loop_chunk from {self.name(op.start)}: {strip}{bounded}"
+
+    def visit_note_finite(self, op: NoteFinite) -> str:
+        return f"note_finite {', '.join(self.name(v) for v in op.values)}"
 
     def visit_goto(self, op: Goto) -> str:
         return f"goto block{op.target.label}"

@@ -92,8 +92,10 @@ from fastimport.frontend.ir import (
     LogStores,
     LoopChunk,
     LoopGuard,
+    NoteFinite,
     Op,
     RangeLoop,
+    Return,
     SetIndex,
     StoreLocal,
     Term,
@@ -104,6 +106,8 @@ from fastimport.frontend.types import Array, Tuple, Ty, Union
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
+
+    from fastimport.frontend.types import Type
 
 # Iterations per strip, at most: as many as back edges between two signal checkpoints
 # (backend/emit.py SIGNAL_INTERVAL); a strip's logged runs (128 KiB of float64) stay in
@@ -501,6 +505,7 @@ def _version(fn: FuncIR, loop: _Loop, preds: dict) -> None:
         if isinstance(op, StoreLocal) and op.local is loop.cur.local:
             op.src.no_overflow = True  # type: ignore[attr-defined]
     accumulators = _checks_in_copy(copy_blocks, blocks[loop.header], guard)  # type: ignore[arg-type]
+    sums = _float_accumulators(copy_blocks, blocks[loop.header])  # type: ignore[arg-type]
 
     # Strips: the copy's header compares with the strip's end; at a strip's end, the next
     # strip, whose elements the stores can overwrite are logged first, as one run each.
@@ -509,6 +514,7 @@ def _version(fn: FuncIR, loop: _Loop, preds: dict) -> None:
     end = _add(chunk, LoadLocal(mid_local), Ty.INT)
     # Read without a bound check: a local unbound here makes the copy's first read deopt.
     bounded = [_add(chunk, LoadLocal(local, check_bound=False), local.type) for local in accumulators]  # type: ignore[arg-type]
+    _note_finite(chunk, sums)
     strip_end = _add(chunk, LoopChunk(start, cur, end, _read_step(chunk, loop.step), bounded), Ty.INT)
     if logged_by_strip:
         _add(chunk, LogStores(RangeLoop(cur, strip_end, loop.step), list(logged_by_strip.values())), Ty.NONE)
@@ -521,7 +527,7 @@ def _version(fn: FuncIR, loop: _Loop, preds: dict) -> None:
     header.ops = [fast_cur, fast_stop, strip, in_strip, Branch(in_strip, blocks[loop.body], fast_exit)]
     rest = _new_block(fn)
     more = _add(fast_exit, Compare(loop.compare.kind, fast_cur, _add(fast_exit, LoadLocal(mid_local), Ty.INT)), Ty.BOOL)
-    fast_exit.ops.append(Branch(more, chunk, rest))
+    fast_exit.ops.append(Branch(more, chunk, _copy_end(fn, sums, rest)))
     _split_checked_loop(fn, loop, (limit_local, mid_local), chunk, rest)
 
 
@@ -710,6 +716,74 @@ def _float_recurrence(blocks: list[BasicBlock], header: BasicBlock) -> bool:
         and (op.local.type in floats or (isinstance(op.local.type, Union) and set(op.local.type.members) & floats))
     }
     return reads_before_store(blocks, header, carried)
+
+
+def _float_accumulators(blocks: list[BasicBlock], header: BasicBlock) -> list[Local]:
+    """NumPy float locals the copy accumulates into (`s += x`, `s = s - x`), their steps' events absorbed.
+
+    A non-finite sum stays non-finite through `+` and `-` (NoteFinite), so instead of
+    noting every step's result, the sum is noted at each strip's start and where the copy
+    ends: per iteration the OR of its bits leaves the loop. As for `_bound_int_ops`, the
+    local is read once and stored once per iteration, in a block that runs once; and the
+    copy has no other way out than its header's (no break, no return).
+    """
+    inside = set(blocks)
+    for block in blocks:  # the copy must end through its header, where the last strip's sums are noted
+        term = block.terminator
+        if block is not header and (isinstance(term, Return) or any(t not in inside for t in term.targets())):
+            return []  # (a break or return: no note on that way out)
+    ops = [op for block in blocks for op in block.ops]
+    users: dict[Value, list[Op]] = {}
+    for op in ops:
+        for src in op.sources():
+            users.setdefault(src, []).append(op)
+    sums = []
+    for block in blocks:
+        if _in_inner_cycle(block, header, blocks):
+            continue
+        for op in block.ops:
+            r = op.src if isinstance(op, StoreLocal) else None
+            if not (isinstance(r, Binary) and r.kind in ("add", "sub") and r.defer_events):
+                continue
+            local = op.local  # type: ignore[attr-defined]
+            loads = [o for o in ops if isinstance(o, LoadLocal) and o.local is local]
+            stores = [o for o in ops if isinstance(o, StoreLocal) and o.local is local]
+            if (
+                r.type in (Ty.F64, Ty.F32)
+                and _same_float(local.type, r.type)
+                and len(loads) == len(stores) == 1
+                and r.lhs is loads[0]
+                and r.rhs is not loads[0]
+                and users.get(loads[0]) == [r]
+                and users.get(r) == [op]
+            ):
+                r.events_absorbed = True
+                sums.append(local)
+    return sums
+
+
+def _same_float(held: Type | None, result: Ty) -> bool:
+    """Whether a local of type `held` holds `result`'s kind of float (a double may start as a Python float)."""
+    if isinstance(held, Union) and result is Ty.F64:
+        return set(held.members) <= {Ty.FLOAT, Ty.F64}
+    return held is result
+
+
+def _copy_end(fn: FuncIR, sums: list[Local], rest: BasicBlock) -> BasicBlock:
+    """Where the copy goes when it ends: `rest`, through a block noting the last strip's sums if any."""
+    if not sums:
+        return rest
+    end = _new_block(fn)
+    _note_finite(end, sums)
+    end.ops.append(Goto(rest))
+    return end
+
+
+def _note_finite(block: BasicBlock, sums: list[Local]) -> None:
+    """Note the sums' values in `block` (read without a bound check: an unbound one reads as 0.0)."""
+    if sums:
+        values = [_add(block, LoadLocal(local, check_bound=False), local.type) for local in sums]
+        _add(block, NoteFinite(values), Ty.NONE)  # type: ignore[arg-type]
 
 
 def _in_inner_cycle(block: BasicBlock, header: BasicBlock, blocks: list[BasicBlock]) -> bool:
