@@ -343,39 +343,20 @@ def test_for_range_three_args(a: int, b: int, step: int) -> None:
     assert_same_native(LOOPS_SRC, "sum_range3", a, b, step)
 
 
-EDGE_RANGE_SRC = """
-def up(a, b):
+# Literal steps: 1 (no step argument) and -1 increment unchecked, +-3 may leave int64 after the last value.
+EDGE_RANGE_FN = """
+def {name}(a, b):
     count = 0
     last = 0
-    for i in range(a, b):
+    for i in range({args}):
         count += 1
         last = i
     return last ^ count
-
-def down(a, b):
-    count = 0
-    last = 0
-    for i in range(a, b, -1):
-        count += 1
-        last = i
-    return last ^ count
-
-def up3(a, b):
-    count = 0
-    last = 0
-    for i in range(a, b, 3):
-        count += 1
-        last = i
-    return last ^ count
-
-def down3(a, b):
-    count = 0
-    last = 0
-    for i in range(a, b, -3):
-        count += 1
-        last = i
-    return last ^ count
-
+"""
+EDGE_RANGES = {"up": "a, b", "down": "a, b, -1", "up3": "a, b, 3", "down3": "a, b, -3"}
+EDGE_RANGE_SRC = (
+    "".join(EDGE_RANGE_FN.format(name=name, args=args) for name, args in EDGE_RANGES.items())
+    + """
 def walk(lo, hi):
     count = 0
     for x in range(lo, hi):
@@ -383,6 +364,7 @@ def walk(lo, hi):
             count += (x ^ y) & 1
     return count
 """
+)
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
@@ -392,7 +374,7 @@ INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 def test_unit_steps_at_the_int64_edges(edge: int, da: int, db: int) -> None:
     """Literal steps at the int64 limits: `i + 1` is emitted unchecked, `i + 3` may leave int64 past the last value."""
     a, b = (min(max(edge + d, INT64_MIN), INT64_MAX) for d in (da, db))
-    for fname in ("up", "down", "up3", "down3", "walk"):
+    for fname in (*EDGE_RANGES, "walk"):
         warm_up(EDGE_RANGE_SRC, fname, 0, 3)
         assert_same_native(EDGE_RANGE_SRC, fname, a, b)
 

@@ -98,3 +98,29 @@ def test_restored_code_runs_native_again() -> None:
     before = record_of(fast.f).native_calls
     assert list(map(fast.f, [1.0, 2.0])) == [3.0, 5.0]
     assert record_of(fast.f).native_calls - before == 2
+
+
+CUBE_SRC = """
+def cube(x):
+    return x * x * x
+"""
+
+
+def test_misses_after_the_kernel_and_down_the_chain_through_the_vectorcall() -> None:
+    """Two specializations chained; a kernel's deopt (int overflow) and a miss of both, called from C.
+
+    A miss in the shared core ends in CPython's vectorcall from the core itself (with the
+    arguments as the caller passed them): the results and errors are CPython's.
+    """
+    fast, plain = compile_module(CUBE_SRC), plain_module(CUBE_SRC)
+    assert fast.cube(3) == 27
+    assert fast.cube(1.5) == 3.375  # int, then float: the float core chains to int's
+    assert len(record_of(fast.cube).signatures) == 2
+    before = record_of(fast.cube).native_calls
+    args = [3, 1.5, 2**40, -(2**21), True, 2**70, 0.0]  # 2**40 ** 3 leaves int64 inside the kernel
+    got, want = list(map(fast.cube, args)), list(map(plain.cube, args))
+    assert got == want
+    assert [type(v) for v in got] == [type(v) for v in want]
+    assert record_of(fast.cube).native_calls - before >= 4  # 3, 1.5, -(2**21), 0.0 at least
+    assert same_outcome(call(lambda: list(map(fast.cube, [2, "ab"]))), call(lambda: list(map(plain.cube, [2, "ab"]))))
+    assert record_of(fast.cube).deopts > 0

@@ -7,8 +7,8 @@ Kernel ABI:  {T, i32} @sym(<unboxed args>..., ptr %undo, i32 %depth)
     into the caller's arrays are recorded there, so a deopt can take them back.
     %depth is the native recursion budget left; at 0 the kernel deopts.
 
-Locals become allocas with a "bound" flag next to them (LLVM's mem2reg turns
-both into registers and folds the flag away where a local is always bound).
+Locals become allocas, with a "bound" flag next to those some path reads before
+storing them (cfg.unbound_reads); LLVM's mem2reg turns both into registers.
 
 Int overflow (and a NumPy event, backend/npemit.py) deopts at once: a branch to the
 deopt exit, which the CPU predicts and LLVM keeps out of the hot path. Only in a
