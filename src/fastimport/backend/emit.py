@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 from llvmlite import ir
 
 from fastimport.backend import numerics
+from fastimport.backend.callscope import emit_is_precise
 from fastimport.backend.capi import F64, I1, I8, I32, I64, PTR, declare, declare_libm, intrinsic
 from fastimport.backend.listemit import ListOps
 from fastimport.backend.loopemit import LoopOps
@@ -412,6 +413,9 @@ class FunctionEmitter(ListOps, TupleOps, NumpyCalls, NumpyOps, LoopOps, OpVisito
         self.begin_numpy_state(self.fn)
         self.undo = self.func.args[-2]
         self.depth = self.func.args[-1]
+        # Read once: a call's mode never changes, and a load at each guard would be redone
+        # after every checkpoint call (an inner loop's guard runs at each of its entries).
+        self.precise = emit_is_precise(bld, self.undo) if defers else None
         self.deopt_if(bld.icmp_signed("<=", self.depth, ir.Constant(I32, 0)))
         if self.fn.recursive:
             # Recursion without loops (fib) has no back edge to check signals at: each entry

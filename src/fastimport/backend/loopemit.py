@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from llvmlite import ir
 
-from fastimport.backend.callscope import emit_is_precise, emit_record_run
+from fastimport.backend.callscope import emit_record_run
 from fastimport.backend.capi import I32, I64
 from fastimport.frontend.numpy_types import ITEM_BITS
 from fastimport.frontend.types import Ty, Union
@@ -57,6 +57,7 @@ class LoopOps:
     values: dict
     guard_bounds: dict
     undo: ir.Value
+    precise: ir.Value | None
     ticks: ir.Value
     deopt_block: ir.Block
 
@@ -119,8 +120,8 @@ class LoopOps:
                 ok = bld.and_(ok, bld.icmp_signed("<", high, dim))
         take = bld.and_(bld.or_(bld.not_(nonempty), ok), self.step_positive(op.loop.step))
         if op.defers_checks:  # the precise re-run takes the checked loop (even an empty one: the
-            # copy's strip start checks its accumulators, which would ask for RETRY again)
-            take = bld.and_(take, bld.not_(emit_is_precise(bld, self.undo)))
+            # copy's strip end notes its accumulators, which would ask for RETRY again)
+            take = bld.and_(take, bld.not_(self.precise))
         return take
 
     def _middle_of(self, op: LoopGuard) -> tuple[ir.Value, ir.Value, ir.Value]:
@@ -162,7 +163,7 @@ class LoopOps:
         ordered = bld.icmp_signed("<=" if op.loop.ascending else ">=", first, last)
         ok = bld.and_(ok, ordered)
         if op.defers_checks:  # the precise re-run takes the checked loop
-            ok = bld.and_(ok, bld.not_(emit_is_precise(bld, self.undo)))
+            ok = bld.and_(ok, bld.not_(self.precise))
         return ok, first, bld.add(last, step)
 
     def _middle(self, loop: RangeLoop, safe_lo: ir.Value, safe_hi: ir.Value) -> tuple[ir.Value, ir.Value]:
@@ -235,17 +236,34 @@ class LoopOps:
             else (bld.icmp_signed(">", cur, stop), bld.sub(start, cur), bld.sub(cur, stop))
         )
         low, high = (self.steps_covered(op.step, n) for n in (LOOP_MIN_CHUNK, LOOP_CHUNK))
-        capped = bld.select(bld.icmp_unsigned(">", ran, high), high, ran)
-        length = bld.select(bld.icmp_unsigned("<", ran, low), low, capped)
-        far = bld.and_(ahead, bld.icmp_unsigned(">", left, length))
-        move = length if ascending else bld.neg(length)
-        self.values[op] = bld.select(far, bld.add(cur, move), stop)
+        # A loop with at most one minimal strip left runs it to the end (every entry of a
+        # short inner loop: three steps in pairwise_distances), with no strip arithmetic.
+        short = bld.icmp_unsigned("<=", left, low)  # (with stop not ahead, `left` wraps: long)
+        before = bld.block
+        with bld.if_then(bld.not_(short), likely=False):
+            capped = bld.select(bld.icmp_unsigned(">", ran, high), high, ran)
+            length = bld.select(bld.icmp_unsigned("<", ran, low), low, capped)
+            # As far as the strip's length or the loop goes, or no step at all if stop is
+            # not ahead (then the header leaves the copy at once).
+            covered = bld.select(bld.icmp_unsigned("<", left, length), left, length)
+            move = covered if ascending else bld.neg(covered)
+            far_end = bld.select(ahead, bld.add(cur, move), stop)
+            far_amount = bld.select(ahead, covered, ir.Constant(I64, 1))
+            far = bld.block
+        end = bld.phi(I64)
+        end.add_incoming(stop, before)
+        end.add_incoming(far_end, far)
+        amount = bld.phi(I64)
+        amount.add_incoming(left, before)
+        amount.add_incoming(far_amount, far)
+        self.values[op] = end
         # The strip counts as its iterations' back edges towards the next signal checkpoint
         # (counted as values covered: for |step| > 1 a checkpoint comes sooner; capped so
         # that a huge step cannot wrap the i32 countdown).
-        amount = bld.select(far, length, bld.select(ahead, left, ir.Constant(I64, 1)))
-        cap = ir.Constant(I64, COUNTDOWN_CAP)
-        self.check_signals(self.ticks, bld.trunc(bld.select(bld.icmp_unsigned(">", amount, cap), cap, amount), I32))
+        if not (isinstance(op.step, int) and abs(op.step) * LOOP_CHUNK <= COUNTDOWN_CAP):
+            cap = ir.Constant(I64, COUNTDOWN_CAP)
+            amount = bld.select(bld.icmp_unsigned(">", amount, cap), cap, amount)
+        self.check_signals(self.ticks, bld.trunc(amount, I32))
 
     def range_span(self, loop: RangeLoop) -> tuple[ir.Value, ir.Value, ir.Value]:
         """Whether `range(start, stop, step)` is nonempty, and its lowest and highest values if so."""

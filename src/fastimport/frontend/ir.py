@@ -703,8 +703,8 @@ class NoteFinite(Op):
     """Defer the check that each of `values` (NumPy floats) is finite, as a versioned copy's events.
 
     For a float accumulator of a versioned copy (`s += x`, versioning._float_accumulators):
-    a non-finite sum stays non-finite (inf + x, inf - inf, nan + x), so the sum's value at
-    each strip's start and where the copy ends tells whether any of its steps was one.
+    a non-finite sum stays non-finite (inf + x, inf - inf, nan + x), so the sum's value
+    where each strip ends tells whether any of its steps was one.
     """
 
     def __init__(self, values: list[Value]) -> None:

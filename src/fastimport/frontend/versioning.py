@@ -514,7 +514,6 @@ def _version(fn: FuncIR, loop: _Loop, preds: dict) -> None:
     end = _add(chunk, LoadLocal(mid_local), Ty.INT)
     # Read without a bound check: a local unbound here makes the copy's first read deopt.
     bounded = [_add(chunk, LoadLocal(local, check_bound=False), local.type) for local in accumulators]  # type: ignore[arg-type]
-    _note_finite(chunk, sums)
     strip_end = _add(chunk, LoopChunk(start, cur, end, _read_step(chunk, loop.step), bounded), Ty.INT)
     if logged_by_strip:
         _add(chunk, LogStores(RangeLoop(cur, strip_end, loop.step), list(logged_by_strip.values())), Ty.NONE)
@@ -526,8 +525,9 @@ def _version(fn: FuncIR, loop: _Loop, preds: dict) -> None:
     in_strip = _new_op(Compare(loop.compare.kind, fast_cur, strip), Ty.BOOL)
     header.ops = [fast_cur, fast_stop, strip, in_strip, Branch(in_strip, blocks[loop.body], fast_exit)]
     rest = _new_block(fn)
+    _note_finite(fast_exit, sums)  # where each strip ends (the next strip's LoopChunk tests the flag)
     more = _add(fast_exit, Compare(loop.compare.kind, fast_cur, _add(fast_exit, LoadLocal(mid_local), Ty.INT)), Ty.BOOL)
-    fast_exit.ops.append(Branch(more, chunk, _copy_end(fn, sums, rest)))
+    fast_exit.ops.append(Branch(more, chunk, rest))
     _split_checked_loop(fn, loop, (limit_local, mid_local), chunk, rest)
 
 
@@ -722,13 +722,14 @@ def _float_accumulators(blocks: list[BasicBlock], header: BasicBlock) -> list[Lo
     """NumPy float locals the copy accumulates into (`s += x`, `s = s - x`), their steps' events absorbed.
 
     A non-finite sum stays non-finite through `+` and `-` (NoteFinite), so instead of
-    noting every step's result, the sum is noted at each strip's start and where the copy
-    ends: per iteration the OR of its bits leaves the loop. As for `_bound_int_ops`, the
+    noting every step's result, the sum is noted where each strip ends (the value it
+    entered the copy with is in the last note too): per iteration the OR of its bits
+    leaves the loop. As for `_bound_int_ops`, the
     local is read once and stored once per iteration, in a block that runs once; and the
     copy has no other way out than its header's (no break, no return).
     """
     inside = set(blocks)
-    for block in blocks:  # the copy must end through its header, where the last strip's sums are noted
+    for block in blocks:  # the copy must end through its header, after which each strip's sums are noted
         term = block.terminator
         if block is not header and (isinstance(term, Return) or any(t not in inside for t in term.targets())):
             return []  # (a break or return: no note on that way out)
@@ -767,16 +768,6 @@ def _same_float(held: Type | None, result: Ty) -> bool:
     if isinstance(held, Union) and result is Ty.F64:
         return set(held.members) <= {Ty.FLOAT, Ty.F64}
     return held is result
-
-
-def _copy_end(fn: FuncIR, sums: list[Local], rest: BasicBlock) -> BasicBlock:
-    """Where the copy goes when it ends: `rest`, through a block noting the last strip's sums if any."""
-    if not sums:
-        return rest
-    end = _new_block(fn)
-    _note_finite(end, sums)
-    end.ops.append(Goto(rest))
-    return end
 
 
 def _note_finite(block: BasicBlock, sums: list[Local]) -> None:
