@@ -32,12 +32,14 @@ from fastimport.frontend.ir import (
     LoadGlobal,
     LoopGuard,
     Op,
+    Reenter,
     StoreLocal,
     Terminator,
 )
 from fastimport.frontend.lower_statements import lower_function
 from fastimport.frontend.pprint import format_func
 from fastimport.frontend.resolve import Resolver
+from fastimport.frontend.tailcalls import jump_self_tail_calls
 from fastimport.frontend.types import Array, Ty, signature_str
 from fastimport.frontend.versioning import version_range_loops
 from fastimport.runtime.debug import dump
@@ -172,7 +174,7 @@ def compile_specialization(
         world=ctypes.addressof(world) if refs else None,
         world_count=len(refs),
         handler=id(root),
-        nests=any(isinstance(op, (Call, FrameCheck)) for spec in specs for op in spec.ir.all_ops()),
+        nests=any(isinstance(op, (Call, FrameCheck, Reenter)) for spec in specs for op in spec.ir.all_ops()),
         prev_core=prev.core_address if prev is not None else None,
         prev_data=ctypes.addressof(prev.data) if prev is not None else None,
     )
@@ -237,6 +239,7 @@ def front_end(
     # 4. small callees copied into their callers, before the loops are versioned
     _inline_small_callees(list(specs.values()))
     for spec in specs.values():
+        jump_self_tail_calls(spec.ir, spec)  # after inlining: a function that loops is not copied
         mark_logged_stores(spec.ir)
         # after inference (index types, array layouts) and the store marks (which the copy keeps)
         version_range_loops(spec.ir)

@@ -67,6 +67,7 @@ from fastimport.frontend.ir import (
     OpVisitor,
     Param,
     PyCall,
+    Reenter,
     Return,
     StoreLocal,
     Truth,
@@ -413,6 +414,11 @@ class FunctionEmitter(ListOps, TupleOps, NumpyCalls, NumpyOps, LoopOps, OpVisito
         self.begin_numpy_state(self.fn)
         self.undo = self.func.args[-2]
         self.depth = self.func.args[-1]
+        # A self tail call become a jump (Reenter) moves the frame a level deeper.
+        self.depth_slot: ir.Value | None = None
+        if any(isinstance(op, Reenter) for op in self.fn.all_ops()):
+            self.depth_slot = bld.alloca(I32, name="depth")
+            bld.store(self.depth, self.depth_slot)
         # Read once: a call's mode never changes, and a load at each guard would be redone
         # after every checkpoint call (an inner loop's guard runs at each of its entries).
         self.precise = emit_is_precise(bld, self.undo) if defers else None
@@ -1007,7 +1013,7 @@ class FunctionEmitter(ListOps, TupleOps, NumpyCalls, NumpyOps, LoopOps, OpVisito
         bld = self.builder
         self.check_overflow()  # arguments must be exact before they leave this kernel
         callee = self.symbol_of(op.target)
-        depth = bld.sub(self.depth, ir.Constant(I32, 1))
+        depth = bld.sub(self.current_depth(), ir.Constant(I32, 1))
         result = bld.call(callee, [*(self.value(a) for a in op.args), self.undo, depth])
         status = bld.extract_value(result, 1)
         # A deopt or an exception anywhere below abandons the whole native run.
@@ -1020,9 +1026,24 @@ class FunctionEmitter(ListOps, TupleOps, NumpyCalls, NumpyOps, LoopOps, OpVisito
         bld.position_at_end(cont)
         self.values[op] = bld.extract_value(result, 0)
 
+    def current_depth(self) -> ir.Value:
+        """What is left of the depth budget for this frame (i32)."""
+        if self.depth_slot is None:
+            return self.depth
+        return self.builder.load(self.depth_slot, typ=I32)
+
     def visit_frame_check(self, op: FrameCheck) -> None:
         """An inlined call's frame: deopt if the depth budget has no room for it."""
-        self.deopt_if(self.builder.icmp_signed("<=", self.depth, ir.Constant(I32, op.level)))
+        self.deopt_if(self.builder.icmp_signed("<=", self.current_depth(), ir.Constant(I32, op.level)))
+
+    def visit_reenter(self, _op: Reenter) -> None:
+        """A self tail call's frame (frontend/tailcalls.py): one level deeper, checked as the call's entry would be."""
+        bld = self.builder
+        depth = bld.sub(self.current_depth(), ir.Constant(I32, 1))
+        bld.store(depth, self.depth_slot)  # (made for every function with a Reenter)
+        self.deopt_if(bld.icmp_signed("<=", depth, ir.Constant(I32, 0)))
+        self.check_overflow()  # at a back edge: no overflowed value may go round again
+        self.check_signals(self.ticks)
 
     def visit_check_signals(self, _op: CheckSignals) -> None:
         # At a loop header: no overflowed value may go round the loop again.

@@ -543,6 +543,18 @@ class CheckSignals(Op):
 
 
 @final
+class Reenter(Op):
+    """A self tail call become a jump (frontend/tailcalls.py): the frame it stands for.
+
+    One frame deeper in the depth budget (out of it, the call re-runs as bytecode, which
+    raises RecursionError where CPython does), and a back edge toward a signal check.
+    """
+
+    def accept(self, visitor: OpVisitor[T]) -> T:
+        return visitor.visit_reenter(self)
+
+
+@final
 class FrameCheck(Op):
     """Where an inlined call was (frontend/inline.py): its frame, `level` calls deep, must fit.
 
@@ -880,6 +892,8 @@ class OpVisitor(Generic[T]):
     def visit_check_signals(self, op: CheckSignals) -> T: ...
     @abstractmethod
     def visit_frame_check(self, op: FrameCheck) -> T: ...
+    @abstractmethod
+    def visit_reenter(self, op: Reenter) -> T: ...
     @abstractmethod
     def visit_loop_guard(self, op: LoopGuard) -> T: ...
     @abstractmethod

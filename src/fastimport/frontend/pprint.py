@@ -44,6 +44,7 @@ from fastimport.frontend.ir import (
     OpVisitor,
     Param,
     PyCall,
+    Reenter,
     Return,
     SetIndex,
     StoreLocal,
@@ -180,6 +181,9 @@ class _Printer(OpVisitor[str]):
 
     def visit_frame_check(self, op: FrameCheck) -> str:
         return f"frame_check {op.level}"
+
+    def visit_reenter(self, _op: Reenter) -> str:
+        return "reenter"
 
     def visit_check_signals(self, _op: CheckSignals) -> str:
         return "check_signals"
