@@ -312,6 +312,22 @@ def test_loops_are_versioned(fname: str, arg_types: tuple, guarded: int, logged_
     assert sum(len(op.stores) for op in ops if isinstance(op, LogStores)) == logged_runs
 
 
+@pytest.mark.parametrize(
+    ("fname", "arg_types", "interleaved"),
+    [
+        ("isum", (Array(Ty.I64, 1),), True),  # an int reduction: its vector sums chain
+        ("scale_into", (F1, F1, Ty.FLOAT), False),
+        ("stencil", (Array(Ty.F64, 2), Array(Ty.F64, 2)), False),
+        ("dot", (F1, F1), False),  # a float reduction is not vectorized at all
+    ],
+)
+def test_int_reductions_ask_for_interleaving(fname: str, arg_types: tuple, interleaved: bool) -> None:
+    """Only a copy reducing into an int asks LLVM to interleave it (emitted as llvm.loop metadata)."""
+    fast, _ = modules(SRC)
+    _specs, root = front_end(state_of(getattr(fast, fname)), getattr(fast, fname), arg_types)
+    assert any(block.copy_header for block in root.ir.blocks) is interleaved
+
+
 def test_rebound_loop_variable_keeps_its_checks() -> None:
     """A loop variable reassigned in the body is not the range's value: no versioned copy."""
     ops = typed_ir(SRC, "rebound", (F1, F1))

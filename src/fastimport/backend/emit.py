@@ -132,6 +132,7 @@ FALLBACK_NATIVE_DEPTH = 200
 # offered to other threads and pending signals (Ctrl-C) are handled: ~1% of a
 # 1 ns loop body, a few milliseconds of latency at worst.
 SIGNAL_INTERVAL = 1 << 14
+COPY_INTERLEAVE = 2  # see FunctionEmitter.interleaved_loop
 # i32 fi_checkpoint(): offer the GIL, then run pending signal handlers (nonzero: one raised).
 # One call per checkpoint site, defined once in the runtime module: less code per loop to compile.
 CHECKPOINT, CHECKPOINT_TYPE = "fi_checkpoint", ir.FunctionType(I32, [])
@@ -1070,7 +1071,23 @@ class FunctionEmitter(ListOps, TupleOps, NumpyCalls, NumpyOps, LoopOps, OpVisito
     # Terminators.
 
     def visit_goto(self, op: Goto) -> None:
-        self.builder.branch(self.blocks[op.target])
+        jump = self.builder.branch(self.blocks[op.target])
+        if self.flag_overflow and op.target.copy_header:  # a vectorizable copy's back edge
+            jump.set_metadata("llvm.loop", self.interleaved_loop())
+
+    def interleaved_loop(self) -> ir.Value:
+        """A new loop ID asking LLVM to interleave the loop COPY_INTERLEAVE times.
+
+        Only versioned copies that reduce into an int ask (frontend/versioning.py); the
+        pipeline interleaves no other loop.
+        """
+        module = self.module
+        count = ir.Constant(I32, COPY_INTERLEAVE)
+        hint = module.add_metadata([ir.MetaDataString(module, "llvm.loop.interleave.count"), count])
+        # A loop ID refers to itself (which also keeps two loops' IDs apart).
+        loop = module.add_metadata([ir.MetaDataString(module, f"fi.loop.{len(module.metadata)}"), hint])
+        loop.operands = (loop, hint)
+        return loop
 
     def visit_branch(self, op: Branch) -> None:
         self.builder.cbranch(self.value(op.cond), self.blocks[op.true], self.blocks[op.false])

@@ -813,6 +813,9 @@ class BasicBlock:
     # A versioned copy's block that LLVM's vectorizer may take (frontend/versioning.py): its
     # checks note a flag tested once per strip instead of branching away (backend/emit.py).
     vector_body: bool = False
+    # The header of such a copy that reduces into an int: its back edges ask LLVM to
+    # interleave the loop (backend/emit.py `interleaved_loop`).
+    copy_header: bool = False
 
     @property
     def terminator(self) -> Terminator | None:

@@ -641,6 +641,9 @@ def _checks_in_copy(blocks: list[BasicBlock], header: BasicBlock, guard: LoopGua
     if not _float_recurrence(blocks, header):
         for block in blocks:
             block.vector_body = True
+        # A reduction's vector sums chain through one register: two in flight hide the latency
+        # (int_sum 0.141 -> 0.124 ms). Other copies gain little and compile longer (stencil3d +5%).
+        header.copy_header = bool(accumulators)
     return accumulators
 
 
