@@ -1,0 +1,146 @@
+"""The `.pym` container (runtime/pym.py, cache/FORMAT.md): what it accepts, what it refuses, and why."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from fastimport.runtime import pym
+
+ROOT = Path(__file__).resolve().parents[1]
+
+HEADER = {
+    "fastimport": "0.1.0",
+    "llvm": "llvmlite 0.50.0, LLVM 22.1.0",
+    "python": "cpython-311",
+    "triple": "x86_64-unknown-linux-gnu",
+    "cpu": "x86-64-v3",
+    "features": ["avx2", "fma"],
+    "module": "pkg.kernels",
+    "source_sha256": pym.source_hash(b"def f(x):\n    return x + 1\n"),
+    "depends": {"pkg.helpers": pym.source_hash(b"def g():\n    pass\n")},
+}
+SECTIONS = {"object": bytes(range(256)) * 40, "meta": b'{"functions": []}', "empty": b""}
+HERE = {**HEADER, "features": {"avx2", "fma", "sse4.2"}}
+
+
+def _good() -> bytes:
+    return pym.encode(HEADER, SECTIONS)
+
+
+def test_round_trip() -> None:
+    """What was written is read back: the header (with its sections table) and every section's bytes."""
+    artifact = pym.decode(_good())
+    assert artifact.sections == SECTIONS
+    assert {k: v for k, v in artifact.header.items() if k != "sections"} == HEADER
+    assert pym.mismatch(artifact, HERE) is None
+
+
+def test_every_truncation_and_every_single_flip_is_refused() -> None:
+    """A torn write (any prefix) or a flipped byte anywhere: PymError, at the first check it fails."""
+    good = _good()
+    for size in range(len(good)):
+        with pytest.raises(pym.PymError):
+            pym.decode(good[:size])
+    rng = random.Random(7)  # noqa: S311 - reproducible damage, not secrets
+    for position in list(range(200)) + [rng.randrange(len(good)) for _ in range(3000)]:
+        damaged = bytearray(good)
+        damaged[position] ^= rng.randrange(1, 256)
+        with pytest.raises(pym.PymError):
+            pym.decode(bytes(damaged))
+
+
+def _resealed(header: object, sections: bytes = b"") -> bytes:
+    """A file with this header (any JSON) and a valid digest: only the checks after the digest can refuse it."""
+    text = json.dumps(header).encode()
+    body = pym._PREFIX.pack(pym.MAGIC, pym.FORMAT_VERSION, 0, len(text)) + text + sections
+    import hashlib
+
+    return body + hashlib.sha256(body).digest()
+
+
+@pytest.mark.parametrize(
+    ("header", "sections", "reason"),
+    [
+        ([1, 2], b"", "not a JSON object"),
+        ({**HEADER, "sections": []} | {"features": "avx2"}, b"", "'features'"),
+        ({k: v for k, v in HEADER.items() if k != "python"} | {"sections": []}, b"", "'python'"),
+        ({**HEADER, "sections": [{"name": "object", "offset": 0, "size": 5}]}, b"abc", "out of bounds"),
+        ({**HEADER, "sections": [{"name": "object", "offset": 1, "size": 2}]}, b"abc", "not where"),
+        ({**HEADER, "sections": [{"name": "object", "offset": 0, "size": 2}]}, b"abc", "after the last"),
+        (
+            {**HEADER, "sections": [{"name": "a", "offset": 0, "size": 1}, {"name": "a", "offset": 1, "size": 1}]},
+            b"ab",
+            "twice",
+        ),
+        ({**HEADER, "sections": [{"name": "a", "offset": 0, "size": True}]}, b"a", "not where"),
+    ],
+)
+def test_sealed_but_malformed_headers_are_refused(header: object, sections: bytes, reason: str) -> None:
+    """A file whose digest is right but whose header is not what version 1 writes."""
+    with pytest.raises(pym.PymError, match=reason):
+        pym.decode(_resealed(header, sections))
+
+
+def test_other_versions_and_garbage_are_refused() -> None:
+    """Another format version, a foreign file, nothing at all."""
+    good = bytearray(_good())
+    good[8] = 2
+    with pytest.raises(pym.PymError, match="format version 2"):
+        pym.decode(bytes(good))
+    for data in (b"", b"\x7fELF" + bytes(100), b"FIPYM", os.urandom(4096)):
+        with pytest.raises(pym.PymError):
+            pym.decode(data)
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"fastimport": "0.2.0"}, "fastimport"),
+        ({"llvm": "llvmlite 0.51.0, LLVM 23.0.0"}, "llvm"),
+        ({"python": "cpython-312"}, "python"),
+        ({"triple": "aarch64-unknown-linux-gnu"}, "triple"),
+        ({"source_sha256": pym.source_hash(b"def f(x):\n    return x + 2\n")}, "source_sha256"),
+        ({"features": {"sse4.2"}}, "avx2, fma"),
+        ({"depends": {"pkg.helpers": pym.source_hash(b"changed")}}, "pkg.helpers"),
+        ({"depends": {}}, "pkg.helpers"),
+    ],
+)
+def test_a_valid_artifact_that_does_not_fit_says_why(change: dict, reason: str) -> None:
+    """Each invalidation cause of issue #4 gives its own reason (the caller then recompiles)."""
+    why = pym.mismatch(pym.decode(_good()), {**HERE, **change})
+    assert why is not None
+    assert reason in why
+
+
+WRITER = """
+import sys
+from pathlib import Path
+sys.path.insert(0, {src!r})
+from fastimport.runtime import pym
+path, k = Path(sys.argv[1]), int(sys.argv[2])
+header = {header!r}
+for round in range(40):
+    pym.write_atomic(path, pym.encode(header, {{"object": bytes([k]) * (1000 + 97 * k), "meta": str(round).encode()}}))
+    artifact = pym.decode(path.read_bytes())  # whoever wrote last: always a whole file
+    assert len(set(artifact.sections["object"])) == 1
+"""
+
+
+def test_concurrent_writers_never_leave_a_torn_file(tmp_path: Path) -> None:
+    """Eight processes rewriting one artifact: every read in between decodes, and so does the end result."""
+    path = tmp_path / "m.pym"
+    script = textwrap.dedent(WRITER).format(src=str(ROOT / "src"), header=HEADER)
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(path), str(k)]) for k in range(8)]
+    assert [p.wait(timeout=120) for p in procs] == [0] * 8
+    artifact = pym.decode(path.read_bytes())
+    assert len(set(artifact.sections["object"])) == 1
+    assert oct(path.stat().st_mode & 0o777) == oct(0o600)
+    assert [p.name for p in tmp_path.iterdir()] == ["m.pym"]  # no temporary file left behind
