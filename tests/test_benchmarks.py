@@ -159,3 +159,26 @@ def test_benchmark_report_renders(tmp_path: Path) -> None:
     assert "### Summary" in text
     assert "PyPy: not available: left out (--no-pypy)" in text
     assert "## Compile latency" in text
+
+
+def test_icount_checks_its_arguments(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """An unknown kernel, or no valgrind: a one-line usage error, before anything runs."""
+    from benchmarks import icount
+
+    with pytest.raises(SystemExit):
+        icount.main(["no_such_kernel"])
+    assert "unknown kernel(s) no_such_kernel" in capsys.readouterr().err
+    monkeypatch.setattr(icount.shutil, "which", lambda _name: None)
+    with pytest.raises(SystemExit):
+        icount.main(["fib"])
+    assert "valgrind is not installed" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind not installed (an optional benchmark tool)")
+def test_icount_is_deterministic() -> None:
+    """Two counts of the same warm calls agree exactly (what makes them usable for A/B)."""
+    from benchmarks.icount import count
+
+    first, second = (count("int_sum", numba=False, size="tiny", calls=2) for _ in range(2))
+    assert first == second > 0
