@@ -665,6 +665,23 @@ def test_deferred_overflow_warns_like_numpy() -> None:
 
 # A deferred difference stored into a local, then squared: its event is noted by the sum.
 DIFF_SRC = """
+def into_cell(a, b, out, i):
+    for k in range(len(a)):
+        out[i] += a[k] * b[k]
+
+def into_cell_minus(a, out, i, j):
+    for k in range(len(a)):
+        out[i, j] -= a[k]
+
+def cell_and_row(a, out, i):
+    for k in range(len(a)):
+        out[i] += a[k]
+        out[k] = 1.0
+
+def cell_per_k(a, out):
+    for k in range(len(a)):
+        out[k] += a[k]
+
 def dist2(a, b):
     s = 0.0
     for k in range(len(a)):
@@ -740,6 +757,42 @@ def test_float_accumulators_match(x: float, y: float) -> None:
         run_both("dot", a[: k + 1], -b[: k + 1])  # the sum is non-finite from the last strip on
         a[k + 2 if k + 2 < n else 0] = -1.0  # a break in the same strip as the event
         run_both("total_until", a, src=DIFF_SRC)
+
+
+@pytest.mark.parametrize(
+    ("fname", "noted_by_strip"),
+    [("into_cell", True), ("into_cell_minus", True), ("cell_and_row", False), ("cell_per_k", False)],
+)
+def test_element_accumulators(fname: str, noted_by_strip: bool) -> None:
+    """`out[i] += x` at fixed indices, the copy's only store: its sum noted per strip, not per step.
+
+    Not with a second store (which could overwrite the element) nor with an index that moves.
+    """
+    arg_types = {"into_cell": (F1, F1, F1, Ty.INT), "into_cell_minus": (F1, Array(Ty.F64, 2), Ty.INT, Ty.INT)}
+    ops = typed_ir(DIFF_SRC, fname, arg_types.get(fname, (F1, F1, Ty.INT) if fname == "cell_and_row" else (F1, F1)))
+    absorbed = [op for op in ops if isinstance(op, Binary) and op.kind in ("add", "sub") and op.events_absorbed]
+    assert bool(absorbed) is noted_by_strip
+    assert any(isinstance(op, NoteFinite) for op in ops) is noted_by_strip
+
+
+@pytest.mark.parametrize(
+    ("x", "y"),
+    [(1e308, 1e308), (float("inf"), float("-inf")), (float("inf"), 1.0), (float("nan"), 1.0), (1e308, -1e308)],
+)
+def test_element_accumulators_match(x: float, y: float) -> None:
+    """Overflow in the element's add, inf - inf, inf and nan inputs, mid-strip and at the end: NumPy's warnings."""
+    n = 3 * LOOP_CHUNK
+    for k in (LOOP_CHUNK + 11, n - 2):
+        a, b = np.full(n, 0.5), np.full(n, 2.0)
+        a[k], a[k + 1] = x, y
+        run_both("into_cell", a, b, np.zeros(4), 2, src=DIFF_SRC)
+        run_both("into_cell", a[: k + 1], b[: k + 1], np.full(4, -1.0), -1, src=DIFF_SRC)
+        run_both("into_cell_minus", a, np.zeros((3, 3)), 1, 2, src=DIFF_SRC)
+        run_both("cell_per_k", a, np.full(n, 1e308), src=DIFF_SRC)  # each element its own sum
+    row = np.full(60, 0.5)
+    row[10], row[11] = x, y
+    run_both("cell_and_row", row, np.zeros(60), 20, src=DIFF_SRC)  # the sum overwritten at k = 20
+    run_both("into_cell", np.full(5, 1.0), np.full(5, 1.0), np.zeros(2), 7, src=DIFF_SRC)  # IndexError
 
 
 @pytest.mark.parametrize("special", [3e38, float("inf"), float("nan"), 1.0])

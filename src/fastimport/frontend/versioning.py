@@ -504,8 +504,9 @@ def _version(fn: FuncIR, loop: _Loop, preds: dict) -> None:
     for op in (o for b in copy_blocks for o in b.ops):
         if isinstance(op, StoreLocal) and op.local is loop.cur.local:
             op.src.no_overflow = True  # type: ignore[attr-defined]
-    accumulators = _checks_in_copy(copy_blocks, blocks[loop.header], guard)  # type: ignore[arg-type]
-    sums = _float_accumulators(copy_blocks, blocks[loop.header])  # type: ignore[arg-type]
+    header = blocks[loop.header]
+    accumulators = _checks_in_copy(copy_blocks, header, guard)  # type: ignore[arg-type]
+    sums = _float_accumulators(copy_blocks, header) + _element_accumulator(fn, copy_blocks, header)  # type: ignore[arg-type]
 
     # Strips: the copy's header compares with the strip's end; at a strip's end, the next
     # strip, whose elements the stores can overwrite are logged first, as one run each.
@@ -518,8 +519,7 @@ def _version(fn: FuncIR, loop: _Loop, preds: dict) -> None:
     if logged_by_strip:
         _add(chunk, LogStores(RangeLoop(cur, strip_end, loop.step), list(logged_by_strip.values())), Ty.NONE)
     chunk.ops.append(StoreLocal(chunk_local, strip_end))
-    chunk.ops.append(Goto(blocks[loop.header]))
-    header = blocks[loop.header]
+    chunk.ops.append(Goto(header))
     fast_cur, fast_stop = values[loop.cur], values[loop.stop]
     strip = _new_op(LoadLocal(chunk_local), Ty.INT)
     in_strip = _new_op(Compare(loop.compare.kind, fast_cur, strip), Ty.BOOL)
@@ -731,16 +731,10 @@ def _float_accumulators(blocks: list[BasicBlock], header: BasicBlock) -> list[Lo
     local is read once and stored once per iteration, in a block that runs once; and the
     copy has no other way out than its header's (no break, no return).
     """
-    inside = set(blocks)
-    for block in blocks:  # the copy must end through its header, after which each strip's sums are noted
-        term = block.terminator
-        if block is not header and (isinstance(term, Return) or any(t not in inside for t in term.targets())):
-            return []  # (a break or return: no note on that way out)
+    if not _ends_through_header(blocks, header):
+        return []
     ops = [op for block in blocks for op in block.ops]
-    users: dict[Value, list[Op]] = {}
-    for op in ops:
-        for src in op.sources():
-            users.setdefault(src, []).append(op)
+    users = _users(ops)
     sums = []
     for block in blocks:
         if _in_inner_cycle(block, header, blocks):
@@ -764,6 +758,71 @@ def _float_accumulators(blocks: list[BasicBlock], header: BasicBlock) -> list[Lo
                 r.events_absorbed = True
                 sums.append(local)
     return sums
+
+
+def _element_accumulator(fn: FuncIR, blocks: list[BasicBlock], header: BasicBlock) -> list[Local]:
+    """An array element the copy accumulates into (`c[i, j] += x`, i and j invariant), its steps' events absorbed.
+
+    The same reasoning as `_float_accumulators`, through memory: the element's sum stays
+    non-finite once it is, so the value stored last in each strip is noted where the strip
+    ends, kept in a new local (a register). It must be the copy's only store into any
+    array (another could write the element, or an alias of it), at indices the copy
+    never changes; the copy ends through its header. (A strip that stores nothing notes
+    the local's previous value, noted already, or zero.)
+    """
+    if not _ends_through_header(blocks, header):
+        return []
+    ops = [op for block in blocks for op in block.ops]
+    stores = [op for op in ops if isinstance(op, SetIndex)]
+    if len(stores) != 1:
+        return []
+    store = stores[0]
+    block = next(b for b in blocks if store in b.ops)
+    step, users = store.value, _users(ops)
+    if _in_inner_cycle(block, header, blocks) or not (
+        isinstance(step, Binary) and step.kind in ("add", "sub") and step.defer_events and step.type in (Ty.F64, Ty.F32)
+    ):
+        return []
+    read = step.lhs
+    changed = {op.local for op in ops if isinstance(op, StoreLocal)}
+
+    def invariant(v: Value) -> bool:
+        return isinstance(v, Const) or (isinstance(v, LoadLocal) and v.local not in changed)
+
+    if not (
+        isinstance(read, Index)
+        and read.base is store.base
+        and len(read.indices) == len(store.indices)
+        and all(a is b for a, b in zip(read.indices, store.indices, strict=True))
+        and all(invariant(v) for v in [store.base, *store.indices])
+        and step.rhs is not read
+        and users.get(read) == [step]
+        and users.get(step) == [store]
+    ):
+        return []
+    step.events_absorbed = True
+    last = _new_local(fn, "$element_sum")
+    last.type = step.type
+    block.ops.insert(block.ops.index(store) + 1, _new_op(StoreLocal(last, step), Ty.NONE))
+    return [last]
+
+
+def _ends_through_header(blocks: list[BasicBlock], header: BasicBlock) -> bool:
+    """Whether the copy has no other way out than its header's (no break, no return)."""
+    inside = set(blocks)
+    for block in blocks:
+        term = block.terminator
+        if block is not header and (isinstance(term, Return) or any(t not in inside for t in term.targets())):
+            return False
+    return True
+
+
+def _users(ops: list[Op]) -> dict[Value, list[Op]]:
+    users: dict[Value, list[Op]] = {}
+    for op in ops:
+        for src in op.sources():
+            users.setdefault(src, []).append(op)
+    return users
 
 
 def _same_float(held: Type | None, result: Ty) -> bool:
