@@ -682,6 +682,17 @@ def cell_per_k(a, out):
     for k in range(len(a)):
         out[k] += a[k]
 
+def reset(out, i):
+    for _ in range(1):
+        out[i] = 0.0
+    return 0
+
+def cell_reset_by_call(a, out, i):
+    for k in range(len(a)):
+        out[i] += a[k]
+        if k == 5:
+            reset(out, i)
+
 def dist2(a, b):
     s = 0.0
     for k in range(len(a)):
@@ -761,15 +772,27 @@ def test_float_accumulators_match(x: float, y: float) -> None:
 
 @pytest.mark.parametrize(
     ("fname", "noted_by_strip"),
-    [("into_cell", True), ("into_cell_minus", True), ("cell_and_row", False), ("cell_per_k", False)],
+    [
+        ("into_cell", True),
+        ("into_cell_minus", True),
+        ("cell_and_row", False),
+        ("cell_per_k", False),
+        ("cell_reset_by_call", False),
+    ],
 )
 def test_element_accumulators(fname: str, noted_by_strip: bool) -> None:
     """`out[i] += x` at fixed indices, the copy's only store: its sum noted per strip, not per step.
 
-    Not with a second store (which could overwrite the element) nor with an index that moves.
+    Not with a second store or a call (either could overwrite the element) nor with an index that moves.
     """
-    arg_types = {"into_cell": (F1, F1, F1, Ty.INT), "into_cell_minus": (F1, Array(Ty.F64, 2), Ty.INT, Ty.INT)}
-    ops = typed_ir(DIFF_SRC, fname, arg_types.get(fname, (F1, F1, Ty.INT) if fname == "cell_and_row" else (F1, F1)))
+    arg_types = {
+        "into_cell": (F1, F1, F1, Ty.INT),
+        "into_cell_minus": (F1, Array(Ty.F64, 2), Ty.INT, Ty.INT),
+        "cell_and_row": (F1, F1, Ty.INT),
+        "cell_reset_by_call": (F1, F1, Ty.INT),
+        "cell_per_k": (F1, F1),
+    }
+    ops = typed_ir(DIFF_SRC, fname, arg_types[fname])
     absorbed = [op for op in ops if isinstance(op, Binary) and op.kind in ("add", "sub") and op.events_absorbed]
     assert bool(absorbed) is noted_by_strip
     assert any(isinstance(op, NoteFinite) for op in ops) is noted_by_strip
@@ -792,6 +815,9 @@ def test_element_accumulators_match(x: float, y: float) -> None:
     row = np.full(60, 0.5)
     row[10], row[11] = x, y
     run_both("cell_and_row", row, np.zeros(60), 20, src=DIFF_SRC)  # the sum overwritten at k = 20
+    early = np.full(60, 0.5)
+    early[0], early[1] = x, y
+    run_both("cell_reset_by_call", early, np.zeros(3), 1, src=DIFF_SRC)  # the sum reset by a call at k = 5
     run_both("into_cell", np.full(5, 1.0), np.full(5, 1.0), np.zeros(2), 7, src=DIFF_SRC)  # IndexError
 
 

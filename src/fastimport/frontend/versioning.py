@@ -79,6 +79,7 @@ from fastimport.frontend.ir import (
     Binary,
     Branch,
     Builtin,
+    Call,
     CheckSignals,
     Compare,
     Const,
@@ -93,7 +94,9 @@ from fastimport.frontend.ir import (
     LoopChunk,
     LoopGuard,
     NoteFinite,
+    NumpyCall,
     Op,
+    PyCall,
     RangeLoop,
     Return,
     SetIndex,
@@ -766,7 +769,8 @@ def _element_accumulator(fn: FuncIR, blocks: list[BasicBlock], header: BasicBloc
     The same reasoning as `_float_accumulators`, through memory: the element's sum stays
     non-finite once it is, so the value stored last in each strip is noted where the strip
     ends, kept in a new local (a register). It must be the copy's only store into any
-    array (another could write the element, or an alias of it), at indices the copy
+    array, and the copy must make no call (either could write the element, or an alias
+    of it), at indices the copy
     never changes; the copy ends through its header. (A strip that stores nothing notes
     the local's previous value, noted already, or zero.)
     """
@@ -774,7 +778,8 @@ def _element_accumulator(fn: FuncIR, blocks: list[BasicBlock], header: BasicBloc
         return []
     ops = [op for block in blocks for op in block.ops]
     stores = [op for op in ops if isinstance(op, SetIndex)]
-    if len(stores) != 1:
+    # (A call could store into the array too: a compiled function, NumPy's `out=`, Python code.)
+    if len(stores) != 1 or any(isinstance(op, (Call, PyCall, NumpyCall)) for op in ops):
         return []
     store = stores[0]
     block = next(b for b in blocks if store in b.ops)
