@@ -144,3 +144,35 @@ def test_jumps_count_toward_the_recursion_limit(n: int) -> None:
     """Each jump stands for a frame: RecursionError exactly where CPython raises it."""
     assert_same(SRC, "gcd", 1, 1)
     assert_same(SRC, "total", n, 1)
+
+
+REBIND_SRC = """
+def gcd(a, b):
+    if b == 0:
+        return a
+    return gcd(b, a % b)
+
+def total(n):
+    if n <= 0:
+        return 0
+    return n + total(n - 1)
+
+def other(a, b):
+    return -1
+
+def other_total(n):
+    return 1000
+"""
+
+
+def test_a_rebound_global_is_called_not_jumped_to() -> None:
+    """The jump stands for a call of the global `f`: rebind the name and the old function calls the new one."""
+    from fastimport.testing import compile_module, plain_module
+
+    results = []
+    for module in (plain_module(REBIND_SRC), compile_module(REBIND_SRC)):
+        gcd, total = module.gcd, module.total
+        before = (gcd(12, 18), total(10))
+        module.gcd, module.total = module.other, module.other_total
+        results.append((before, gcd(12, 18), total(10)))
+    assert results[0] == results[1] == ((6, 55), -1, 1010)
