@@ -178,3 +178,13 @@ def test_inlined_helpers_count_their_frames(name: str, arg: int) -> None:
         sys.setrecursionlimit(old)
     assert RecursionError in seen  # the sweep crossed the limit
     assert len(seen) == 2
+
+
+def test_a_function_of_another_module_reads_its_own_globals() -> None:
+    """`from b import f`: f's global K is b's, not the caller's K (the call is left to Python)."""
+    helper = compile_module("K = 5\n\ndef f(x):\n    return x + K\n")
+    caller_src = f"from {helper.__name__} import f\nK = 100\n\ndef g(x):\n    return f(x) + 1\n"
+    fast = compile_module(caller_src)
+    assert fast.g(3) == 9
+    assert record_of(helper.f).status == "native"
+    assert "another module" in (record_of(fast.g).reason or "")

@@ -88,5 +88,9 @@ class Resolver:
         if fname is not None:
             return Resolved("mathfunc", GlobalRef("globals", name, "callable", obj), fname)
         if isinstance(obj, types.FunctionType) and self.is_compiled(obj):
+            if obj.__globals__ is not self.namespace:
+                # Its global reads would be resolved in this module's namespace: called through
+                # Python instead (the call is left to the bytecode).
+                raise Unsupported(node, f"call of '{name}', a function of another module ({obj.__module__})")
             return Resolved("function", GlobalRef("globals", name, "callable", obj), name, obj)
         raise Unsupported(node, f"global '{name}' of type {type(obj).__name__}")
