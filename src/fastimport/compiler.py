@@ -15,7 +15,7 @@ import itertools
 import math
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from fastimport.frontend.cfg import reaches, remove_unreachable_blocks
@@ -45,6 +45,7 @@ from fastimport.frontend.versioning import version_range_loops
 from fastimport.runtime.debug import dump
 from fastimport.runtime.dispatch import FunctionState, state_of
 from fastimport.runtime.funcobject import layout, make_builtin, object_layout_ok
+from fastimport.runtime.native import CompiledEntry, DataBlock, Namespaces, builtins_of, world_table
 from fastimport.runtime.registry import add_setup_ms
 
 if TYPE_CHECKING:
@@ -55,47 +56,6 @@ MAX_INFERENCE_ROUNDS = 100
 # instructions; one of our ops is one to a few of those).
 INLINE_MAX_OPS = 120
 _unit_ids = itertools.count()
-
-
-@dataclass
-class CompiledEntry:
-    """A loaded specialization: the callable entry point and what keeps it alive."""
-
-    function: Any  # a builtin taking the arguments (what the prologue calls)
-    ret_type: Ty
-    symbol: str
-    data: Any  # backend.entry.DataBlock
-    core_address: int  # the shared core of its shape (the next specialization chains to it)
-    vectorcall_address: int = 0  # 0: no vectorcall fast path on this CPython
-    keepalive: list[object] = field(default_factory=list)
-
-    def native_calls(self) -> int:
-        """Calls of this specialization that ran native code to the end."""
-        return self.data.calls
-
-    def bind_vectorcall(self, func: types.FunctionType, code: types.CodeType) -> None:
-        """Let the vectorcall path run this for `func` while its `__code__` is `code`."""
-        from fastimport.runtime.funcobject import set_code_extra
-
-        self.data.func = id(func)
-        set_code_extra(code, ctypes.addressof(self.data))
-
-
-@dataclass
-class Namespaces:
-    """The dicts global reads look in: the module's globals, builtins, the math module's."""
-
-    globals: dict[str, Any]
-    builtins: dict[str, Any]
-    modules: dict[str, dict[str, Any]]
-
-    def lookup(self, namespace: str) -> dict[str, Any]:
-        """The dict behind a GlobalRef's namespace."""
-        if namespace == "globals":
-            return self.globals
-        if namespace == "builtins":
-            return self.builtins
-        return self.modules[namespace.removeprefix("module:")]
 
 
 @dataclass(eq=False)
@@ -122,14 +82,14 @@ def compile_specialization(
             spec.state.note_native_callee(signature_str(spec.ir.arg_types, spec.ir.ret_type))
     specs = live_specs(root_spec)  # without the callees copied into every caller
     t_front = time.perf_counter()
-    namespace, builtins_dict = func.__globals__, _builtins_of(func)
+    namespace, builtins_dict = func.__globals__, builtins_of(func)
 
     # 4. emit LLVM: the kernels (the entry code shared by this shape finds them through the data block)
     imports_start = time.perf_counter()
     from llvmlite import ir
 
     from fastimport.backend.emit import emit_kernel, global_slot_name, kernel_type
-    from fastimport.backend.entry import DataBlock, Shape, code_way, shape_module_loaded
+    from fastimport.backend.entry import Shape, code_way, shape_module_loaded
     from fastimport.backend.jit import jit
     from fastimport.backend.objects import ObjectTable
 
@@ -203,7 +163,7 @@ def front_end(
     Raises Unsupported if anything is outside the subset. (Also what the golden IR
     tests print, through `frontend.pprint.format_func`.)
     """
-    resolver = Resolver(func.__globals__, _builtins_of(func), lambda obj: state_of(obj) is not None)
+    resolver = Resolver(func.__globals__, builtins_of(func), lambda obj: state_of(obj) is not None)
     specs: dict[tuple[FunctionState, tuple[Ty, ...]], Spec] = {}
 
     def spec_for(state: FunctionState, fn: types.FunctionType, types_: tuple[Ty, ...]) -> Spec:
@@ -306,36 +266,6 @@ def _inlined_callees(graph: CallGraph, root: Spec) -> set[Spec]:
         for spec in graph.calls
         if spec is not root and sum(1 for _ in spec.ir.all_ops()) <= INLINE_MAX_OPS and not graph.reaches(spec, spec)
     }
-
-
-def _builtins_of(func: types.FunctionType) -> dict[str, Any]:
-    builtins_dict = func.__builtins__  # type: ignore[attr-defined]
-    return builtins_dict if isinstance(builtins_dict, dict) else vars(builtins_dict)
-
-
-def world_table(refs: list[GlobalRef], names: Any, slot_address: Any) -> Any:  # noqa: ANN401
-    """The WorldRecord array the entry code checks at each call (see backend/entry.py)."""
-    from fastimport.backend.entry import BUILTIN, DEFAULTS, IDENTITY, VALUE_KINDS, WorldRecord
-
-    table = (WorldRecord * max(1, len(refs)))()
-    for record, ref in zip(table, refs, strict=False):  # the table has at least one record
-        if ref.kind == "defaults":
-            func, defaults = ref.expected  # type: ignore[misc]
-            record.kind, record.namespace, record.expected = DEFAULTS, id(func), id(defaults)
-            continue
-        record.namespace = id(names.lookup(ref.namespace))
-        record.name = id(ref.name)
-        if ref.kind == "value":
-            record.kind = VALUE_KINDS[ref.type]
-            record.expected = id({Ty.INT: int, Ty.FLOAT: float, Ty.BOOL: bool}[ref.type])
-            record.slot = slot_address(ref)
-            if not record.slot:  # the world check would write through a null pointer
-                raise AssertionError(f"no slot for the global {ref.namespace}.{ref.name}")
-        else:
-            record.kind = BUILTIN if ref.namespace == "builtins" else IDENTITY
-            record.expected = id(ref.expected)
-            record.shadowing = id(names.globals)
-    return table
 
 
 def _check_typed(spec: Spec) -> None:

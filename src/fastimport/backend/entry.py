@@ -30,7 +30,6 @@ must still be the ones compiled in.
 
 from __future__ import annotations
 
-import ctypes
 import functools
 import time
 from dataclasses import dataclass
@@ -63,6 +62,17 @@ from fastimport.backend.objects import ObjectTable
 from fastimport.backend.tupleemit import check_tuple_size, tuple_item
 from fastimport.frontend.types import Array, List, Tuple, Ty
 from fastimport.runtime.funcobject import CDATA_POINTER_OFFSET
+from fastimport.runtime.native import (  # noqa: F401 - re-exported: the entry code reads these structures
+    BUILTIN,
+    DEFAULTS,
+    IDENTITY,
+    VALUE_BOOL,
+    VALUE_FLOAT,
+    VALUE_INT,
+    VALUE_KINDS,
+    DataBlock,
+    WorldRecord,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -83,39 +93,6 @@ VECTORCALL = ir.FunctionType(PTR, [PTR, PTR, I64, PTR])
 WORLD_OK = ir.FunctionType(ir.IntType(1), [PTR, I64])
 
 
-class DataBlock(ctypes.Structure):
-    """What the shared entry code needs to know about one specialization."""
-
-    _fields_ = [
-        ("kernel", ctypes.c_void_p),  # 0: {R, i32} kernel(args..., ptr undo, i32 depth)
-        ("world", ctypes.c_void_p),  # 1: WorldRecord[]
-        ("world_count", ctypes.c_int64),  # 2
-        ("handler", ctypes.c_void_p),  # 3: the FunctionState (a borrowed reference)
-        ("calls", ctypes.c_int64),  # 4: native calls that completed
-        ("func", ctypes.c_void_p),  # 5: the function whose vectorcall may run it (borrowed)
-        ("prev_core", ctypes.c_void_p),  # 6: the previous specialization's core ...
-        ("prev_data", ctypes.c_void_p),  # 7: ... and its data block
-        ("world_misses", ctypes.c_int64),  # 8: calls a changed global sent to bytecode
-        ("nests", ctypes.c_int64),  # 9: whether the kernel calls others (needs a depth budget)
-    ]
-
-
-class WorldRecord(ctypes.Structure):
-    """One global read: kind, where to look, what to expect, where to unbox to."""
-
-    _fields_ = [
-        ("kind", ctypes.c_int64),
-        ("namespace", ctypes.c_void_p),  # dict to look in (kind DEFAULTS: the function)
-        ("name", ctypes.c_void_p),  # str
-        ("expected", ctypes.c_void_p),  # the object (identity kinds) or the type (values)
-        ("slot", ctypes.c_void_p),  # where a value's unboxed form goes
-        ("shadowing", ctypes.c_void_p),  # BUILTIN: the module dict that must not define the name
-    ]
-
-
-# World record kinds.
-VALUE_INT, VALUE_FLOAT, VALUE_BOOL, IDENTITY, BUILTIN, DEFAULTS = 1, 2, 3, 4, 5, 6
-VALUE_KINDS = {Ty.INT: VALUE_INT, Ty.FLOAT: VALUE_FLOAT, Ty.BOOL: VALUE_BOOL}
 _FIELD = 8  # every field above is one 64-bit word
 
 
