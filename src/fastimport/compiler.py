@@ -144,6 +144,11 @@ def compile_specialization(
     t_end = time.perf_counter()
     front_ms, llvm_ms = 1000 * (t_front - t0), 1000 * (t_end - t_front)
     dump("timing", f"{root_spec.ir.symbol}: front end {front_ms:.1f} ms, LLVM {llvm_ms:.1f} ms")
+    unit_object = engine.take_object(module.name)
+    if unit_object is not None:
+        slots = {index: global_slot_name(module, ref) for index, ref in enumerate(refs) if ref.kind == "value"}
+        kept = KeptUnit(root_spec, [s for s in every if s is not root_spec], shape.name, data.nests, slots)
+        _keep_artifact(kept, objects, refs, unit_object, engine)
     return CompiledEntry(
         function=function,
         ret_type=root_spec.ir.ret_type,  # type: ignore[arg-type]
@@ -153,6 +158,58 @@ def compile_specialization(
         vectorcall_address=vectorcall,
         keepalive=[method, objects.objects, world, names, refs],
     )
+
+
+@dataclass
+class KeptUnit:
+    """What an artifact records of a compiled unit besides its objects and globals."""
+
+    root: Spec
+    callees: list[Spec]
+    shape: str
+    nests: bool
+    slots: dict[int, str]  # world index -> the symbol of a value's slot
+
+
+def _keep_artifact(kept: KeptUnit, objects: Any, refs: list[GlobalRef], unit_object: bytes, engine: Any) -> None:  # noqa: ANN401
+    """Save the unit into its module's .pym (runtime/artifacts.py), unless caching is off; never raises."""
+    from fastimport.runtime import artifacts
+    from fastimport.runtime.debug import internal_error, log
+
+    state = kept.root.state
+    if artifacts.artifact_path(state) is None:
+        return
+    shared = ["runtime", f"shape:{kept.shape}"]
+    try:
+        unit = artifacts.describe_unit(
+            state,
+            kept.root.ir.arg_types,
+            kept.root.ir.ret_type,  # type: ignore[arg-type]
+            kept.root.ir.symbol,
+            shape=kept.shape,
+            nests=kept.nests,
+            objects=list(zip(objects.names, objects.objects, strict=True)),
+            refs=refs,
+            slots=kept.slots,
+            callees=[(s.state.node.name, signature_str(s.ir.arg_types, s.ir.ret_type)) for s in kept.callees],
+            uses_numpy=any(_is_numpy(op.type) for spec in (kept.root, *kept.callees) for op in spec.ir.all_ops())
+            or any(_is_numpy(t) for t in kept.root.ir.arg_types),
+        )
+        sections = {"unit": unit_object, **{name: engine.objects[_module_of(name)] for name in shared}}
+        artifacts.save(state, unit, sections, artifacts.shared_tables(shared))
+    except artifacts.Unloadable as e:
+        log(f"{state.module}.{state.node.name}: not cached ({e})")
+    except Exception as e:  # noqa: BLE001 - contract: caching never breaks the program
+        internal_error(f"saving {state.module}.{state.node.name} to the cache", e)
+
+
+def _module_of(section: str) -> str:
+    """The LLVM module whose object code a shared section holds."""
+    return "fi_runtime" if section == "runtime" else "fi_shape_" + section.removeprefix("shape:")
+
+
+def _is_numpy(t: object) -> bool:
+    return isinstance(t, Array) or (isinstance(t, Ty) and t.is_numpy)
 
 
 def front_end(

@@ -67,6 +67,8 @@ class Config:
         "max_specializations",
         "report",  # False: no report; True: text table on stderr at exit; a path: JSON written there
         "debug",
+        "cache",  # False: no .pym artifacts are read or written (runtime/artifacts.py)
+        "cache_dir",  # None: the platform's user cache directory (runtime/cachedir.py)
         "project_root",
         "pyproject",  # the pyproject.toml the settings came from, if any
     )
@@ -78,6 +80,8 @@ class Config:
     max_specializations: int
     report: bool | Path
     debug: int
+    cache: bool
+    cache_dir: Path | None
     project_root: Path
     pyproject: Path | None
 
@@ -91,6 +95,8 @@ class Config:
         max_specializations: int = DEFAULT_MAX_SPECIALIZATIONS,
         report: bool | Path = False,
         debug: int = 0,
+        cache: bool = True,
+        cache_dir: Path | None = None,
         project_root: Path | None = None,
         pyproject: Path | None = None,
     ) -> None:
@@ -281,6 +287,12 @@ def _file_report(raw: object, where: str, base: Path) -> bool | Path:
     raise ConfigError(f"fastimport: {where}: expected true, false or a file path, got {raw!r}")
 
 
+def _file_directory(raw: object, where: str, base: Path) -> Path:
+    if isinstance(raw, str) and raw.strip():
+        return (base / Path(raw.strip()).expanduser()).absolute()
+    raise ConfigError(f"fastimport: {where}: expected a directory path, got {raw!r}")
+
+
 def _parse_bool_text(raw: str, where: str) -> bool:
     lowered = raw.strip().lower()
     if lowered in _TRUE:
@@ -310,6 +322,10 @@ def _env_debug(raw: str, where: str) -> int:
     return int(raw)
 
 
+def _env_directory(raw: str, _where: str) -> Path:
+    return Path(raw).expanduser().absolute()
+
+
 def _env_report(raw: str, _where: str) -> bool | Path:
     lowered = raw.lower()
     if lowered in _TRUE:
@@ -327,6 +343,8 @@ _FILE_KEYS: dict[str, Callable[[object, str, Path], Any]] = {
     "max_specializations": _file_positive_int,
     "report": _file_report,
     "debug": _file_debug,
+    "cache": _file_bool,
+    "cache_dir": _file_directory,
 }
 
 # variable -> (Config field, parser); FASTIMPORT_DISABLE is read first, in load_config.
@@ -338,6 +356,8 @@ _ENV_KEYS: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "FASTIMPORT_MAX_SPECIALIZATIONS": ("max_specializations", _env_positive_int),
     "FASTIMPORT_REPORT": ("report", _env_report),
     "FASTIMPORT_DEBUG": ("debug", _env_debug),
+    "FASTIMPORT_CACHE": ("cache", _parse_bool_text),
+    "FASTIMPORT_CACHE_DIR": ("cache_dir", _env_directory),
 }
 
 

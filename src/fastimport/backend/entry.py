@@ -544,6 +544,11 @@ def _float_value(bld: ir.IRBuilder, obj: ir.Value) -> ir.Value:
     return bld.load(bld.gep(obj, [ir.Constant(I64, FLOAT_VALUE_OFFSET)], source_etype=I8), typ=F64)
 
 
+# The object tables of the shared code this process compiled, by .pym section name
+# ("runtime", "shape:<name>"): a unit's artifact carries them (runtime/artifacts.py).
+SHARED_OBJECTS: dict[str, list[tuple[str, object]]] = {}
+
+
 @functools.cache
 def shape_module_loaded(shape: Shape) -> Shape:
     """Compile the shared entry code of `shape` into the JIT (once per process)."""
@@ -555,6 +560,7 @@ def shape_module_loaded(shape: Shape) -> Shape:
     objects = ObjectTable(module, prefix=f"fi_shape_{shape.name}")
     emit_shape(module, shape, objects, code_way())
     _load_with_objects(module, objects)
+    SHARED_OBJECTS[f"shape:{shape.name}"] = list(zip(objects.names, objects.objects, strict=True))
     add_setup_ms((time.perf_counter() - start) * 1000)  # once per shape and process
     return shape
 
@@ -582,6 +588,7 @@ def runtime_loaded() -> None:
     emit_undo_runtime(module)
     emit_checkpoint(module)
     _load_with_objects(module, objects)
+    SHARED_OBJECTS["runtime"] = list(zip(objects.names, objects.objects, strict=True))
 
 
 def _load_with_objects(module: ir.Module, objects: ObjectTable) -> None:

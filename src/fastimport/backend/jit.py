@@ -13,7 +13,7 @@ import ctypes
 import functools
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import llvmlite.binding as llvm
 from llvmlite import ir
@@ -31,6 +31,9 @@ class Jit:
 
     target_machine: llvm.TargetMachine
     engine: llvm.ExecutionEngine
+    # The object code MCJIT made of each module, by module name, until `take_object` (runtime/artifacts.py
+    # saves it into a .pym, for a later process to load without LLVM).
+    objects: dict[str, bytes] = field(default_factory=dict)
 
     def load(self, module: ir.Module, *, vectorize: bool = False) -> llvm.ModuleRef:
         """Optimize and link `module`; its symbols are resolvable afterwards.
@@ -41,6 +44,7 @@ class Jit:
         unit goes through the whole O2 pipeline, any other through `_simplify`.
         """
         mod = llvm.parse_assembly(str(module))
+        mod.name = module.name  # the key of its object code in `objects`
         mod.verify()
         pto = llvm.PipelineTuningOptions(speed_level=OPT_LEVEL)
         # Measured (benchmarks/): on today's scalar kernels the vectorizers and the
@@ -61,6 +65,10 @@ class Jit:
         self.engine.add_module(mod)
         self.engine.finalize_object()
         return mod
+
+    def take_object(self, module_name: str) -> bytes | None:
+        """The object code of the module named `module_name`, once (None if it was not kept)."""
+        return self.objects.pop(module_name, None)
 
     def address(self, symbol: str) -> int:
         """Where function `symbol` was linked."""
@@ -119,7 +127,13 @@ def _create_jit() -> Jit:
         jit=True,
     )
     engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), tm)
-    return Jit(tm, engine)
+    jit = Jit(tm, engine)
+
+    def keep(module: llvm.ModuleRef, data: bytes) -> None:
+        jit.objects[module.name] = bytes(data)
+
+    engine.set_object_cache(keep)
+    return jit
 
 
 def host_triple() -> str:

@@ -22,6 +22,9 @@ def transform_source(source: bytes | str, path: str, module_name: str) -> types.
     import ast  # deferred: a run with nothing to transform does not pay for it
 
     tree = ast.parse(source, filename=path)  # a SyntaxError is the user's, as with compile()
+    from fastimport.runtime.registry import note_source
+
+    note_source(module_name, source if isinstance(source, bytes) else source.encode("utf-8", "surrogatepass"))
     try:
         from fastimport.frontend.prologue import add_prologues
 

@@ -328,3 +328,49 @@ def tuple_type(value: tuple, item_type: Callable[[object], Type | None]) -> Tupl
 def signature_str(args: tuple[Type, ...], ret: Type | None) -> str:
     """`(int, float) -> float`, the form the report shows."""
     return f"({', '.join(map(str, args))}) -> {ret}"
+
+
+def type_to_json(t: Type) -> object:
+    """`t` as plain JSON data (for .pym artifacts): "INT", ["array", "F64", 2, "C", false], ..."""
+    if isinstance(t, Ty):
+        return t.name
+    if isinstance(t, Union):
+        return ["union", *(m.name for m in t.members)]
+    if isinstance(t, Array):
+        return ["array", t.dtype.name, t.ndim, t.layout, t.readonly]
+    if isinstance(t, Tuple):
+        return ["tuple", *(type_to_json(item) for item in t.items)]
+    return ["list", type_to_json(t.item)]
+
+
+def type_from_json(data: object) -> Type:
+    """The inverse of `type_to_json`; ValueError on anything it would not have written."""
+    if isinstance(data, str) and data.isupper() and isinstance(getattr(Ty, data, None), Ty):
+        return getattr(Ty, data)  # type: ignore[no-any-return]
+    if isinstance(data, list) and data and data[0] in _FROM_JSON:
+        made = _FROM_JSON[data[0]](data[1:])
+        if made is not None:
+            return made
+    raise ValueError(f"not a type: {data!r}")
+
+
+def _union_from_json(args: list[object]) -> Type | None:
+    members = tuple(type_from_json(m) for m in args)
+    return Union(members) if len(members) >= 2 and all(m in SCALARS for m in members) else None  # type: ignore[arg-type]  # noqa: PLR2004
+
+
+def _array_from_json(args: list[object]) -> Type | None:
+    if len(args) != 4:  # noqa: PLR2004 - dtype, ndim, layout, readonly
+        return None
+    dtype, ndim, layout, readonly = type_from_json(args[0]), *args[1:]
+    if dtype in NUMPY_SCALARS and type(ndim) is int and ndim >= 1 and layout in ("C", "A") and type(readonly) is bool:
+        return Array(dtype, ndim, layout, readonly=readonly)  # type: ignore[arg-type]
+    return None
+
+
+_FROM_JSON: dict[object, Callable[[list[object]], Type | None]] = {
+    "union": _union_from_json,
+    "array": _array_from_json,
+    "tuple": lambda args: Tuple(tuple(type_from_json(item) for item in args)) if len(args) <= MAX_TUPLE else None,
+    "list": lambda args: List(type_from_json(args[0])) if len(args) == 1 else None,
+}

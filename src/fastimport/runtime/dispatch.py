@@ -65,7 +65,9 @@ def state_of(func: object) -> FunctionState | None:
 def new_state(module: str, node: ast.FunctionDef, path: str, plain_code: types.CodeType | None) -> FunctionState:
     """A candidate function's state, registered for the report."""
     record = registry.register(registry.FunctionRecord(module, node.name, path, node.lineno))
-    return FunctionState(module, node, path, plain_code, record)
+    state = FunctionState(module, node, path, plain_code, record)
+    state.source = registry.source_of(module)  # what `node` was parsed from (the key of its .pym)
+    return state
 
 
 def reject(module: str, node: ast.stmt, path: str, error: Unsupported) -> None:
@@ -106,6 +108,7 @@ class FunctionState:
         self.path = path
         self.plain_code = plain_code
         self.record = record
+        self.source: bytes | None = None
         self.func: types.FunctionType | None = None
         self.codes: list[types.CodeType] = []
         self.prologue_code_: types.CodeType | None = None
@@ -223,9 +226,25 @@ class FunctionState:
                 self.func = obj
                 return
 
+    def _load(self, sig: tuple[Ty, ...]) -> Any:  # noqa: ANN401
+        """The specialization from the module's .pym artifact (runtime/artifacts.py), or None."""
+        from fastimport.runtime import artifacts
+
+        try:
+            with _compile_lock():
+                return artifacts.load(self, self.func, sig, self.entries[-1] if self.entries else None)  # type: ignore[arg-type]
+        except Exception as e:  # noqa: BLE001 - contract: a bad artifact is recompiled, never fatal
+            internal_error(f"loading {self.module}.{self.node.name} from the cache", e)
+            return None
+
     def _compile(self, sig: tuple[Ty, ...]) -> Any:  # noqa: ANN401
         if self.func is None:
             return None
+        entry = self._load(sig)
+        if entry is not None:
+            self.record.loaded += 1
+            origin = "shipped .pym" if entry.origin == "shipped" else "cache"
+            return self._add_entry(entry, f"{signature_str(sig, entry.ret_type)} (from {origin})")
         from fastimport.compiler import compile_specialization  # its import is not compile time
 
         start, setup_before = time.perf_counter(), registry.setup_ms()
@@ -249,10 +268,14 @@ class FunctionState:
         finally:
             setup = registry.setup_ms() - setup_before  # LLVM start-up, shared entry code
             self.record.compile_ms += (time.perf_counter() - start) * 1000 - setup
+        self.record.compilations += 1
+        return self._add_entry(entry, signature_str(sig, entry.ret_type))
+
+    def _add_entry(self, entry: Any, signature: str) -> Any:  # noqa: ANN401
         self.entries.append(entry)
         self.record.status = registry.NATIVE
         self.record.reason = None
-        self.record.signatures.append(signature_str(sig, entry.ret_type))
+        self.record.signatures.append(signature)
         self.record._native_counters.append(entry.native_calls)  # noqa: SLF001
         self._install(entry)
         return entry

@@ -48,6 +48,9 @@ class FunctionRecord:
         self.signatures: list[str] = list(signatures or [])
         self.deopts = deopts
         self.compile_ms = compile_ms
+        # Specializations compiled by LLVM in this process, and loaded from .pym artifacts.
+        self.compilations = 0
+        self.loaded = 0
         # Signatures seen after the first specialization that stay bytecode: "(sig): reason".
         self.rejected: list[str] = []
         # Read lazily from native counters; see `native_calls`.
@@ -76,6 +79,8 @@ class FunctionRecord:
             "native_calls": self.native_calls,
             "deopts": self.deopts,
             "compile_ms": round(self.compile_ms, 3),
+            "compilations": self.compilations,
+            "loaded": self.loaded,
         }
 
 
@@ -104,3 +109,17 @@ def register(record: FunctionRecord) -> FunctionRecord:
 def all_functions() -> list[FunctionRecord]:
     """Every record registered in this process, in order."""
     return list(_RECORDS)
+
+
+# module name -> the source its functions were compiled from (hashed only when an artifact is read or written)
+_SOURCES: dict[str, bytes] = {}
+
+
+def note_source(module: str, source: bytes) -> None:
+    """Keep the source `module`'s candidate functions come from (the key of its .pym)."""
+    _SOURCES[module] = source
+
+
+def source_of(module: str) -> bytes | None:
+    """The source last transformed for `module`, or None."""
+    return _SOURCES.get(module)

@@ -1,0 +1,492 @@
+"""Compiled units kept in `.pym` artifacts, and loaded from them without LLVM.
+
+One artifact per module (runtime/cachedir.py names it), holding every unit compiled for
+that module's source (cache/FORMAT.md):
+
+    meta         JSON: {"units": [unit, ...]}, one unit per (function, argument types)
+    runtime      object code of the shared runtime (backend/entry.py `runtime_loaded`)
+    shape:<s>    object code of the entry code of shape <s> (guards, unboxing, boxing)
+    unit:<k>     object code of unit k's kernels
+
+A unit says what the loader needs to rebuild its entry without the front end:
+
+    {"function": "f", "args": ["INT"], "ret": "INT", "symbol": "fi_m_f_0_0", "shape": "int_int",
+     "nests": false, "object": "unit:0", "numpy": null | "2.3.1",
+     "objects": [["fi_unit_0.obj.0", "attr:builtins:float"], ["fi_unit_0.obj.1", "ref:2"]],
+     "world": [{"ns": "globals", "name": "N", "kind": "value", "type": "INT", "slot": "..."},
+               {"ns": "globals", "name": "helper", "kind": "callable", "function": "helper"},
+               {"ns": "builtins", "name": "abs", "kind": "callable", "object": "attr:builtins:abs"},
+               {"ns": "defaults", "name": "g", "kind": "defaults", "ref": 1, "values": [["int", "3"]]}],
+     "callees": [["helper", "(int) -> int"]]}
+
+Loading checks every global the unit was compiled against is bound the same way now (the
+entry's world check would send every call to bytecode otherwise): values of the same type,
+the same builtins and library objects (by name: runtime/objnames.py), and for the unit's
+compiled callees a function compiled by fastimport from the same source (`function`: its
+name in this module, whose source hash the artifact's header fixes). Anything that does
+not fit makes `load` return None, and the caller compiles.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+
+from fastimport.runtime import cachedir
+from fastimport.runtime.native import CompiledEntry, DataBlock, Namespaces, builtins_of, world_table
+
+TYPE_CHECKING = False  # importing typing costs ~2 ms of a warm run
+if TYPE_CHECKING:
+    import types
+    from pathlib import Path
+    from typing import Any
+
+    from fastimport.frontend.types import Type
+    from fastimport.runtime.dispatch import FunctionState
+    from fastimport.runtime.pym import Artifact
+
+META = "meta"
+RUNTIME = "runtime"
+MAX_UNITS = 256  # per module artifact: the oldest units go first
+
+
+class Unloadable(Exception):  # noqa: N818 - a reason, caught where the unit is skipped
+    """This unit cannot be loaded in this process (the reason is the message)."""
+
+
+class _Ref:
+    """A GlobalRef rebuilt from an artifact (the attributes `world_table` reads)."""
+
+    def __init__(  # noqa: PLR0913 - GlobalRef's fields and the slot
+        self,
+        namespace: str,
+        name: str,
+        kind: str,
+        expected: object = None,
+        *,
+        type_: Type | None = None,
+        slot: str = "",
+    ) -> None:
+        self.namespace = namespace
+        self.name = name
+        self.kind = kind
+        self.expected = expected
+        self.type = type_
+        self.slot = slot  # a value's: the symbol of the unit's slot it is unboxed into
+
+
+# --- this process's artifacts, by file -----------------------------------------------------
+
+
+_DECODED: dict[str, Artifact | None] = {}
+
+
+def artifact_path(state: FunctionState) -> Path | None:
+    """Where the artifact of `state`'s module goes (None: caching is off or impossible here)."""
+    if state.source is None:
+        return None
+    from fastimport.config import ConfigError, active_config
+
+    try:
+        tree = cachedir.cache_tree(active_config())
+    except ConfigError:
+        return None
+    return None if tree is None else tree / cachedir.artifact_name(state.module, state.path)
+
+
+def _read(path: Path, state: FunctionState) -> Artifact | None:
+    """The artifact at `path` if it is valid and fits this process and source, else None (decoded once)."""
+    key = str(path)
+    if key in _DECODED:
+        return _DECODED[key]
+    from fastimport.runtime import pym
+
+    artifact = None
+    try:
+        data = path.read_bytes()
+    except OSError:
+        data = None
+    if data is not None:
+        try:
+            artifact = pym.decode(data)
+            why = _misfit(artifact, state)
+            if why is not None:
+                artifact = None
+                from fastimport.runtime.debug import log
+
+                log(f"{path.name} is stale ({why}): compiling again")
+            else:
+                json.loads(artifact.sections[META])["units"]
+        except (pym.PymError, KeyError, TypeError, ValueError) as e:
+            artifact = None
+            cachedir.warn_once(f"ignoring a damaged cache file {path} ({e}); it is rewritten")
+    _DECODED[key] = artifact
+    return artifact
+
+
+def _misfit(artifact: Artifact, state: FunctionState) -> str | None:
+    from fastimport.runtime import pym
+
+    expected = cachedir.environment(state.module, pym.source_hash(state.source or b""))
+    why = pym.mismatch(artifact, expected)
+    if why is None and artifact.header.get("unnamed_features") and artifact.header.get("host") != cachedir.host_id():
+        why = "compiled on another CPU, with features this one's /proc/cpuinfo does not name"
+    return why
+
+
+# --- loading ---------------------------------------------------------------------------------
+
+
+def load(state: FunctionState, func: types.FunctionType, args: tuple[Type, ...], prev: Any) -> CompiledEntry | None:  # noqa: ANN401
+    """The entry for `func` and argument types `args` from the module's artifact, or None."""
+    path = artifact_path(state)
+    if path is None:
+        return None
+    artifact = _read(path, state)
+    if artifact is None:
+        return None
+    from fastimport.frontend.types import type_to_json
+
+    wanted = [type_to_json(t) for t in args]
+    units = json.loads(artifact.sections[META])["units"]
+    for unit in units:
+        if isinstance(unit, dict) and unit.get("function") == state.node.name and unit.get("args") == wanted:
+            try:
+                return _load_unit(unit, artifact, state, func, prev)
+            except (Unloadable, KeyError, TypeError, ValueError, IndexError) as e:
+                from fastimport.runtime.debug import log
+
+                log(f"{state.module}.{state.node.name}: cached unit not used ({type(e).__name__}: {e})")
+                return None
+    return None
+
+
+def _load_unit(
+    unit: dict[str, Any],
+    artifact: Artifact,
+    state: FunctionState,
+    func: types.FunctionType,
+    prev: Any,  # noqa: ANN401
+) -> CompiledEntry:
+    from fastimport.backend.objload import ObjectFormatError
+    from fastimport.frontend.types import type_from_json
+    from fastimport.runtime import linker
+    from fastimport.runtime.funcobject import code_extra, layout, make_builtin
+
+    if unit.get("numpy") is not None:
+        numpy = sys.modules.get("numpy")
+        if numpy is None or numpy.__version__ != unit["numpy"]:
+            raise Unloadable(f"compiled against NumPy {unit['numpy']}")
+    modules = {"math": vars(math)}
+    if "numpy" in sys.modules:
+        modules["numpy"] = vars(sys.modules["numpy"])
+    names = Namespaces(func.__globals__, builtins_of(func), modules)
+    refs = [_ref(record, names, state) for record in unit["world"]]
+    for ref, record in zip(refs, unit["world"], strict=True):
+        if ref.kind == "defaults":
+            ref.expected = _defaults(record, refs)
+    objects = {symbol: _object(name, refs) for symbol, name in unit["objects"]}
+    sections = artifact.sections
+    shape_section = "shape:" + unit["shape"]
+    try:
+        linker.place(sections[RUNTIME], _shared_objects(artifact, RUNTIME), shared=True, runtime=True)
+        shape = linker.place(sections[shape_section], _shared_objects(artifact, shape_section), shared=True)
+        code = linker.place(sections[unit["object"]], objects)
+    except ObjectFormatError as e:
+        raise Unloadable(str(e)) from None
+    kernel = code.symbols[unit["symbol"]]
+    slots = {record["slot"]: code.symbols[record["slot"]] for record in unit["world"] if record["kind"] == "value"}
+    world = world_table(refs, names, lambda ref: slots[ref.slot])  # type: ignore[attr-defined, arg-type]
+    data = DataBlock(
+        kernel=kernel,
+        world=ctypes_address(world) if refs else None,
+        world_count=len(refs),
+        handler=id(state),
+        nests=bool(unit["nests"]),
+        prev_core=prev.core_address if prev is not None else None,
+        prev_data=ctypes_address(prev.data) if prev is not None else None,
+    )
+    name = unit["shape"]
+    function, method = make_builtin(func.__name__, shape.symbols[f"fi_fastcall_{name}"], data)
+    vectorcall = shape.symbols.get(f"fi_vc_{name}", 0) if layout() is not None and code_extra() is not None else 0
+    for callee, signature in unit["callees"]:
+        _note_callee(state, callee, signature)
+    return CompiledEntry(
+        function=function,
+        ret_type=type_from_json(unit["ret"]),
+        symbol=unit["symbol"],
+        data=data,
+        core_address=shape.symbols[f"fi_core_{name}"],
+        vectorcall_address=vectorcall,
+        keepalive=[method, world, names, refs, objects],
+        origin=artifact.header.get("origin", "cache"),
+    )
+
+
+def ctypes_address(obj: object) -> int:
+    """The address of a ctypes object."""
+    import ctypes
+
+    return ctypes.addressof(obj)  # type: ignore[arg-type]
+
+
+def _ref(record: dict[str, Any], names: Namespaces, state: FunctionState) -> _Ref:
+    """A world record's ref, checked against the globals as they are now."""
+    from fastimport.frontend.types import Ty, type_from_json
+
+    kind, namespace, name = record["kind"], record["ns"], record["name"]
+    if kind == "defaults":
+        return _Ref(namespace, name, kind)
+    try:
+        current = names.lookup(namespace).get(name, _MISSING)
+    except KeyError:
+        raise Unloadable(f"no namespace {namespace}") from None
+    if kind == "value":
+        ty = type_from_json(record["type"])
+        if type(current) is not {Ty.INT: int, Ty.FLOAT: float, Ty.BOOL: bool}.get(ty):  # type: ignore[call-overload]
+            raise Unloadable(f"global {name} is a {type(current).__name__} now")
+        return _Ref(namespace, name, kind, type_=ty, slot=record["slot"])
+    if "function" in record:
+        expected = _compiled_function(current, record["function"], state)
+    else:
+        from fastimport.runtime.objnames import UnknownObjectError, resolve
+
+        try:
+            expected = resolve(record["object"])
+        except UnknownObjectError as e:
+            raise Unloadable(str(e)) from None
+        if namespace == "builtins" and name in names.globals:
+            raise Unloadable(f"builtin {name} is shadowed by a global")
+    if current is not expected:
+        raise Unloadable(f"{name} is bound to another object now")
+    return _Ref(namespace, name, kind, expected)
+
+
+_MISSING = object()
+
+
+def _compiled_function(current: object, node_name: str, state: FunctionState) -> object:
+    """`current` if it is a function fastimport compiles from this module's source, defined as `node_name`."""
+    from fastimport.runtime.dispatch import state_of
+
+    callee = state_of(current)
+    same = callee is not None and (callee.node.name, callee.module) == (node_name, state.module)
+    if not same or callee.source != state.source:  # type: ignore[union-attr]
+        raise Unloadable(f"{node_name} is not the compiled function it was")
+    return current
+
+
+def _defaults(record: dict[str, Any], refs: list[_Ref]) -> tuple[object, tuple[object, ...]]:
+    """(the function, its __defaults__) if its defaults are still the values compiled in."""
+    func = refs[record["ref"]].expected
+    defaults = getattr(func, "__defaults__", None) or ()
+    if [_default_json(value) for value in defaults] != record["values"]:
+        raise Unloadable(f"the defaults of {record['name']} have changed")
+    return func, defaults
+
+
+def _default_json(value: object) -> list[str]:
+    """A default value as [type, exact text] (floats in hex: -0.0 and nan are kept apart from 0.0)."""
+    if type(value) is float:
+        return ["float", value.hex()]
+    return [type(value).__name__, repr(value)]
+
+
+def _object(name: str, refs: list[_Ref]) -> object:
+    """The object an object-table slot names: a library object, or a world ref's (`ref:<k>`)."""
+    if name.startswith("ref:"):
+        return refs[int(name.removeprefix("ref:"))].expected
+    from fastimport.runtime.objnames import UnknownObjectError, resolve
+
+    try:
+        return resolve(name)
+    except UnknownObjectError as e:
+        raise Unloadable(str(e)) from None
+
+
+def _shared_objects(artifact: Artifact, section: str) -> dict[str, object]:
+    """The object table of a shared section (the runtime's or a shape's): library objects only."""
+    from fastimport.runtime.objnames import UnknownObjectError, resolve
+
+    tables = json.loads(artifact.sections[META]).get("shared", {})
+    try:
+        return {symbol: resolve(name) for symbol, name in tables.get(section, [])}
+    except UnknownObjectError as e:
+        raise Unloadable(str(e)) from None
+
+
+def _note_callee(state: FunctionState, callee_name: str, signature: str) -> None:
+    """Tell the report that `callee_name` runs natively inside this unit."""
+    namespace = state.func.__globals__ if state.func is not None else {}
+    from fastimport.runtime.dispatch import state_of
+
+    callee = state_of(namespace.get(callee_name))
+    if callee is not None:
+        callee.note_native_callee(signature)
+
+
+# --- saving ----------------------------------------------------------------------------------
+
+
+def save(state: FunctionState, unit: dict[str, Any], sections: dict[str, bytes], shared: dict[str, list[Any]]) -> None:
+    """Add `unit` (with its object code and the shared sections it needs) to the module's artifact.
+
+    Never raises: an unwritable cache costs one warning, and the program runs on.
+    """
+    path = artifact_path(state)
+    if path is None:
+        return
+    from fastimport.runtime import pym
+
+    old = _read(path, state)
+    units: list[dict[str, Any]] = []
+    all_sections: dict[str, bytes] = {}
+    all_shared: dict[str, list[Any]] = {}
+    if old is not None:
+        meta = json.loads(old.sections[META])
+        units = [u for u in meta["units"] if (u["function"], u["args"]) != (unit["function"], unit["args"])]
+        units = units[-(MAX_UNITS - 1) :]
+        all_shared = meta.get("shared", {})
+        keep = {RUNTIME, *(u["object"] for u in units), *("shape:" + u["shape"] for u in units)}
+        all_sections = {name: data for name, data in old.sections.items() if name in keep}
+    taken = set(all_sections)
+    index = len(taken)
+    while f"unit:{index}" in taken:
+        index += 1
+    unit = {**unit, "object": f"unit:{index}"}
+    all_sections[unit["object"]] = sections.pop("unit")
+    all_sections.update(sections)
+    all_shared.update(shared)
+    units.append(unit)
+    header = {
+        **_header(state),
+        "origin": "cache",
+    }
+    body = {META: json.dumps({"units": units, "shared": all_shared}, separators=(",", ":")).encode()}
+    data = pym.encode(header, {**body, **all_sections})
+    try:
+        pym.write_atomic(path, data)
+    except OSError as e:
+        cachedir.warn_once(f"cannot write {path} ({e}); running without the .pym cache")
+        return
+    _DECODED[str(path)] = pym.decode(data)
+
+
+def _header(state: FunctionState) -> dict[str, Any]:
+    from fastimport.runtime import pym
+
+    features = _host_features()  # what backend/jit.py compiles for
+    flags, unnamed = cachedir.cpuinfo_flags(features)
+    env = cachedir.environment(state.module, pym.source_hash(state.source or b""))
+    return {
+        **env,
+        "features": flags,
+        "unnamed_features": unnamed,
+        "host": cachedir.host_id(),
+        "cpu": _host_cpu(),
+        "llvm_features": features,
+    }
+
+
+def _host_features() -> str:
+    import llvmlite.binding as llvm
+
+    return llvm.get_host_cpu_features().flatten()
+
+
+def _host_cpu() -> str:
+    import llvmlite.binding as llvm
+
+    return llvm.get_host_cpu_name()
+
+
+# --- describing a unit at compile time -------------------------------------------------------
+
+
+def describe_unit(  # noqa: PLR0913 - what the compiler knows about the unit
+    root: FunctionState,
+    args: tuple[Type, ...],
+    ret: Type,
+    symbol: str,
+    *,
+    shape: str,
+    nests: bool,
+    objects: list[tuple[str, object]],
+    refs: list[Any],
+    slots: dict[int, str],
+    callees: list[tuple[str, str]],
+    uses_numpy: bool,
+) -> dict[str, Any]:
+    """The unit's `meta` entry; Unloadable if something in it has no name another process can find."""
+    from fastimport.frontend.types import type_to_json
+
+    world = [_ref_json(index, ref, refs, slots, root) for index, ref in enumerate(refs)]
+    table = [[name, _object_name(obj, refs)] for name, obj in objects]
+    numpy = sys.modules.get("numpy")
+    return {
+        "function": root.node.name,
+        "args": [type_to_json(t) for t in args],
+        "ret": type_to_json(ret),
+        "symbol": symbol,
+        "shape": shape,
+        "nests": nests,
+        "numpy": str(numpy.__version__) if uses_numpy and numpy is not None else None,
+        "objects": table,
+        "world": world,
+        "callees": [list(c) for c in callees],
+    }
+
+
+def _ref_json(index: int, ref: Any, refs: list[Any], slots: dict[int, str], root: FunctionState) -> dict[str, Any]:  # noqa: ANN401
+    from fastimport.frontend.types import type_to_json
+    from fastimport.runtime.dispatch import state_of
+
+    record: dict[str, Any] = {"ns": ref.namespace, "name": ref.name, "kind": ref.kind}
+    if ref.kind == "value":
+        record.update(type=type_to_json(ref.type), slot=slots[index])
+    elif ref.kind == "defaults":
+        target, defaults = ref.expected
+        holders = (k for k, r in enumerate(refs) if r.kind not in ("value", "defaults") and r.expected is target)
+        owner = next(holders, None)
+        if owner is None:
+            raise Unloadable(f"no global holds the function whose defaults {ref.name} uses")
+        record.update(ref=owner, values=[_default_json(value) for value in defaults])
+    else:
+        callee = state_of(ref.expected)
+        if callee is not None:
+            if callee.module != root.module or callee.source is not root.source:
+                raise Unloadable(f"{ref.name} is compiled from another source")
+            record["function"] = callee.node.name
+        else:
+            record["object"] = _library_name(ref.expected)
+    return record
+
+
+def _object_name(obj: object, refs: list[Any]) -> str:
+    from fastimport.runtime.dispatch import state_of
+    from fastimport.runtime.objnames import describe
+
+    name = describe(obj) if state_of(obj) is None else None
+    if name is not None:
+        return name
+    for index, ref in enumerate(refs):
+        if ref.kind not in ("value", "defaults") and ref.expected is obj:
+            return f"ref:{index}"
+    raise Unloadable(f"no name for {type(obj).__name__} object {obj!r:.60}")
+
+
+def _library_name(obj: object) -> str:
+    from fastimport.runtime.objnames import describe
+
+    name = describe(obj)
+    if name is None:
+        raise Unloadable(f"no name for {type(obj).__name__} object {obj!r:.60}")
+    return name
+
+
+def shared_tables(sections: list[str]) -> dict[str, list[list[str]]]:
+    """The object tables of the runtime and shape sections (backend/entry.py keeps them)."""
+    from fastimport.backend.entry import SHARED_OBJECTS
+
+    return {section: [[name, _library_name(obj)] for name, obj in SHARED_OBJECTS[section]] for section in sections}
