@@ -2,7 +2,8 @@
 
     python -m fastimport [--report[=FILE.json]] script.py [args ...]
     python -m fastimport [--report[=FILE.json]] -m package.module [args ...]
-    python -m fastimport {cache,compile} ...          (reserved subcommands)
+    python -m fastimport cache {info,clear,prune}      (the .pym cache: cachecmd.py)
+    python -m fastimport compile ...                   (reserved)
 
 Everything after the script name (or after `-m module`) belongs to the program, even
 `--report`. The program runs as CPython would run it (see `Lib/runpy.py`): `__name__`,
@@ -42,7 +43,7 @@ def create_parser() -> argparse.ArgumentParser:
         prog="python -m fastimport",
         usage=_USAGE,
         description="Run a Python program with fastimport: eligible functions run native code.",
-        epilog="subcommands (reserved, not implemented yet): " + ", ".join(SUBCOMMANDS),
+        epilog="subcommands: cache {info,clear,prune} (the .pym cache); compile (reserved, not implemented yet)",
     )
     parser.add_argument("--version", action="version", version=f"fastimport {__version__}")
     parser.add_argument(
@@ -94,6 +95,12 @@ def _cmd_run(argv: list[str]) -> int:
     return _run_script(target, program_args, config)
 
 
+def _cmd_cache(argv: list[str]) -> int:
+    from fastimport.cachecmd import main as cache_main
+
+    return cache_main(argv)
+
+
 def _cmd_not_implemented(name: str) -> Callable[[list[str]], int]:
     def run(_argv: list[str]) -> int:
         print(f"fastimport {name}: not implemented yet", file=sys.stderr)
@@ -102,11 +109,11 @@ def _cmd_not_implemented(name: str) -> Callable[[list[str]], int]:
     return run
 
 
-# Subcommands reserved for later (`cache`: list/clear .pym artifacts, `compile`: build them
-# ahead of time). For now they print "not implemented yet" and exit 2. A script that happens
-# to be named like a subcommand can still be run as `./cache`.
+# `cache`: inspect and clean the .pym cache (cachecmd.py); `compile` (building artifacts ahead
+# of time) prints "not implemented yet" and exits 2. A script that happens to be named like a
+# subcommand can still be run as `./cache`.
 SUBCOMMANDS: dict[str, Callable[[list[str]], int]] = {
-    "cache": _cmd_not_implemented("cache"),
+    "cache": _cmd_cache,
     "compile": _cmd_not_implemented("compile"),
 }
 

@@ -384,6 +384,7 @@ def _header(state: FunctionState) -> dict[str, Any]:
         "features": flags,
         "unnamed_features": unnamed,
         "host": cachedir.host_id(),
+        "source": state.path,  # `cache prune` drops artifacts whose source is gone
         "cpu": _host_cpu(),
         "llvm_features": features,
     }

@@ -1,0 +1,129 @@
+"""`python -m fastimport cache {info,clear,prune}`: what the .pym cache holds, and removing it.
+
+    cache info                   location, size, and one line per artifact
+    cache clear                  remove every artifact of this Python's tree
+    cache prune [--days N]       remove artifacts that can never be used again: damaged ones,
+                                 ones of another fastimport version, ones whose source file is
+                                 gone, and ones not written for N days (default 30)
+
+Works on the tree `[tool.fastimport] cache_dir` / FASTIMPORT_CACHE_DIR / the platform
+default selects, as a run would (runtime/cachedir.py).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+DEFAULT_PRUNE_DAYS = 30
+
+
+def main(argv: list[str]) -> int:
+    """Run a `cache` subcommand; the exit status."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m fastimport cache", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("info", help="show the cache's location, size and entries")
+    commands.add_parser("clear", help="remove every artifact of this Python's cache tree")
+    prune = commands.add_parser("prune", help="remove artifacts that are damaged, stale, orphaned or old")
+    prune.add_argument(
+        "--days", type=float, default=DEFAULT_PRUNE_DAYS, help=f"age limit in days (default {DEFAULT_PRUNE_DAYS})"
+    )
+    options = parser.parse_args(argv)
+    tree = _tree()
+    if tree is None:
+        return 2
+    if options.command == "info":
+        return _info(tree)
+    if options.command == "clear":
+        removed = [_remove(path) for path in _artifacts(tree)]
+        print(f"removed {sum(removed)} artifact(s) from {tree}")
+        return 0
+    return _prune(tree, options.days)
+
+
+def _tree() -> Path | None:
+    from fastimport.config import ConfigError, load_config
+    from fastimport.runtime import cachedir
+
+    try:
+        config = load_config()
+    except ConfigError as e:
+        print(e, file=sys.stderr)
+        return None
+    if not cachedir.supported():
+        print("fastimport cache: .pym artifacts are only used on Linux x86-64", file=sys.stderr)
+        return None
+    return cachedir.cache_root(config) / (sys.implementation.cache_tag or "python")
+
+
+def _artifacts(tree: Path) -> list[Path]:
+    return sorted(tree.glob("*.pym")) if tree.is_dir() else []
+
+
+def _remove(path: Path) -> bool:
+    try:
+        path.unlink()
+    except OSError as e:
+        print(f"cannot remove {path}: {e}", file=sys.stderr)
+        return False
+    return True
+
+
+def _describe(path: Path) -> tuple[str, dict[str, object]]:
+    """(state, header): state is "ok", "damaged: ...", "other version: ..." or "source gone"."""
+    from fastimport.runtime import cachedir, pym
+
+    try:
+        header = pym.decode(path.read_bytes()).header
+    except (OSError, pym.PymError) as e:
+        return f"damaged: {e}", {}
+    if header["fastimport"] != cachedir.fastimport_version():
+        return f"other version: fastimport {header['fastimport']}", header
+    source = header.get("source")
+    if isinstance(source, str) and not os.path.exists(source):
+        return "source gone", header
+    return "ok", header
+
+
+def _info(tree: Path) -> int:
+    paths = _artifacts(tree)
+    size = sum(path.stat().st_size for path in paths)
+    print(f"cache: {tree}")
+    print(f"{len(paths)} artifact(s), {size / 1024:.1f} KiB")
+    now = time.time()
+    for path in paths:
+        state, header = _describe(path)
+        units = len(header.get("sections", [])) and _unit_count(path)
+        age = (now - path.stat().st_mtime) / 86400
+        source = header.get("source", "?")
+        print(
+            f"  {path.name}  {path.stat().st_size / 1024:.1f} KiB  {units} unit(s)  {age:.1f} days  {state}  {source}"
+        )
+    return 0
+
+
+def _unit_count(path: Path) -> int:
+    import json
+
+    from fastimport.runtime import pym
+
+    try:
+        return len(json.loads(pym.decode(path.read_bytes()).sections["meta"])["units"])
+    except (OSError, KeyError, ValueError, pym.PymError):
+        return 0
+
+
+def _prune(tree: Path, days: float) -> int:
+    now, removed = time.time(), 0
+    for path in _artifacts(tree):
+        state, _ = _describe(path)
+        old = now - path.stat().st_mtime > days * 86400
+        if (state != "ok" or old) and _remove(path):
+            removed += 1
+            print(f"removed {path.name} ({state if state != 'ok' else f'older than {days:g} days'})")
+    print(f"pruned {removed} artifact(s) from {tree}")
+    return 0
