@@ -15,7 +15,10 @@ from __future__ import annotations
 import os
 import sys
 import time
-from pathlib import Path
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
 
 DEFAULT_PRUNE_DAYS = 30
 
