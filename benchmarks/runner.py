@@ -360,6 +360,7 @@ def _bench_startup_in(tmp: str, plan: Plan, *, with_numba: bool) -> dict[str, An
     # An installed package has its bytecode (pip compiles it); with PYTHONDONTWRITEBYTECODE set
     # every run would compile fastimport's own sources again (~25 ms) and measure that instead.
     env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["FASTIMPORT_CACHE"] = "0"  # fib27 includes its compile (warm runs: bench_warm)
     py = sys.executable
     for name, text in {**STARTUP_SCRIPTS, "fib27.py": FIB_SCRIPT, "fib27_numba.py": FIB_NUMBA_SCRIPT}.items():
         Path(tmp, name).write_text(text, encoding="utf-8")
@@ -389,6 +390,78 @@ def _bench_startup_in(tmp: str, plan: Plan, *, with_numba: bool) -> dict[str, An
         "samples_ms": samples,
         "fib_outputs_agree": fib_outputs == {"196418"},
     }
+
+
+# --- 5. warm runs: the .pym cache ----------------------------------------------------------
+
+WARM_EXAMPLE = REPO / "examples" / "signal_stats.py"
+
+
+def numba_variant(source: str) -> str:
+    """The same program with `@njit(cache=True)` on every module-level function."""
+    lines = ["from numba import njit"]
+    for line in source.splitlines():
+        if line.startswith("def "):
+            lines.append("@njit(cache=True)")
+        lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+def bench_warm(plan: Plan, *, with_numba: bool) -> dict[str, Any]:
+    """Whole runs of examples/signal_stats.py (12 compiled functions): plain, cold, warm, Numba's cached run."""
+    with tempfile.TemporaryDirectory(prefix="fastimport-bench-warm-") as tmp:
+        return _bench_warm_in(Path(tmp), plan, with_numba=with_numba)
+
+
+def _bench_warm_in(tmp: Path, plan: Plan, *, with_numba: bool) -> dict[str, Any]:
+    env = subprocess_env()
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # as installed: bytecode in __pycache__
+    source = WARM_EXAMPLE.read_text(encoding="utf-8")
+    (tmp / "signal_stats.py").write_text(source, encoding="utf-8")
+    (tmp / "signal_stats_numba.py").write_text(numba_variant(source), encoding="utf-8")
+    py = sys.executable
+    fast = [py, "-m", "fastimport", "signal_stats.py"]
+    warm_env = {**env, "FASTIMPORT_CACHE_DIR": str(tmp / "fi")}
+    commands: dict[str, tuple[list[str], dict[str, str]]] = {
+        "python signal_stats.py": ([py, "signal_stats.py"], env),
+        "python -m fastimport signal_stats.py (no cache: compiles)": (fast, {**env, "FASTIMPORT_CACHE": "0"}),
+        "python -m fastimport signal_stats.py (warm .pym cache)": (
+            fast,
+            {**env, "FASTIMPORT_CACHE_DIR": str(tmp / "fi")},
+        ),
+    }
+    if with_numba:
+        numba_env = {**env, "NUMBA_CACHE_DIR": str(tmp / "nb")}
+        commands["python signal_stats_numba.py (@njit(cache=True), warm cache)"] = (
+            [py, "signal_stats_numba.py"],
+            numba_env,
+        )
+    samples: dict[str, list[float]] = {k: [] for k in commands}
+    outputs: dict[str, set[str]] = {k: set() for k in commands}
+    for cmd, cmd_env in commands.values():  # untimed: fills __pycache__ and both caches
+        _run_env(cmd, tmp, cmd_env)
+    for _ in range(plan.startup_runs):
+        for name, (cmd, cmd_env) in commands.items():
+            seconds, stdout = _run_env(cmd, tmp, cmd_env)
+            samples[name].append(seconds * 1000)
+            outputs[name].add(stdout.strip())
+    report = tmp / "report.json"
+    _run_env(fast, tmp, {**warm_env, "FASTIMPORT_REPORT": str(report)})
+    records = json.loads(report.read_text(encoding="utf-8"))
+    return {
+        "runs": plan.startup_runs,
+        "functions": len(records),
+        "compilations_warm": sum(r["compilations"] for r in records),
+        "loaded_warm": sum(r["loaded"] for r in records),
+        "module_load_ms": sum(r["load_ms"] for r in records),
+        "median_ms": {k: statistics.median(v) for k, v in samples.items()},
+        "samples_ms": samples,
+        "outputs_agree": len({o for v in outputs.values() for o in v}) == 1,
+    }
+
+
+def _run_env(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, str]:
+    return run_wall(cmd, str(cwd), env)
 
 
 # --- machine -------------------------------------------------------------------------------
@@ -478,7 +551,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--render", metavar="RESULTS_JSON", help="only re-render RESULTS.md and the plot from a saved run"
     )
-    sections = ["kernels", "calls", "startup"]
+    sections = ["kernels", "calls", "startup", "warm"]
     parser.add_argument("--skip", nargs="*", default=[], choices=sections, help="sections to leave out")
     return parser
 
@@ -514,6 +587,9 @@ def main(argv: list[str] | None = None) -> int:
     if "startup" not in opts.skip:
         log("  start-up")
         results["startup"] = bench_startup(plan, with_numba=with_numba)
+    if "warm" not in opts.skip:
+        log("  warm runs")
+        results["warm"] = bench_warm(plan, with_numba=with_numba)
     results["machine"] = machine_info(with_numba=with_numba, peers=peers)
     results["load_after"] = loadavg()
     results["elapsed_s"] = time.perf_counter() - t_start

@@ -286,3 +286,16 @@ def test_import_is_cheap(tmp_path: Path, statement: str) -> None:
     result = python(code, tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout == "[]\n"
+
+
+@pytest.mark.slow
+def test_import_fastimport_install_keeps_an_installed_configuration(tmp_path: Path) -> None:
+    """A package's `import fastimport.install` under `python -m fastimport`: the program's settings stay."""
+    code = (
+        "import fastimport, fastimport.config as c; "
+        "fastimport.install(c.Config(project_root=c.Path('.'), max_specializations=3)); "
+        "import fastimport.install; print(c.active_config().max_specializations)"
+    )
+    result = python(code, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "3\n"

@@ -3,7 +3,7 @@
     python -m fastimport [--report[=FILE.json]] script.py [args ...]
     python -m fastimport [--report[=FILE.json]] -m package.module [args ...]
     python -m fastimport cache {info,clear,prune}      (the .pym cache: cachecmd.py)
-    python -m fastimport compile ...                   (reserved)
+    python -m fastimport compile [--cpu ...] PATH...   (.pym ahead of time: aotcmd.py)
 
 Everything after the script name (or after `-m module`) belongs to the program, even
 `--report`. The program runs as CPython would run it (see `Lib/runpy.py`): `__name__`,
@@ -43,7 +43,7 @@ def create_parser() -> argparse.ArgumentParser:
         prog="python -m fastimport",
         usage=_USAGE,
         description="Run a Python program with fastimport: eligible functions run native code.",
-        epilog="subcommands: cache {info,clear,prune} (the .pym cache); compile (reserved, not implemented yet)",
+        epilog="subcommands: cache {info,clear,prune} (the .pym cache); compile PATH... (.pym ahead of time)",
     )
     parser.add_argument("--version", action="version", version=f"fastimport {__version__}")
     parser.add_argument(
@@ -101,20 +101,18 @@ def _cmd_cache(argv: list[str]) -> int:
     return cache_main(argv)
 
 
-def _cmd_not_implemented(name: str) -> Callable[[list[str]], int]:
-    def run(_argv: list[str]) -> int:
-        print(f"fastimport {name}: not implemented yet", file=sys.stderr)
-        return 2
+def _cmd_compile(argv: list[str]) -> int:
+    from fastimport.aotcmd import main as compile_main
 
-    return run
+    return compile_main(argv)
 
 
-# `cache`: inspect and clean the .pym cache (cachecmd.py); `compile` (building artifacts ahead
-# of time) prints "not implemented yet" and exits 2. A script that happens to be named like a
-# subcommand can still be run as `./cache`.
+# `cache`: inspect and clean the .pym cache (cachecmd.py); `compile`: build .pym artifacts ahead
+# of time (aotcmd.py). A script that happens to be named like a subcommand can still be run as
+# `./cache`.
 SUBCOMMANDS: dict[str, Callable[[list[str]], int]] = {
     "cache": _cmd_cache,
-    "compile": _cmd_not_implemented("compile"),
+    "compile": _cmd_compile,
 }
 
 

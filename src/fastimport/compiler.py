@@ -72,6 +72,70 @@ def compile_specialization(
 ) -> CompiledEntry:
     """Compile `func` for `arg_types`; raises Unsupported if it is outside the subset."""
     t0 = time.perf_counter()
+    unit = emit_unit(root, func, arg_types)
+    t_front = time.perf_counter()
+    from fastimport.backend.emit import global_slot_name
+    from fastimport.backend.entry import code_way, shape_module_loaded
+    from fastimport.backend.jit import jit
+
+    shape = shape_module_loaded(unit.shape)
+    module, objects, refs, root_spec = unit.module, unit.objects, unit.refs, unit.root
+
+    # 5. optimize and link; fill in the object table, the world table and the data block
+    engine = jit()
+    engine.load(module, vectorize=unit.vectorize)
+    for name, obj in zip(objects.names, objects.objects, strict=True):
+        engine.set_pointer(name, id(obj))
+    modules = {"math": vars(math)}
+    if "numpy" in sys.modules:
+        modules["numpy"] = vars(sys.modules["numpy"])
+    names = Namespaces(func.__globals__, builtins_of(func), modules)
+    world = world_table(refs, names, lambda ref: engine.global_address(global_slot_name(module, ref)))
+    data = DataBlock(
+        kernel=engine.address(root_spec.ir.symbol),
+        world=ctypes.addressof(world) if refs else None,
+        world_count=len(refs),
+        handler=id(root),
+        nests=unit.nests,
+        prev_core=prev.core_address if prev is not None else None,
+        prev_data=ctypes.addressof(prev.data) if prev is not None else None,
+    )
+    # The shared entry code finds `data` as the builtin's `self`, or through co_extra (see dispatch._install).
+    function, method = make_builtin(func.__name__, engine.address(shape.fastcall), data)
+    vectorcall = engine.address(shape.vectorcall) if code_way() is not None else 0
+    t_end = time.perf_counter()
+    front_ms, llvm_ms = 1000 * (t_front - t0), 1000 * (t_end - t_front)
+    dump("timing", f"{root_spec.ir.symbol}: front end and IR {front_ms:.1f} ms, LLVM {llvm_ms:.1f} ms")
+    unit_object = engine.take_object(module.name)
+    if unit_object is not None:
+        _keep_artifact(unit, unit_object, engine)
+    return CompiledEntry(
+        function=function,
+        ret_type=root_spec.ir.ret_type,  # type: ignore[arg-type]
+        symbol=root_spec.ir.symbol,
+        data=data,
+        core_address=engine.address(shape.core),
+        vectorcall_address=vectorcall,
+        keepalive=[method, objects.objects, world, names, refs],
+    )
+
+
+@dataclass
+class EmittedUnit:
+    """A unit's LLVM module, before any code generation: what the JIT links or `fastimport compile` ships."""
+
+    module: Any  # llvmlite.ir.Module
+    objects: Any  # backend.objects.ObjectTable
+    refs: list[GlobalRef]
+    root: Spec
+    callees: list[Spec]  # every other specialization of the unit (inlined ones too: for the report)
+    shape: Any  # backend.entry.Shape
+    vectorize: bool
+    nests: bool
+
+
+def emit_unit(root: FunctionState, func: types.FunctionType, arg_types: tuple[Ty, ...]) -> EmittedUnit:
+    """Steps 1-4: the typed IR of `func` and its callees, as one LLVM module (Unsupported if outside the subset)."""
     if not object_layout_ok():
         raise Unsupported(root.node, "this CPython build's object layout (free-threaded or debug) is not supported")
     unit = next(_unit_ids)
@@ -81,20 +145,16 @@ def compile_specialization(
         if spec is not root_spec:
             spec.state.note_native_callee(signature_str(spec.ir.arg_types, spec.ir.ret_type))
     specs = live_specs(root_spec)  # without the callees copied into every caller
-    t_front = time.perf_counter()
-    namespace, builtins_dict = func.__globals__, builtins_of(func)
 
     # 4. emit LLVM: the kernels (the entry code shared by this shape finds them through the data block)
     imports_start = time.perf_counter()
     from llvmlite import ir
 
-    from fastimport.backend.emit import emit_kernel, global_slot_name, kernel_type
-    from fastimport.backend.entry import Shape, code_way, shape_module_loaded
-    from fastimport.backend.jit import jit
+    from fastimport.backend.emit import emit_kernel, kernel_type
+    from fastimport.backend.entry import Shape
     from fastimport.backend.objects import ObjectTable
 
     add_setup_ms((time.perf_counter() - imports_start) * 1000)  # importing llvmlite: once per process
-    lay = layout()
     module = ir.Module(name=f"fi_unit_{unit}")
     kernels: dict[Spec, ir.Function] = {}
     # The vectorizer costs compile time; it pays off only in versioned loops over arrays. Such
@@ -114,89 +174,56 @@ def compile_specialization(
     for spec in specs:
         emit_kernel(module, spec.ir, kernels[spec], kernels.__getitem__, objects)
     refs = _unit_globals(specs)
-    if lay is None and any(ref.kind == "defaults" for ref in refs):
+    if layout() is None and any(ref.kind == "defaults" for ref in refs):
         raise Unsupported(root.node, "default arguments on a CPython whose function layout is unknown")
-    shape = shape_module_loaded(Shape(arg_types, root_spec.ir.ret_type))  # type: ignore[arg-type]
     dump(f"LLVM {root_spec.ir.symbol}", module.__str__)  # formatted only under FASTIMPORT_DEBUG=2
-
-    # 5. optimize and link; fill in the object table, the world table and the data block
-    engine = jit()
-    engine.load(module, vectorize=vectorize)
-    for name, obj in zip(objects.names, objects.objects, strict=True):
-        engine.set_pointer(name, id(obj))
-    modules = {"math": vars(math)}
-    if "numpy" in sys.modules:
-        modules["numpy"] = vars(sys.modules["numpy"])
-    names = Namespaces(namespace, builtins_dict, modules)
-    world = world_table(refs, names, lambda ref: engine.global_address(global_slot_name(module, ref)))
-    data = DataBlock(
-        kernel=engine.address(root_spec.ir.symbol),
-        world=ctypes.addressof(world) if refs else None,
-        world_count=len(refs),
-        handler=id(root),
+    return EmittedUnit(
+        module=module,
+        objects=objects,
+        refs=refs,
+        root=root_spec,
+        callees=[s for s in every if s is not root_spec],
+        shape=Shape(arg_types, root_spec.ir.ret_type),  # type: ignore[arg-type]
+        vectorize=vectorize,
         nests=any(isinstance(op, (Call, FrameCheck, Reenter)) for spec in specs for op in spec.ir.all_ops()),
-        prev_core=prev.core_address if prev is not None else None,
-        prev_data=ctypes.addressof(prev.data) if prev is not None else None,
-    )
-    # The shared entry code finds `data` as the builtin's `self`, or through co_extra (see dispatch._install).
-    function, method = make_builtin(func.__name__, engine.address(shape.fastcall), data)
-    vectorcall = engine.address(shape.vectorcall) if code_way() is not None else 0
-    t_end = time.perf_counter()
-    front_ms, llvm_ms = 1000 * (t_front - t0), 1000 * (t_end - t_front)
-    dump("timing", f"{root_spec.ir.symbol}: front end {front_ms:.1f} ms, LLVM {llvm_ms:.1f} ms")
-    unit_object = engine.take_object(module.name)
-    if unit_object is not None:
-        slots = {index: global_slot_name(module, ref) for index, ref in enumerate(refs) if ref.kind == "value"}
-        kept = KeptUnit(root_spec, [s for s in every if s is not root_spec], shape.name, data.nests, slots)
-        _keep_artifact(kept, objects, refs, unit_object, engine)
-    return CompiledEntry(
-        function=function,
-        ret_type=root_spec.ir.ret_type,  # type: ignore[arg-type]
-        symbol=root_spec.ir.symbol,
-        data=data,
-        core_address=engine.address(shape.core),
-        vectorcall_address=vectorcall,
-        keepalive=[method, objects.objects, world, names, refs],
     )
 
 
-@dataclass
-class KeptUnit:
-    """What an artifact records of a compiled unit besides its objects and globals."""
+def unit_record(unit: EmittedUnit) -> dict[str, Any]:
+    """The unit's entry in its artifact's `meta` (runtime/artifacts.py); Unloadable if it cannot be kept."""
+    from fastimport.backend.emit import global_slot_name
+    from fastimport.runtime import artifacts
 
-    root: Spec
-    callees: list[Spec]
-    shape: str
-    nests: bool
-    slots: dict[int, str]  # world index -> the symbol of a value's slot
+    root = unit.root
+    return artifacts.describe_unit(
+        root.state,
+        root.ir.arg_types,
+        root.ir.ret_type,  # type: ignore[arg-type]
+        root.ir.symbol,
+        shape=unit.shape.name,
+        nests=unit.nests,
+        objects=list(zip(unit.objects.names, unit.objects.objects, strict=True)),
+        refs=unit.refs,
+        slots={k: global_slot_name(unit.module, ref) for k, ref in enumerate(unit.refs) if ref.kind == "value"},
+        callees=[(s.state.node.name, signature_str(s.ir.arg_types, s.ir.ret_type)) for s in unit.callees],
+        uses_numpy=any(_is_numpy(op.type) for spec in (root, *unit.callees) for op in spec.ir.all_ops())
+        or any(_is_numpy(t) for t in root.ir.arg_types),
+    )
 
 
-def _keep_artifact(kept: KeptUnit, objects: Any, refs: list[GlobalRef], unit_object: bytes, engine: Any) -> None:  # noqa: ANN401
+def _keep_artifact(unit: EmittedUnit, unit_object: bytes, engine: Any) -> None:  # noqa: ANN401
     """Save the unit into its module's .pym (runtime/artifacts.py), unless caching is off; never raises."""
     from fastimport.runtime import artifacts
     from fastimport.runtime.debug import internal_error, log
 
-    state = kept.root.state
+    state = unit.root.state
     if artifacts.artifact_path(state) is None:
         return
-    shared = ["runtime", f"shape:{kept.shape}"]
+    shared = ["runtime", f"shape:{unit.shape.name}"]
     try:
-        unit = artifacts.describe_unit(
-            state,
-            kept.root.ir.arg_types,
-            kept.root.ir.ret_type,  # type: ignore[arg-type]
-            kept.root.ir.symbol,
-            shape=kept.shape,
-            nests=kept.nests,
-            objects=list(zip(objects.names, objects.objects, strict=True)),
-            refs=refs,
-            slots=kept.slots,
-            callees=[(s.state.node.name, signature_str(s.ir.arg_types, s.ir.ret_type)) for s in kept.callees],
-            uses_numpy=any(_is_numpy(op.type) for spec in (kept.root, *kept.callees) for op in spec.ir.all_ops())
-            or any(_is_numpy(t) for t in kept.root.ir.arg_types),
-        )
+        record = unit_record(unit)
         sections = {"unit": unit_object, **{name: engine.objects[_module_of(name)] for name in shared}}
-        artifacts.save(state, unit, sections, artifacts.shared_tables(shared))
+        artifacts.save(state, record, sections, artifacts.shared_tables(shared))
     except artifacts.Unloadable as e:
         log(f"{state.module}.{state.node.name}: not cached ({e})")
     except Exception as e:  # noqa: BLE001 - contract: caching never breaks the program

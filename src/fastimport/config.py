@@ -69,6 +69,7 @@ class Config:
         "debug",
         "cache",  # False: no .pym artifacts are read or written (runtime/artifacts.py)
         "cache_dir",  # None: the platform's user cache directory (runtime/cachedir.py)
+        "signatures",  # ((qualified function name, (signature, ...)), ...) for `fastimport compile`
         "project_root",
         "pyproject",  # the pyproject.toml the settings came from, if any
     )
@@ -82,6 +83,7 @@ class Config:
     debug: int
     cache: bool
     cache_dir: Path | None
+    signatures: tuple[tuple[str, tuple[str, ...]], ...]
     project_root: Path
     pyproject: Path | None
 
@@ -97,6 +99,7 @@ class Config:
         debug: int = 0,
         cache: bool = True,
         cache_dir: Path | None = None,
+        signatures: tuple[tuple[str, tuple[str, ...]], ...] = (),
         project_root: Path | None = None,
         pyproject: Path | None = None,
     ) -> None:
@@ -134,7 +137,7 @@ class Config:
             return False
         # NOTE: before the stdlib check: site-packages lives inside lib/pythonX.Y.
         if _SITE_DIRS.intersection(Path(real).parts):
-            return self.site_packages and self._selected(real, in_site=True)
+            return (self.site_packages or ships_pym(real)) and self._selected(real, in_site=True)
         if any(_is_under(real, root) for root in self._stdlib_dirs):
             return False
         return self._selected(real, in_site=False)
@@ -293,6 +296,20 @@ def _file_directory(raw: object, where: str, base: Path) -> Path:
     raise ConfigError(f"fastimport: {where}: expected a directory path, got {raw!r}")
 
 
+def _file_signatures(raw: object, where: str, _base: Path) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """`"pkg.mod.func" = "(float64[:], int)"` or a list of such strings."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"fastimport: {where}: expected a table of function name = signature(s), got {raw!r}")
+    out = []
+    for name, value in raw.items():
+        texts = [value] if isinstance(value, str) else value
+        if not isinstance(texts, list) or not texts or not all(isinstance(t, str) and t.strip() for t in texts):
+            expected = "expected a signature string or a list of them"
+            raise ConfigError(f"fastimport: {where}.{name}: {expected}, got {value!r}")
+        out.append((name, tuple(t.strip() for t in texts)))
+    return tuple(out)
+
+
 def _parse_bool_text(raw: str, where: str) -> bool:
     lowered = raw.strip().lower()
     if lowered in _TRUE:
@@ -345,6 +362,7 @@ _FILE_KEYS: dict[str, Callable[[object, str, Path], Any]] = {
     "debug": _file_debug,
     "cache": _file_bool,
     "cache_dir": _file_directory,
+    "signatures": _file_signatures,
 }
 
 # variable -> (Config field, parser); FASTIMPORT_DISABLE is read first, in load_config.
@@ -371,6 +389,19 @@ def _matches(module_name: str, patterns: tuple[str, ...]) -> bool:
     parts = module_name.split(".")
     names = [".".join(parts[: i + 1]) for i in range(len(parts))]
     return any(fnmatchcase(name, pattern) for pattern in patterns for name in names)
+
+
+def shipped_pym(source: str, variant: str = "") -> str:
+    """Where a package ships the .pym of module file `source`: `__pycache__/<stem>.<cache tag>[.<variant>].pym`."""
+    directory, name = os.path.split(source)
+    suffix = f".{variant}" if variant else ""
+    stem = name.rpartition(".")[0]
+    return os.path.join(directory, "__pycache__", f"{stem}.{sys.implementation.cache_tag}{suffix}.pym")
+
+
+def ships_pym(source: str) -> bool:
+    """Whether an installed module comes with a (baseline) .pym artifact: then it is in scope."""
+    return os.path.exists(shipped_pym(source))
 
 
 def _is_under(path: str, directory: str) -> bool:

@@ -556,9 +556,7 @@ def shape_module_loaded(shape: Shape) -> Shape:
 
     runtime_loaded()
     start = time.perf_counter()
-    module = ir.Module(name=f"fi_shape_{shape.name}")
-    objects = ObjectTable(module, prefix=f"fi_shape_{shape.name}")
-    emit_shape(module, shape, objects, code_way())
+    module, objects = shape_module(shape)
     _load_with_objects(module, objects)
     SHARED_OBJECTS[f"shape:{shape.name}"] = list(zip(objects.names, objects.objects, strict=True))
     add_setup_ms((time.perf_counter() - start) * 1000)  # once per shape and process
@@ -579,6 +577,21 @@ def code_way() -> CodeWay | None:
 @functools.cache
 def runtime_loaded() -> None:
     """Compile `fi_world_ok`, the undo log's helpers and `fi_checkpoint` into the JIT (once per process)."""
+    module, objects = runtime_module()
+    _load_with_objects(module, objects)
+    SHARED_OBJECTS["runtime"] = list(zip(objects.names, objects.objects, strict=True))
+
+
+def shape_module(shape: Shape) -> tuple[ir.Module, ObjectTable]:
+    """The LLVM module of `shape`'s entry code, and its object table (for the JIT, or `fastimport compile`)."""
+    module = ir.Module(name=f"fi_shape_{shape.name}")
+    objects = ObjectTable(module, prefix=f"fi_shape_{shape.name}")
+    emit_shape(module, shape, objects, code_way())
+    return module, objects
+
+
+def runtime_module() -> tuple[ir.Module, ObjectTable]:
+    """The LLVM module of the shared runtime (world check, undo log, checkpoint), and its object table."""
     from fastimport.runtime.funcobject import layout
 
     lay = layout()
@@ -587,8 +600,7 @@ def runtime_loaded() -> None:
     emit_world_check(module, objects, lay.defaults_offset if lay is not None else None)
     emit_undo_runtime(module)
     emit_checkpoint(module)
-    _load_with_objects(module, objects)
-    SHARED_OBJECTS["runtime"] = list(zip(objects.names, objects.objects, strict=True))
+    return module, objects
 
 
 def _load_with_objects(module: ir.Module, objects: ObjectTable) -> None:

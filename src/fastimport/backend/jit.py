@@ -43,25 +43,7 @@ class Jit:
         without fast-math flags, which we never emit: results stay bit-identical); such a
         unit goes through the whole O2 pipeline, any other through `_simplify`.
         """
-        mod = llvm.parse_assembly(str(module))
-        mod.name = module.name  # the key of its object code in `objects`
-        mod.verify()
-        pto = llvm.PipelineTuningOptions(speed_level=OPT_LEVEL)
-        # Measured (benchmarks/): on today's scalar kernels the vectorizers and the
-        # unroller double compile time (integrate_sin 49 -> 22 ms) and gain nothing:
-        # float reductions cannot be vectorized without reassociation, which we never do.
-        pto.loop_vectorization = vectorize
-        pto.slp_vectorization = False
-        # Measured (benchmarks/loops.py): interleaving and unrolling the vectorized loops
-        # add ~30% of optimized code and compile time, and no speed on memory-bound loops.
-        pto.loop_unrolling = False
-        pto.loop_interleaving = False
-        builder = llvm.create_pass_builder(self.target_machine, pto)
-        if vectorize:
-            builder.getModulePassManager().run(mod, builder)
-        else:
-            inlines = any("alwaysinline" in f.attributes for f in module.functions if not f.is_declaration)
-            _simplify(mod, builder, inline=inlines)
+        mod = optimized(module, self.target_machine, vectorize=vectorize)
         self.engine.add_module(mod)
         self.engine.finalize_object()
         return mod
@@ -81,6 +63,30 @@ class Jit:
     def set_pointer(self, name: str, value: int) -> None:
         """Store an address into the pointer-sized global `name`."""
         ctypes.c_void_p.from_address(self.global_address(name)).value = value
+
+
+def optimized(module: ir.Module, target_machine: llvm.TargetMachine, *, vectorize: bool = False) -> llvm.ModuleRef:
+    """`module` parsed, verified and optimized for `target_machine` (see `Jit.load`)."""
+    mod = llvm.parse_assembly(str(module))
+    mod.name = module.name  # the key of its object code in `Jit.objects`
+    mod.verify()
+    pto = llvm.PipelineTuningOptions(speed_level=OPT_LEVEL)
+    # Measured (benchmarks/): on today's scalar kernels the vectorizers and the
+    # unroller double compile time (integrate_sin 49 -> 22 ms) and gain nothing:
+    # float reductions cannot be vectorized without reassociation, which we never do.
+    pto.loop_vectorization = vectorize
+    pto.slp_vectorization = False
+    # Measured (benchmarks/loops.py): interleaving and unrolling the vectorized loops
+    # add ~30% of optimized code and compile time, and no speed on memory-bound loops.
+    pto.loop_unrolling = False
+    pto.loop_interleaving = False
+    builder = llvm.create_pass_builder(target_machine, pto)
+    if vectorize:
+        builder.getModulePassManager().run(mod, builder)
+    else:
+        inlines = any("alwaysinline" in f.attributes for f in module.functions if not f.is_declaration)
+        _simplify(mod, builder, inline=inlines)
+    return mod
 
 
 def _simplify(mod: llvm.ModuleRef, builder: llvm.PassBuilder, *, inline: bool) -> None:

@@ -374,3 +374,112 @@ _FROM_JSON: dict[object, Callable[[list[object]], Type | None]] = {
     "tuple": lambda args: Tuple(tuple(type_from_json(item) for item in args)) if len(args) <= MAX_TUPLE else None,
     "list": lambda args: List(type_from_json(args[0])) if len(args) == 1 else None,
 }
+
+
+def parse_signature(text: str) -> tuple[Type, ...]:
+    """Argument types written as the report prints them: `(float64[:, :], int)`, `(tuple[int, float], list[float])`.
+
+    A result after `->` is allowed and ignored. Arrays are C-contiguous unless followed by
+    `(strided)`; `(read-only)` marks a read-only one. ValueError says what is wrong.
+    """
+    tokens = _tokens(text.partition("->")[0])
+    parser = _SignatureParser(tokens, text)
+    parser.expect("(")
+    args: list[Type] = []
+    while parser.peek() != ")":
+        args.append(parser.type())
+        if parser.peek() == ",":
+            parser.take()
+        elif parser.peek() != ")":
+            parser.fail("',' or ')'")
+    parser.take()
+    if parser.peek() is not None:
+        parser.fail("the end")
+    return tuple(args)
+
+
+def _tokens(text: str) -> list[str]:
+    import re
+
+    return re.findall(r"[A-Za-z_][\w.]*|-\w+|[()\[\],:]", text)
+
+
+_SCALAR_NAMES = {**{t.value: t for t in (Ty.INT, Ty.FLOAT, Ty.BOOL)}}
+_DTYPE_NAMES = {**{t.value: t for t in NUMPY_SCALARS}, "bool_": Ty.B, "numpy.bool_": Ty.B, "bool": Ty.B}
+
+
+class _SignatureParser:
+    def __init__(self, tokens: list[str], text: str) -> None:
+        self.tokens = tokens
+        self.text = text
+        self.at = 0
+
+    def peek(self) -> str | None:
+        return self.tokens[self.at] if self.at < len(self.tokens) else None
+
+    def take(self) -> str:
+        token = self.peek()
+        if token is None:
+            self.fail("more")
+        self.at += 1
+        return token  # type: ignore[return-value]
+
+    def expect(self, token: str) -> None:
+        if self.take() != token:
+            self.at -= 1
+            self.fail(repr(token))
+
+    def fail(self, wanted: str) -> None:
+        raise ValueError(f"bad signature {self.text!r}: expected {wanted} at {self.peek()!r}")
+
+    def type(self) -> Type:
+        name = self.take()
+        if name in ("tuple", "list"):
+            self.expect("[")
+            items: list[Type] = []
+            if self.peek() == "(":  # tuple[()]
+                self.take()
+                self.expect(")")
+            else:
+                items.append(self.type())
+                while self.peek() == ",":
+                    self.take()
+                    items.append(self.type())
+            self.expect("]")
+            if name == "list":
+                if len(items) != 1:
+                    self.fail("one item type in list[...]")
+                return List(items[0])
+            return Tuple(tuple(items))
+        if self.peek() == "[":
+            return self.array(name)
+        if name not in _SCALAR_NAMES:
+            self.at -= 1
+            self.fail("int, float, bool, a dtype[:], tuple[...] or list[...]")
+        return _SCALAR_NAMES[name]
+
+    def array(self, dtype_name: str) -> Array:
+        dtype = _DTYPE_NAMES.get(dtype_name)
+        if dtype is None:
+            self.at -= 1
+            self.fail("a NumPy dtype (float64, int32, uint8, bool...)")
+        self.expect("[")
+        ndim = 0
+        while True:
+            self.expect(":")
+            ndim += 1
+            if self.peek() != ",":
+                break
+            self.take()
+        self.expect("]")
+        layout, readonly = "C", False
+        while self.peek() == "(" and self.at + 1 < len(self.tokens) and self.tokens[self.at + 1] in ("strided", "read"):
+            self.take()
+            word = self.take()
+            if word == "read":
+                self.expect("-only")
+                readonly = True
+            else:
+                layout = "A"
+            self.expect(")")
+        return Array(dtype, ndim, layout, readonly=readonly)  # type: ignore[arg-type]

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 
 from fastimport.runtime import cachedir
@@ -82,6 +83,9 @@ class _Ref:
 _DECODED: dict[str, Artifact | None] = {}
 
 
+_PATHS: dict[tuple[str, str, Path], Path] = {}
+
+
 def artifact_path(state: FunctionState) -> Path | None:
     """Where the artifact of `state`'s module goes (None: caching is off or impossible here)."""
     if state.source is None:
@@ -92,7 +96,12 @@ def artifact_path(state: FunctionState) -> Path | None:
         tree = cachedir.cache_tree(active_config())
     except ConfigError:
         return None
-    return None if tree is None else tree / cachedir.artifact_name(state.module, state.path)
+    if tree is None:
+        return None
+    key = (state.module, state.path, tree)
+    if key not in _PATHS:
+        _PATHS[key] = tree / cachedir.artifact_name(state.module, state.path)
+    return _PATHS[key]
 
 
 def _read(path: Path, state: FunctionState) -> Artifact | None:
@@ -117,12 +126,35 @@ def _read(path: Path, state: FunctionState) -> Artifact | None:
 
                 log(f"{path.name} is stale ({why}): compiling again")
             else:
-                json.loads(artifact.sections[META])["units"]
+                _units(artifact)  # present and readable
         except (pym.PymError, KeyError, TypeError, ValueError) as e:
             artifact = None
-            cachedir.warn_once(f"ignoring a damaged cache file {path} ({e}); it is rewritten")
+            shipped = path.parent.name == "__pycache__"
+            what = "shipped artifact" if shipped else "cache file"
+            cachedir.warn_once(f"ignoring a damaged {what} {path} ({e}){'' if shipped else '; it is rewritten'}")
     _DECODED[key] = artifact
     return artifact
+
+
+_METAS: dict[int, tuple[Artifact, dict[str, Any]]] = {}
+
+
+def _meta(artifact: Artifact) -> dict[str, Any]:
+    """The artifact's `meta` section, parsed once."""
+    known = _METAS.get(id(artifact))
+    if known is None or known[0] is not artifact:
+        meta = json.loads(artifact.sections[META])
+        if not isinstance(meta, dict):
+            raise TypeError("meta is not a JSON object")
+        known = _METAS[id(artifact)] = (artifact, meta)
+    return known[1]
+
+
+def _units(artifact: Artifact) -> list[Any]:
+    units = _meta(artifact)["units"]
+    if not isinstance(units, list):
+        raise TypeError("units is not a list")
+    return units
 
 
 def _misfit(artifact: Artifact, state: FunctionState) -> str | None:
@@ -139,22 +171,50 @@ def _misfit(artifact: Artifact, state: FunctionState) -> str | None:
 
 
 def load(state: FunctionState, func: types.FunctionType, args: tuple[Type, ...], prev: Any) -> CompiledEntry | None:  # noqa: ANN401
-    """The entry for `func` and argument types `args` from the module's artifact, or None."""
-    path = artifact_path(state)
-    if path is None:
-        return None
-    artifact = _read(path, state)
-    if artifact is None:
-        return None
+    """The entry for `func` and argument types `args` from an artifact, or None.
+
+    The platform cache first, then what the module's package ships beside it (a variant
+    tuned to this CPU, if it fits, then the portable baseline).
+    """
     from fastimport.frontend.types import type_to_json
 
     wanted = [type_to_json(t) for t in args]
-    units = json.loads(artifact.sections[META])["units"]
-    for unit in units:
+    for path in _candidates(state):
+        artifact = _read(path, state)
+        if artifact is not None:
+            entry = _load_from(artifact, wanted, state, func, prev)
+            if entry is not None:
+                from fastimport.runtime.debug import log
+
+                log(f"{state.module}.{state.node.name}: loaded from {path} ({artifact.header['cpu']})")
+                return entry
+    return None
+
+
+def _candidates(state: FunctionState) -> list[Path]:
+    from pathlib import Path
+
+    from fastimport.config import shipped_pym
+
+    cached = artifact_path(state)
+    paths = [cached] if cached is not None else []
+    if state.source is not None and cachedir.supported():
+        paths += [Path(shipped_pym(state.path, "host")), Path(shipped_pym(state.path))]
+    return paths
+
+
+def _load_from(
+    artifact: Artifact,
+    wanted: list[Any],
+    state: FunctionState,
+    func: types.FunctionType,
+    prev: Any,  # noqa: ANN401
+) -> CompiledEntry | None:
+    for unit in _units(artifact):
         if isinstance(unit, dict) and unit.get("function") == state.node.name and unit.get("args") == wanted:
             try:
                 return _load_unit(unit, artifact, state, func, prev)
-            except (Unloadable, KeyError, TypeError, ValueError, IndexError) as e:
+            except (Unloadable, AttributeError, KeyError, TypeError, ValueError, IndexError) as e:
                 from fastimport.runtime.debug import log
 
                 log(f"{state.module}.{state.node.name}: cached unit not used ({type(e).__name__}: {e})")
@@ -220,7 +280,7 @@ def _load_unit(
         core_address=shape.symbols[f"fi_core_{name}"],
         vectorcall_address=vectorcall,
         keepalive=[method, world, names, refs, objects],
-        origin=artifact.header.get("origin", "cache"),
+        origin="shipped" if artifact.header.get("origin") == "shipped" else "cache",
     )
 
 
@@ -309,7 +369,7 @@ def _shared_objects(artifact: Artifact, section: str) -> dict[str, object]:
     """The object table of a shared section (the runtime's or a shape's): library objects only."""
     from fastimport.runtime.objnames import UnknownObjectError, resolve
 
-    tables = json.loads(artifact.sections[META]).get("shared", {})
+    tables = _meta(artifact).get("shared", {})
     try:
         return {symbol: resolve(name) for symbol, name in tables.get(section, [])}
     except UnknownObjectError as e:
@@ -344,7 +404,7 @@ def save(state: FunctionState, unit: dict[str, Any], sections: dict[str, bytes],
     all_sections: dict[str, bytes] = {}
     all_shared: dict[str, list[Any]] = {}
     if old is not None:
-        meta = json.loads(old.sections[META])
+        meta = json.loads(old.sections[META])  # a copy: the cached one may be in use
         units = [u for u in meta["units"] if (u["function"], u["args"]) != (unit["function"], unit["args"])]
         units = units[-(MAX_UNITS - 1) :]
         all_shared = meta.get("shared", {})
@@ -376,30 +436,23 @@ def save(state: FunctionState, unit: dict[str, Any], sections: dict[str, bytes],
 def _header(state: FunctionState) -> dict[str, Any]:
     from fastimport.runtime import pym
 
-    features = _host_features()  # what backend/jit.py compiles for
-    flags, unnamed = cachedir.cpuinfo_flags(features)
     env = cachedir.environment(state.module, pym.source_hash(state.source or b""))
+    return {**env, **host_target(), "source": state.path}  # `cache prune` drops artifacts whose source is gone
+
+
+def host_target() -> dict[str, Any]:
+    """The header fields of code compiled for this machine (what backend/jit.py compiles for)."""
+    import llvmlite.binding as llvm
+
+    features = llvm.get_host_cpu_features().flatten()
+    flags, unnamed = cachedir.cpuinfo_flags(features)
     return {
-        **env,
         "features": flags,
         "unnamed_features": unnamed,
         "host": cachedir.host_id(),
-        "source": state.path,  # `cache prune` drops artifacts whose source is gone
-        "cpu": _host_cpu(),
+        "cpu": llvm.get_host_cpu_name(),
         "llvm_features": features,
     }
-
-
-def _host_features() -> str:
-    import llvmlite.binding as llvm
-
-    return llvm.get_host_cpu_features().flatten()
-
-
-def _host_cpu() -> str:
-    import llvmlite.binding as llvm
-
-    return llvm.get_host_cpu_name()
 
 
 # --- describing a unit at compile time -------------------------------------------------------
@@ -490,4 +543,34 @@ def shared_tables(sections: list[str]) -> dict[str, list[list[str]]]:
     """The object tables of the runtime and shape sections (backend/entry.py keeps them)."""
     from fastimport.backend.entry import SHARED_OBJECTS
 
-    return {section: [[name, _library_name(obj)] for name, obj in SHARED_OBJECTS[section]] for section in sections}
+    return {section: library_table(SHARED_OBJECTS[section]) for section in sections}
+
+
+def library_table(pairs: Any) -> list[list[str]]:  # noqa: ANN401 - (slot, object) pairs
+    """`[slot, name]` for an object table of library objects only (the runtime's, a shape's)."""
+    return [[slot, _library_name(obj)] for slot, obj in pairs]
+
+
+def write_shipped(  # noqa: PLR0913 - the artifact's parts
+    path: Path,
+    state: FunctionState,
+    units: list[dict[str, Any]],
+    sections: dict[str, bytes],
+    shared: dict[str, list[list[str]]],
+    *,
+    target: dict[str, Any],
+) -> None:
+    """Write the artifact `fastimport compile` ships beside a module (origin "shipped"; `target`: cpu, features...)."""
+    from fastimport.runtime import pym
+
+    header = {
+        **cachedir.environment(state.module, pym.source_hash(state.source or b"")),
+        "llvm_features": "",
+        **target,
+        "source": os.path.basename(state.path),
+        "origin": "shipped",
+    }
+    body = {META: json.dumps({"units": units, "shared": shared}, separators=(",", ":")).encode()}
+    path.parent.mkdir(exist_ok=True)
+    pym.write_atomic(path, pym.encode(header, {**body, **sections}), mode=0o644)
+    _DECODED.pop(str(path), None)

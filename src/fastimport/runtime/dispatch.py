@@ -230,12 +230,15 @@ class FunctionState:
         """The specialization from the module's .pym artifact (runtime/artifacts.py), or None."""
         from fastimport.runtime import artifacts
 
+        start = time.perf_counter()
         try:
             with _compile_lock():
                 return artifacts.load(self, self.func, sig, self.entries[-1] if self.entries else None)  # type: ignore[arg-type]
         except Exception as e:  # noqa: BLE001 - contract: a bad artifact is recompiled, never fatal
             internal_error(f"loading {self.module}.{self.node.name} from the cache", e)
             return None
+        finally:
+            self.record.load_ms += (time.perf_counter() - start) * 1000
 
     def _compile(self, sig: tuple[Ty, ...]) -> Any:  # noqa: ANN401
         if self.func is None:

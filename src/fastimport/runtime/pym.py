@@ -141,10 +141,11 @@ def source_hash(source: bytes) -> str:
     return hashlib.sha256(source).hexdigest()
 
 
-def write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes, *, mode: int = 0o600) -> None:
     """Write `data` to `path` so that a reader sees the old file or the new one, never a torn one.
 
-    The file is private to the user (0600), as its directory is (0700).
+    A cache file is private to the user (0600), as its directory is (0700); a shipped one
+    is world-readable (`mode`).
     """
     import contextlib
     import tempfile
@@ -153,7 +154,7 @@ def write_atomic(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as out:
             out.write(data)
-        os.chmod(temp, 0o600)
+        os.chmod(temp, mode)
         os.replace(temp, path)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -51,6 +51,7 @@ class FunctionRecord:
         # Specializations compiled by LLVM in this process, and loaded from .pym artifacts.
         self.compilations = 0
         self.loaded = 0
+        self.load_ms = 0.0  # time spent looking up and loading artifacts (hits and misses)
         # Signatures seen after the first specialization that stay bytecode: "(sig): reason".
         self.rejected: list[str] = []
         # Read lazily from native counters; see `native_calls`.
@@ -81,6 +82,7 @@ class FunctionRecord:
             "compile_ms": round(self.compile_ms, 3),
             "compilations": self.compilations,
             "loaded": self.loaded,
+            "load_ms": round(self.load_ms, 3),
         }
 
 
