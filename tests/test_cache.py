@@ -346,6 +346,7 @@ def test_structural_damage_behind_a_valid_checksum_is_recompiled() -> None:
     want = plain_module(FUZZED).outer(20)
     name = f"fi_cache_fuzz_{os.getpid()}"
     assert compile_module(FUZZED, name=name).outer(20) == want
+    store.flush()  # (artifacts are written at exit, or when asked)
     path = next(p for p in store._DECODED if Path(p).name.startswith(name + "-"))
     artifact = pym.decode(Path(path).read_bytes())
     header = {k: v for k, v in artifact.header.items() if k != "sections"}

@@ -144,3 +144,75 @@ def test_concurrent_writers_never_leave_a_torn_file(tmp_path: Path) -> None:
     assert len(set(artifact.sections["object"])) == 1
     assert oct(path.stat().st_mode & 0o777) == oct(0o600)
     assert [p.name for p in tmp_path.iterdir()] == ["m.pym"]  # no temporary file left behind
+
+
+GOLDEN = Path(__file__).resolve().parent.parent / "cache" / "golden"
+UNIT_KEYS = {"function", "args", "ret", "symbol", "shape", "nests", "object", "numpy", "objects", "world", "callees"}
+
+
+def test_golden_sample_is_a_valid_version_1_artifact() -> None:
+    """cache/golden/sample.cpython-311.pym decodes, and its meta section has the documented shape (FORMAT.md)."""
+    import json
+
+    from fastimport.backend.objload import _parse
+
+    artifact = pym.decode((GOLDEN / "sample.cpython-311.pym").read_bytes())
+    assert artifact.header["origin"] == "shipped"
+    assert artifact.header["module"] == "sample"
+    assert artifact.header["source_sha256"] == pym.source_hash((GOLDEN / "sample.py").read_bytes())
+    meta = json.loads(artifact.sections["meta"])
+    assert [u["function"] for u in meta["units"]] == ["add", "hypot_sum"]
+    for unit in meta["units"]:
+        assert set(unit) == UNIT_KEYS
+        assert unit["object"] in artifact.sections
+        assert "shape:" + unit["shape"] in artifact.sections
+        assert all(record["kind"] in {"value", "callable", "module", "defaults"} for record in unit["world"])
+    assert set(meta["shared"]) == {"runtime", *("shape:" + u["shape"] for u in meta["units"])}
+    for name, data in artifact.sections.items():
+        if name != "meta":
+            sections, symbols = _parse(data)  # an ELF object the loader can place
+            assert sections
+            assert symbols
+
+
+def test_golden_sample_loads_where_the_versions_match(tmp_path: Path) -> None:
+    """Beside its source, the sample is loaded (same versions) or refused with the reason (others)."""
+    import shutil
+
+    from fastimport.runtime import cachedir
+
+    artifact = pym.decode((GOLDEN / "sample.cpython-311.pym").read_bytes())
+    shutil.copy(GOLDEN / "sample.py", tmp_path / "sample.py")
+    (tmp_path / "__pycache__").mkdir()
+    shutil.copy(
+        GOLDEN / "sample.cpython-311.pym", tmp_path / "__pycache__" / f"sample.{sys.implementation.cache_tag}.pym"
+    )
+    (tmp_path / "main.py").write_text(
+        "import sample\nprint(sample.add(2, 3), sample.hypot_sum(20))\n", encoding="utf-8"
+    )
+    env = {
+        **__import__("os").environ,
+        "PYTHONPATH": str(GOLDEN.parent.parent / "src"),
+        "FASTIMPORT_CACHE": "0",
+        "FASTIMPORT_DEBUG": "1",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "fastimport", "main.py"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    plain = subprocess.run(
+        [sys.executable, "main.py"], cwd=tmp_path, capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout == plain.stdout
+    why = pym.mismatch(artifact, cachedir.environment("sample", artifact.header["source_sha256"]))
+    if why is None:
+        assert "sample.add: loaded from" in result.stderr
+        assert "sample.hypot_sum: loaded from" in result.stderr
+    else:  # another Python, llvmlite or fastimport version: never loaded, compiled instead
+        assert "loaded from" not in result.stderr

@@ -147,3 +147,25 @@ def test_the_best_fitting_variant_is_loaded(tmp_path: Path) -> None:
     result = _run([sys.executable, "-m", "fastimport", "main.py"], tmp_path, **run_env)
     assert result.stdout == "5\n"
     assert f"loaded from {host.with_name(f'mod.{TAG}.pym')} (x86-64-v3)" in result.stderr
+
+
+def test_compile_command_takes_an_installed_package_by_name(installed: tuple[Path, Path]) -> None:
+    """`fastimport compile shippkg --cpu host` finds the installed package and writes its host variant there."""
+    python, work = installed
+    purelib = "import sysconfig; print(sysconfig.get_path('purelib'))"
+    site = Path(_run([str(python), "-c", purelib], work).stdout.strip())
+    host = site / "shippkg" / "__pycache__" / f"kernels.{TAG}.host.pym"
+    # The wheel has no pyproject.toml: the signatures of the unannotated kernels come from the current project.
+    pyproject = EXAMPLE / "pyproject.toml"
+    signatures = pyproject.read_text(encoding="utf-8").partition("[tool.fastimport.signatures]")[2]
+    (work / "pyproject.toml").write_text("[tool.fastimport.signatures]" + signatures, encoding="utf-8")
+    try:
+        out = _run([str(python), "-m", "fastimport", "compile", "--cpu", "host", "shippkg"], work).stdout
+        assert "5 specialization(s) compiled" in out
+        assert host.is_file()
+        env = {"FASTIMPORT_CACHE": "0", "FASTIMPORT_DEBUG": "1"}
+        err = _run([str(python), "demo.py"], work, **env).stderr
+        assert f"loaded from {host}" in err
+    finally:
+        host.unlink(missing_ok=True)
+        (work / "pyproject.toml").unlink()

@@ -1,7 +1,6 @@
 """Run with the wheel installed: `python demo.py` (the report goes to stderr)."""
 
 import numpy as np
-
 import shippkg
 
 x = np.linspace(0.0, 1.0, 11)

@@ -10,7 +10,8 @@ beside its source, where the loader looks for it (config.shipped_pym):
     mypkg/__pycache__/kernels.cpython-311.host.pym   tuned to this CPU (--cpu host/both)
 
 Signatures come from annotations (every parameter `int`, `float` or `bool`) and from
-`[tool.fastimport.signatures]` in the nearest pyproject.toml, in the report's notation:
+`[tool.fastimport.signatures]` in the pyproject.toml nearest the module and in the current
+directory's project (for an installed package), in the report's notation:
 
     [tool.fastimport.signatures]
     "mypkg.kernels.smooth" = ["(float64[:], int)", "(float32[:], int)"]
@@ -133,7 +134,10 @@ def _compile_module(name: str, file: Path, root: Path, cpus: list[str]) -> dict[
         return outcome
     from fastimport.config import load_config
 
+    # The signatures of the module's own project, then those of the current one (which may
+    # list an installed package's functions).
     config = load_config(file.parent)
+    config = config.replace(signatures=config.signatures + load_config().signatures)
     units: list[tuple[Any, dict[str, Any]]] = []
     for state, func in _functions(module):
         signatures = _signatures(state, name, config)

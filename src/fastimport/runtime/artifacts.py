@@ -29,6 +29,7 @@ not fit makes `load` return None, and the caller compiles.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -389,47 +390,66 @@ def _note_callee(state: FunctionState, callee_name: str, signature: str) -> None
 # --- saving ----------------------------------------------------------------------------------
 
 
-def save(state: FunctionState, unit: dict[str, Any], sections: dict[str, bytes], shared: dict[str, list[Any]]) -> None:
-    """Add `unit` (with its object code and the shared sections it needs) to the module's artifact.
+# path -> (a state of the module, [(unit, its sections, shared tables)]): written by `flush`
+_PENDING: dict[Path, tuple[FunctionState, list[tuple[dict[str, Any], dict[str, bytes], dict[str, Any]]]]] = {}
 
-    Never raises: an unwritable cache costs one warning, and the program runs on.
+
+def save(state: FunctionState, unit: dict[str, Any], sections: dict[str, bytes], shared: dict[str, list[Any]]) -> None:
+    """Queue `unit` (with its object code and the shared sections it needs) for the module's artifact.
+
+    The file is written by `flush`, at exit (or when asked): a compile does not wait for
+    the disk, and a module's units are written together.
     """
     path = artifact_path(state)
     if path is None:
         return
+    if not _PENDING:
+        import atexit
+
+        atexit.register(flush)
+    _PENDING.setdefault(path, (state, []))[1].append((unit, sections, shared))
+
+
+def flush() -> None:
+    """Write every queued unit into its module's artifact. Never raises: an unwritable cache costs one warning."""
+    while _PENDING:
+        path, (state, queued) = _PENDING.popitem()
+        try:
+            _write_units(path, state, queued)
+        except OSError as e:
+            cachedir.warn_once(f"cannot write {path} ({e}); running without the .pym cache")
+
+
+def _write_units(path: Path, state: FunctionState, queued: list[tuple[dict[str, Any], dict[str, bytes], Any]]) -> None:
+    """Merge `queued` into the artifact at `path` (a unit replaces one of the same function and types)."""
     from fastimport.runtime import pym
 
+    _DECODED.pop(str(path), None)  # another process may have written it since
     old = _read(path, state)
     units: list[dict[str, Any]] = []
     all_sections: dict[str, bytes] = {}
     all_shared: dict[str, list[Any]] = {}
     if old is not None:
         meta = json.loads(old.sections[META])  # a copy: the cached one may be in use
-        units = [u for u in meta["units"] if (u["function"], u["args"]) != (unit["function"], unit["args"])]
-        units = units[-(MAX_UNITS - 1) :]
+        units = meta["units"]
         all_shared = meta.get("shared", {})
-        keep = {RUNTIME, *(u["object"] for u in units), *("shape:" + u["shape"] for u in units)}
-        all_sections = {name: data for name, data in old.sections.items() if name in keep}
-    taken = set(all_sections)
-    index = len(taken)
-    while f"unit:{index}" in taken:
-        index += 1
-    unit = {**unit, "object": f"unit:{index}"}
-    all_sections[unit["object"]] = sections.pop("unit")
-    all_sections.update(sections)
-    all_shared.update(shared)
-    units.append(unit)
-    header = {
-        **_header(state),
-        "origin": "cache",
-    }
+        all_sections = dict(old.sections)
+    for unit, sections, shared in queued:
+        units = [u for u in units if (u["function"], u["args"]) != (unit["function"], unit["args"])]
+        units = units[-(MAX_UNITS - 1) :]
+        index = 0
+        while f"unit:{index}" in all_sections:
+            index += 1
+        unit = {**unit, "object": f"unit:{index}"}  # noqa: PLW2901 - the copy that is written
+        all_sections[unit["object"]] = sections["unit"]
+        all_sections.update((name, data) for name, data in sections.items() if name != "unit")
+        all_shared.update(shared)
+        units.append(unit)
+    keep = {RUNTIME, *(u["object"] for u in units), *("shape:" + u["shape"] for u in units)}
     body = {META: json.dumps({"units": units, "shared": all_shared}, separators=(",", ":")).encode()}
-    data = pym.encode(header, {**body, **all_sections})
-    try:
-        pym.write_atomic(path, data)
-    except OSError as e:
-        cachedir.warn_once(f"cannot write {path} ({e}); running without the .pym cache")
-        return
+    header = {**_header(state), "origin": "cache"}
+    data = pym.encode(header, {**body, **{name: d for name, d in all_sections.items() if name in keep}})
+    pym.write_atomic(path, data)
     _DECODED[str(path)] = pym.decode(data)
 
 
@@ -437,9 +457,11 @@ def _header(state: FunctionState) -> dict[str, Any]:
     from fastimport.runtime import pym
 
     env = cachedir.environment(state.module, pym.source_hash(state.source or b""))
-    return {**env, **host_target(), "source": state.path}  # `cache prune` drops artifacts whose source is gone
+    # `source`: `cache prune` drops artifacts whose source is gone
+    return {**env, **host_target(), "source": state.path}
 
 
+@functools.cache
 def host_target() -> dict[str, Any]:
     """The header fields of code compiled for this machine (what backend/jit.py compiles for)."""
     import llvmlite.binding as llvm

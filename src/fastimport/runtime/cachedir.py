@@ -129,6 +129,7 @@ def host_flags() -> frozenset[str]:
     return frozenset()
 
 
+@functools.cache
 def host_id() -> str:
     """A fingerprint of this CPU (model and flags): exact-match fallback for features cpuinfo does not name."""
     import hashlib

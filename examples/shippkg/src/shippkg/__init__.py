@@ -7,7 +7,6 @@ loads its precompiled code; anything imported later is accelerated as under
 """
 
 import fastimport.install  # noqa: F401 - before the kernels are imported
-
 from shippkg.kernels import collatz_steps, energy, gcd, smooth
 
 __all__ = ["collatz_steps", "energy", "gcd", "smooth"]
