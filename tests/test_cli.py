@@ -420,11 +420,11 @@ def test_version(tmp_path: Path) -> None:
     assert result.stdout.strip() == f"fastimport {fastimport.__version__}"
 
 
-def test_reserved_subcommand_exits_2(tmp_path: Path) -> None:
-    """`compile` says it is not implemented yet and exits 2."""
+def test_compile_subcommand_needs_a_path(tmp_path: Path) -> None:
+    """`compile` with nothing to compile is a usage error (exit 2), like argparse's."""
     result = run_fi(["compile"], tmp_path)
     assert result.returncode == 2
-    assert "not implemented yet" in result.stderr
+    assert "the following arguments are required: PATH" in result.stderr
 
 
 def test_startup_does_not_import_the_compiler(tmp_path: Path) -> None:
