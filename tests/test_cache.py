@@ -433,3 +433,18 @@ def test_cache_command_rejects_unknown_actions(project: Path) -> None:
     result = cache_command(project, "frobnicate")
     assert result.returncode == 2
     assert "invalid choice" in result.stderr
+
+
+def test_a_module_reloaded_with_another_source_is_not_served_the_old_code() -> None:
+    """In one process: the same module file compiled, written, then changed and run again."""
+    from fastimport.runtime import artifacts as store
+    from fastimport.testing import compile_module
+
+    name = f"fi_cache_reload_{os.getpid()}"
+    old = compile_module("def f(x):\n    return x + 1\n", name=name)
+    assert old.f(1) == 2
+    store.flush()
+    new = compile_module("def f(x):\n    return x + 100\n", name=name)
+    assert new.f(1) == 101
+    again = compile_module("def f(x):\n    return x + 1\n", name=name)
+    assert again.f(1) == 2

@@ -81,7 +81,7 @@ class _Ref:
 # --- this process's artifacts, by file -----------------------------------------------------
 
 
-_DECODED: dict[str, Artifact | None] = {}
+_DECODED: dict[str, tuple[str, Artifact | None]] = {}  # path -> (source hash, the artifact if it fits)
 
 
 _PATHS: dict[tuple[str, str, Path], Path] = {}
@@ -106,10 +106,14 @@ def artifact_path(state: FunctionState) -> Path | None:
 
 
 def _read(path: Path, state: FunctionState) -> Artifact | None:
-    """The artifact at `path` if it is valid and fits this process and source, else None (decoded once)."""
-    key = str(path)
-    if key in _DECODED:
-        return _DECODED[key]
+    """The artifact at `path` if it is valid and fits this process and `state`'s source, else None.
+
+    Decoded once per path and source: a module reloaded with another source reads it again.
+    """
+    key, source = str(path), _source_sha(state)
+    known = _DECODED.get(key)
+    if known is not None and known[0] == source:
+        return known[1]
     from fastimport.runtime import pym
 
     artifact = None
@@ -133,8 +137,22 @@ def _read(path: Path, state: FunctionState) -> Artifact | None:
             shipped = path.parent.name == "__pycache__"
             what = "shipped artifact" if shipped else "cache file"
             cachedir.warn_once(f"ignoring a damaged {what} {path} ({e}){'' if shipped else '; it is rewritten'}")
-    _DECODED[key] = artifact
+    _DECODED[key] = (source, artifact)
     return artifact
+
+
+_SHAS: dict[int, tuple[bytes, str]] = {}
+
+
+def _source_sha(state: FunctionState) -> str:
+    """The SHA-256 of the source `state` was parsed from (computed once per source)."""
+    source = state.source or b""
+    known = _SHAS.get(id(source))
+    if known is None or known[0] is not source:
+        from fastimport.runtime import pym
+
+        known = _SHAS[id(source)] = (source, pym.source_hash(source))
+    return known[1]
 
 
 _METAS: dict[int, tuple[Artifact, dict[str, Any]]] = {}
@@ -450,7 +468,7 @@ def _write_units(path: Path, state: FunctionState, queued: list[tuple[dict[str, 
     header = {**_header(state), "origin": "cache"}
     data = pym.encode(header, {**body, **{name: d for name, d in all_sections.items() if name in keep}})
     pym.write_atomic(path, data)
-    _DECODED[str(path)] = pym.decode(data)
+    _DECODED[str(path)] = (_source_sha(state), pym.decode(data))
 
 
 def _header(state: FunctionState) -> dict[str, Any]:
