@@ -448,3 +448,17 @@ def test_a_module_reloaded_with_another_source_is_not_served_the_old_code() -> N
     assert new.f(1) == 101
     again = compile_module("def f(x):\n    return x + 1\n", name=name)
     assert again.f(1) == 2
+
+
+def test_units_of_two_sources_queued_in_one_process_are_labelled_by_their_own_source() -> None:
+    """Both compiled before any write: whichever is written, it loads only for its own source."""
+    from fastimport.runtime import artifacts as store
+    from fastimport.testing import compile_module
+
+    name = f"fi_cache_two_sources_{os.getpid()}"
+    assert compile_module("def f(x):\n    return x + 1\n", name=name).f(1) == 2
+    assert compile_module("def f(x):\n    return x + 100\n", name=name).f(1) == 101
+    store.flush()
+    store._DECODED.clear()
+    assert compile_module("def f(x):\n    return x + 1\n", name=name).f(1) == 2
+    assert compile_module("def f(x):\n    return x + 100\n", name=name).f(1) == 101

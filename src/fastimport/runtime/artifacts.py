@@ -408,8 +408,10 @@ def _note_callee(state: FunctionState, callee_name: str, signature: str) -> None
 # --- saving ----------------------------------------------------------------------------------
 
 
-# path -> (a state of the module, [(unit, its sections, shared tables)]): written by `flush`
-_PENDING: dict[Path, tuple[FunctionState, list[tuple[dict[str, Any], dict[str, bytes], dict[str, Any]]]]] = {}
+# (path, source hash) -> (a state of the module, [(unit, its sections, shared tables)]): written by `flush`
+_PENDING: dict[
+    tuple[Path, str], tuple[FunctionState, list[tuple[dict[str, Any], dict[str, bytes], dict[str, Any]]]]
+] = {}
 
 
 def save(state: FunctionState, unit: dict[str, Any], sections: dict[str, bytes], shared: dict[str, list[Any]]) -> None:
@@ -425,13 +427,15 @@ def save(state: FunctionState, unit: dict[str, Any], sections: dict[str, bytes],
         import atexit
 
         atexit.register(flush)
-    _PENDING.setdefault(path, (state, []))[1].append((unit, sections, shared))
+    # Per source too: a module reloaded with another source queues units that must not be
+    # written under the first source's hash.
+    _PENDING.setdefault((path, _source_sha(state)), (state, []))[1].append((unit, sections, shared))
 
 
 def flush() -> None:
     """Write every queued unit into its module's artifact. Never raises: an unwritable cache costs one warning."""
     while _PENDING:
-        path, (state, queued) = _PENDING.popitem()
+        (path, _), (state, queued) = _PENDING.popitem()
         try:
             _write_units(path, state, queued)
         except OSError as e:
