@@ -462,3 +462,28 @@ def test_units_of_two_sources_queued_in_one_process_are_labelled_by_their_own_so
     store._DECODED.clear()
     assert compile_module("def f(x):\n    return x + 1\n", name=name).f(1) == 2
     assert compile_module("def f(x):\n    return x + 100\n", name=name).f(1) == 101
+
+
+def test_editing_a_module_whose_function_is_called_natively_recompiles(tmp_path: Path) -> None:
+    """kern.g calls lib_b.f natively; editing lib_b.py (not kern.py) makes g compile again."""
+    (tmp_path / "lib_b.py").write_text("K = 5\n\ndef f(x):\n    return x + K\n", encoding="utf-8")
+    (tmp_path / "kern.py").write_text(
+        "from lib_b import f\n\ndef g(x: int) -> int:\n    return f(x) * 2\n", encoding="utf-8"
+    )
+    (tmp_path / "main.py").write_text("import kern\n\nprint(kern.g(3))\n", encoding="utf-8")
+
+    def g_counts(records: list[dict]) -> tuple[int, int]:
+        g = next(r for r in records if r["qualname"] == "g")
+        return g["compilations"], g["loaded"]
+
+    out, _, records = run(tmp_path, script="main.py")
+    assert out == "16\n"
+    assert g_counts(records) == (1, 0)
+    assert "(called from native code)" in next(r for r in records if r["qualname"] == "f")["signatures"][0]
+    out, _, records = run(tmp_path, script="main.py")
+    assert (out, g_counts(records)) == ("16\n", (0, 1))
+    (tmp_path / "lib_b.py").write_text("K = 5\n\ndef f(x):\n    return x + K + 1\n", encoding="utf-8")
+    out, _, records = run(tmp_path, script="main.py")
+    assert (out, g_counts(records)) == ("18\n", (1, 0))
+    out, _, records = run(tmp_path, script="main.py")
+    assert (out, g_counts(records)) == ("18\n", (0, 1))

@@ -181,10 +181,22 @@ def test_inlined_helpers_count_their_frames(name: str, arg: int) -> None:
 
 
 def test_a_function_of_another_module_reads_its_own_globals() -> None:
-    """`from b import f`: f's global K is b's, not the caller's K (the call is left to Python)."""
-    helper = compile_module("K = 5\n\ndef f(x):\n    return x + K\n")
-    caller_src = f"from {helper.__name__} import f\nK = 100\n\ndef g(x):\n    return f(x) + 1\n"
+    """`from b import f`, called natively: f's globals and builtins are b's, not the caller's, at every call."""
+    helper_src = "K = 5\n\ndef f(x, y=2):\n    return x + K * y + abs(-1)\n"
+    helper = compile_module(helper_src)
+    caller_src = (
+        f"from {helper.__name__} import f\nK = 100\n\ndef abs(x):\n    return 1000\n\ndef g(x):\n    return f(x) + 1\n"
+    )
     fast = compile_module(caller_src)
-    assert fast.g(3) == 9
-    assert record_of(helper.f).status == "native"
-    assert "another module" in (record_of(fast.g).reason or "")
+    assert fast.g(3) == 3 + 5 * 2 + 1 + 1
+    assert record_of(fast.g).status == "native"
+    assert record_of(fast.g).native_calls == 1
+    helper.K = 7  # rebinding the callee module's global is seen at the next call
+    assert fast.g(3) == 3 + 7 * 2 + 1 + 1
+    helper.abs = lambda _: 50  # so is shadowing a builtin in the callee's module
+    assert fast.g(3) == 3 + 7 * 2 + 50 + 1
+    del helper.abs
+    helper.K = 2.5  # and a value of another type
+    assert fast.g(3) == 3 + 2.5 * 2 + 1 + 1
+    helper.f.__defaults__ = (3,)  # and the callee's new defaults
+    assert fast.g(3) == 3 + 2.5 * 3 + 1 + 1

@@ -11,6 +11,7 @@ its kernels reads.
 from __future__ import annotations
 
 import ctypes
+import functools
 import itertools
 import math
 import sys
@@ -86,10 +87,7 @@ def compile_specialization(
     engine.load(module, vectorize=unit.vectorize)
     for name, obj in zip(objects.names, objects.objects, strict=True):
         engine.set_pointer(name, id(obj))
-    modules = {"math": vars(math)}
-    if "numpy" in sys.modules:
-        modules["numpy"] = vars(sys.modules["numpy"])
-    names = Namespaces(func.__globals__, builtins_of(func), modules)
+    names = Namespaces(func.__globals__, builtins_of(func), module_namespaces([root_spec, *unit.callees]))
     world = world_table(refs, names, lambda ref: engine.global_address(global_slot_name(module, ref)))
     data = DataBlock(
         kernel=engine.address(root_spec.ir.symbol),
@@ -247,20 +245,19 @@ def front_end(
     Raises Unsupported if anything is outside the subset. (Also what the golden IR
     tests print, through `frontend.pprint.format_func`.)
     """
-    resolver = Resolver(func.__globals__, builtins_of(func), lambda obj: state_of(obj) is not None)
     specs: dict[tuple[FunctionState, tuple[Ty, ...]], Spec] = {}
 
     def spec_for(state: FunctionState, fn: types.FunctionType, types_: tuple[Ty, ...]) -> Spec:
         key = (state, types_)
         if key not in specs:
-            ir_fn = lower_function(state.node, state.module, types_, resolver)
+            ir_fn = lower_function(state.node, state.module, types_, _resolver(fn, func))
             remove_unreachable_blocks(ir_fn)
             ir_fn.symbol = f"fi_{_mangle(state.module)}_{state.node.name}_{unit}_{len(specs)}"
             specs[key] = Spec(state, fn, ir_fn)
         return specs[key]
 
-    def resolve_call(name: str, types_: tuple[Ty, ...], _op: Op) -> tuple[object, Ty | None]:
-        callee = func.__globals__[name]
+    def resolve_call(caller: Spec, name: str, types_: tuple[Ty, ...], _op: Op) -> tuple[object, Ty | None]:
+        callee = caller.func.__globals__[name]  # the name as the caller's module binds it
         state = state_of(callee)
         if state is None:  # the resolver admitted it as a compiled function
             raise AssertionError(name)
@@ -273,7 +270,7 @@ def front_end(
     for _ in range(MAX_INFERENCE_ROUNDS):
         changed = False
         for spec in list(specs.values()):
-            changed |= infer_types(spec.ir, resolve_call)
+            changed |= infer_types(spec.ir, functools.partial(resolve_call, spec))
         if not changed:
             break
     # 3. every value must have a type now
@@ -289,6 +286,24 @@ def front_end(
         version_range_loops(spec.ir)
         dump(f"IR {spec.ir.symbol}", lambda fn=spec.ir: format_func(fn))
     return list(specs.values()), root_spec
+
+
+def _resolver(fn: types.FunctionType, root: types.FunctionType) -> Resolver:
+    """Name resolution in `fn`'s own module: its globals are "globals" if it shares the root's, else "module:<name>"."""
+    label = "globals" if fn.__globals__ is root.__globals__ else f"module:{fn.__module__}"
+    return Resolver(fn.__globals__, builtins_of(fn), lambda obj: state_of(obj) is not None, label)
+
+
+def module_namespaces(specs: Any) -> dict[str, dict[str, Any]]:  # noqa: ANN401
+    """The dicts behind "module:<name>" namespaces: math, numpy, and each callee's module of another module."""
+    modules = {"math": vars(math)}
+    if "numpy" in sys.modules:
+        modules["numpy"] = vars(sys.modules["numpy"])
+    root = specs[0].func
+    for spec in specs:
+        if spec.func.__globals__ is not root.__globals__:
+            modules[spec.func.__module__] = spec.func.__globals__
+    return modules
 
 
 def _inline_small_callees(specs: list[Spec]) -> None:

@@ -66,7 +66,9 @@ class GlobalRef:
     kind "callable"/"module": must still be the object seen at compile time (a guard).
     """
 
-    namespace: str  # "globals", "builtins" or "module:<name>" (a module's attribute)
+    # "globals", "builtins", "module:<name>" (a module's attribute, or the globals of a callee's
+    # module), "builtins@module:<name>" (the builtins such a callee reads), "defaults"
+    namespace: str
     name: str
     kind: str
     expected: object = None

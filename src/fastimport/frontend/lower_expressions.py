@@ -299,7 +299,8 @@ def _bind_arguments(b: Builder, node: ast.Call, target: types.FunctionType) -> l
     first_default = len(names) - len(defaults)
     missing = [name for name in names if name not in bound]
     if missing:
-        b.global_ref(GlobalRef("defaults", target.__name__, "defaults", (target, defaults)))
+        # (named by module too: the unit may call functions of several modules)
+        b.global_ref(GlobalRef("defaults", f"{target.__module__}.{target.__name__}", "defaults", (target, defaults)))
     for name in missing:
         index = names.index(name)
         if index < first_default:

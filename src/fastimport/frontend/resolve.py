@@ -53,10 +53,16 @@ class Resolver:
         namespace: dict[str, object],
         builtins_dict: dict[str, object],
         is_compiled: Callable[[object], bool],
+        label: str = "globals",
     ) -> None:
         self.namespace = namespace
         self.builtins = builtins_dict
         self.is_compiled = is_compiled
+        # The GlobalRef namespace of this module's globals: "globals" for the compiled function's
+        # own module, "module:<name>" for a callee's from another module (its builtins are then
+        # "builtins@module:<name>": shadowed by a global of that module, not the caller's).
+        self.label = label
+        self.builtins_label = "builtins" if label == "globals" else f"builtins@{label}"
 
     def resolve(self, name: str, node: ast.AST) -> Resolved:
         """What `name` refers to in the function's module, or Unsupported if it cannot be compiled."""
@@ -65,7 +71,7 @@ class Resolver:
         if name in self.builtins:
             obj = self.builtins[name]
             if name in SUPPORTED_BUILTINS and obj is getattr(builtins, name):
-                return Resolved("builtin", GlobalRef("builtins", name, "callable", obj), name)
+                return Resolved("builtin", GlobalRef(self.builtins_label, name, "callable", obj), name)
             raise Unsupported(node, f"builtin '{name}'")
         raise Unsupported(node, f"name '{name}' is not defined")
 
@@ -74,23 +80,19 @@ class Resolver:
         if ty is not None and obj is not None:
             if type(obj) is int and not -(2**63) <= obj < 2**63:
                 raise Unsupported(node, f"global '{name}' is an int beyond 64 bits")
-            return Resolved("value", GlobalRef("globals", name, "value", type=ty), name)
+            return Resolved("value", GlobalRef(self.label, name, "value", type=ty), name)
         if obj is math:
-            return Resolved("math", GlobalRef("globals", name, "module", math), name)
+            return Resolved("math", GlobalRef(self.label, name, "module", math), name)
         numpy = sys.modules.get("numpy")
         if numpy is not None and obj is numpy:
-            return Resolved("numpy", GlobalRef("globals", name, "module", numpy), name)
+            return Resolved("numpy", GlobalRef(self.label, name, "module", numpy), name)
         if numpy is not None and getattr(obj, "__module__", None) == "numpy" and callable(obj):
             attr = getattr(obj, "__name__", "")
             if getattr(numpy, attr, None) is obj:  # np.zeros, np.float64: guarded as themselves
-                return Resolved("numpyfunc", GlobalRef("globals", name, "callable", obj), attr)
+                return Resolved("numpyfunc", GlobalRef(self.label, name, "callable", obj), attr)
         fname = math_function_name(obj)
         if fname is not None:
-            return Resolved("mathfunc", GlobalRef("globals", name, "callable", obj), fname)
+            return Resolved("mathfunc", GlobalRef(self.label, name, "callable", obj), fname)
         if isinstance(obj, types.FunctionType) and self.is_compiled(obj):
-            if obj.__globals__ is not self.namespace:
-                # Its global reads would be resolved in this module's namespace: called through
-                # Python instead (the call is left to the bytecode).
-                raise Unsupported(node, f"call of '{name}', a function of another module ({obj.__module__})")
-            return Resolved("function", GlobalRef("globals", name, "callable", obj), name, obj)
+            return Resolved("function", GlobalRef(self.label, name, "callable", obj), name, obj)
         raise Unsupported(node, f"global '{name}' of type {type(obj).__name__}")

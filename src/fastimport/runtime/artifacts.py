@@ -257,10 +257,7 @@ def _load_unit(
         numpy = sys.modules.get("numpy")
         if numpy is None or numpy.__version__ != unit["numpy"]:
             raise Unloadable(f"compiled against NumPy {unit['numpy']}")
-    modules = {"math": vars(math)}
-    if "numpy" in sys.modules:
-        modules["numpy"] = vars(sys.modules["numpy"])
-    names = Namespaces(func.__globals__, builtins_of(func), modules)
+    names = Namespaces(func.__globals__, builtins_of(func), _modules(unit["world"]))
     refs = [_ref(record, names, state) for record in unit["world"]]
     for ref, record in zip(refs, unit["world"], strict=True):
         if ref.kind == "defaults":
@@ -303,6 +300,20 @@ def _load_unit(
     )
 
 
+def _modules(world: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The dicts behind "module:<name>" namespaces: math, numpy, and the modules of callees from other modules."""
+    modules = {"math": vars(math)}
+    if "numpy" in sys.modules:
+        modules["numpy"] = vars(sys.modules["numpy"])
+    for record in world:
+        owner = record["ns"].partition("module:")[2]
+        if owner and owner not in modules:
+            if owner not in sys.modules:
+                raise Unloadable(f"module {owner} is not imported")
+            modules[owner] = vars(sys.modules[owner])
+    return modules
+
+
 def ctypes_address(obj: object) -> int:
     """The address of a ctypes object."""
     import ctypes
@@ -327,7 +338,7 @@ def _ref(record: dict[str, Any], names: Namespaces, state: FunctionState) -> _Re
             raise Unloadable(f"global {name} is a {type(current).__name__} now")
         return _Ref(namespace, name, kind, type_=ty, slot=record["slot"])
     if "function" in record:
-        expected = _compiled_function(current, record["function"], state)
+        expected = _compiled_function(current, record, state)
     else:
         from fastimport.runtime.objnames import UnknownObjectError, resolve
 
@@ -335,7 +346,7 @@ def _ref(record: dict[str, Any], names: Namespaces, state: FunctionState) -> _Re
             expected = resolve(record["object"])
         except UnknownObjectError as e:
             raise Unloadable(str(e)) from None
-        if namespace == "builtins" and name in names.globals:
+        if namespace.startswith("builtins") and name in names.shadowing(namespace):
             raise Unloadable(f"builtin {name} is shadowed by a global")
     if current is not expected:
         raise Unloadable(f"{name} is bound to another object now")
@@ -345,14 +356,24 @@ def _ref(record: dict[str, Any], names: Namespaces, state: FunctionState) -> _Re
 _MISSING = object()
 
 
-def _compiled_function(current: object, node_name: str, state: FunctionState) -> object:
-    """`current` if it is a function fastimport compiles from this module's source, defined as `node_name`."""
+def _compiled_function(current: object, record: dict[str, Any], state: FunctionState) -> object:
+    """`current` if it is the function fastimport compiles from the source the unit was compiled against.
+
+    Of this module (the artifact's source hash fixes it), or of another module whose source
+    hash the record holds (editing that module means compiling the unit again).
+    """
     from fastimport.runtime.dispatch import state_of
 
     callee = state_of(current)
-    same = callee is not None and (callee.node.name, callee.module) == (node_name, state.module)
-    if not same or callee.source != state.source:  # type: ignore[union-attr]
-        raise Unloadable(f"{node_name} is not the compiled function it was")
+    name = record["function"]
+    module = record.get("module", state.module)
+    if callee is None or (callee.node.name, callee.module) != (name, module):
+        raise Unloadable(f"{name} is not the compiled function it was")
+    same_source = callee.source == state.source if module == state.module else None
+    if same_source is None:
+        same_source = _source_sha(callee) == record.get("source_sha256")
+    if not same_source:
+        raise Unloadable(f"the source of {module}.{name} has changed")
     return current
 
 
@@ -553,9 +574,11 @@ def _ref_json(index: int, ref: Any, refs: list[Any], slots: dict[int, str], root
     else:
         callee = state_of(ref.expected)
         if callee is not None:
-            if callee.module != root.module or callee.source is not root.source:
-                raise Unloadable(f"{ref.name} is compiled from another source")
             record["function"] = callee.node.name
+            if callee.module != root.module:  # its module's source is part of what the unit depends on
+                record.update(module=callee.module, source_sha256=_source_sha(callee))
+            elif callee.source is not root.source:
+                raise Unloadable(f"{ref.name} is compiled from another source")
         else:
             record["object"] = _library_name(ref.expected)
     return record

@@ -107,12 +107,22 @@ class Namespaces:
         self.modules = modules
 
     def lookup(self, namespace: str) -> dict[str, Any]:
-        """The dict behind a GlobalRef's namespace."""
+        """The dict behind a GlobalRef's namespace.
+
+        "globals": the compiled function's module; "builtins": its builtins; "module:<name>":
+        that module's dict (math, numpy, or the module of a callee from another module);
+        "builtins@module:<name>": the builtins that callee's module reads.
+        """
         if namespace == "globals":
             return self.globals
-        if namespace == "builtins":
+        if namespace == "builtins" or namespace.startswith("builtins@"):
             return self.builtins
         return self.modules[namespace.removeprefix("module:")]
+
+    def shadowing(self, namespace: str) -> dict[str, Any]:
+        """The module dict whose globals would shadow a builtin read through `namespace`."""
+        owner = namespace.partition("@")[2]
+        return self.lookup(owner) if owner else self.globals
 
 
 def builtins_of(func: types.FunctionType) -> dict[str, Any]:
@@ -138,7 +148,8 @@ def world_table(refs: list[GlobalRef], names: Namespaces, slot_address: Callable
             if not record.slot:  # the world check would write through a null pointer
                 raise AssertionError(f"no slot for the global {ref.namespace}.{ref.name}")
         else:
-            record.kind = BUILTIN if ref.namespace == "builtins" else IDENTITY
+            builtin = ref.namespace == "builtins" or ref.namespace.startswith("builtins@")
+            record.kind = BUILTIN if builtin else IDENTITY
             record.expected = id(ref.expected)
-            record.shadowing = id(names.globals)
+            record.shadowing = id(names.shadowing(ref.namespace))
     return table
