@@ -122,10 +122,10 @@ def project(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def plain_output(tmp: Path) -> str:
+def plain_output(tmp: Path, script: str = "prog.py") -> str:
     """The program's stdout under plain CPython."""
     return subprocess.run(
-        [sys.executable, "prog.py"], cwd=tmp, capture_output=True, text=True, timeout=120, check=True
+        [sys.executable, script], cwd=tmp, capture_output=True, text=True, timeout=120, check=True
     ).stdout
 
 
@@ -487,3 +487,29 @@ def test_editing_a_module_whose_function_is_called_natively_recompiles(tmp_path:
     assert (out, g_counts(records)) == ("18\n", (1, 0))
     out, _, records = run(tmp_path, script="main.py")
     assert (out, g_counts(records)) == ("18\n", (0, 1))
+
+
+def test_code_loaded_from_the_cache_sees_rebound_globals_like_cpython(tmp_path: Path) -> None:
+    """After a load: a rebound value (another type too), callee, callee-module global and builtin act as in CPython."""
+    (tmp_path / "lib_b.py").write_text("K = 5\n\ndef f(x):\n    return x + K + abs(-1)\n", encoding="utf-8")
+    (tmp_path / "kern.py").write_text(
+        "from lib_b import f\nSCALE = 3\n\n"
+        "def g(x: int) -> int:\n    return f(x) * SCALE\n\n"
+        "def h(x: float) -> float:\n    return round(x * SCALE, 2) + 0.5\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "main.py").write_text(
+        "import kern, lib_b\n"
+        "for step in range(5):\n"
+        "    print(step, kern.g(3), kern.h(1.25))\n"
+        "    if step == 0:\n        lib_b.K = 7\n"
+        "    elif step == 1:\n        lib_b.abs = lambda x: 100\n"
+        "    elif step == 2:\n        kern.SCALE = 2.5\n"
+        "    elif step == 3:\n        kern.f = lambda x: -x\n",
+        encoding="utf-8",
+    )
+    plain = plain_output(tmp_path, "main.py")
+    first, _, _ = run(tmp_path, script="main.py")
+    second, _, records = run(tmp_path, script="main.py")
+    assert first == second == plain
+    assert counts(records)[1] >= 2  # g and h came from the cache before the rebinding began

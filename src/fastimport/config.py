@@ -67,7 +67,7 @@ class Config:
         "max_specializations",
         "report",  # False: no report; True: text table on stderr at exit; a path: JSON written there
         "debug",
-        "cache",  # False: no .pym artifacts are read or written (runtime/artifacts.py)
+        "cache",  # False: no platform cache of .pym artifacts (shipped ones are still used: runtime/artifacts.py)
         "cache_dir",  # None: the platform's user cache directory (runtime/cachedir.py)
         "signatures",  # ((qualified function name, (signature, ...)), ...) for `fastimport compile`
         "project_root",

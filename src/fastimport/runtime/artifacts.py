@@ -179,8 +179,7 @@ def _units(artifact: Artifact) -> list[Any]:
 def _misfit(artifact: Artifact, state: FunctionState) -> str | None:
     from fastimport.runtime import pym
 
-    expected = cachedir.environment(state.module, pym.source_hash(state.source or b""))
-    why = pym.mismatch(artifact, expected)
+    why = pym.mismatch(artifact, cachedir.environment(state.module, _source_sha(state)))
     if why is None and artifact.header.get("unnamed_features") and artifact.header.get("host") != cachedir.host_id():
         why = "compiled on another CPU, with features this one's /proc/cpuinfo does not name"
     return why
@@ -461,6 +460,10 @@ def flush() -> None:
             _write_units(path, state, queued)
         except OSError as e:
             cachedir.warn_once(f"cannot write {path} ({e}); running without the .pym cache")
+        except Exception as e:  # noqa: BLE001 - at exit too: a program's output and status stay CPython's
+            from fastimport.runtime.debug import internal_error
+
+            internal_error(f"writing {path}", e)
 
 
 def _write_units(path: Path, state: FunctionState, queued: list[tuple[dict[str, Any], dict[str, bytes], Any]]) -> None:
