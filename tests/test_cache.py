@@ -353,9 +353,9 @@ def test_structural_damage_behind_a_valid_checksum_is_recompiled() -> None:
     rng = random.Random(99)  # noqa: S311 - reproducible damage
     loaded = compiled = 0
     for _ in range(60):
-        meta = json.loads(artifact.sections["meta"])
+        meta = pym.load_plain(artifact.sections["meta"])
         _damage_meta(meta, rng)
-        sections = {**artifact.sections, "meta": json.dumps(meta).encode()}
+        sections = {**artifact.sections, "meta": pym.dump_plain(meta)}
         Path(path).write_bytes(pym.encode(header, sections))
         store._DECODED.clear()
         module = compile_module(FUZZED, name=name)
@@ -448,6 +448,47 @@ def test_a_module_reloaded_with_another_source_is_not_served_the_old_code() -> N
     assert new.f(1) == 101
     again = compile_module("def f(x):\n    return x + 1\n", name=name)
     assert again.f(1) == 2
+
+
+def test_a_unit_loaded_twice_in_one_process_gets_code_of_its_own() -> None:
+    """Two modules from one cached source, run in two threads: each loop reads its own module's global.
+
+    A value global is unboxed into a slot of the unit's code at each call, and the loop
+    offers the GIL at its checkpoints; were the two functions given one copy of the code,
+    the other thread's calls would overwrite the slot under the running loop.
+    """
+    import threading
+
+    from fastimport.runtime import artifacts as store
+    from fastimport.runtime.registry import all_functions
+    from fastimport.testing import compile_module
+
+    name = f"fi_cache_twice_{os.getpid()}"
+    source = "K = 1\n\ndef total(n):\n    s = 0\n    for i in range(n):\n        s += K\n    return s\n"
+    assert compile_module(source, name=name).total(10) == 10
+    store.flush()
+    store._DECODED.clear()
+    first, second = compile_module(source, name=name), compile_module(source, name=name)
+    second.K = 1000
+    stop = threading.Event()
+
+    def spin() -> None:
+        while not stop.is_set():
+            assert second.total(1) == 1000
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    thread = threading.Thread(target=spin)
+    thread.start()
+    try:
+        results = [first.total(1_000_000) for _ in range(6)]
+    finally:
+        stop.set()
+        thread.join()
+        sys.setswitchinterval(interval)
+    assert results == [1_000_000] * 6
+    records = [r for r in all_functions() if (r.module, r.qualname) == (name, "total")][-2:]
+    assert [(r.loaded, r.compilations) for r in records] == [(1, 0), (1, 0)]
 
 
 def test_units_of_two_sources_queued_in_one_process_are_labelled_by_their_own_source() -> None:

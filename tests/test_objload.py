@@ -1,8 +1,9 @@
-"""The ELF object loader (backend/objload.py): LLVM's object code runs when placed without LLVM.
+"""Object images (backend/objdigest.py, backend/objload.py): LLVM's object code runs when placed without LLVM.
 
 The objects are made by the JIT's own target machine, so they have the sections and
 relocations a `.pym` artifact will carry: code, constants, zeroed and initialised data,
-a jump table, and calls out to libm and the C-API. A damaged object must be refused
+a jump table, and calls out to libm and the C-API. They are digested into images as an
+artifact is written, and placed from them. A damaged ELF object or image must be refused
 with ObjectFormatError, never crash the process.
 """
 
@@ -17,7 +18,8 @@ import pytest
 from llvmlite import ir
 
 from fastimport.backend.jit import jit
-from fastimport.backend.objload import ObjectFormatError, load_object
+from fastimport.backend.objdigest import digest
+from fastimport.backend.objload import LoadedObject, ObjectFormatError, place, read_image
 
 F64, I64 = ir.DoubleType(), ir.IntType(64)
 LIBM = ctypes.CDLL(ctypes.util.find_library("m") or "libm.so.6")
@@ -85,6 +87,12 @@ def _resolve(name: str) -> int | None:
     return None
 
 
+def load_object(elf: bytes, resolve: object) -> LoadedObject:
+    """Digest `elf` and place its image alone."""
+    (loaded,) = place([read_image(digest(elf))], resolve)  # type: ignore[arg-type]
+    return loaded
+
+
 def _pick(i: int) -> float:
     return 0.5 * min(i, 4) + 0.125 if 0 <= i <= 3 else 0.5 * 4 + 0.125
 
@@ -113,8 +121,28 @@ def test_an_unknown_symbol_is_refused() -> None:
         load_object(_object(), lambda name: _resolve(name) if name != "PyFloat_FromDouble" else None)
 
 
+def test_images_placed_together_keep_their_own_code_and_data() -> None:
+    """Several images in one mapping: each runs, with its own counter, and its symbols point into the mapping."""
+    image = digest(_object())
+    first, second = place([read_image(image), read_image(image)], _resolve)
+    f = ctypes.CFUNCTYPE(ctypes.c_double, ctypes.c_int64, ctypes.c_double)(second.symbols["f"])
+    assert f(2, 0.5) == math.sin(0.5) * 0.25 + _pick(2)
+    assert ctypes.CFUNCTYPE(ctypes.c_int64)(second.symbols["g"])() == 1
+    assert ctypes.CFUNCTYPE(ctypes.c_int64)(first.symbols["g"])() == 0
+    assert first.base == second.base
+    assert all(first.base <= address < first.base + first.size for address in second.symbols.values())
+
+
+def test_digesting_is_deterministic_and_drops_what_is_not_loaded() -> None:
+    """The same object gives the same image; no unwind tables, and smaller than the ELF it came from."""
+    elf = _object()
+    assert digest(elf) == digest(elf)
+    assert b".eh_frame" not in digest(elf)
+    assert len(digest(elf)) < len(elf)
+
+
 def test_damaged_objects_are_refused_never_crash() -> None:
-    """Truncations, byte flips and garbage: ObjectFormatError (or a load that places nothing out of bounds)."""
+    """Truncations, byte flips and garbage in the ELF object: ObjectFormatError (or an image that places)."""
     good = _object()
     rng = random.Random(1234)  # noqa: S311 - reproducible damage, not secrets
     cases = [b"", b"\x7fELF", good[:64], bytes(len(good)), rng.randbytes(len(good))]
@@ -126,6 +154,32 @@ def test_damaged_objects_are_refused_never_crash() -> None:
         cases.append(bytes(damaged))
     refused = sum(_refused(data) for data in cases)
     assert refused >= 300  # every truncation and the garbage at least
+
+
+def test_damaged_images_are_refused_never_crash() -> None:
+    """Truncations and byte flips in the image's header, symbols, relocations and names: refused or placed in bounds."""
+    good = digest(_object())
+    rng = random.Random(4321)  # noqa: S311 - reproducible damage, not secrets
+    cases = [good[:size] for size in range(0, len(good), 7)]
+    code_size = int.from_bytes(good[12:16], "little")
+    data_size = int.from_bytes(good[20:24], "little")
+    tables = 36 + code_size + data_size  # where the symbols begin (IMAGE_HEADER is 36 bytes)
+    for _ in range(2000):
+        damaged = bytearray(good)
+        for _ in range(rng.choice((1, 1, 2, 4))):
+            # the header and the tables: flips inside the code would only be code (never run here)
+            position = rng.choice((rng.randrange(36), rng.randrange(tables, len(good))))
+            damaged[position] = rng.randrange(256)
+        cases.append(bytes(damaged))
+    refused = 0
+    for data in cases:
+        try:
+            loaded = place([read_image(data)], _resolve)[0]
+        except ObjectFormatError:  # noqa: PERF203 - each case on its own
+            refused += 1
+        else:
+            assert all(loaded.base <= a <= loaded.base + loaded.size for a in loaded.symbols.values())
+    assert refused >= len(good) // 7  # every truncation at least
 
 
 def _refused(data: bytes) -> bool:

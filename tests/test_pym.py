@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import marshal
 import os
 import random
 import subprocess
@@ -57,9 +58,10 @@ def test_every_truncation_and_every_single_flip_is_refused() -> None:
             pym.decode(bytes(damaged))
 
 
-def _resealed(header: object, sections: bytes = b"") -> bytes:
-    """A file with this header (any JSON) and a valid digest: only the checks after the digest can refuse it."""
-    text = json.dumps(header).encode()
+def _resealed(header: object, sections: bytes = b"", *, text: bytes | None = None) -> bytes:
+    """A file with this header (any marshal data, or raw `text`) and a valid digest: only the later checks refuse it."""
+    if text is None:
+        text = marshal.dumps(header, 2)
     body = pym._PREFIX.pack(pym.MAGIC, pym.FORMAT_VERSION, 0, len(text)) + text + sections
     import hashlib
 
@@ -69,7 +71,12 @@ def _resealed(header: object, sections: bytes = b"") -> bytes:
 @pytest.mark.parametrize(
     ("header", "sections", "reason"),
     [
-        ([1, 2], b"", "not a JSON object"),
+        ([1, 2], b"", "not a dict"),
+        ({**HEADER, "sections": [], "extra": (1, 2)}, b"", "not plain data: a tuple"),
+        ({**HEADER, "sections": [], "extra": [b"bytes"]}, b"", "not plain data: a bytes"),
+        ({**HEADER, "sections": [], "extra": {"x": {1, 2}}}, b"", "not plain data: a set"),
+        ({**HEADER, "sections": [], 7: "seven"}, b"", "not a string"),
+        ({**HEADER, "sections": [], "code": compile("print('never run')", "<x>", "exec")}, b"", "a code"),
         ({**HEADER, "sections": []} | {"features": "avx2"}, b"", "'features'"),
         ({k: v for k, v in HEADER.items() if k != "python"} | {"sections": []}, b"", "'python'"),
         ({**HEADER, "sections": [{"name": "object", "offset": 0, "size": 5}]}, b"abc", "out of bounds"),
@@ -84,16 +91,33 @@ def _resealed(header: object, sections: bytes = b"") -> bytes:
     ],
 )
 def test_sealed_but_malformed_headers_are_refused(header: object, sections: bytes, reason: str) -> None:
-    """A file whose digest is right but whose header is not what version 1 writes."""
+    """A file whose digest is right but whose header is not what version 2 writes (code is data, never run)."""
     with pytest.raises(pym.PymError, match=reason):
         pym.decode(_resealed(header, sections))
+
+
+def test_a_sealed_header_that_is_not_marshal_data_is_refused() -> None:
+    """Garbage, a truncated encoding, JSON (what version 1 wrote): PymError, never an exception of marshal's."""
+    good = marshal.dumps({**HEADER, "sections": []}, 2)
+    for text in (b"", b"\xff\xfe", good[: len(good) // 2], json.dumps(HEADER).encode(), os.urandom(300)):
+        with pytest.raises(pym.PymError):
+            pym.decode(_resealed(None, text=text))
+
+
+def test_plain_data_round_trips_to_the_same_bytes() -> None:
+    """dump_plain is deterministic (no marshal references), and load_plain gives back equal data."""
+    value = {"units": [{"args": ["INT", ["array", "F64", 2, "C", False]], "x": -0.0, "n": None, "big": 1 << 70}]}
+    data = pym.dump_plain(value)
+    assert pym.load_plain(data) == value
+    copy = pym.load_plain(pym.dump_plain(pym.load_plain(data)))
+    assert pym.dump_plain(copy) == data
 
 
 def test_other_versions_and_garbage_are_refused() -> None:
     """Another format version, a foreign file, nothing at all."""
     good = bytearray(_good())
-    good[8] = 2
-    with pytest.raises(pym.PymError, match="format version 2"):
+    good[8] = 1  # what the first fastimport wrote (JSON, ELF objects)
+    with pytest.raises(pym.PymError, match="format version 1"):
         pym.decode(bytes(good))
     for data in (b"", b"\x7fELF" + bytes(100), b"FIPYM", os.urandom(4096)):
         with pytest.raises(pym.PymError):
@@ -150,17 +174,15 @@ GOLDEN = Path(__file__).resolve().parent.parent / "cache" / "golden"
 UNIT_KEYS = {"function", "args", "ret", "symbol", "shape", "nests", "object", "numpy", "objects", "world", "callees"}
 
 
-def test_golden_sample_is_a_valid_version_1_artifact() -> None:
+def test_golden_sample_is_a_valid_version_2_artifact() -> None:
     """cache/golden/sample.cpython-311.pym decodes, and its meta section has the documented shape (FORMAT.md)."""
-    import json
-
-    from fastimport.backend.objload import _parse
+    from fastimport.backend import objload
 
     artifact = pym.decode((GOLDEN / "sample.cpython-311.pym").read_bytes())
     assert artifact.header["origin"] == "shipped"
     assert artifact.header["module"] == "sample"
     assert artifact.header["source_sha256"] == pym.source_hash((GOLDEN / "sample.py").read_bytes())
-    meta = json.loads(artifact.sections["meta"])
+    meta = pym.load_plain(artifact.sections["meta"])
     assert [u["function"] for u in meta["units"]] == ["add", "hypot_sum"]
     for unit in meta["units"]:
         assert set(unit) == UNIT_KEYS
@@ -168,11 +190,17 @@ def test_golden_sample_is_a_valid_version_1_artifact() -> None:
         assert "shape:" + unit["shape"] in artifact.sections
         assert all(record["kind"] in {"value", "callable", "module", "defaults"} for record in unit["world"])
     assert set(meta["shared"]) == {"runtime", *("shape:" + u["shape"] for u in meta["units"])}
-    for name, data in artifact.sections.items():
-        if name != "meta":
-            sections, symbols = _parse(data)  # an ELF object the loader can place
-            assert sections
-            assert symbols
+    images = {name: objload.read_image(data) for name, data in artifact.sections.items() if name != "meta"}
+    placed = dict(zip(images, objload.place(list(images.values()), lambda _name: 1), strict=True))  # never run
+    for unit in meta["units"]:
+        assert unit["symbol"] in placed[unit["object"]].symbols
+        assert f"fi_fastcall_{unit['shape']}" in placed["shape:" + unit["shape"]].symbols
+
+
+def test_the_version_1_golden_sample_is_refused_as_such() -> None:
+    """What fastimport wrote before format version 2 is not misread: refused, saying which version it is."""
+    with pytest.raises(pym.PymError, match="format version 1"):
+        pym.decode((GOLDEN / "sample.v1.cpython-311.pym").read_bytes())
 
 
 def test_golden_sample_loads_where_the_versions_match(tmp_path: Path) -> None:

@@ -110,13 +110,11 @@ def _info(tree: Path) -> int:
 
 
 def _unit_count(path: Path) -> int:
-    import json
-
     from fastimport.runtime import pym
 
     try:
-        return len(json.loads(pym.decode(path.read_bytes()).sections["meta"])["units"])
-    except (OSError, KeyError, ValueError, pym.PymError):
+        return len(pym.load_plain(pym.decode(path.read_bytes()).sections["meta"])["units"])
+    except (OSError, KeyError, TypeError, ValueError):
         return 0
 
 

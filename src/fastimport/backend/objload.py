@@ -1,20 +1,30 @@
-"""Loading an ELF relocatable object (x86-64) into executable memory, without LLVM.
+"""Placing object code in executable memory and relocating it, without LLVM.
 
 A warm run must not import llvmlite (~125 ms with its target set-up): the object code
-of a `.pym` artifact (issue #4) is placed and relocated here instead of by MCJIT.
-What LLVM emits for our target machine (large code model, `jit=True`) needs little:
-sections to place, symbols to resolve, and a handful of relocation types.
+of a `.pym` artifact (issue #4) is placed here instead of by MCJIT. When the artifact is
+written, backend/objdigest.py turns LLVM's ELF object into an *image*, already laid out:
 
-    load_object(data, resolve) -> LoadedObject
-        every allocated section is copied into one anonymous mapping (code first,
-        page-aligned, then data; no-bits sections stay zero), each relocation patched
-        with its symbol's address (`resolve(name)` for undefined ones: the C-API, libm,
-        the runtime's functions), then the code pages are made read+execute.
+    header    IMAGE_HEADER: magic "FIOB", version, flags (0), the code part's size and
+              alignment, the data part's size and alignment, the number of symbols, of
+              relocations, and the size of the name table
+    code      the executable sections, back to back
+    data      the other loaded sections (constants, jump tables, zeroed data)
+    symbols   IMAGE_SYMBOL each: name (offset in the name table), part, offset in it
+    relocs    IMAGE_RELOCATION each: the part and offset patched, the relocation type
+              (x86-64 psABI), what it points at (CODE or DATA and an offset in that part,
+              or EXTERNAL and a name), the addend
+    names     NUL-terminated UTF-8
 
-Everything read from the file is bounds-checked: a malformed object raises
-ObjectFormatError before any memory is mapped, an unknown symbol or relocation type
-after (the mapping is then released). `.eh_frame` is not loaded (nothing unwinds
-through kernels: they return status codes).
+    read_image(blob) -> Image            the header and the pieces' sizes checked against the blob
+    place(images, resolve) -> [LoadedObject]
+        one anonymous mapping for all of `images`: their code parts first, then (from the
+        next page) their data parts; each relocation patched (`resolve(name)` for external
+        names: the C-API, libm, the runtime's functions), then the code pages made
+        read+execute. One mapping, one copy and one protection change for a whole module.
+
+A malformed image raises ObjectFormatError: a bad header or size before any memory is
+mapped; a symbol, relocation or name out of bounds, an unknown name, or a value that does
+not fit its relocation while placing (the mapping is then released, nothing has run).
 """
 
 from __future__ import annotations
@@ -28,212 +38,224 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 PAGE = mmap.PAGESIZE
-MAX_IMAGE = 64 << 20  # bytes placed per object, at most (a damaged no-bits size must not map terabytes)
+MAX_IMAGE = 64 << 20  # bytes per part, at most (a damaged size must not map terabytes)
 
-# ELF constants (System V gABI, x86-64 psABI).
-ELF_MAGIC = b"\x7fELF"
-ELFCLASS64, ELFDATA2LSB, ET_REL, EM_X86_64 = 2, 1, 1, 62
-SHT_PROGBITS, SHT_SYMTAB, SHT_STRTAB, SHT_RELA, SHT_NOBITS = 1, 2, 3, 4, 8
-SHT_X86_64_UNWIND = 0x70000001
-SHF_WRITE, SHF_ALLOC, SHF_EXECINSTR = 0x1, 0x2, 0x4
-SHN_UNDEF, SHN_ABS, SHN_COMMON = 0, 0xFFF1, 0xFFF2
-STB_LOCAL = 0
-STT_SECTION = 3
-R_X86_64_64, R_X86_64_PC32, R_X86_64_PLT32, R_X86_64_32, R_X86_64_32S, R_X86_64_PC64 = 1, 2, 4, 10, 11, 24
+IMAGE_MAGIC = b"FIOB"
+IMAGE_VERSION = 1
+IMAGE_HEADER = struct.Struct("<4sHHIIIIIII")  # magic, version, flags, code size, align, data size, align, counts
+IMAGE_SYMBOL = struct.Struct("<IBxxxI")  # name, part, offset
+IMAGE_RELOCATION = struct.Struct("<BBBxIIq")  # part, target kind, type, offset, target, addend
+CODE, DATA, EXTERNAL = 0, 1, 2
 
-_HEADER = struct.Struct("<4sBBBBB7xHHIQQQIHHHHHH")
-_SECTION = struct.Struct("<IIQQQQIIQQ")
-_SYMBOL = struct.Struct("<IBBHQQ")
-_RELA = struct.Struct("<QQq")
-
-# relocation type -> (width in bytes, pc-relative, signed)
-_RELOCATIONS = {
+R_X86_64_64 = 1
+_2_64 = 1 << 64
+# x86-64 relocation type -> (width in bytes, pc-relative, signed)
+RELOCATIONS = {
     R_X86_64_64: (8, False, False),
-    R_X86_64_PC64: (8, True, True),
-    R_X86_64_PC32: (4, True, True),
-    R_X86_64_PLT32: (4, True, True),
-    R_X86_64_32: (4, False, False),
-    R_X86_64_32S: (4, False, True),
+    24: (8, True, True),  # R_X86_64_PC64
+    2: (4, True, True),  # R_X86_64_PC32
+    4: (4, True, True),  # R_X86_64_PLT32
+    10: (4, False, False),  # R_X86_64_32
+    11: (4, False, True),  # R_X86_64_32S
 }
+_PACK = {(8, False): struct.Struct("<Q"), (8, True): struct.Struct("<q"), (4, False): struct.Struct("<I"),
+         (4, True): struct.Struct("<i")}  # fmt: skip
 
 
 class ObjectFormatError(ValueError):
     """The bytes are not an object this loader can place (malformed, or a feature it lacks)."""
 
 
-class _Section:
-    __slots__ = ("address", "align", "flags", "info", "link", "name", "offset", "size", "type")
+class Image:
+    """An image whose header and sizes are checked; its symbols and relocations are checked as they are used."""
 
-    def __init__(self, name: str, *fields: int) -> None:  # type, flags, offset, size, link, info, align
-        self.name = name
-        self.type, self.flags, self.offset, self.size, self.link, self.info, self.align = fields
-        self.address = 0  # where it was placed (0: not loaded)
+    __slots__ = ("aligns", "names", "parts", "relocations", "symbols")
+
+    def __init__(
+        self,
+        parts: tuple[memoryview, memoryview],
+        aligns: tuple[int, int],
+        symbols: memoryview,
+        relocations: memoryview,
+        names: _Names,
+    ) -> None:
+        self.parts = parts
+        self.aligns = aligns
+        self.symbols = symbols  # IMAGE_SYMBOL entries
+        self.relocations = relocations  # IMAGE_RELOCATION entries
+        self.names = names
 
 
 class LoadedObject:
-    """A placed object: its global symbols' addresses; the mapping lives as long as the process."""
+    """A placed image: its global symbols' addresses; the mapping lives as long as the process."""
 
-    def __init__(self, symbols: dict[str, int], base: int, size: int, sections: dict[str, int] | None = None) -> None:
+    def __init__(self, symbols: dict[str, int], base: int, size: int) -> None:
         self.symbols = symbols
-        self.base = base
+        self.base = base  # of the whole mapping (shared by the images placed together)
         self.size = size
-        self.sections = sections if sections is not None else {}
         self.keepalive: list[object] = []  # the Python objects its code refers to
 
 
-def load_object(data: bytes, resolve: Callable[[str], int | None]) -> LoadedObject:
-    """Place and relocate the ELF relocatable object `data`; undefined symbols come from `resolve`."""
-    sections, symbols = _parse(data)
-    placed = [s for s in sections if s.flags & SHF_ALLOC and s.type != SHT_X86_64_UNWIND and s.name != ".eh_frame"]
-    code = [s for s in placed if s.flags & SHF_EXECINSTR]
-    rest = [s for s in placed if not s.flags & SHF_EXECINSTR]
-    offsets: dict[int, int] = {}
+def read_image(blob: bytes) -> Image:
+    """The image in `blob`, its header and the sizes of its pieces checked (ObjectFormatError if wrong)."""
+    if len(blob) < IMAGE_HEADER.size:
+        raise ObjectFormatError("shorter than an image header")
+    magic, version, flags, code_size, code_align, data_size, data_align, n_symbols, n_relocations, names_size = (
+        IMAGE_HEADER.unpack_from(blob)
+    )
+    if magic != IMAGE_MAGIC or version != IMAGE_VERSION or flags:
+        raise ObjectFormatError("not an object image of this version")
+    if code_size > MAX_IMAGE or data_size > MAX_IMAGE:
+        raise ObjectFormatError("parts too large to place")
+    for align in (code_align, data_align):
+        if not 0 < align <= PAGE or align & (align - 1):
+            raise ObjectFormatError("bad alignment")
+    view = memoryview(blob)
+    code_at = IMAGE_HEADER.size
+    symbols_at = code_at + code_size + data_size
+    relocations_at = symbols_at + n_symbols * IMAGE_SYMBOL.size
+    names_at = relocations_at + n_relocations * IMAGE_RELOCATION.size
+    if names_at + names_size != len(blob):
+        raise ObjectFormatError("the image's size does not match its header")
+    return Image(
+        (view[code_at : code_at + code_size], view[code_at + code_size : symbols_at]),
+        (code_align, data_align),
+        view[symbols_at:relocations_at],
+        view[relocations_at:names_at],
+        _Names(blob, names_at, names_size),
+    )
+
+
+class _Names:
+    """The strings of an image's name table, decoded once each."""
+
+    def __init__(self, blob: bytes, start: int, size: int) -> None:
+        self.blob, self.start, self.end = blob, start, start + size
+        self.known: dict[int, str] = {}
+
+    def get(self, offset: int) -> str:
+        name = self.known.get(offset)
+        if name is None:
+            at = self.start + offset
+            end = self.blob.find(b"\0", at, self.end) if at < self.end else -1
+            if end <= at:
+                raise ObjectFormatError("bad name in an image")
+            try:
+                name = self.known[offset] = self.blob[at:end].decode()
+            except UnicodeDecodeError as exc:
+                raise ObjectFormatError("a name is not UTF-8") from exc
+        return name
+
+
+def place(images: list[Image], resolve: Callable[[str], int | None]) -> list[LoadedObject]:
+    """Place `images` in one mapping and relocate them; their objects, in order."""
+    starts = []
     end = 0
-    for group in (code, rest):
-        end = _round_up(end, PAGE)
-        for section in group:
-            end = _round_up(end, max(section.align, 1))
-            offsets[id(section)] = end
-            end += section.size
-    if end > MAX_IMAGE:
-        raise ObjectFormatError(f"sections too large to place ({end} bytes)")
-    code_size = _round_up(max((offsets[id(s)] + s.size for s in code), default=0), PAGE)
-    size = max(_round_up(end, PAGE), PAGE)
+    for part in (CODE, DATA):
+        end = round_up(end, PAGE)
+        for image in images:
+            end = round_up(end, image.aligns[part])
+            starts.append(end)
+            end += len(image.parts[part])
+    n = len(images)
+    code_size = round_up(starts[n] if n else 0, PAGE)  # where the first data part begins, rounded
+    size = max(round_up(end, PAGE), PAGE)
+    buffer = bytearray(size)
+    for k, image in enumerate(images):
+        for part in (CODE, DATA):
+            start = starts[k + part * n]
+            buffer[start : start + len(image.parts[part])] = image.parts[part]
     base = _map(size)
     try:
-        for section in placed:
-            section.address = base + offsets[id(section)]
-            if section.type != SHT_NOBITS and section.size:
-                ctypes.memmove(section.address, data[section.offset : section.offset + section.size], section.size)
-        addresses = _symbol_addresses(symbols, sections, resolve)
-        for rela in sections:
-            if rela.type == SHT_RELA and sections[rela.info].address:
-                _relocate(data, rela, sections[rela.info], addresses)
+        external: dict[str, int] = {}
+        placed = []
+        for k, image in enumerate(images):
+            at = (starts[k], starts[k + n])
+            _relocate(buffer, image, base=base, starts=at, resolve=resolve, external=external)
+            placed.append(LoadedObject(_symbols(image, base, at), base, size))
+        ctypes.memmove(base, ctypes.addressof(ctypes.c_char.from_buffer(buffer)), size)  # (no array type per size)
         if code_size:
             _protect(base, code_size, mmap.PROT_READ | mmap.PROT_EXEC)
     except BaseException:
         _unmap(base, size)
         raise
-    exported = {
-        name: addresses[k]
-        for k, (name, bind, _kind, shndx, _value) in enumerate(symbols)
-        if name and bind != STB_LOCAL and shndx != SHN_UNDEF
-    }
-    return LoadedObject(exported, base, size, {s.name: s.address for s in placed})
+    return placed
 
 
-def _parse(data: bytes) -> tuple[list[_Section], list[tuple[str, int, int, int, int]]]:
-    """The section headers and the symbol table (name, binding, type, section index, value), all checked."""
-    sections = _sections(data)
-    symtabs = [s for s in sections if s.type == SHT_SYMTAB]
-    if len(symtabs) != 1 or symtabs[0].size % _SYMBOL.size:
-        raise ObjectFormatError("expected one symbol table")
-    table = symtabs[0]
-    for s in sections:
-        if s.type == SHT_RELA and (s.info >= len(sections) or s.link != sections.index(table) or s.size % _RELA.size):
-            raise ObjectFormatError("bad relocation section")
-    return sections, _symbols(data, table, sections)
-
-
-def _sections(data: bytes) -> list[_Section]:
-    """The section headers, their names, offsets and sizes checked against the file."""
-    if len(data) < _HEADER.size:
-        raise ObjectFormatError("shorter than an ELF header")
-    fields = _HEADER.unpack_from(data)
-    magic, cls, order, kind, machine = fields[0], fields[1], fields[2], fields[6], fields[7]
-    shoff, shentsize, shnum, shstrndx = fields[11], fields[16], fields[17], fields[18]
-    if magic != ELF_MAGIC or cls != ELFCLASS64 or order != ELFDATA2LSB:
-        raise ObjectFormatError("not a little-endian 64-bit ELF file")
-    if kind != ET_REL or machine != EM_X86_64:
-        raise ObjectFormatError(f"not an x86-64 relocatable object (type {kind}, machine {machine})")
-    if shentsize != _SECTION.size or shnum == 0 or shoff + shnum * shentsize > len(data) or shstrndx >= shnum:
-        raise ObjectFormatError("section header table out of bounds")
-    raw = [_SECTION.unpack_from(data, shoff + k * shentsize) for k in range(shnum)]
-    for _name, kind, _flags, _addr, offset, size, link, _info, align, _entsize in raw:
-        if kind != SHT_NOBITS and offset + size > len(data):
-            raise ObjectFormatError("section contents out of bounds")
-        if link >= shnum or align & (align - 1) or align > PAGE:
-            raise ObjectFormatError("bad section link or alignment")
-    names = raw[shstrndx]
-    return [_Section(_string(data, names[4], names[5], r[0]), r[1], r[2], r[4], r[5], r[6], r[7], r[8]) for r in raw]
-
-
-def _symbols(data: bytes, table: _Section, sections: list[_Section]) -> list[tuple[str, int, int, int, int]]:
-    """The symbol table's entries: (name, binding, type, section index, value)."""
-    strings = sections[table.link]
-    symbols = []
-    for k in range(table.size // _SYMBOL.size):
-        st_name, info, _other, shndx, value, _size = _SYMBOL.unpack_from(data, table.offset + k * _SYMBOL.size)
-        if shndx == SHN_COMMON:
-            raise ObjectFormatError("common symbols are not supported")
-        if shndx not in (SHN_UNDEF, SHN_ABS) and shndx >= len(sections):
-            raise ObjectFormatError("symbol in a section that does not exist")
-        symbols.append((_string(data, strings.offset, strings.size, st_name), info >> 4, info & 0xF, shndx, value))
+def _symbols(image: Image, base: int, starts: tuple[int, int]) -> dict[str, int]:
+    """The addresses of `image`'s exported symbols, placed at `starts` (its parts' offsets) from `base`."""
+    sizes = (len(image.parts[CODE]), len(image.parts[DATA]))
+    symbols = {}
+    for name, part, offset in IMAGE_SYMBOL.iter_unpack(image.symbols):
+        if part > DATA or offset > sizes[part]:
+            raise ObjectFormatError("symbol out of bounds")
+        symbols[image.names.get(name)] = base + starts[part] + offset
     return symbols
 
 
-def _string(data: bytes, offset: int, size: int, index: int) -> str:
-    if index >= size:
-        raise ObjectFormatError("string index out of bounds")
-    end = data.find(b"\0", offset + index, offset + size)
-    if end < 0:
-        raise ObjectFormatError("unterminated string")
-    try:
-        return data[offset + index : end].decode()
-    except UnicodeDecodeError as exc:
-        raise ObjectFormatError("a name is not UTF-8") from exc
-
-
-def _symbol_addresses(
-    symbols: list[tuple[str, int, int, int, int]], sections: list[_Section], resolve: Callable[[str], int | None]
-) -> list[int]:
-    """Each symbol's address: in a placed section, absolute, or resolved by name."""
-    addresses = []
-    for name, _bind, kind, shndx, value in symbols:
-        if shndx == SHN_UNDEF:
-            if not name:  # the null symbol
-                addresses.append(0)
-                continue
-            address = resolve(name)
-            if not address:
-                raise ObjectFormatError(f"undefined symbol {name!r}")
-            addresses.append(address)
-        elif shndx == SHN_ABS:
-            addresses.append(value)
-        else:
-            section = sections[shndx]
-            if not section.address:  # a symbol in a section not loaded (debug info, unwind tables)
-                addresses.append(0)
-                continue
-            if value > section.size:
-                raise ObjectFormatError(f"symbol {name!r} outside its section")
-            addresses.append(section.address + (0 if kind == STT_SECTION else value))
-    return addresses
-
-
-def _relocate(data: bytes, rela: _Section, target: _Section, addresses: list[int]) -> None:
-    """Patch `target` (placed) with the relocations of `rela`."""
-    for k in range(rela.size // _RELA.size):
-        offset, info, addend = _RELA.unpack_from(data, rela.offset + k * _RELA.size)
-        kind, index = info & 0xFFFFFFFF, info >> 32
-        if kind not in _RELOCATIONS:
-            raise ObjectFormatError(f"relocation type {kind} is not supported")
-        width, relative, signed = _RELOCATIONS[kind]
-        if index >= len(addresses) or offset + width > target.size:
+def _relocate(  # noqa: PLR0913 - the image, where it goes, and how names resolve
+    buffer: bytearray,
+    image: Image,
+    *,
+    base: int,
+    starts: tuple[int, int],
+    resolve: Callable[[str], int | None],
+    external: dict[str, int],
+) -> None:
+    """Patch `image`'s relocations into `buffer`, which will be copied to `base`; each checked first."""
+    sizes = (len(image.parts[CODE]), len(image.parts[DATA]))
+    targets = (base + starts[CODE], base + starts[DATA])
+    pack64 = _PACK[8, False].pack_into
+    addresses: dict[int, int] = {}  # external name (its offset in the name table) -> address
+    for part, kind, rtype, offset, target, addend in IMAGE_RELOCATION.iter_unpack(image.relocations):
+        if part > DATA or offset > sizes[part]:
             raise ObjectFormatError("relocation out of bounds")
-        symbol = addresses[index]
-        if not symbol:
-            raise ObjectFormatError("relocation against a symbol that was not loaded")
-        place = target.address + offset
-        value = symbol + addend - (place if relative else 0)
-        bits = width * 8
-        low, high = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
-        if not low <= value <= high:
-            raise ObjectFormatError(f"relocation of type {kind} does not fit: {value:#x}")
-        ctypes.memmove(place, value.to_bytes(width, "little", signed=signed), width)
+        if kind <= DATA:
+            if target > sizes[kind]:
+                raise ObjectFormatError("relocation target out of bounds")
+            symbol = targets[kind] + target
+        elif kind == EXTERNAL:
+            symbol = addresses.get(target, 0)
+            if not symbol:
+                symbol = addresses[target] = _external(image.names.get(target), resolve, external)
+        else:
+            raise ObjectFormatError("bad relocation target")
+        if rtype == R_X86_64_64 and offset + 8 <= sizes[part] and 0 <= symbol + addend < _2_64:
+            pack64(buffer, starts[part] + offset, symbol + addend)  # what LLVM's large code model emits, nearly always
+        else:
+            _patch(buffer, rtype, at=starts[part] + offset, room=sizes[part] - offset, value=symbol + addend, base=base)
 
 
-def _round_up(n: int, align: int) -> int:
+def _patch(buffer: bytearray, rtype: int, *, at: int, room: int, value: int, base: int) -> None:  # noqa: PLR0913
+    """Any other relocation type: `value` (S + A) written at `at` (`room`: bytes left in the part)."""
+    spec = RELOCATIONS.get(rtype)
+    if spec is None:
+        raise ObjectFormatError(f"relocation type {rtype} is not supported")
+    width, relative, signed = spec
+    if width > room:
+        raise ObjectFormatError("relocation out of bounds")
+    if relative:
+        value -= base + at
+    bits = width * 8
+    low, high = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
+    if not low <= value <= high:
+        raise ObjectFormatError(f"relocation of type {rtype} does not fit: {value:#x}")
+    _PACK[width, signed].pack_into(buffer, at, value)
+
+
+def _external(name: str, resolve: Callable[[str], int | None], known: dict[str, int]) -> int:
+    """The address of external `name` (`known`: the names resolved for this placement)."""
+    address = known.get(name)
+    if address is None:
+        address = resolve(name)
+        if not address:
+            raise ObjectFormatError(f"undefined symbol {name!r}")
+        known[name] = address
+    return address
+
+
+def round_up(n: int, align: int) -> int:
+    """`n` rounded up to a multiple of `align`."""
     return (n + align - 1) // align * align
 
 

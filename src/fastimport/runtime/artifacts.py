@@ -3,10 +3,12 @@
 One artifact per module (runtime/cachedir.py names it), holding every unit compiled for
 that module's source (cache/FORMAT.md):
 
-    meta         JSON: {"units": [unit, ...]}, one unit per (function, argument types)
-    runtime      object code of the shared runtime (backend/entry.py `runtime_loaded`)
-    shape:<s>    object code of the entry code of shape <s> (guards, unboxing, boxing)
-    unit:<k>     object code of unit k's kernels
+    meta         plain data: {"units": [unit, ...]}, one unit per (function, argument types)
+    runtime      object image of the shared runtime (backend/entry.py `runtime_loaded`)
+    shape:<s>    object image of the entry code of shape <s> (guards, unboxing, boxing)
+    unit:<k>     object image of unit k's kernels
+
+(Images: backend/objdigest.py makes them from LLVM's ELF objects as the file is written.)
 
 A unit says what the loader needs to rebuild its entry without the front end:
 
@@ -25,12 +27,15 @@ the same builtins and library objects (by name: runtime/objnames.py), and for th
 compiled callees a function compiled by fastimport from the same source (`function`: its
 name in this module, whose source hash the artifact's header fixes). Anything that does
 not fit makes `load` return None, and the caller compiles.
+
+The first unit loaded from an artifact places the code of all its units and their shapes
+in one mapping (runtime/linker.py `place_group`): a module's functions are usually all
+called, and one placement costs little more than one unit's.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 import math
 import os
 import sys
@@ -44,6 +49,7 @@ if TYPE_CHECKING:
     from pathlib import Path
     from typing import Any
 
+    from fastimport.backend.objload import LoadedObject
     from fastimport.frontend.types import Type
     from fastimport.runtime.dispatch import FunctionState
     from fastimport.runtime.pym import Artifact
@@ -51,6 +57,7 @@ if TYPE_CHECKING:
 META = "meta"
 RUNTIME = "runtime"
 MAX_UNITS = 256  # per module artifact: the oldest units go first
+GROUP_UNITS = 64  # an artifact with more units places each at its first use, not all at once
 
 
 class Unloadable(Exception):  # noqa: N818 - a reason, caught where the unit is skipped
@@ -162,9 +169,11 @@ def _meta(artifact: Artifact) -> dict[str, Any]:
     """The artifact's `meta` section, parsed once."""
     known = _METAS.get(id(artifact))
     if known is None or known[0] is not artifact:
-        meta = json.loads(artifact.sections[META])
+        from fastimport.runtime import pym
+
+        meta = pym.load_plain(artifact.sections[META])
         if not isinstance(meta, dict):
-            raise TypeError("meta is not a JSON object")
+            raise TypeError("meta is not a dict")
         known = _METAS[id(artifact)] = (artifact, meta)
     return known[1]
 
@@ -210,14 +219,25 @@ def load(state: FunctionState, func: types.FunctionType, args: tuple[Type, ...],
 
 
 def _candidates(state: FunctionState) -> list[Path]:
-    from pathlib import Path
-
-    from fastimport.config import shipped_pym
-
     cached = artifact_path(state)
     paths = [cached] if cached is not None else []
     if state.source is not None and cachedir.supported():
-        paths += [Path(shipped_pym(state.path, "host")), Path(shipped_pym(state.path))]
+        paths += _shipped_paths(state.path)
+    return paths
+
+
+_SHIPPED: dict[str, list[Path]] = {}
+
+
+def _shipped_paths(source: str) -> list[Path]:
+    """Where a package ships the artifacts of module file `source`: the host-tuned variant, then the baseline."""
+    paths = _SHIPPED.get(source)
+    if paths is None:
+        from pathlib import Path
+
+        from fastimport.config import shipped_pym
+
+        paths = _SHIPPED[source] = [Path(shipped_pym(source, "host")), Path(shipped_pym(source))]
     return paths
 
 
@@ -262,12 +282,10 @@ def _load_unit(
         if ref.kind == "defaults":
             ref.expected = _defaults(record, refs)
     objects = {symbol: _object(name, refs) for symbol, name in unit["objects"]}
-    sections = artifact.sections
-    shape_section = "shape:" + unit["shape"]
     try:
-        linker.place(sections[RUNTIME], _shared_objects(artifact, RUNTIME), shared=True, runtime=True)
-        shape = linker.place(sections[shape_section], _shared_objects(artifact, shape_section), shared=True)
-        code = linker.place(sections[unit["object"]], objects)
+        linker.place_runtime(artifact.sections[RUNTIME], lambda: _shared_objects(artifact, RUNTIME))
+        shape, code = _placed(artifact, unit)
+        linker.fill(code, objects)
     except ObjectFormatError as e:
         raise Unloadable(str(e)) from None
     kernel = code.symbols[unit["symbol"]]
@@ -297,6 +315,56 @@ def _load_unit(
         keepalive=[method, world, names, refs, objects],
         origin="shipped" if artifact.header.get("origin") == "shipped" else "cache",
     )
+
+
+class _Placement:
+    """A decoded artifact's code placed in this process: objects by section, and the units given out."""
+
+    def __init__(self, artifact: Artifact) -> None:
+        self.artifact = artifact
+        self.loaded: dict[str, LoadedObject] = {}
+        self.claimed: set[str] = set()  # units whose slots a function's entry already uses
+
+
+_PLACEMENTS: dict[int, _Placement] = {}
+
+
+def _placed(artifact: Artifact, unit: dict[str, Any]) -> tuple[LoadedObject, LoadedObject]:
+    """(the unit's shape, the unit's code), placed: with the artifact's other units at its first use.
+
+    A unit's object table is filled for one function object, so a unit loaded again (the
+    module reloaded or run twice) gets a copy of its own.
+    """
+    placement = _PLACEMENTS.get(id(artifact))
+    if placement is None or placement.artifact is not artifact:
+        placement = _PLACEMENTS[id(artifact)] = _Placement(artifact)
+        units = [
+            u for u in _units(artifact) if isinstance(u, dict) and (u.get("numpy") is None or "numpy" in sys.modules)
+        ]
+        if len(units) <= GROUP_UNITS:
+            from fastimport.backend.objload import ObjectFormatError
+
+            try:  # noqa: SIM105 - (contextlib is not imported by a warm run)
+                placement.loaded = _place(artifact, units)
+            except (ObjectFormatError, Unloadable, KeyError, TypeError):
+                pass  # each unit is placed on its own, and only a damaged one fails
+    code = unit["object"]
+    loaded = placement.loaded
+    if code in placement.claimed or code not in loaded:
+        loaded = _place(artifact, [unit])
+    else:
+        placement.claimed.add(code)
+    return loaded["shape:" + unit["shape"]], loaded[code]
+
+
+def _place(artifact: Artifact, units: list[dict[str, Any]]) -> dict[str, LoadedObject]:
+    """The code of `units` and of their shapes, placed together, by section name."""
+    from fastimport.runtime import linker
+
+    names = list(dict.fromkeys([*(u["object"] for u in units), *("shape:" + u["shape"] for u in units)]))
+    tables = [_shared_objects(artifact, name) if name.startswith("shape:") else {} for name in names]
+    placed = linker.place_group([artifact.sections[name] for name in names], tables)
+    return dict(zip(names, placed, strict=True))
 
 
 def _modules(world: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -468,6 +536,7 @@ def flush() -> None:
 
 def _write_units(path: Path, state: FunctionState, queued: list[tuple[dict[str, Any], dict[str, bytes], Any]]) -> None:
     """Merge `queued` into the artifact at `path` (a unit replaces one of the same function and types)."""
+    from fastimport.backend.objdigest import digest
     from fastimport.runtime import pym
 
     _DECODED.pop(str(path), None)  # another process may have written it since
@@ -476,7 +545,7 @@ def _write_units(path: Path, state: FunctionState, queued: list[tuple[dict[str, 
     all_sections: dict[str, bytes] = {}
     all_shared: dict[str, list[Any]] = {}
     if old is not None:
-        meta = json.loads(old.sections[META])  # a copy: the cached one may be in use
+        meta = pym.load_plain(old.sections[META])  # a copy: the cached one may be in use
         units = meta["units"]
         all_shared = meta.get("shared", {})
         all_sections = dict(old.sections)
@@ -487,12 +556,12 @@ def _write_units(path: Path, state: FunctionState, queued: list[tuple[dict[str, 
         while f"unit:{index}" in all_sections:
             index += 1
         unit = {**unit, "object": f"unit:{index}"}  # noqa: PLW2901 - the copy that is written
-        all_sections[unit["object"]] = sections["unit"]
-        all_sections.update((name, data) for name, data in sections.items() if name != "unit")
+        all_sections[unit["object"]] = digest(sections["unit"])
+        all_sections.update((name, digest(data)) for name, data in sections.items() if name != "unit")
         all_shared.update(shared)
         units.append(unit)
     keep = {RUNTIME, *(u["object"] for u in units), *("shape:" + u["shape"] for u in units)}
-    body = {META: json.dumps({"units": units, "shared": all_shared}, separators=(",", ":")).encode()}
+    body = {META: pym.dump_plain({"units": units, "shared": all_shared})}
     header = {**_header(state), "origin": "cache"}
     data = pym.encode(header, {**body, **{name: d for name, d in all_sections.items() if name in keep}})
     pym.write_atomic(path, data)
@@ -630,7 +699,11 @@ def write_shipped(  # noqa: PLR0913 - the artifact's parts
     *,
     target: dict[str, Any],
 ) -> None:
-    """Write the artifact `fastimport compile` ships beside a module (origin "shipped"; `target`: cpu, features...)."""
+    """Write the artifact `fastimport compile` ships beside a module (origin "shipped"; `target`: cpu, features...).
+
+    `sections`: LLVM's ELF object code per section.
+    """
+    from fastimport.backend.objdigest import digest
     from fastimport.runtime import pym
 
     header = {
@@ -640,7 +713,8 @@ def write_shipped(  # noqa: PLR0913 - the artifact's parts
         "source": os.path.basename(state.path),
         "origin": "shipped",
     }
-    body = {META: json.dumps({"units": units, "shared": shared}, separators=(",", ":")).encode()}
+    body = {META: pym.dump_plain({"units": units, "shared": shared})}
     path.parent.mkdir(exist_ok=True)
-    pym.write_atomic(path, pym.encode(header, {**body, **sections}), mode=0o644)
+    images = {name: digest(data) for name, data in sections.items()}
+    pym.write_atomic(path, pym.encode(header, {**body, **images}), mode=0o644)
     _DECODED.pop(str(path), None)

@@ -19,7 +19,6 @@ from __future__ import annotations
 import ctypes
 import functools
 import sys
-import sysconfig
 import types
 from collections import namedtuple
 
@@ -184,6 +183,8 @@ def object_layout_ok() -> bool:
     False on builds with another object header (free-threaded 3.13t, Py_TRACE_REFS debug
     builds); there nothing is compiled.
     """
+    import sysconfig  # (only the compiler asks: a warm run need not import it)
+
     gil_disabled = sysconfig.get_config_var("Py_GIL_DISABLED")
     value = float("1.5")
     block = (ctypes.c_int64 * 2)()  # a builtin's `self` is its data block; the entry reads b_ptr

@@ -1,30 +1,35 @@
 """Placing a `.pym`'s object code in this process and linking it, without LLVM.
 
-    place(data, objects) -> LoadedObject
-        backend/objload.py maps and relocates the object; its undefined symbols resolve to
-        the shared runtime (`fi_world_ok`, the undo log, `fi_checkpoint`: placed first, from
-        the artifact's "runtime" section), CPython's C-API, libm (under `fi_libm_<name>`)
-        and a few C library routines LLVM may call (memcpy, fmod, ...); then each object-table
-        slot (`<unit>.obj.<k>`) gets the address of its Python object.
-
-The same bytes are placed once per process (the runtime and the entry code of a shape are
-in every artifact that needs them).
+place_runtime(image, objects) -> LoadedObject
+    the shared runtime (`fi_world_ok`, the undo log's helpers, `fi_checkpoint`): placed
+    once per process, before anything that calls it
+place_group(images, tables) -> [LoadedObject]
+    several images (a module's units and the entry code of their shapes) in one
+    mapping (backend/objload.py); undefined names resolve to the runtime, CPython's
+    C-API, libm (under `fi_libm_<name>`) and a few C library routines LLVM may call
+    (memcpy, fmod, ...); each image's object-table slots named in `tables` are filled
+fill(loaded, objects)
+    object-table slots (`<unit>.obj.<k>`) get the addresses of their Python objects
 """
 
 from __future__ import annotations
 
 import ctypes
 import functools
-import hashlib
+from _ctypes import dlsym as _dlsym  # POSIX; the platforms that load artifacts
 
-from fastimport.backend.objload import LoadedObject, ObjectFormatError, load_object
+from fastimport.backend.objload import LoadedObject, ObjectFormatError, place, read_image
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 LIBM_PREFIX = "fi_libm_"  # backend/capi.py: libm functions under a name LLVM does not rewrite
 ORIGINAL_VECTORCALL = "fi_original_function_vectorcall"
 # C library routines LLVM itself may emit calls to (memory intrinsics, frem -> fmod, ...).
 _C_ROUTINES = frozenset({"memcpy", "memmove", "memset", "fmod", "fmodf", "ldexp", "exp2", "exp10"})
 
-_PLACED: dict[bytes, LoadedObject] = {}
+_RUNTIMES: dict[bytes, LoadedObject] = {}  # by the image's bytes (a baseline and a host-tuned one may both come)
 _RUNTIME: dict[str, int] = {}  # the runtime's global symbols, once placed
 
 
@@ -32,28 +37,32 @@ class LinkError(ObjectFormatError):
     """An object table names a slot the object does not define."""
 
 
-def place(data: bytes, objects: dict[str, object], *, shared: bool = False, runtime: bool = False) -> LoadedObject:
-    """Place `data` and fill its object-table slots.
-
-    `shared`: the runtime's or a shape's code, whose objects are library objects: placed once
-    per process. A unit is placed each time (its slots may name this module's functions, and
-    a reloaded module has new ones). `runtime`: it defines the runtime's symbols.
-    """
-    key = hashlib.sha256(data).digest()
-    loaded = _PLACED.get(key) if shared else None
+def place_runtime(image: bytes, objects: Callable[[], dict[str, object]]) -> LoadedObject:
+    """The runtime `image`, placed the first time it is needed (`objects()`: its table); later code links to it."""
+    loaded = _RUNTIMES.get(image)
     if loaded is None:
-        loaded = load_object(data, _resolve)
-        for symbol, obj in objects.items():
-            address = loaded.symbols.get(symbol)
-            if address is None:
-                raise LinkError(f"no object slot {symbol!r}")
-            ctypes.c_void_p.from_address(address).value = id(obj)
-        loaded.keepalive = list(objects.values())
-        if shared:
-            _PLACED[key] = loaded
-        if runtime:
-            _RUNTIME.update(loaded.symbols)
+        (loaded,) = place_group([image], [objects()])
+        _RUNTIMES[image] = loaded
+        _RUNTIME.update(loaded.symbols)
     return loaded
+
+
+def place_group(images: list[bytes], tables: list[dict[str, object]]) -> list[LoadedObject]:
+    """Place `images` together; each one's slots in `tables` filled with its objects."""
+    placed = place([read_image(image) for image in images], _resolve)
+    for loaded, objects in zip(placed, tables, strict=True):
+        fill(loaded, objects)
+    return placed
+
+
+def fill(loaded: LoadedObject, objects: dict[str, object]) -> None:
+    """Point `loaded`'s object-table slots at `objects` (and keep those alive with it)."""
+    for symbol, obj in objects.items():
+        address = loaded.symbols.get(symbol)
+        if address is None:
+            raise LinkError(f"no object slot {symbol!r}")
+        ctypes.c_void_p.from_address(address).value = id(obj)
+    loaded.keepalive += objects.values()
 
 
 def _resolve(name: str) -> int | None:
@@ -75,9 +84,10 @@ def _resolve(name: str) -> int | None:
 
 
 def _address(library: ctypes.CDLL, name: str) -> int | None:
+    # dlsym itself: getattr on a CDLL builds and caches a function object per name (~10x slower)
     try:
-        return ctypes.cast(getattr(library, name), ctypes.c_void_p).value
-    except AttributeError:
+        return _dlsym(library._handle, name)  # noqa: SLF001 - the handle ctypes opened
+    except OSError:
         return None
 
 

@@ -1,22 +1,27 @@
 """The `.pym` container: a checked header, named sections, a checksum (cache/FORMAT.md).
 
-    encode(header, sections) -> bytes         header: JSON-able dict; sections: name -> bytes
+    encode(header, sections) -> bytes         header: plain data (below); sections: name -> bytes
     decode(data) -> Artifact                  PymError unless every check passes
     mismatch(artifact, expected) -> str|None  why a valid artifact does not fit this process
     write_atomic(path, data)                  temp file in the same directory, then os.replace
+    dump_plain(value) / load_plain(data)      the encoding of the header and of `meta`
 
-Nothing in a `.pym` is executable Python: the header and any metadata are JSON, the
-object code goes to backend/objload.py, which checks it again as it places it. The
-whole file is covered by a SHA-256 at its end, verified before anything is parsed, so
-a torn write, a truncation or a flipped bit is a PymError, never a crash or a misread.
+Nothing in a `.pym` is executable Python: the header and the metadata are plain data
+(dicts with string keys, lists, strings, numbers, booleans, None) in marshal's version-2
+encoding, which has no references, so equal values give equal bytes; whatever else
+marshal could build is refused. Marshal, not JSON: it is built in, where importing json
+costs a warm run over a millisecond. The object code goes to backend/objload.py, which
+checks it again as it places it. The whole file is covered by a SHA-256 at its end,
+verified before anything is parsed, so a torn write, a truncation or a flipped bit is a
+PymError, never a crash or a misread.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
+import marshal
 import os
 import struct
+import sys
 
 TYPE_CHECKING = False  # a warm run imports this: no typing, no dataclasses (~8 ms)
 if TYPE_CHECKING:
@@ -24,11 +29,12 @@ if TYPE_CHECKING:
     from typing import Any
 
 MAGIC = b"FIPYM\x00\r\n"  # \r\n: a text-mode copy that rewrote line ends no longer matches
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+MARSHAL_VERSION = 2  # the newest without references (version 3 adds them, and they depend on refcounts)
 _PREFIX = struct.Struct("<8sHHI")  # magic, format version, flags (0), header length
 _DIGEST = 32  # SHA-256 at the end of the file
 MAX_HEADER = 1 << 20
-# What a header must hold, and of which JSON type (cache/FORMAT.md).
+# What a header must hold, and of which type (cache/FORMAT.md).
 REQUIRED = {
     "fastimport": str,
     "llvm": str,
@@ -58,14 +64,14 @@ class Artifact:
 
 
 def encode(header: dict[str, Any], sections: dict[str, bytes]) -> bytes:
-    """The bytes of a `.pym`: prefix, JSON header (with the sections' table), the sections, the digest."""
+    """The bytes of a `.pym`: prefix, header (with the sections' table), the sections, the digest."""
     table, offset = [], 0
     for name, payload in sections.items():
         table.append({"name": name, "offset": offset, "size": len(payload)})
         offset += len(payload)
-    text = json.dumps({**header, "sections": table}, sort_keys=True, separators=(",", ":")).encode()
+    text = dump_plain(dict(sorted({**header, "sections": table}.items())))  # sorted: the same bytes each time
     body = _PREFIX.pack(MAGIC, FORMAT_VERSION, 0, len(text)) + text + b"".join(sections.values())
-    return body + hashlib.sha256(body).digest()
+    return body + sha256(body).digest()
 
 
 def decode(data: bytes) -> Artifact:
@@ -78,16 +84,13 @@ def decode(data: bytes) -> Artifact:
     if version != FORMAT_VERSION or flags:
         raise PymError(f"format version {version} (flags {flags}); this fastimport reads version {FORMAT_VERSION}")
     body, digest = data[:-_DIGEST], data[-_DIGEST:]
-    if hashlib.sha256(body).digest() != digest:
+    if sha256(body).digest() != digest:
         raise PymError("checksum mismatch (truncated or damaged)")
     if length > MAX_HEADER or _PREFIX.size + length > len(body):
         raise PymError("header length out of bounds")
-    try:
-        header = json.loads(body[_PREFIX.size : _PREFIX.size + length])
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise PymError(f"header is not JSON: {exc}") from None
+    header = load_plain(body[_PREFIX.size : _PREFIX.size + length])
     if not isinstance(header, dict):
-        raise PymError("header is not a JSON object")
+        raise PymError("header is not a dict")
     for key, kind in REQUIRED.items():
         if not isinstance(header.get(key), kind):
             raise PymError(f"header field {key!r} missing or not a {kind.__name__}")
@@ -138,7 +141,74 @@ def mismatch(artifact: Artifact, expected: dict[str, Any]) -> str | None:
 
 def source_hash(source: bytes) -> str:
     """The hash a header records for a module's source."""
-    return hashlib.sha256(source).hexdigest()
+    return sha256(source).hexdigest()
+
+
+def sha256(data: bytes) -> Any:  # noqa: ANN401 - a hashlib-like hash object
+    """SHA-256 from CPython's built-in module: importing hashlib loads OpenSSL (~3 ms of a warm run)."""
+    return _sha256_type()(data)
+
+
+def _sha256_type() -> Any:  # noqa: ANN401
+    global _SHA256  # noqa: PLW0603 - found once
+    if _SHA256 is None:
+        try:
+            if sys.version_info >= (3, 12):
+                from _sha2 import sha256 as found
+            else:
+                from _sha256 import sha256 as found
+        except ImportError:  # a build without them
+            from hashlib import sha256 as found
+        _SHA256 = found
+    return _SHA256
+
+
+_SHA256: Any = None
+
+_PLAIN = frozenset({str, int, float, bool, type(None)})  # and dicts with str keys, lists
+
+
+def dump_plain(value: object) -> bytes:
+    """`value` (plain data: dicts with string keys, lists, str, int, float, bool, None) as bytes."""
+    return marshal.dumps(value, MARSHAL_VERSION)
+
+
+def load_plain(data: bytes) -> Any:  # noqa: ANN401 - whatever plain data it holds
+    """The plain data `dump_plain` wrote; PymError for anything else (marshal can build more: code, bytes, sets)."""
+    try:
+        value = marshal.loads(data)  # noqa: S302 - behind the file's checksum, and checked below: never run
+    except (EOFError, ValueError, TypeError) as exc:
+        raise PymError(f"not plain data: {exc}") from None
+    stack = [value]
+    while stack:
+        stack += _containers(stack.pop())
+    return value
+
+
+def _containers(item: object) -> list[Any]:
+    """The dicts and lists directly inside `item`, whose keys and scalars are checked (PymError otherwise)."""
+    found = []
+    for x in _items(item):  # (scalars checked here, not pushed: most of the items are strings)
+        kind = type(x)
+        if kind is dict or kind is list:
+            found.append(x)
+        elif kind not in _PLAIN:
+            raise PymError(f"not plain data: a {kind.__name__}")
+    return found
+
+
+def _items(item: object) -> Any:  # noqa: ANN401 - an iterable of anything
+    """What a container holds (nothing for a scalar); PymError for a non-string key or a non-plain item."""
+    kind = type(item)
+    if kind is dict:
+        if any(type(key) is not str for key in item):  # type: ignore[attr-defined]
+            raise PymError("a dict key that is not a string")
+        return item.values()  # type: ignore[attr-defined]
+    if kind is list:
+        return item
+    if kind in _PLAIN:
+        return ()
+    raise PymError(f"not plain data: a {kind.__name__}")
 
 
 def write_atomic(path: Path, data: bytes, *, mode: int = 0o600) -> None:
