@@ -554,3 +554,33 @@ def test_code_loaded_from_the_cache_sees_rebound_globals_like_cpython(tmp_path: 
     second, _, records = run(tmp_path, script="main.py")
     assert first == second == plain
     assert counts(records)[1] >= 2  # g and h came from the cache before the rebinding began
+
+
+@pytest.mark.parametrize(
+    ("xdg", "home", "inline"),
+    [
+        (None, "/home/u", True),
+        ("", "/home/u/", True),
+        ("/srv/xdg-cache", "/home/u", True),
+        ("/x/", None, True),
+        ("rel", "/home/u", False),  # relative: platformdirs releases have differed, so it is asked
+        (None, "rel", False),
+    ],
+)
+def test_the_inline_cache_location_is_platformdirs_answer(
+    monkeypatch: pytest.MonkeyPatch, xdg: str | None, home: str | None, *, inline: bool
+) -> None:
+    """Where runtime/cachedir.py settles the location itself, it is what platformdirs says; elsewhere it asks it."""
+    import platformdirs
+
+    from fastimport.config import Config
+    from fastimport.runtime import cachedir
+
+    for name, value in (("XDG_CACHE_HOME", xdg), ("HOME", home)):
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    expected = Path(platformdirs.user_cache_dir("fastimport", appauthor=False))
+    assert cachedir._xdg_cache_root() == (expected if inline else None)
+    assert cachedir.cache_root(Config()) == expected
