@@ -104,6 +104,19 @@ def test_a_sealed_header_that_is_not_marshal_data_is_refused() -> None:
             pym.decode(_resealed(None, text=text))
 
 
+def test_truncated_plain_data_is_refused() -> None:
+    """Plain data cut anywhere: PymError, never an exception of marshal's.
+
+    (Only truncations: a flipped byte behind a valid checksum can be a list's length, and
+    marshal then allocates that list before finding the data short; such a file has to be
+    made on purpose, and costs memory and time, never a wrong result.)
+    """
+    good = pym.dump_plain({"units": [{"args": ["INT", ["array", "F64", 2, "C", False]], "big": 1 << 70}] * 4})
+    for size in range(len(good)):
+        with pytest.raises(pym.PymError):
+            pym.load_plain(good[:size])
+
+
 def test_plain_data_round_trips_to_the_same_bytes() -> None:
     """dump_plain is deterministic (no marshal references), and load_plain gives back equal data."""
     value = {"units": [{"args": ["INT", ["array", "F64", 2, "C", False]], "x": -0.0, "n": None, "big": 1 << 70}]}

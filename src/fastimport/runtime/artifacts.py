@@ -332,8 +332,9 @@ _PLACEMENTS: dict[int, _Placement] = {}
 def _placed(artifact: Artifact, unit: dict[str, Any]) -> tuple[LoadedObject, LoadedObject]:
     """(the unit's shape, the unit's code), placed: with the artifact's other units at its first use.
 
-    A unit's object table is filled for one function object, so a unit loaded again (the
-    module reloaded or run twice) gets a copy of its own.
+    A copy of a unit's code serves one function: its entry unboxes value globals into slots
+    in that code at every call, and a running loop offers the GIL, so a unit loaded again
+    (the module reloaded or run twice) gets a copy of its own.
     """
     placement = _PLACEMENTS.get(id(artifact))
     if placement is None or placement.artifact is not artifact:
