@@ -19,7 +19,18 @@ from llvmlite import ir
 
 from fastimport.backend.jit import jit
 from fastimport.backend.objdigest import digest
-from fastimport.backend.objload import LoadedObject, ObjectFormatError, place, read_image
+from fastimport.backend.objgroup import merge, split
+from fastimport.backend.objload import (
+    IMAGE_FIXUP,
+    IMAGE_HEADER,
+    IMAGE_RUN,
+    IMAGE_SYMBOL,
+    LoadedObject,
+    ObjectFormatError,
+    place,
+    place_members,
+    read_image,
+)
 
 F64, I64 = ir.DoubleType(), ir.IntType(64)
 LIBM = ctypes.CDLL(ctypes.util.find_library("m") or "libm.so.6")
@@ -131,6 +142,86 @@ def test_images_placed_together_keep_their_own_code_and_data() -> None:
     assert ctypes.CFUNCTYPE(ctypes.c_int64)(first.symbols["g"])() == 0
     assert first.base == second.base
     assert all(first.base <= address < first.base + first.size for address in second.symbols.values())
+
+
+def test_a_merged_image_places_each_member_with_its_own_symbols() -> None:
+    """Two members defining the same names, merged into one image: each member's f and g are its own."""
+    image = digest(_object())
+    merged, table = merge({"unit:0": image, "unit:1": image})
+    placed = place_members(read_image(merged), table, _resolve)
+    assert set(placed) == {"unit:0", "unit:1"}
+    first, second = placed["unit:0"], placed["unit:1"]
+    assert set(first.symbols) == set(second.symbols) == {"f", "g", "box"}
+    assert first.symbols["f"] != second.symbols["f"]
+    f = ctypes.CFUNCTYPE(ctypes.c_double, ctypes.c_int64, ctypes.c_double)(second.symbols["f"])
+    for i in (0, 3, 9):
+        assert f(i, 0.5) == math.sin(0.5) * [1.5, -2.0, 0.25, 3.0][i & 3] + _pick(i)
+    assert ctypes.CFUNCTYPE(ctypes.c_int64)(second.symbols["g"])() == 3
+    assert ctypes.CFUNCTYPE(ctypes.c_int64)(first.symbols["g"])() == 0  # the other member's counter
+    box = ctypes.PYFUNCTYPE(ctypes.py_object, ctypes.c_double)(first.symbols["box"])
+    assert box(-0.0).hex() == "-0x0.0p+0"
+
+
+def test_splitting_gives_the_members_back() -> None:
+    """split(merge(members)) is the members, byte for byte; merging them again gives the same image."""
+    image = digest(_object())
+    other = digest(_object_without_data())
+    members = {"unit:0": image, "shape:x": other, "unit:1": image}
+    merged, table = merge(members)
+    assert split(merged, table) == members
+    assert merge(split(merged, table)) == (merged, table)
+    assert [row[0] for row in table] == list(members)
+
+
+def test_member_tables_that_do_not_fit_are_refused() -> None:
+    """A member table out of bounds, or sharing out the wrong number of symbols: ObjectFormatError."""
+    merged, table = merge({"unit:0": digest(_object()), "unit:1": digest(_object())})
+    code_size = IMAGE_HEADER.unpack_from(merged)[3]
+    bad_tables = [
+        [table[0]],  # a member missing: its symbols are nobody's
+        [table[0], [*table[1][:7], table[1][7] + 1]],
+        [table[0], ["unit:1", code_size, 1, *table[1][3:]]],  # code past the end
+        [table[0], ["unit:1", *table[1][1:7], -1]],
+        [table[0], table[1][:5]],
+        [[0, *table[0][1:]], table[1]],
+    ]
+    for bad in bad_tables:
+        with pytest.raises(ObjectFormatError):
+            split(merged, bad)  # type: ignore[arg-type]
+    for bad in bad_tables[:2] + bad_tables[3:]:  # (placing needs no member's bounds: symbols are checked)
+        with pytest.raises(ObjectFormatError):
+            place_members(read_image(merged), bad, _resolve)  # type: ignore[arg-type]
+
+
+def test_a_fixup_past_the_end_of_its_part_is_refused() -> None:
+    """A relocation's eight bytes must lie inside its part: one byte over is refused, not written past it."""
+    good = digest(_object())
+    _magic, _v, _f, code_size, _ca, data_size, _da, n_symbols, _r, _n = IMAGE_HEADER.unpack_from(good)
+    runs_at = IMAGE_HEADER.size + code_size + data_size + n_symbols * IMAGE_SYMBOL.size
+    part, _kind, rtype, _target, count = IMAGE_RUN.unpack_from(good, runs_at)
+    assert rtype == 1  # R_X86_64_64: what the large code model emits
+    assert count >= 1
+    room = (code_size, data_size)[part]
+    fixup_at = runs_at + IMAGE_RUN.size
+    _offset, addend = IMAGE_FIXUP.unpack_from(good, fixup_at)
+    for offset, fits in ((room - 8, True), (room - 7, False), (room, False), (1 << 31, False)):
+        image = bytearray(good)
+        IMAGE_FIXUP.pack_into(image, fixup_at, offset, addend)
+        if fits:
+            place([read_image(bytes(image))], _resolve)  # (patched where it said: never run)
+        else:
+            with pytest.raises(ObjectFormatError, match="out of bounds"):
+                place([read_image(bytes(image))], _resolve)
+
+
+def _object_without_data() -> bytes:
+    """An object of one function and no data at all: g() = 7."""
+    from llvmlite import binding as llvm
+
+    module = ir.Module(name="objload_plain")
+    g = ir.Function(module, ir.FunctionType(I64, []), "g")
+    ir.IRBuilder(g.append_basic_block()).ret(ir.Constant(I64, 7))
+    return jit().target_machine.emit_object(llvm.parse_assembly(str(module)))
 
 
 def test_digesting_is_deterministic_and_drops_what_is_not_loaded() -> None:

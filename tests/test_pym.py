@@ -9,6 +9,7 @@ import random
 import subprocess
 import sys
 import textwrap
+import zlib
 from pathlib import Path
 
 import pytest
@@ -59,13 +60,11 @@ def test_every_truncation_and_every_single_flip_is_refused() -> None:
 
 
 def _resealed(header: object, sections: bytes = b"", *, text: bytes | None = None) -> bytes:
-    """A file with this header (any marshal data, or raw `text`) and a valid digest: only the later checks refuse it."""
+    """A file with this header (any marshal data, or raw `text`) and a valid checksum: later checks refuse it."""
     if text is None:
         text = marshal.dumps(header, 2)
     body = pym._PREFIX.pack(pym.MAGIC, pym.FORMAT_VERSION, 0, len(text)) + text + sections
-    import hashlib
-
-    return body + hashlib.sha256(body).digest()
+    return body + zlib.crc32(body).to_bytes(4, "little")
 
 
 @pytest.mark.parametrize(
@@ -91,7 +90,7 @@ def _resealed(header: object, sections: bytes = b"", *, text: bytes | None = Non
     ],
 )
 def test_sealed_but_malformed_headers_are_refused(header: object, sections: bytes, reason: str) -> None:
-    """A file whose digest is right but whose header is not what version 2 writes (code is data, never run)."""
+    """A file whose checksum is right but whose header is not what version 3 writes (code is data, never run)."""
     with pytest.raises(pym.PymError, match=reason):
         pym.decode(_resealed(header, sections))
 
@@ -187,7 +186,7 @@ GOLDEN = Path(__file__).resolve().parent.parent / "cache" / "golden"
 UNIT_KEYS = {"function", "args", "ret", "symbol", "shape", "nests", "object", "numpy", "objects", "world", "callees"}
 
 
-def test_golden_sample_is_a_valid_version_2_artifact() -> None:
+def test_golden_sample_is_a_valid_version_3_artifact() -> None:
     """cache/golden/sample.cpython-311.pym decodes, and its meta section has the documented shape (FORMAT.md)."""
     from fastimport.backend import objload
 
@@ -197,23 +196,27 @@ def test_golden_sample_is_a_valid_version_2_artifact() -> None:
     assert artifact.header["source_sha256"] == pym.source_hash((GOLDEN / "sample.py").read_bytes())
     meta = pym.load_plain(artifact.sections["meta"])
     assert [u["function"] for u in meta["units"]] == ["add", "hypot_sum"]
+    assert set(artifact.sections) == {"meta", "runtime", "code"}
+    members = [member[0] for member in meta["members"]]
     for unit in meta["units"]:
         assert set(unit) == UNIT_KEYS
-        assert unit["object"] in artifact.sections
-        assert "shape:" + unit["shape"] in artifact.sections
+        assert unit["object"] in members
+        assert "shape:" + unit["shape"] in members
         assert all(record["kind"] in {"value", "callable", "module", "defaults"} for record in unit["world"])
     assert set(meta["shared"]) == {"runtime", *("shape:" + u["shape"] for u in meta["units"])}
-    images = {name: objload.read_image(data) for name, data in artifact.sections.items() if name != "meta"}
-    placed = dict(zip(images, objload.place(list(images.values()), lambda _name: 1), strict=True))  # never run
+    (runtime,) = objload.place([objload.read_image(artifact.sections["runtime"])], lambda _name: 1)  # never run
+    placed = objload.place_members(objload.read_image(artifact.sections["code"]), meta["members"], lambda _name: 1)
+    assert "fi_world_ok" in runtime.symbols
     for unit in meta["units"]:
         assert unit["symbol"] in placed[unit["object"]].symbols
         assert f"fi_fastcall_{unit['shape']}" in placed["shape:" + unit["shape"]].symbols
 
 
-def test_the_version_1_golden_sample_is_refused_as_such() -> None:
-    """What fastimport wrote before format version 2 is not misread: refused, saying which version it is."""
-    with pytest.raises(pym.PymError, match="format version 1"):
-        pym.decode((GOLDEN / "sample.v1.cpython-311.pym").read_bytes())
+@pytest.mark.parametrize("version", [1, 2])
+def test_older_golden_samples_are_refused_as_such(version: int) -> None:
+    """What fastimport wrote before format version 3 is not misread: refused, saying which version it is."""
+    with pytest.raises(pym.PymError, match=f"format version {version}"):
+        pym.decode((GOLDEN / f"sample.v{version}.cpython-311.pym").read_bytes())
 
 
 def test_golden_sample_loads_where_the_versions_match(tmp_path: Path) -> None:

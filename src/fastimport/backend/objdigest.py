@@ -3,9 +3,9 @@
     digest(elf) -> bytes
         the ELF64 x86-64 relocatable object MCJIT or `fastimport compile` produced, laid out
         once, when the artifact is written: the code sections back to back, the data
-        sections back to back, the exported symbols by offset, each relocation by the part
-        and offset it patches and what it points at (an offset in the image, or a name the
-        loader resolves). `.eh_frame` is dropped (nothing unwinds through kernels: they
+        sections back to back, the exported symbols by offset, the relocations in runs by
+        what they point at (the code or data part, or a name the loader resolves), each
+        fixup by the offset it patches. `.eh_frame` is dropped (nothing unwinds through kernels: they
         return status codes), and so are the sections nothing loads.
 
 Parsing ELF, symbol names and section layout is the slow part of placing an object
@@ -22,9 +22,10 @@ from fastimport.backend.objload import (
     CODE,
     DATA,
     EXTERNAL,
+    IMAGE_FIXUP,
     IMAGE_HEADER,
     IMAGE_MAGIC,
-    IMAGE_RELOCATION,
+    IMAGE_RUN,
     IMAGE_SYMBOL,
     IMAGE_VERSION,
     MAX_IMAGE,
@@ -79,10 +80,9 @@ def digest(data: bytes) -> bytes:
         else:
             parts[part].extend(data[section.offset : section.offset + section.size])
         section.part, section.start = part, start
-    names = _Names()
-    targets = [_target(symbol, sections, names) for symbol in symbols]
+    targets = [_target(symbol, sections) for symbol in symbols]
     exported = [
-        (names.offset(name), sections[shndx].part, sections[shndx].start + value)
+        (name, sections[shndx].part, sections[shndx].start + value)
         for name, bind, _kind, shndx, value in symbols
         if name and bind != STB_LOCAL and shndx not in (SHN_UNDEF, SHN_ABS) and sections[shndx].part >= 0
     ]
@@ -90,20 +90,47 @@ def digest(data: bytes) -> bytes:
     for rela in sections:
         if rela.type == SHT_RELA and sections[rela.info].part >= 0:
             relocations += _relocations(data, rela, sections[rela.info], targets)
+    return pack_image((bytes(parts[CODE]), bytes(parts[DATA])), (aligns[CODE], aligns[DATA]), exported, relocations)
+
+
+# A relocation before it is packed: the part and offset patched, the target kind, the type,
+# the target (an offset in the code or data part, or a name), the addend.
+Relocation = tuple[int, int, int, int, "int | str", int]
+
+
+def pack_image(
+    parts: tuple[bytes, bytes],
+    aligns: tuple[int, int],
+    symbols: list[tuple[str, int, int]],
+    relocations: list[Relocation],
+) -> bytes:
+    """An image's bytes: its parts, `symbols` (name, part, offset) and `relocations`, in runs.
+
+    One run per (part, target kind, type, target), sorted by those: a target in the code
+    or data part moves into the addend (an offset from the part's start), so all the
+    relocations against one part or one name share a run, and the fixups of a run keep
+    the order they came in. The same symbols and relocations give the same bytes, whatever
+    order the runs came in (backend/objgroup.py relies on it).
+    """
+    grouped: dict[tuple[int, int, int, str], list[bytes]] = {}
+    for part, kind, rtype, offset, target, addend in relocations:
+        if kind == EXTERNAL:
+            key = (part, kind, rtype, target)
+        else:
+            key, addend = (part, kind, rtype, ""), addend + target  # type: ignore[operator]  # noqa: PLW2901
+        grouped.setdefault(key, []).append(IMAGE_FIXUP.pack(offset, addend))  # type: ignore[arg-type]
+    names = _Names()
+    table = [IMAGE_SYMBOL.pack(names.offset(name), part, offset) for name, part, offset in symbols]
+    packed_runs = b"".join(
+        IMAGE_RUN.pack(part, kind, rtype, names.offset(target) if kind == EXTERNAL else 0, len(fixups))
+        + b"".join(fixups)
+        for (part, kind, rtype, target), fixups in sorted(grouped.items())
+    )
     header = IMAGE_HEADER.pack(
         IMAGE_MAGIC, IMAGE_VERSION, 0, len(parts[CODE]), aligns[CODE], len(parts[DATA]), aligns[DATA],
-        len(exported), len(relocations), len(names.table),
+        len(symbols), len(packed_runs), len(names.table),
     )  # fmt: skip
-    return b"".join(
-        [
-            header,
-            parts[CODE],
-            parts[DATA],
-            *(IMAGE_SYMBOL.pack(*entry) for entry in exported),
-            *(IMAGE_RELOCATION.pack(*entry) for entry in relocations),
-            names.table,
-        ]
-    )
+    return b"".join([header, parts[CODE], parts[DATA], *table, packed_runs, names.table])
 
 
 class _Names:
@@ -120,11 +147,11 @@ class _Names:
         return self.offsets[name]
 
 
-def _target(symbol: tuple[str, int, int, int, int], sections: list[_Section], names: _Names) -> tuple[int, int] | None:
+def _target(symbol: tuple[str, int, int, int, int], sections: list[_Section]) -> tuple[int, int | str] | None:
     """What a relocation against `symbol` points at: (part, offset), (EXTERNAL, name), or None (not loaded)."""
     name, _bind, kind, shndx, value = symbol
     if shndx == SHN_UNDEF:
-        return (EXTERNAL, names.offset(name)) if name else None
+        return (EXTERNAL, name) if name else None
     if shndx == SHN_ABS:
         return None  # file symbols and the like: nothing we emit relocates against them
     section = sections[shndx]
@@ -136,8 +163,8 @@ def _target(symbol: tuple[str, int, int, int, int], sections: list[_Section], na
 
 
 def _relocations(
-    data: bytes, rela: _Section, target: _Section, targets: list[tuple[int, int] | None]
-) -> list[tuple[int, int, int, int, int, int]]:
+    data: bytes, rela: _Section, target: _Section, targets: list[tuple[int, int | str] | None]
+) -> list[Relocation]:
     """`rela`'s entries as image relocations: (part, target kind, type, offset, target, addend)."""
     out = []
     for k in range(rela.size // _RELA.size):

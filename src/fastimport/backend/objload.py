@@ -10,9 +10,11 @@ written, backend/objdigest.py turns LLVM's ELF object into an *image*, already l
     code      the executable sections, back to back
     data      the other loaded sections (constants, jump tables, zeroed data)
     symbols   IMAGE_SYMBOL each: name (offset in the name table), part, offset in it
-    relocs    IMAGE_RELOCATION each: the part and offset patched, the relocation type
-              (x86-64 psABI), what it points at (CODE or DATA and an offset in that part,
-              or EXTERNAL and a name), the addend
+    relocs    runs: IMAGE_RUN (the part patched, the relocation type (x86-64 psABI), what
+              the run points at: CODE, DATA or EXTERNAL and a name, and the number of
+              fixups), then that many IMAGE_FIXUP (the offset patched, the addend; for
+              CODE and DATA the addend counts from the start of that part). One target per
+              run: a warm run resolves it once and patches its fixups in a tight loop.
     names     NUL-terminated UTF-8
 
     read_image(blob) -> Image            the header and the pieces' sizes checked against the blob
@@ -36,19 +38,21 @@ import struct
 TYPE_CHECKING = False  # a warm run imports this: no typing, no dataclasses (~8 ms)
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from typing import Any
 
 PAGE = mmap.PAGESIZE
 MAX_IMAGE = 64 << 20  # bytes per part, at most (a damaged size must not map terabytes)
 
 IMAGE_MAGIC = b"FIOB"
-IMAGE_VERSION = 1
-IMAGE_HEADER = struct.Struct("<4sHHIIIIIII")  # magic, version, flags, code size, align, data size, align, counts
+IMAGE_VERSION = 2
+IMAGE_HEADER = struct.Struct("<4sHHIIIIIII")  # magic, version, flags, code size, align, data size, align, sizes
 IMAGE_SYMBOL = struct.Struct("<IBxxxI")  # name, part, offset
-IMAGE_RELOCATION = struct.Struct("<BBBxIIq")  # part, target kind, type, offset, target, addend
+IMAGE_RUN = struct.Struct("<BBBxII")  # part, target kind, type, target (a name; 0 for CODE, DATA), fixups
+IMAGE_FIXUP = struct.Struct("<Iq")  # offset, addend
 CODE, DATA, EXTERNAL = 0, 1, 2
+MEMBER_FIELDS = 8  # a merged image's member: name, code start, size, alignment, data start, size, alignment, symbols
 
 R_X86_64_64 = 1
-_2_64 = 1 << 64
 # x86-64 relocation type -> (width in bytes, pc-relative, signed)
 RELOCATIONS = {
     R_X86_64_64: (8, False, False),
@@ -77,13 +81,13 @@ class Image:
         aligns: tuple[int, int],
         symbols: memoryview,
         relocations: memoryview,
-        names: _Names,
+        names: tuple[bytes, int, int],
     ) -> None:
         self.parts = parts
         self.aligns = aligns
         self.symbols = symbols  # IMAGE_SYMBOL entries
-        self.relocations = relocations  # IMAGE_RELOCATION entries
-        self.names = names
+        self.relocations = relocations  # runs of IMAGE_RUN and its IMAGE_FIXUPs
+        self.names = names  # (the blob, where the name table starts, its size)
 
 
 class LoadedObject:
@@ -100,7 +104,7 @@ def read_image(blob: bytes) -> Image:
     """The image in `blob`, its header and the sizes of its pieces checked (ObjectFormatError if wrong)."""
     if len(blob) < IMAGE_HEADER.size:
         raise ObjectFormatError("shorter than an image header")
-    magic, version, flags, code_size, code_align, data_size, data_align, n_symbols, n_relocations, names_size = (
+    magic, version, flags, code_size, code_align, data_size, data_align, n_symbols, relocations_size, names_size = (
         IMAGE_HEADER.unpack_from(blob)
     )
     if magic != IMAGE_MAGIC or version != IMAGE_VERSION or flags:
@@ -114,7 +118,7 @@ def read_image(blob: bytes) -> Image:
     code_at = IMAGE_HEADER.size
     symbols_at = code_at + code_size + data_size
     relocations_at = symbols_at + n_symbols * IMAGE_SYMBOL.size
-    names_at = relocations_at + n_relocations * IMAGE_RELOCATION.size
+    names_at = relocations_at + relocations_size
     if names_at + names_size != len(blob):
         raise ObjectFormatError("the image's size does not match its header")
     return Image(
@@ -122,33 +126,57 @@ def read_image(blob: bytes) -> Image:
         (code_align, data_align),
         view[symbols_at:relocations_at],
         view[relocations_at:names_at],
-        _Names(blob, names_at, names_size),
+        (blob, names_at, names_size),
     )
 
 
-class _Names:
-    """The strings of an image's name table, decoded once each."""
+def _names(blob: bytes, start: int, size: int) -> dict[int, str]:
+    """An image's name table: each name by its offset (ObjectFormatError if one is not UTF-8)."""
+    table, at = {}, 0
+    try:
+        for raw in blob[start : start + size].split(b"\0")[:-1]:  # (what follows the last NUL is no name)
+            table[at] = raw.decode()
+            at += len(raw) + 1
+    except UnicodeDecodeError as exc:
+        raise ObjectFormatError("a name is not UTF-8") from exc
+    return table
 
-    def __init__(self, blob: bytes, start: int, size: int) -> None:
-        self.blob, self.start, self.end = blob, start, start + size
-        self.known: dict[int, str] = {}
 
-    def get(self, offset: int) -> str:
-        name = self.known.get(offset)
-        if name is None:
-            at = self.start + offset
-            end = self.blob.find(b"\0", at, self.end) if at < self.end else -1
-            if end <= at:
-                raise ObjectFormatError("bad name in an image")
-            try:
-                name = self.known[offset] = self.blob[at:end].decode()
-            except UnicodeDecodeError as exc:
-                raise ObjectFormatError("a name is not UTF-8") from exc
-        return name
+def names_of(image: Image) -> dict[int, str]:
+    """`image`'s name table: each name by its offset."""
+    return _names(*image.names)
 
 
 def place(images: list[Image], resolve: Callable[[str], int | None]) -> list[LoadedObject]:
     """Place `images` in one mapping and relocate them; their objects, in order."""
+    base, size, symbols = _place(images, resolve)
+    return [LoadedObject(dict(pairs), base, size) for pairs in symbols]
+
+
+def place_members(
+    image: Image, members: list[list[Any]], resolve: Callable[[str], int | None]
+) -> dict[str, LoadedObject]:
+    """Place a module's image (backend/objgroup.py) and relocate it; an object per member, by name.
+
+    `members`: [name, code start, code size, code alignment, data start, data size, data
+    alignment, number of symbols] each, in order; only the symbol counts are needed here
+    (each member's symbols follow the previous member's), and they must add up.
+    """
+    if not all(type(m) is list and len(m) == MEMBER_FIELDS and type(m[0]) is str for m in members):
+        raise ObjectFormatError("bad member entry")
+    counts = [member[7] for member in members]
+    if any(type(n) is not int or n < 0 for n in counts) or sum(counts) * IMAGE_SYMBOL.size != len(image.symbols):
+        raise ObjectFormatError("the members do not share out the image's symbols")
+    base, size, (pairs,) = _place([image], resolve)
+    loaded, at = {}, 0
+    for member, count in zip(members, counts, strict=True):
+        loaded[member[0]] = LoadedObject(dict(pairs[at : at + count]), base, size)
+        at += count
+    return loaded
+
+
+def _place(images: list[Image], resolve: Callable[[str], int | None]) -> tuple[int, int, list[list[tuple[str, int]]]]:
+    """(base, size, each image's symbols as (name, address) in table order): the images placed in one mapping."""
     starts = []
     end = 0
     for part in (CODE, DATA):
@@ -168,34 +196,36 @@ def place(images: list[Image], resolve: Callable[[str], int | None]) -> list[Loa
     base = _map(size)
     try:
         external: dict[str, int] = {}
-        placed = []
+        symbols = []
         for k, image in enumerate(images):
             at = (starts[k], starts[k + n])
-            _relocate(buffer, image, base=base, starts=at, resolve=resolve, external=external)
-            placed.append(LoadedObject(_symbols(image, base, at), base, size))
+            names = _names(*image.names)
+            _relocate(buffer, image, names, base=base, starts=at, resolve=resolve, external=external)
+            symbols.append(_symbols(image, names, base, at))
         ctypes.memmove(base, ctypes.addressof(ctypes.c_char.from_buffer(buffer)), size)  # (no array type per size)
         if code_size:
             _protect(base, code_size, mmap.PROT_READ | mmap.PROT_EXEC)
     except BaseException:
         _unmap(base, size)
         raise
-    return placed
+    return base, size, symbols
 
 
-def _symbols(image: Image, base: int, starts: tuple[int, int]) -> dict[str, int]:
-    """The addresses of `image`'s exported symbols, placed at `starts` (its parts' offsets) from `base`."""
+def _symbols(image: Image, names: dict[int, str], base: int, starts: tuple[int, int]) -> list[tuple[str, int]]:
+    """`image`'s exported symbols and their addresses, placed at `starts` (its parts' offsets) from `base`."""
     sizes = (len(image.parts[CODE]), len(image.parts[DATA]))
-    symbols = {}
+    symbols = []
     for name, part, offset in IMAGE_SYMBOL.iter_unpack(image.symbols):
-        if part > DATA or offset > sizes[part]:
+        if part > DATA or offset > sizes[part] or name not in names:
             raise ObjectFormatError("symbol out of bounds")
-        symbols[image.names.get(name)] = base + starts[part] + offset
+        symbols.append((names[name], base + starts[part] + offset))
     return symbols
 
 
 def _relocate(  # noqa: PLR0913 - the image, where it goes, and how names resolve
     buffer: bytearray,
     image: Image,
+    names: dict[int, str],
     *,
     base: int,
     starts: tuple[int, int],
@@ -205,25 +235,43 @@ def _relocate(  # noqa: PLR0913 - the image, where it goes, and how names resolv
     """Patch `image`'s relocations into `buffer`, which will be copied to `base`; each checked first."""
     sizes = (len(image.parts[CODE]), len(image.parts[DATA]))
     targets = (base + starts[CODE], base + starts[DATA])
-    pack64 = _PACK[8, False].pack_into
-    addresses: dict[int, int] = {}  # external name (its offset in the name table) -> address
-    for part, kind, rtype, offset, target, addend in IMAGE_RELOCATION.iter_unpack(image.relocations):
-        if part > DATA or offset > sizes[part]:
-            raise ObjectFormatError("relocation out of bounds")
-        if kind <= DATA:
-            if target > sizes[kind]:
-                raise ObjectFormatError("relocation target out of bounds")
-            symbol = targets[kind] + target
-        elif kind == EXTERNAL:
-            symbol = addresses.get(target, 0)
-            if not symbol:
-                symbol = addresses[target] = _external(image.names.get(target), resolve, external)
-        else:
-            raise ObjectFormatError("bad relocation target")
-        if rtype == R_X86_64_64 and offset + 8 <= sizes[part] and 0 <= symbol + addend < _2_64:
-            pack64(buffer, starts[part] + offset, symbol + addend)  # what LLVM's large code model emits, nearly always
-        else:
-            _patch(buffer, rtype, at=starts[part] + offset, room=sizes[part] - offset, value=symbol + addend, base=base)
+    table = image.relocations
+    at, end = 0, len(table)
+    try:
+        while at < end:
+            part, kind, rtype, target, count = IMAGE_RUN.unpack_from(table, at)  # (struct.error past the end)
+            at += IMAGE_RUN.size
+            fixups, at = table[at : at + count * IMAGE_FIXUP.size], at + count * IMAGE_FIXUP.size
+            if part > DATA or at > end:
+                raise ObjectFormatError("relocation out of bounds")
+            if kind <= DATA:
+                symbol = targets[kind]
+            elif kind == EXTERNAL and target in names:
+                name = names[target]
+                symbol = external.get(name) or _external(name, resolve, external)
+            else:
+                raise ObjectFormatError("bad relocation target")
+            _fixups(buffer, fixups, rtype, start=starts[part], room=sizes[part], symbol=symbol, base=base)
+    except struct.error:
+        raise ObjectFormatError("a relocation run out of bounds, or a value that does not fit") from None
+
+
+def _fixups(  # noqa: PLR0913 - a run: where it patches, and what
+    buffer: bytearray, fixups: memoryview, rtype: int, *, start: int, room: int, symbol: int, base: int
+) -> None:
+    """A run's fixups patched: S + A at each offset of a part placed at `start` (`room`: its size)."""
+    if rtype == R_X86_64_64:  # what LLVM's large code model emits, nearly always
+        pack64 = _PACK[8, False].pack_into
+        last = room - 8
+        for offset, addend in IMAGE_FIXUP.iter_unpack(fixups):
+            if offset > last:
+                raise ObjectFormatError("relocation out of bounds")
+            pack64(buffer, start + offset, symbol + addend)  # (struct.error unless 0 <= S + A < 2**64)
+    else:
+        for offset, addend in IMAGE_FIXUP.iter_unpack(fixups):
+            if offset > room:
+                raise ObjectFormatError("relocation out of bounds")
+            _patch(buffer, rtype, at=start + offset, room=room - offset, value=symbol + addend, base=base)
 
 
 def _patch(buffer: bytearray, rtype: int, *, at: int, room: int, value: int, base: int) -> None:  # noqa: PLR0913
@@ -244,13 +292,11 @@ def _patch(buffer: bytearray, rtype: int, *, at: int, room: int, value: int, bas
 
 
 def _external(name: str, resolve: Callable[[str], int | None], known: dict[str, int]) -> int:
-    """The address of external `name` (`known`: the names resolved for this placement)."""
-    address = known.get(name)
-    if address is None:
-        address = resolve(name)
-        if not address:
-            raise ObjectFormatError(f"undefined symbol {name!r}")
-        known[name] = address
+    """The address of external `name`, resolved (`known`: the names resolved for this placement)."""
+    address = resolve(name)
+    if not address:
+        raise ObjectFormatError(f"undefined symbol {name!r}")
+    known[name] = address
     return address
 
 

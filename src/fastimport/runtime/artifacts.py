@@ -3,12 +3,14 @@
 One artifact per module (runtime/cachedir.py names it), holding every unit compiled for
 that module's source (cache/FORMAT.md):
 
-    meta         plain data: {"units": [unit, ...]}, one unit per (function, argument types)
+    meta         plain data: {"units": [unit, ...], "shared": ..., "members": ...}, one unit
+                 per (function, argument types)
     runtime      object image of the shared runtime (backend/entry.py `runtime_loaded`)
-    shape:<s>    object image of the entry code of shape <s> (guards, unboxing, boxing)
-    unit:<k>     object image of unit k's kernels
+    code         one image of the module's members: `unit:<k>` (unit k's kernels) and
+                 `shape:<s>` (the entry code of shape <s>: guards, unboxing, boxing)
 
-(Images: backend/objdigest.py makes them from LLVM's ELF objects as the file is written.)
+(Images: backend/objdigest.py makes them from LLVM's ELF objects as the file is written,
+backend/objgroup.py merges the members' into one, and splits it when a unit is added.)
 
 A unit says what the loader needs to rebuild its entry without the front end:
 
@@ -29,7 +31,7 @@ name in this module, whose source hash the artifact's header fixes). Anything th
 not fit makes `load` return None, and the caller compiles.
 
 The first unit loaded from an artifact places the code of all its units and their shapes
-in one mapping (runtime/linker.py `place_group`): a module's functions are usually all
+in one mapping (runtime/linker.py `place_module`): a module's functions are usually all
 called, and one placement costs little more than one unit's.
 """
 
@@ -40,12 +42,19 @@ import math
 import os
 import sys
 
-from fastimport.runtime import cachedir
+from fastimport.backend.objload import ObjectFormatError
+from fastimport.config import ConfigError, active_config
+from fastimport.frontend.types import Ty, type_from_json, type_to_json
+from fastimport.runtime import cachedir, linker, pym
+from fastimport.runtime.debug import log
+from fastimport.runtime.funcobject import code_extra, layout, make_builtin
 from fastimport.runtime.native import CompiledEntry, DataBlock, Namespaces, builtins_of, world_table
+from fastimport.runtime.objnames import UnknownObjectError, resolve
 
 TYPE_CHECKING = False  # importing typing costs ~2 ms of a warm run
 if TYPE_CHECKING:
     import types
+    from collections.abc import Iterator
     from pathlib import Path
     from typing import Any
 
@@ -56,8 +65,8 @@ if TYPE_CHECKING:
 
 META = "meta"
 RUNTIME = "runtime"
+CODE = "code"  # the units' and the shapes' images, merged (backend/objgroup.py)
 MAX_UNITS = 256  # per module artifact: the oldest units go first
-GROUP_UNITS = 64  # an artifact with more units places each at its first use, not all at once
 
 
 class Unloadable(Exception):  # noqa: N818 - a reason, caught where the unit is skipped
@@ -98,7 +107,6 @@ def artifact_path(state: FunctionState) -> Path | None:
     """Where the artifact of `state`'s module goes (None: caching is off or impossible here)."""
     if state.source is None:
         return None
-    from fastimport.config import ConfigError, active_config
 
     try:
         tree = cachedir.cache_tree(active_config())
@@ -121,7 +129,6 @@ def _read(path: Path, state: FunctionState) -> Artifact | None:
     known = _DECODED.get(key)
     if known is not None and known[0] == source:
         return known[1]
-    from fastimport.runtime import pym
 
     artifact = None
     try:
@@ -134,11 +141,12 @@ def _read(path: Path, state: FunctionState) -> Artifact | None:
             why = _misfit(artifact, state)
             if why is not None:
                 artifact = None
-                from fastimport.runtime.debug import log
-
                 log(f"{path.name} is stale ({why}): compiling again")
             else:
                 _units(artifact)  # present and readable
+        except pym.PymVersionError as e:  # another fastimport's: not damaged, only stale
+            artifact = None
+            log(f"{path.name} is stale ({e}): compiling again")
         except (pym.PymError, KeyError, TypeError, ValueError) as e:
             artifact = None
             shipped = path.parent.name == "__pycache__"
@@ -156,8 +164,6 @@ def _source_sha(state: FunctionState) -> str:
     source = state.source or b""
     known = _SHAS.get(id(source))
     if known is None or known[0] is not source:
-        from fastimport.runtime import pym
-
         known = _SHAS[id(source)] = (source, pym.source_hash(source))
     return known[1]
 
@@ -169,8 +175,6 @@ def _meta(artifact: Artifact) -> dict[str, Any]:
     """The artifact's `meta` section, parsed once."""
     known = _METAS.get(id(artifact))
     if known is None or known[0] is not artifact:
-        from fastimport.runtime import pym
-
         meta = pym.load_plain(artifact.sections[META])
         if not isinstance(meta, dict):
             raise TypeError("meta is not a dict")
@@ -186,7 +190,6 @@ def _units(artifact: Artifact) -> list[Any]:
 
 
 def _misfit(artifact: Artifact, state: FunctionState) -> str | None:
-    from fastimport.runtime import pym
 
     why = pym.mismatch(artifact, cachedir.environment(state.module, _source_sha(state)))
     if why is None and artifact.header.get("unnamed_features") and artifact.header.get("host") != cachedir.host_id():
@@ -203,27 +206,24 @@ def load(state: FunctionState, func: types.FunctionType, args: tuple[Type, ...],
     The platform cache first, then what the module's package ships beside it (a variant
     tuned to this CPU, if it fits, then the portable baseline).
     """
-    from fastimport.frontend.types import type_to_json
-
     wanted = [type_to_json(t) for t in args]
     for path in _candidates(state):
         artifact = _read(path, state)
         if artifact is not None:
             entry = _load_from(artifact, wanted, state, func, prev)
             if entry is not None:
-                from fastimport.runtime.debug import log
-
                 log(f"{state.module}.{state.node.name}: loaded from {path} ({artifact.header['cpu']})")
                 return entry
     return None
 
 
-def _candidates(state: FunctionState) -> list[Path]:
+def _candidates(state: FunctionState) -> Iterator[Path]:
+    """The platform cache's path, then the shipped ones (only worked out if the cache has no entry)."""
     cached = artifact_path(state)
-    paths = [cached] if cached is not None else []
+    if cached is not None:
+        yield cached
     if state.source is not None and cachedir.supported():
-        paths += _shipped_paths(state.path)
-    return paths
+        yield from _shipped_paths(state.path)
 
 
 _SHIPPED: dict[str, list[Path]] = {}
@@ -253,8 +253,6 @@ def _load_from(
             try:
                 return _load_unit(unit, artifact, state, func, prev)
             except (Unloadable, AttributeError, KeyError, TypeError, ValueError, IndexError) as e:
-                from fastimport.runtime.debug import log
-
                 log(f"{state.module}.{state.node.name}: cached unit not used ({type(e).__name__}: {e})")
                 return None
     return None
@@ -267,10 +265,6 @@ def _load_unit(
     func: types.FunctionType,
     prev: Any,  # noqa: ANN401
 ) -> CompiledEntry:
-    from fastimport.backend.objload import ObjectFormatError
-    from fastimport.frontend.types import type_from_json
-    from fastimport.runtime import linker
-    from fastimport.runtime.funcobject import code_extra, layout, make_builtin
 
     if unit.get("numpy") is not None:
         numpy = sys.modules.get("numpy")
@@ -318,54 +312,46 @@ def _load_unit(
 
 
 class _Placement:
-    """A decoded artifact's code placed in this process: objects by section, and the units given out."""
+    """A decoded artifact's code placed in this process: its members by name, and what is given out."""
 
     def __init__(self, artifact: Artifact) -> None:
         self.artifact = artifact
-        self.loaded: dict[str, LoadedObject] = {}
+        self.loaded = _place(artifact)
         self.claimed: set[str] = set()  # units whose slots a function's entry already uses
+        self.filled: set[str] = set()  # shapes whose object tables are filled
 
 
 _PLACEMENTS: dict[int, _Placement] = {}
 
 
 def _placed(artifact: Artifact, unit: dict[str, Any]) -> tuple[LoadedObject, LoadedObject]:
-    """(the unit's shape, the unit's code), placed: with the artifact's other units at its first use.
+    """(the unit's shape, the unit's code), placed: the whole module's code at the first use of any unit.
 
     A copy of a unit's code serves one function: its entry unboxes value globals into slots
     in that code at every call, and a running loop offers the GIL, so a unit loaded again
-    (the module reloaded or run twice) gets a copy of its own.
+    (the module reloaded or run twice) gets a copy of its own (of the whole module's code:
+    this is rare, and the code is small).
     """
     placement = _PLACEMENTS.get(id(artifact))
     if placement is None or placement.artifact is not artifact:
         placement = _PLACEMENTS[id(artifact)] = _Placement(artifact)
-        units = [
-            u for u in _units(artifact) if isinstance(u, dict) and (u.get("numpy") is None or "numpy" in sys.modules)
-        ]
-        if len(units) <= GROUP_UNITS:
-            from fastimport.backend.objload import ObjectFormatError
-
-            try:  # noqa: SIM105 - (contextlib is not imported by a warm run)
-                placement.loaded = _place(artifact, units)
-            except (ObjectFormatError, Unloadable, KeyError, TypeError):
-                pass  # each unit is placed on its own, and only a damaged one fails
-    code = unit["object"]
-    loaded = placement.loaded
-    if code in placement.claimed or code not in loaded:
-        loaded = _place(artifact, [unit])
+    code, shape = unit["object"], "shape:" + unit["shape"]
+    loaded, filled = placement.loaded, placement.filled
+    if code in placement.claimed:
+        loaded, filled = _place(artifact), set()
     else:
         placement.claimed.add(code)
-    return loaded["shape:" + unit["shape"]], loaded[code]
+    if code not in loaded or shape not in loaded:
+        raise Unloadable(f"no member {code} or {shape} in the artifact's code")
+    if shape not in filled:  # (at its first use: a shape of NumPy units names NumPy's objects)
+        linker.fill(loaded[shape], _shared_objects(artifact, shape))
+        filled.add(shape)
+    return loaded[shape], loaded[code]
 
 
-def _place(artifact: Artifact, units: list[dict[str, Any]]) -> dict[str, LoadedObject]:
-    """The code of `units` and of their shapes, placed together, by section name."""
-    from fastimport.runtime import linker
-
-    names = list(dict.fromkeys([*(u["object"] for u in units), *("shape:" + u["shape"] for u in units)]))
-    tables = [_shared_objects(artifact, name) if name.startswith("shape:") else {} for name in names]
-    placed = linker.place_group([artifact.sections[name] for name in names], tables)
-    return dict(zip(names, placed, strict=True))
+def _place(artifact: Artifact) -> dict[str, LoadedObject]:
+    """The artifact's code (its units' and shapes'), placed in one mapping: an object per member."""
+    return linker.place_module(artifact.sections[CODE], _meta(artifact)["members"])
 
 
 def _modules(world: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -391,8 +377,6 @@ def ctypes_address(obj: object) -> int:
 
 def _ref(record: dict[str, Any], names: Namespaces, state: FunctionState) -> _Ref:
     """A world record's ref, checked against the globals as they are now."""
-    from fastimport.frontend.types import Ty, type_from_json
-
     kind, namespace, name = record["kind"], record["ns"], record["name"]
     if kind == "defaults":
         return _Ref(namespace, name, kind)
@@ -408,8 +392,6 @@ def _ref(record: dict[str, Any], names: Namespaces, state: FunctionState) -> _Re
     if "function" in record:
         expected = _compiled_function(current, record, state)
     else:
-        from fastimport.runtime.objnames import UnknownObjectError, resolve
-
         try:
             expected = resolve(record["object"])
         except UnknownObjectError as e:
@@ -465,7 +447,6 @@ def _object(name: str, refs: list[_Ref]) -> object:
     """The object an object-table slot names: a library object, or a world ref's (`ref:<k>`)."""
     if name.startswith("ref:"):
         return refs[int(name.removeprefix("ref:"))].expected
-    from fastimport.runtime.objnames import UnknownObjectError, resolve
 
     try:
         return resolve(name)
@@ -475,8 +456,6 @@ def _object(name: str, refs: list[_Ref]) -> object:
 
 def _shared_objects(artifact: Artifact, section: str) -> dict[str, object]:
     """The object table of a shared section (the runtime's or a shape's): library objects only."""
-    from fastimport.runtime.objnames import UnknownObjectError, resolve
-
     tables = _meta(artifact).get("shared", {})
     try:
         return {symbol: resolve(name) for symbol, name in tables.get(section, [])}
@@ -538,39 +517,51 @@ def flush() -> None:
 def _write_units(path: Path, state: FunctionState, queued: list[tuple[dict[str, Any], dict[str, bytes], Any]]) -> None:
     """Merge `queued` into the artifact at `path` (a unit replaces one of the same function and types)."""
     from fastimport.backend.objdigest import digest
-    from fastimport.runtime import pym
+    from fastimport.backend.objgroup import split
 
     _DECODED.pop(str(path), None)  # another process may have written it since
     old = _read(path, state)
     units: list[dict[str, Any]] = []
-    all_sections: dict[str, bytes] = {}
+    members: dict[str, bytes] = {}
     all_shared: dict[str, list[Any]] = {}
+    runtime = b""
     if old is not None:
         meta = pym.load_plain(old.sections[META])  # a copy: the cached one may be in use
         units = meta["units"]
         all_shared = meta.get("shared", {})
-        all_sections = dict(old.sections)
+        members = split(old.sections[CODE], meta["members"])
+        runtime = old.sections[RUNTIME]
     for unit, sections, shared in queued:
         units = [u for u in units if (u["function"], u["args"]) != (unit["function"], unit["args"])]
         units = units[-(MAX_UNITS - 1) :]
         index = 0
-        while f"unit:{index}" in all_sections:
+        while f"unit:{index}" in members:
             index += 1
         unit = {**unit, "object": f"unit:{index}"}  # noqa: PLW2901 - the copy that is written
-        all_sections[unit["object"]] = digest(sections["unit"])
-        all_sections.update((name, digest(data)) for name, data in sections.items() if name != "unit")
+        members[unit["object"]] = digest(sections["unit"])
+        members.update((name, digest(data)) for name, data in sections.items() if name.startswith("shape:"))
+        if RUNTIME in sections:
+            runtime = digest(sections[RUNTIME])
         all_shared.update(shared)
         units.append(unit)
-    keep = {RUNTIME, *(u["object"] for u in units), *("shape:" + u["shape"] for u in units)}
-    body = {META: pym.dump_plain({"units": units, "shared": all_shared})}
-    header = {**_header(state), "origin": "cache"}
-    data = pym.encode(header, {**body, **{name: d for name, d in all_sections.items() if name in keep}})
+    keep = {*(u["object"] for u in units), *("shape:" + u["shape"] for u in units)}
+    data = pym.encode({**_header(state), "origin": "cache"}, _sections(units, all_shared, runtime, members, keep))
     pym.write_atomic(path, data)
     _DECODED[str(path)] = (_source_sha(state), pym.decode(data))
 
 
+def _sections(
+    units: list[dict[str, Any]], shared: dict[str, Any], runtime: bytes, members: dict[str, bytes], keep: set[str]
+) -> dict[str, bytes]:
+    """An artifact's sections: `meta`, the runtime's image, and the members in `keep` merged into one image."""
+    from fastimport.backend.objgroup import merge
+
+    code, table = merge({name: image for name, image in members.items() if name in keep})
+    meta = {"units": units, "shared": shared, "members": table}
+    return {META: pym.dump_plain(meta), RUNTIME: runtime, CODE: code}
+
+
 def _header(state: FunctionState) -> dict[str, Any]:
-    from fastimport.runtime import pym
 
     env = cachedir.environment(state.module, pym.source_hash(state.source or b""))
     # `source`: `cache prune` drops artifacts whose source is gone
@@ -611,8 +602,6 @@ def describe_unit(  # noqa: PLR0913 - what the compiler knows about the unit
     uses_numpy: bool,
 ) -> dict[str, Any]:
     """The unit's `meta` entry; Unloadable if something in it has no name another process can find."""
-    from fastimport.frontend.types import type_to_json
-
     world = [_ref_json(index, ref, refs, slots, root) for index, ref in enumerate(refs)]
     table = [[name, _object_name(obj, refs)] for name, obj in objects]
     numpy = sys.modules.get("numpy")
@@ -631,7 +620,6 @@ def describe_unit(  # noqa: PLR0913 - what the compiler knows about the unit
 
 
 def _ref_json(index: int, ref: Any, refs: list[Any], slots: dict[int, str], root: FunctionState) -> dict[str, Any]:  # noqa: ANN401
-    from fastimport.frontend.types import type_to_json
     from fastimport.runtime.dispatch import state_of
 
     record: dict[str, Any] = {"ns": ref.namespace, "name": ref.name, "kind": ref.kind}
@@ -705,7 +693,6 @@ def write_shipped(  # noqa: PLR0913 - the artifact's parts
     `sections`: LLVM's ELF object code per section.
     """
     from fastimport.backend.objdigest import digest
-    from fastimport.runtime import pym
 
     header = {
         **cachedir.environment(state.module, pym.source_hash(state.source or b"")),
@@ -714,8 +701,8 @@ def write_shipped(  # noqa: PLR0913 - the artifact's parts
         "source": os.path.basename(state.path),
         "origin": "shipped",
     }
-    body = {META: pym.dump_plain({"units": units, "shared": shared})}
-    path.parent.mkdir(exist_ok=True)
     images = {name: digest(data) for name, data in sections.items()}
-    pym.write_atomic(path, pym.encode(header, {**body, **images}), mode=0o644)
+    keep = {name for name in images if name != RUNTIME}
+    path.parent.mkdir(exist_ok=True)
+    pym.write_atomic(path, pym.encode(header, _sections(units, shared, images[RUNTIME], images, keep)), mode=0o644)
     _DECODED.pop(str(path), None)

@@ -3,11 +3,13 @@
 place_runtime(image, objects) -> LoadedObject
     the shared runtime (`fi_world_ok`, the undo log's helpers, `fi_checkpoint`): placed
     once per process, before anything that calls it
+place_module(image, members) -> {member: LoadedObject}
+    a module's merged image (its units and the entry code of their shapes,
+    backend/objgroup.py) in one mapping (backend/objload.py): undefined names resolve to
+    the runtime, CPython's C-API, libm (under `fi_libm_<name>`) and a few C library
+    routines LLVM may call (memcpy, fmod, ...)
 place_group(images, tables) -> [LoadedObject]
-    several images (a module's units and the entry code of their shapes) in one
-    mapping (backend/objload.py); undefined names resolve to the runtime, CPython's
-    C-API, libm (under `fi_libm_<name>`) and a few C library routines LLVM may call
-    (memcpy, fmod, ...); each image's object-table slots named in `tables` are filled
+    several images in one mapping, each one's object-table slots in `tables` filled
 fill(loaded, objects)
     object-table slots (`<unit>.obj.<k>`) get the addresses of their Python objects
 """
@@ -18,11 +20,12 @@ import ctypes
 import functools
 from _ctypes import dlsym as _dlsym  # POSIX; the platforms that load artifacts
 
-from fastimport.backend.objload import LoadedObject, ObjectFormatError, place, read_image
+from fastimport.backend.objload import LoadedObject, ObjectFormatError, place, place_members, read_image
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from typing import Any
 
 LIBM_PREFIX = "fi_libm_"  # backend/capi.py: libm functions under a name LLVM does not rewrite
 ORIGINAL_VECTORCALL = "fi_original_function_vectorcall"
@@ -55,6 +58,11 @@ def place_group(images: list[bytes], tables: list[dict[str, object]]) -> list[Lo
     return placed
 
 
+def place_module(image: bytes, members: list[list[Any]]) -> dict[str, LoadedObject]:
+    """A module's merged image (backend/objgroup.py) placed: an object per member, by name."""
+    return place_members(read_image(image), members, _resolve)
+
+
 def fill(loaded: LoadedObject, objects: dict[str, object]) -> None:
     """Point `loaded`'s object-table slots at `objects` (and keep those alive with it)."""
     for symbol, obj in objects.items():
@@ -66,9 +74,16 @@ def fill(loaded: LoadedObject, objects: dict[str, object]) -> None:
 
 
 def _resolve(name: str) -> int | None:
-    address = _RUNTIME.get(name)
-    if address is not None:
-        return address
+    address = _RUNTIME.get(name) or _FOUND.get(name)
+    if address is None:
+        address = _FOUND[name] = _find(name)
+    return address
+
+
+_FOUND: dict[str, int | None] = {}  # names outside the runtime: the same address for the whole process
+
+
+def _find(name: str) -> int | None:
     if name == ORIGINAL_VECTORCALL:
         from fastimport.runtime.funcobject import layout
 
