@@ -248,6 +248,34 @@ def test_a_damaged_artifact_is_recompiled_with_one_warning(project: Path, damage
     assert counts(run(project)[2]) == (0, compiled)
 
 
+@pytest.mark.parametrize(
+    "members",
+    [
+        lambda members: members[:-1],  # a member missing: its symbols are nobody's
+        lambda members: [[*m[:7], m[7] + 1] for m in members],  # symbol counts that do not add up
+        lambda members: [[m[0], 1 << 30, *m[2:]] for m in members],  # code out of bounds
+        lambda _: "members",
+    ],
+    ids=["missing", "symbols", "bounds", "not-a-list"],
+)
+def test_an_artifact_whose_members_do_not_fit_its_code_is_recompiled_and_rewritten(
+    project: Path, members: object
+) -> None:
+    """A checksum-valid file whose member table is wrong: nothing placed from it, compiled, and rewritten whole."""
+    _, _, records = run(project)
+    compiled = counts(records)[0]
+    (path,) = artifacts(project / "cache")
+    artifact = pym.decode(path.read_bytes())
+    meta = pym.load_plain(artifact.sections["meta"])
+    meta["members"] = members(meta["members"])  # type: ignore[operator]
+    header = {k: v for k, v in artifact.header.items() if k != "sections"}
+    path.write_bytes(pym.encode(header, {**artifact.sections, "meta": pym.dump_plain(meta)}))
+    out, _, records = run(project)
+    assert out == plain_output(project)
+    assert counts(records) == (compiled, 0)
+    assert counts(run(project)[2]) == (0, compiled)
+
+
 @pytest.mark.parametrize("version", [1, 2, 99])
 def test_an_artifact_of_another_format_version_is_recompiled_quietly(project: Path, version: int) -> None:
     """What another fastimport wrote is stale, not damaged: compiled again and rewritten, no warning (like a .pyc)."""

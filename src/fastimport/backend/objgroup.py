@@ -26,9 +26,9 @@ from fastimport.backend.objload import (
     IMAGE_FIXUP,
     IMAGE_RUN,
     IMAGE_SYMBOL,
-    MEMBER_FIELDS,
     Image,
     ObjectFormatError,
+    member_bounds,
     names_of,
     read_image,
     round_up,
@@ -66,7 +66,7 @@ def merge(members: dict[str, bytes]) -> tuple[bytes, list[list[object]]]:
 def split(data: bytes, table: list[list[object]]) -> dict[str, bytes]:
     """The members `merge` made `data` of, by name (ObjectFormatError if `table` does not fit it)."""
     image = read_image(data)
-    bounds = _bounds(image, table)
+    bounds = member_bounds(image, table)  # type: ignore[arg-type]
     symbols = _symbols(image)
     relocations = _relocations(image)
     members, at = {}, 0
@@ -81,26 +81,6 @@ def split(data: bytes, table: list[list[object]]) -> dict[str, bytes]:
         pieces = tuple(bytes(image.parts[part][starts[part] : starts[part] + sizes[part]]) for part in (CODE, DATA))
         members[name] = pack_image(pieces, aligns, own, moved)  # type: ignore[arg-type]
     return members
-
-
-def _bounds(image: Image, table: list[list[object]]) -> list[tuple[str, list[int], list[int], tuple[int, int], int]]:
-    """`table`'s members: (name, starts, sizes, alignments, number of symbols), each checked against `image`."""
-    bounds = []
-    counted = 0
-    for member in table:
-        if not (isinstance(member, list) and len(member) == MEMBER_FIELDS and isinstance(member[0], str)):
-            raise ObjectFormatError("bad member entry")
-        if any(type(value) is not int or value < 0 for value in member[1:]):
-            raise ObjectFormatError("bad member entry")
-        name, code_start, code_size, code_align, data_start, data_size, data_align, count = member  # type: ignore[misc]
-        for start, size, part in ((code_start, code_size, CODE), (data_start, data_size, DATA)):
-            if start + size > len(image.parts[part]):
-                raise ObjectFormatError(f"member {name!r} out of bounds")
-        bounds.append((name, [code_start, data_start], [code_size, data_size], (code_align, data_align), count))
-        counted += count
-    if counted * IMAGE_SYMBOL.size != len(image.symbols):
-        raise ObjectFormatError("the members do not share out the image's symbols")
-    return bounds
 
 
 def _symbols(image: Image) -> list[tuple[str, int, int]]:

@@ -159,20 +159,37 @@ def place_members(
     """Place a module's image (backend/objgroup.py) and relocate it; an object per member, by name.
 
     `members`: [name, code start, code size, code alignment, data start, data size, data
-    alignment, number of symbols] each, in order; only the symbol counts are needed here
-    (each member's symbols follow the previous member's), and they must add up.
+    alignment, number of symbols] each, in order (each member's symbols follow the
+    previous member's); a table that does not fit the image is an ObjectFormatError.
     """
-    if not all(type(m) is list and len(m) == MEMBER_FIELDS and type(m[0]) is str for m in members):
-        raise ObjectFormatError("bad member entry")
-    counts = [member[7] for member in members]
-    if any(type(n) is not int or n < 0 for n in counts) or sum(counts) * IMAGE_SYMBOL.size != len(image.symbols):
-        raise ObjectFormatError("the members do not share out the image's symbols")
+    bounds = member_bounds(image, members)
     base, size, (pairs,) = _place([image], resolve)
     loaded, at = {}, 0
-    for member, count in zip(members, counts, strict=True):
-        loaded[member[0]] = LoadedObject(dict(pairs[at : at + count]), base, size)
+    for name, _starts, _sizes, _aligns, count in bounds:
+        loaded[name] = LoadedObject(dict(pairs[at : at + count]), base, size)
         at += count
     return loaded
+
+
+def member_bounds(
+    image: Image, members: list[list[Any]]
+) -> list[tuple[str, list[int], list[int], tuple[int, int], int]]:
+    """`members` as (name, starts, sizes, alignments, number of symbols), each checked against `image`."""
+    bounds = []
+    counted = 0
+    for member in members:
+        if not (type(member) is list and len(member) == MEMBER_FIELDS and type(member[0]) is str):
+            raise ObjectFormatError("bad member entry")
+        if any(type(value) is not int or value < 0 for value in member[1:]):
+            raise ObjectFormatError("bad member entry")
+        name, code_start, code_size, code_align, data_start, data_size, data_align, count = member
+        if code_start + code_size > len(image.parts[CODE]) or data_start + data_size > len(image.parts[DATA]):
+            raise ObjectFormatError(f"member {name!r} out of bounds")
+        bounds.append((name, [code_start, data_start], [code_size, data_size], (code_align, data_align), count))
+        counted += count
+    if counted * IMAGE_SYMBOL.size != len(image.symbols):
+        raise ObjectFormatError("the members do not share out the image's symbols")
+    return bounds
 
 
 def _place(images: list[Image], resolve: Callable[[str], int | None]) -> tuple[int, int, list[list[tuple[str, int]]]]:

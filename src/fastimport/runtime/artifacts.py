@@ -527,10 +527,11 @@ def _write_units(path: Path, state: FunctionState, queued: list[tuple[dict[str, 
     runtime = b""
     if old is not None:
         meta = pym.load_plain(old.sections[META])  # a copy: the cached one may be in use
-        units = meta["units"]
-        all_shared = meta.get("shared", {})
-        members = split(old.sections[CODE], meta["members"])
-        runtime = old.sections[RUNTIME]
+        try:
+            members = split(old.sections[CODE], meta["members"])
+            units, all_shared, runtime = meta["units"], meta.get("shared", {}), old.sections[RUNTIME]
+        except (ObjectFormatError, KeyError, TypeError):
+            members = {}  # code that does not split as its table says: the file is written anew
     for unit, sections, shared in queued:
         units = [u for u in units if (u["function"], u["args"]) != (unit["function"], unit["args"])]
         units = units[-(MAX_UNITS - 1) :]
