@@ -108,7 +108,7 @@ def test_compile_command_reports_what_it_could_not_compile(tmp_path: Path) -> No
     result = _run([sys.executable, "-m", "fastimport", "compile", "mod.py"], tmp_path, PYTHONPATH=str(ROOT / "src"))
     assert "compiled: add(int, int)" in result.stdout
     assert "unsigned: unsigned (annotate it" in result.stdout
-    assert "failed: text(int):" in result.stdout
+    assert "failed: text(int) [annotation]:" in result.stdout
     assert "1 specialization(s) compiled, 1 not compilable, 1 function(s) without a signature" in result.stdout
     assert (tmp_path / "__pycache__" / f"mod.{TAG}.pym").is_file()
 

@@ -9,12 +9,16 @@ beside its source, where the loader looks for it (config.shipped_pym):
     mypkg/__pycache__/kernels.cpython-311.pym        portable baseline (x86-64-v3)
     mypkg/__pycache__/kernels.cpython-311.host.pym   tuned to this CPU (--cpu host/both)
 
-Signatures come from annotations (every parameter `int`, `float` or `bool`) and from
+Signatures come from annotations (every parameter `int`, `float` or `bool`), from
 `[tool.fastimport.signatures]` in the pyproject.toml nearest the module and in the current
-directory's project (for an installed package), in the report's notation:
+directory's project (for an installed package), in the report's notation,
 
     [tool.fastimport.signatures]
     "mypkg.kernels.smooth" = ["(float64[:], int)", "(float32[:], int)"]
+
+and from the types earlier runs under fastimport observed for the same source of the
+function (predict/observed.py: run the package's tests under `python -m fastimport` once,
+then compile). Each compiled signature says which: `smooth(float64[:], int) [observed]`.
 
 Each module is imported (its top-level code runs, as at any import) with the hook installed,
 so its functions are seen exactly as at run time.
@@ -142,7 +146,9 @@ def _compile_module(name: str, file: Path, root: Path, cpus: list[str]) -> dict[
     for state, func in _functions(module):
         signatures = _signatures(state, name, config)
         if not signatures:
-            outcome["unsigned"].append(f"{state.node.name} (annotate it, or list it in [tool.fastimport.signatures])")
+            outcome["unsigned"].append(
+                f"{state.node.name} (annotate it, list it in [tool.fastimport.signatures], or run it under fastimport)"
+            )
         for text, sig in signatures:
             unit = _emit(state, func, sig, text, outcome)
             if unit is not None:
@@ -165,16 +171,27 @@ def _functions(module: Any) -> list[tuple[FunctionState, Any]]:  # noqa: ANN401
 
 
 def _signatures(state: FunctionState, module: str, config: Config) -> list[tuple[str, tuple[Any, ...]]]:
-    from fastimport.frontend.types import signature_str
+    """The signatures to compile, each once, with where it came from: `(int, int) [annotation]`.
 
-    out = []
+    Annotations first, then `[tool.fastimport.signatures]`, then what earlier runs of this
+    very function observed (predict/observed.py).
+    """
+    from fastimport.frontend.types import signature_str
+    from fastimport.predict import observed
+
+    found: list[tuple[str, tuple[Any, ...], str]] = []
     annotated = state._annotated()  # noqa: SLF001
     if annotated is not None:
-        out.append((signature_str(annotated, None).partition(" ->")[0], annotated))
+        found.append((signature_str(annotated, None).partition(" ->")[0], annotated, "annotation"))
     for key, texts in config.signatures:
         if key == f"{module}.{state.node.name}":
-            out += [(text, sig) for text in texts if (sig := _parse(text, key)) is not None]
-    return list({sig: (text, sig) for text, sig in out}.values())
+            found += [(text, sig, "listed") for text in texts if (sig := _parse(text, key)) is not None]
+    for sig, _ret, _runs in observed.signatures(state, config):
+        found.append((signature_str(sig, None).partition(" ->")[0], sig, "observed"))
+    first: dict[tuple[Any, ...], tuple[str, tuple[Any, ...]]] = {}
+    for text, sig, source in found:
+        first.setdefault(sig, (f"{text} [{source}]", sig))
+    return list(first.values())
 
 
 def _parse(text: str, key: str) -> tuple[Any, ...] | None:

@@ -1,10 +1,11 @@
 """`python -m fastimport cache {info,clear,prune}`: what the .pym cache holds, and removing it.
 
-    cache info                   location, size, and one line per artifact
-    cache clear                  remove every artifact of this Python's tree
+    cache info                   location, size, one line per artifact, the observed types
+    cache clear                  remove every artifact of this Python's tree, and the observed types
     cache prune [--days N]       remove artifacts that can never be used again: damaged ones,
                                  ones of another fastimport version, ones whose source file is
-                                 gone, and ones not written for N days (default 30)
+                                 gone, and ones not written for N days (default 30); and the
+                                 observed types of files that are gone or not seen for N days
 
 Works on the tree `[tool.fastimport] cache_dir` / FASTIMPORT_CACHE_DIR / the platform
 default selects, as a run would (runtime/cachedir.py).
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 DEFAULT_PRUNE_DAYS = 30
+DATABASE = "observed.sqlite3"  # predict/observed.py
 
 
 def main(argv: list[str]) -> int:
@@ -44,6 +46,9 @@ def main(argv: list[str]) -> int:
     if options.command == "clear":
         removed = [_remove(path) for path in _artifacts(tree)]
         print(f"removed {sum(removed)} artifact(s) from {tree}")
+        store = tree / DATABASE
+        if store.exists() and _remove(store):
+            print(f"removed the observed types ({store.name})")
         return 0
     return _prune(tree, options.days)
 
@@ -82,6 +87,8 @@ def _describe(path: Path) -> tuple[str, dict[str, object]]:
 
     try:
         header = pym.decode(path.read_bytes()).header
+    except pym.PymVersionError as e:
+        return f"other format: {e}", {}
     except (OSError, pym.PymError) as e:
         return f"damaged: {e}", {}
     if header["fastimport"] != cachedir.fastimport_version():
@@ -106,7 +113,47 @@ def _info(tree: Path) -> int:
         print(
             f"  {path.name}  {path.stat().st_size / 1024:.1f} KiB  {units} unit(s)  {age:.1f} days  {state}  {source}"
         )
+    store = tree / DATABASE
+    if store.exists():
+        count = _query(store, "SELECT count(*), count(DISTINCT module || ':' || function) FROM observed")
+        what = f"{count[0][0]} signature(s) of {count[0][1]} function(s)" if count else "unreadable"
+        print(f"observed types: {store.name}  {store.stat().st_size / 1024:.1f} KiB  {what}")
     return 0
+
+
+def _query(store: Path, sql: str) -> list[tuple[object, ...]] | None:
+    """Rows of `sql` on the observation store (None if it cannot be read)."""
+    import sqlite3
+
+    try:
+        db = sqlite3.connect(store, timeout=10)
+        try:
+            return db.execute(sql).fetchall()
+        finally:
+            db.close()
+    except sqlite3.Error as e:
+        print(f"cannot read {store}: {e}", file=sys.stderr)
+        return None
+
+
+def _prune_observed(store: Path, now: float, days: float) -> None:
+    """Drop the observations of source files that are gone, and those not seen for `days`."""
+    import sqlite3
+
+    try:
+        db = sqlite3.connect(store, timeout=10)
+        try:
+            with db:  # one transaction
+                paths = [path for (path,) in db.execute("SELECT DISTINCT path FROM observed")]
+                gone = [(path,) for path in paths if not os.path.exists(path)]
+                db.executemany("DELETE FROM observed WHERE path = ?", gone)
+                old = db.execute("DELETE FROM observed WHERE last_seen < ?", (now - days * 86400,)).rowcount
+        finally:
+            db.close()
+    except sqlite3.Error as e:
+        print(f"cannot prune {store}: {e}", file=sys.stderr)
+        return
+    print(f"pruned the observed types of {len(gone)} file(s) gone, and {old} signature(s) not seen for {days:g} days")
 
 
 def _unit_count(path: Path) -> int:
@@ -127,4 +174,7 @@ def _prune(tree: Path, days: float) -> int:
             removed += 1
             print(f"removed {path.name} ({state if state != 'ok' else f'older than {days:g} days'})")
     print(f"pruned {removed} artifact(s) from {tree}")
+    store = tree / DATABASE
+    if store.exists():
+        _prune_observed(store, now, days)
     return 0

@@ -147,10 +147,22 @@ class FunctionState:
             for candidate in self._candidates(sig):
                 self.tried.add(candidate)
                 entry = self._compile(candidate)
-                if entry is not None and candidate == sig:
-                    return entry.function(*args)
+                if candidate == sig:
+                    self._observed(sig, entry)
+                    if entry is not None:
+                        return entry.function(*args)
         self._note_miss(sig, args)
         raise Miss
+
+    def _observed(self, sig: tuple[Ty, ...], entry: Any) -> None:  # noqa: ANN401
+        """Record a signature seen for the first time in this process (predict/observed.py).
+
+        One loaded from a .pym was recorded by the run that compiled it: a warm run writes nothing.
+        """
+        if entry is None or entry.origin == "compiled":
+            from fastimport.predict import observed
+
+            observed.note(self, sig, entry.ret_type if entry is not None else None)
 
     def _note_miss(self, sig: tuple[Ty, ...] | None, args: tuple[object, ...]) -> None:
         """Count a call that runs as bytecode; give up on native code where it does not pay."""

@@ -1,0 +1,176 @@
+"""Observed types (predict/observed.py): recorded per function source across runs, used by `fastimport compile`."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+PROG = """
+import numpy as np
+
+def add(a, b):
+    return a + b
+
+def total(xs, k):
+    s = 0.0
+    for i in range(len(xs)):
+        s += xs[i] * k
+    return s
+
+def shout(s):
+    return s + "!"
+
+print(add(1, 2), add(1.5, 2), total(np.arange(5.0), 2), shout("x"))
+"""
+
+
+def run(tmp: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """`python -m fastimport *args` in `tmp`, its cache in `tmp/cache`; it must succeed."""
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "FASTIMPORT_CACHE_DIR": str(tmp / "cache"), **env}
+    result = subprocess.run(
+        [sys.executable, "-m", "fastimport", *args],
+        cwd=tmp,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+def rows(tmp: Path) -> list[tuple[str, str, str, str | None, int]]:
+    """(module, function, shown args, ret, runs) of every observation, sorted."""
+    (path,) = (tmp / "cache").glob("*/observed.sqlite3")
+    with sqlite3.connect(path) as db:
+        found = db.execute("SELECT module, function, shown, ret, runs FROM observed").fetchall()
+    return sorted(found)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A directory holding PROG as prog.py."""
+    (tmp_path / "prog.py").write_text(PROG, encoding="utf-8")
+    return tmp_path
+
+
+def test_a_run_records_the_signatures_it_compiled_and_a_warm_run_writes_nothing(project: Path) -> None:
+    """Argument and result types of each compiled signature; str arguments are not a signature; nothing twice."""
+    run(project, "prog.py")
+    expected = [
+        ("__main__", "add", "(float, int)", '"FLOAT"', 1),
+        ("__main__", "add", "(int, int)", '"INT"', 1),
+        ("__main__", "total", "(float64[:], int)", '["union", "FLOAT", "F64"]', 1),
+    ]
+    assert rows(project) == expected
+    (database,) = (project / "cache").glob("*/observed.sqlite3")
+    before = database.stat().st_mtime_ns
+    result = run(project, "prog.py", FASTIMPORT_REPORT=str(project / "report.json"))
+    assert "loaded" in (project / "report.json").read_text(encoding="utf-8")
+    assert rows(project) == expected  # everything came from the .pym: no new observation
+    assert database.stat().st_mtime_ns == before
+    assert "fastimport:" not in result.stderr
+
+
+def test_without_a_cache_nothing_is_recorded(project: Path) -> None:
+    """FASTIMPORT_CACHE=0: no store is made."""
+    run(project, "prog.py", FASTIMPORT_CACHE="0")
+    assert not list(project.glob("cache/*/observed.sqlite3"))
+
+
+def test_compile_uses_observed_signatures_and_says_so(project: Path) -> None:
+    """`fastimport compile` after a run: the observed signatures compiled (first seen first), labelled [observed]."""
+    run(project, "prog.py")
+    result = run(project, "compile", "prog.py")
+    compiled = "compiled: add(int, int) [observed], add(float, int) [observed], total(float64[:], int) [observed]"
+    assert compiled in result.stdout
+    assert "unsigned: shout" in result.stdout
+    assert (project / "__pycache__" / f"prog.{sys.implementation.cache_tag}.pym").exists()
+
+
+def test_an_annotation_comes_before_the_same_observed_signature(project: Path) -> None:
+    """A signature both annotated and observed is compiled once, as the annotation's."""
+    source = PROG.replace("def add(a, b):", "def add(a: int, b: int):")
+    (project / "prog.py").write_text(source, encoding="utf-8")
+    run(project, "prog.py")
+    result = run(project, "compile", "prog.py")
+    assert "add(int, int) [annotation], add(float, int) [observed]" in result.stdout
+    assert "add(int, int) [observed]" not in result.stdout
+
+
+def test_an_edited_function_does_not_inherit_the_old_observations(project: Path) -> None:
+    """Observations belong to the source they were made on: edit `total`, and only `add` keeps its own."""
+    run(project, "prog.py")
+    edited = PROG.replace("s += xs[i] * k", "s += xs[i] * k + 1.0").replace("print(", "pass  # print(")
+    (project / "prog.py").write_text(edited, encoding="utf-8")
+    result = run(project, "compile", "prog.py")
+    assert "unsigned: total" in result.stdout
+    assert "add(int, int) [observed]" in result.stdout
+
+
+def test_a_damaged_store_costs_one_warning_and_is_started_afresh(project: Path) -> None:
+    """A store that is not a database: the program runs, one warning, and the next run records in a new one."""
+    tree = project / "cache" / sys.implementation.cache_tag
+    tree.mkdir(parents=True, mode=0o700)
+    (tree / "observed.sqlite3").write_bytes(b"not a database" * 100)
+    result = run(project, "prog.py")
+    assert result.stdout.split() == ["3", "3.5", "20.0", "x!"]
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("fastimport:")]
+    assert len(warnings) == 1
+    assert "observed.sqlite3" in warnings[0]
+    (project / "prog.py").write_text(PROG.replace("return a + b", "return b + a"), encoding="utf-8")
+    assert "fastimport:" not in run(project, "prog.py").stderr  # compiled again, recorded in a new store
+    assert ("__main__", "add", "(int, int)", '"INT"', 1) in rows(project)
+
+
+WRITER = """
+import ast, sys
+sys.path.insert(0, {src!r})
+from fastimport.frontend.types import Ty
+from fastimport.predict import observed
+
+class State:  # what `note` and `flush` read of a FunctionState
+    module, path, source = "m", "m.py", b"def f(x):\\n    return x\\n"
+    node = ast.parse(source).body[0]
+
+for round in range(25):
+    observed.note(State(), (Ty.INT,), Ty.INT)
+    observed.note(State(), (Ty.FLOAT, Ty.INT if round % 2 else Ty.BOOL), None)
+    observed.flush()
+"""
+
+
+def test_concurrent_writers_lose_nothing(tmp_path: Path) -> None:
+    """Eight processes recording 25 runs each into one store: every run is counted."""
+    script = textwrap.dedent(WRITER).format(src=str(ROOT / "src"))
+    env = {**os.environ, "FASTIMPORT_CACHE_DIR": str(tmp_path / "cache")}
+    procs = [subprocess.Popen([sys.executable, "-c", script], env=env, stderr=subprocess.PIPE) for _ in range(8)]
+    errors = [p.communicate(timeout=120)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0] * 8, errors
+    assert all(not e for e in errors), errors
+    counted = {shown: runs for _, _, shown, _, runs in rows(tmp_path)}
+    assert counted == {"(int)": 200, "(float, bool)": 8 * 13, "(float, int)": 8 * 12}
+
+
+def test_cache_commands_show_prune_and_clear_the_observed_types(project: Path) -> None:
+    """`cache info` counts them, `cache prune` drops those of a file that is gone, `cache clear` removes the store."""
+    run(project, "prog.py")
+    other = project / "other.py"
+    other.write_text("def twice(x):\n    return 2 * x\n\nprint(twice(21))\n", encoding="utf-8")
+    run(project, "other.py")
+    assert "observed types: observed.sqlite3" in run(project, "cache", "info").stdout
+    assert "4 signature(s) of 3 function(s)" in run(project, "cache", "info").stdout
+    other.unlink()
+    assert "observed types of 1 file(s) gone" in run(project, "cache", "prune").stdout
+    assert {r[1] for r in rows(project)} == {"add", "total"}
+    assert "removed the observed types" in run(project, "cache", "clear").stdout
+    assert not list(project.glob("cache/*/observed.sqlite3"))
