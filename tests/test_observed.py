@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -174,3 +175,137 @@ def test_cache_commands_show_prune_and_clear_the_observed_types(project: Path) -
     assert {r[1] for r in rows(project)} == {"add", "total"}
     assert "removed the observed types" in run(project, "cache", "clear").stdout
     assert not list(project.glob("cache/*/observed.sqlite3"))
+
+
+AHEAD = """
+import os, time
+import numpy as np
+
+def start():
+    return 0
+
+def add(a, b):
+    return a + b
+
+def total(xs, k):
+    s = 0.0
+    for i in range(len(xs)):
+        s += xs[i] * k
+    return s
+
+start()  # the first call of the script's functions hands the others to the compile-ahead thread
+if os.environ.get("WAIT_FOR_AHEAD"):  # (a test's stand-in for a program busy with other work)
+    from fastimport.runtime import registry
+
+    deadline = time.monotonic() + 120
+    wanted = {"add", "total"}
+    while time.monotonic() < deadline and any(
+        r.status != "native" for r in registry.all_functions() if r.qualname in wanted
+    ):
+        time.sleep(0.01)
+print(add(1, 2), add(2.5, 1), total(np.arange(5.0), 2))
+"""
+
+
+def _records(report: Path) -> dict[str, dict]:
+    return {r["qualname"]: r for r in json.loads(report.read_text(encoding="utf-8"))}
+
+
+def test_observed_signatures_are_compiled_ahead_of_the_first_call(project: Path) -> None:
+    """A run without a fitting .pym compiles what the last run observed on a thread; the first calls are native."""
+    (project / "prog.py").write_text(AHEAD, encoding="utf-8")
+    plain = subprocess.run([sys.executable, "prog.py"], cwd=project, capture_output=True, text=True, check=True)
+    assert run(project, "prog.py").stdout == plain.stdout  # observes add (int, int), (float, int) and total
+    for artifact in project.glob("cache/*/*.pym"):
+        artifact.unlink()  # a cold run, with observations
+    report = project / "report.json"
+    result = run(project, "prog.py", WAIT_FOR_AHEAD="1", FASTIMPORT_REPORT=str(report))
+    assert result.stdout == plain.stdout
+    records = _records(report)
+    assert records["add"]["signatures"] == [
+        "(int, int) -> int (observed: compiled ahead)",
+        "(float, int) -> float (observed: compiled ahead)",
+    ]
+    assert records["total"]["signatures"] == ["(float64[:], int) -> float|float64 (observed: compiled ahead)"]
+    assert (records["add"]["native_calls"], records["add"]["deopts"]) == (2, 0)  # both first calls native
+    assert records["total"]["native_calls"] == 1
+    assert counts_loaded(run(project, "prog.py", FASTIMPORT_REPORT=str(report)), report) == 4  # saved at exit
+
+
+def counts_loaded(_result: subprocess.CompletedProcess[str], report: Path) -> int:
+    """Specializations loaded from the cache in the run that wrote `report`."""
+    return sum(r["loaded"] for r in json.loads(report.read_text(encoding="utf-8")))
+
+
+def test_a_wrong_observation_costs_a_specialization_never_a_result(project: Path) -> None:
+    """Observed (float, int) and (float64[:], int), now called with (int, int) and a list: right results."""
+    (project / "prog.py").write_text(AHEAD, encoding="utf-8")
+    run(project, "prog.py")
+    for artifact in project.glob("cache/*/*.pym"):
+        artifact.unlink()
+    changed = AHEAD.replace(
+        "print(add(1, 2), add(2.5, 1), total(np.arange(5.0), 2))", "print(add(2, 3), total([1.0, 2.0], 3))"
+    )
+    (project / "prog.py").write_text(changed, encoding="utf-8")  # (the functions' own lines are unchanged)
+    report = project / "report.json"
+    result = run(project, "prog.py", WAIT_FOR_AHEAD="1", FASTIMPORT_REPORT=str(report))
+    assert result.stdout.split() == ["5", "9.0"]
+    records = _records(report)
+    assert "(float, int) -> float (observed: compiled ahead)" in records["add"]["signatures"]
+    assert "(list[float], int) -> float" in records["total"]["signatures"]
+
+
+def test_a_program_that_exits_while_compiling_ahead_exits_cleanly(project: Path) -> None:
+    """Exit right after the thread starts: the compile under way ends, no crash, the program's exit status."""
+    source = AHEAD.replace("print(add(1, 2)", "import sys\nsys.exit(3)\nprint(add(1, 2)")
+    (project / "prog.py").write_text(AHEAD, encoding="utf-8")
+    run(project, "prog.py")
+    for artifact in project.glob("cache/*/*.pym"):
+        artifact.unlink()
+    (project / "prog.py").write_text(source, encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "FASTIMPORT_CACHE_DIR": str(project / "cache")}
+    for _ in range(3):
+        result = subprocess.run(
+            [sys.executable, "-m", "fastimport", "prog.py"],
+            cwd=project,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert result.returncode == 3, result.stderr
+        assert "fastimport:" not in result.stderr
+
+
+def test_compiling_ahead_can_be_turned_off(project: Path) -> None:
+    """FASTIMPORT_AHEAD=0: observed signatures are compiled at their first call, as without observations."""
+    (project / "prog.py").write_text(AHEAD, encoding="utf-8")
+    run(project, "prog.py")
+    for artifact in project.glob("cache/*/*.pym"):
+        artifact.unlink()
+    report = project / "report.json"
+    run(project, "prog.py", FASTIMPORT_AHEAD="0", FASTIMPORT_REPORT=str(report))
+    signatures = [s for r in _records(report).values() for s in r["signatures"]]
+    assert signatures
+    assert not [s for s in signatures if "ahead" in s]
+
+
+def test_a_fork_while_compiling_ahead_leaves_both_processes_working(project: Path) -> None:
+    """The parent forks as the thread starts: the child compiles and runs on its own, the parent goes on."""
+    (project / "prog.py").write_text(AHEAD, encoding="utf-8")
+    run(project, "prog.py")
+    source = AHEAD.replace(
+        "print(add(1, 2), add(2.5, 1), total(np.arange(5.0), 2))",
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    print('child', add(1, 2), total(np.arange(3.0), 1), flush=True)\n"
+        "    os._exit(0)\n"
+        "os.waitpid(pid, 0)\n"
+        "print('parent', add(2.5, 1), total(np.arange(5.0), 2))",
+    )
+    (project / "prog.py").write_text(source, encoding="utf-8")
+    for _ in range(3):
+        for artifact in project.glob("cache/*/*.pym"):
+            artifact.unlink()
+        result = run(project, "prog.py")
+        assert result.stdout.splitlines() == ["child 3 3.0", "parent 3.5 20.0"]

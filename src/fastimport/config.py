@@ -69,6 +69,7 @@ class Config:
         "debug",
         "cache",  # False: no platform cache of .pym artifacts (shipped ones are still used: runtime/artifacts.py)
         "cache_dir",  # None: the platform's user cache directory (runtime/cachedir.py)
+        "ahead",  # compile what earlier runs observed before the first call, on a thread (runtime/ahead.py)
         "signatures",  # ((qualified function name, (signature, ...)), ...) for `fastimport compile`
         "project_root",
         "pyproject",  # the pyproject.toml the settings came from, if any
@@ -83,6 +84,7 @@ class Config:
     debug: int
     cache: bool
     cache_dir: Path | None
+    ahead: bool
     signatures: tuple[tuple[str, tuple[str, ...]], ...]
     project_root: Path
     pyproject: Path | None
@@ -99,6 +101,7 @@ class Config:
         debug: int = 0,
         cache: bool = True,
         cache_dir: Path | None = None,
+        ahead: bool = True,
         signatures: tuple[tuple[str, tuple[str, ...]], ...] = (),
         project_root: Path | None = None,
         pyproject: Path | None = None,
@@ -362,6 +365,7 @@ _FILE_KEYS: dict[str, Callable[[object, str, Path], Any]] = {
     "debug": _file_debug,
     "cache": _file_bool,
     "cache_dir": _file_directory,
+    "ahead": _file_bool,
     "signatures": _file_signatures,
 }
 
@@ -376,6 +380,7 @@ _ENV_KEYS: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "FASTIMPORT_DEBUG": ("debug", _env_debug),
     "FASTIMPORT_CACHE": ("cache", _parse_bool_text),
     "FASTIMPORT_CACHE_DIR": ("cache_dir", _env_directory),
+    "FASTIMPORT_AHEAD": ("ahead", _parse_bool_text),
 }
 
 

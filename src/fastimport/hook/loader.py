@@ -16,11 +16,18 @@ from fastimport.frontend.transform import transform_source
 # Not `from typing import TYPE_CHECKING`: importing typing costs ~6 ms of every start-up.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from types import CodeType
+    from types import CodeType, ModuleType
 
 
 class FastSourceLoader(SourceFileLoader):
     """Loads a `.py` module through fastimport's transform (modern protocol: exec_module)."""
+
+    def exec_module(self, module: ModuleType) -> None:
+        """Run the module, then hand its functions to the compile-ahead thread (runtime/ahead.py)."""
+        super().exec_module(module)
+        from fastimport.runtime import ahead
+
+        ahead.module_loaded(module)
 
     def get_code(self, fullname: str) -> CodeType:
         """The transformed code of the module; never consults the bytecode cache."""

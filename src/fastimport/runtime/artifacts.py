@@ -156,6 +156,11 @@ def _read(path: Path, state: FunctionState) -> Artifact | None:
     return artifact
 
 
+def fits(path: Path, state: FunctionState) -> bool:
+    """Whether the artifact at `path` is valid and was made from `state`'s present source (runtime/ahead.py)."""
+    return _read(path, state) is not None
+
+
 _SHAS: dict[int, tuple[bytes, str]] = {}
 
 

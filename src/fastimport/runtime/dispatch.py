@@ -78,8 +78,12 @@ def reject(module: str, node: ast.stmt, path: str, error: Unsupported) -> None:
 
 
 @functools.cache
-def _compile_lock() -> threading.Lock:
-    return threading.Lock()
+def _compile_lock() -> threading.RLock:
+    """Held while a specialization is loaded or compiled and installed: by one thread at a time.
+
+    (Reentrant: the compile-ahead thread holds it around the whole of `_compile`.)
+    """
+    return threading.RLock()
 
 
 def max_specializations() -> int:
@@ -114,6 +118,7 @@ class FunctionState:
         self.prologue_code_: types.CodeType | None = None
         self.entries: list[Any] = []  # compiler.CompiledEntry, newest last
         self.tried: set[tuple[Ty, ...]] = set()
+        self.pending: set[tuple[Ty, ...]] = set()  # being compiled ahead, on runtime/ahead.py's thread
         self.misses = 0
         self.recompiles = 0
         self.gave_up = False
@@ -140,19 +145,37 @@ class FunctionState:
         """First call, or a miss of the native entry: compile if worthwhile, else raise Miss."""
         if self.func is None:
             self._bind(sys._getframe(1))  # noqa: SLF001 - the caller is the function's own frame
+            from fastimport.runtime import ahead
+
+            ahead.first_call(self)  # the main script's other functions, compiled ahead
         sig = self._signature(args)
+        if sig in self.pending:
+            raise Miss  # compiled ahead right now: this call runs as bytecode, and is no miss
         if sig is not None and sig in self.tried and self._world_changed():
             self.tried.discard(sig)  # compile it again against the globals as they are now
         if sig is not None and sig not in self.tried and len(self.entries) < max_specializations() and not self.gave_up:
             for candidate in self._candidates(sig):
                 self.tried.add(candidate)
-                entry = self._compile(candidate)
+                with _compile_lock():  # (another thread may be adding an entry)
+                    entry = self._compile(candidate)
                 if candidate == sig:
                     self._observed(sig, entry)
                     if entry is not None:
                         return entry.function(*args)
         self._note_miss(sig, args)
         raise Miss
+
+    def compile_ahead(self, sig: tuple[Ty, ...]) -> None:
+        """Compile `sig` before a call needs it (runtime/ahead.py's thread); calls meanwhile run as bytecode."""
+        with _compile_lock():
+            if sig in self.tried or self.gave_up or self.func is None or len(self.entries) >= max_specializations():
+                return
+            self.tried.add(sig)
+            self.pending.add(sig)
+            try:
+                self._compile(sig, label=" (observed: compiled ahead)")
+            finally:
+                self.pending.discard(sig)
 
     def _observed(self, sig: tuple[Ty, ...], entry: Any) -> None:  # noqa: ANN401
         """Record a signature seen for the first time in this process (predict/observed.py).
@@ -252,7 +275,8 @@ class FunctionState:
         finally:
             self.record.load_ms += (time.perf_counter() - start) * 1000
 
-    def _compile(self, sig: tuple[Ty, ...]) -> Any:  # noqa: ANN401
+    def _compile(self, sig: tuple[Ty, ...], label: str = "") -> Any:  # noqa: ANN401
+        """Load or compile `sig`, then install it; None if it stays bytecode (under the compile lock)."""
         if self.func is None:
             return None
         entry = self._load(sig)
@@ -284,7 +308,7 @@ class FunctionState:
             setup = registry.setup_ms() - setup_before  # LLVM start-up, shared entry code
             self.record.compile_ms += (time.perf_counter() - start) * 1000 - setup
         self.record.compilations += 1
-        return self._add_entry(entry, signature_str(sig, entry.ret_type))
+        return self._add_entry(entry, signature_str(sig, entry.ret_type) + label)
 
     def _add_entry(self, entry: Any, signature: str) -> Any:  # noqa: ANN401
         self.entries.append(entry)

@@ -1,0 +1,176 @@
+"""Compiling ahead: what earlier runs observed is compiled before the first call, on a thread.
+
+    module_loaded(module)   after a module in scope ran its top level (hook/loader.py): its
+                            functions are queued for the compile-ahead thread
+    first_call(state)       the first call of a function of the main script (whose top level
+                            is the whole program, so its end is too late): the same, then
+    stop()                  at exit: the compile under way finishes, the rest is dropped
+
+The thread takes a module's functions in order. A module whose `.pym` fits its source is
+skipped (its functions load at their first call in ~0.05 ms each, and no SQLite is opened:
+a warm run stays cheap); otherwise each function gets the signatures earlier runs observed
+for its present source (predict/observed.py), most used first, up to the specialization
+bound, through `FunctionState.compile_ahead`. While one is being compiled, calls with that
+signature run as bytecode: nothing waits for the thread, except a first call that compiles
+another signature itself (one compile at a time: the JIT is shared). A wrong guess costs
+compile time and a specialization nobody calls, never a wrong result.
+
+The thread is a daemon that ends when the queue is empty, and `stop` joins it before the
+interpreter finalizes: LLVM must not be in the middle of code generation while its static
+destructors run. A fork waits for the compile under way (the child must not inherit a lock
+held by a thread it does not have). What the thread compiled is saved at exit like any
+other unit (runtime/artifacts.py), so the next run loads it. Nothing is queued, and no
+thread started, until a run has recorded observations.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import types
+
+    from fastimport.runtime.dispatch import FunctionState
+
+JOIN_TIMEOUT_S = 60.0  # one compile is at most ~1 s; past this, exit anyway
+
+_queue: list[FunctionState] = []
+_lock = threading.Lock()  # guards the queue and the thread
+_thread: threading.Thread | None = None  # alive only while there is work: a process that forks has no thread
+_stopping = False
+_modules: set[str] = set()  # the modules queued once
+
+
+def first_call(state: FunctionState) -> None:
+    """A function of the main script runs for the first time: queue the script's functions defined by now.
+
+    (Other modules are queued when their import ends; modules made some other way, as
+    fastimport.testing makes them, never are.)
+    """
+    if state.module == "__main__" and state.module not in _modules and state.func is not None:
+        module = sys.modules.get(state.module)
+        if module is not None and vars(module) is state.func.__globals__:
+            module_loaded(module)
+
+
+def module_loaded(module: types.ModuleType) -> None:
+    """Queue the compiled-function candidates `module` defines (cheap: the thread does the work)."""
+    from fastimport.config import ConfigError, active_config
+    from fastimport.runtime.dispatch import state_of
+
+    try:
+        config = active_config()
+    except ConfigError:
+        return
+    if not (config.ahead and config.cache) or _stopping or module.__name__ in _modules:
+        return
+    _modules.add(module.__name__)
+    states = []
+    for obj in list(vars(module).values()):
+        state = state_of(obj)
+        if state is not None and state.module == module.__name__ and obj.__name__ == state.node.name:
+            if state.func is None:
+                state.func = obj  # (what the first call would bind)
+            states.append(state)
+    if states and _observations_exist():
+        with _lock:
+            _queue.extend(states)
+            _start()
+
+
+def _observations_exist() -> bool:
+    """Whether there is a store at all (no thread, no import of the loader, for a user who never compiled)."""
+    from fastimport.predict import observed
+
+    path = observed.database_path()
+    return path is not None and path.exists()
+
+
+def _start() -> None:
+    """A thread for the queue, if none is running (under `_lock`)."""
+    global _thread  # noqa: PLW0603 - one thread at a time
+    if _thread is None:
+        if not _started:
+            import atexit
+            import os
+
+            atexit.register(stop)
+            os.register_at_fork(before=_before_fork, after_in_parent=_after_fork, after_in_child=_in_child)
+            _started.append(True)
+        _thread = threading.Thread(target=_run, name="fastimport-ahead", daemon=True)
+        _thread.start()
+
+
+_started: list[bool] = []
+
+
+def _before_fork() -> None:
+    """No fork in the middle of a compile: a child would inherit the lock held by a thread it does not have."""
+    from fastimport.runtime import dispatch
+
+    dispatch._compile_lock().acquire()  # noqa: SLF001
+
+
+def _after_fork() -> None:
+    from fastimport.runtime import dispatch
+
+    dispatch._compile_lock().release()  # noqa: SLF001
+
+
+def _in_child() -> None:
+    """The child of a fork has no compile-ahead thread: it starts afresh, with nothing queued."""
+    global _thread, _lock
+    _after_fork()
+    _thread, _lock = None, threading.Lock()
+    _queue.clear()
+
+
+def stop() -> None:
+    """Let the compile under way finish, drop the rest, and save what was compiled."""
+    global _stopping  # noqa: PLW0603
+    with _lock:
+        _stopping = True
+        _queue.clear()
+        thread = _thread
+    if thread is not None and thread is not threading.current_thread():
+        thread.join(JOIN_TIMEOUT_S)
+    from fastimport.runtime import artifacts  # (its own flush may have run already: exit handlers run last first)
+
+    artifacts.flush()
+
+
+def _run() -> None:
+    """Compile the queue's functions ahead, then end (the next module queued starts a new thread)."""
+    global _thread  # noqa: PLW0603
+    from fastimport.runtime.debug import internal_error
+
+    while True:
+        with _lock:
+            if _stopping or not _queue:
+                _thread = None
+                return
+            state = _queue.pop(0)
+        try:
+            _compile_observed(state)
+        except Exception as e:  # noqa: BLE001 - contract: never break the program
+            internal_error(f"compiling {state.module}.{state.node.name} ahead", e)
+
+
+def _compile_observed(state: FunctionState) -> None:
+    from fastimport.predict import observed
+    from fastimport.runtime import artifacts, dispatch
+
+    if state.source is None or state.entries or state.gave_up:
+        return
+    path = artifacts.artifact_path(state)
+    if path is None:
+        return
+    with dispatch._compile_lock():  # noqa: SLF001 - (the main thread may be decoding it for a first call)
+        if path.exists() and artifacts.fits(path, state):
+            return  # a warm run: loading at the first call is cheaper than anything here
+    for args, _ret, _runs in observed.signatures(state)[: dispatch.max_specializations()]:
+        if _stopping:
+            return
+        state.compile_ahead(args)
