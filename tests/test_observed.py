@@ -309,3 +309,15 @@ def test_a_fork_while_compiling_ahead_leaves_both_processes_working(project: Pat
             artifact.unlink()
         result = run(project, "prog.py")
         assert result.stdout.splitlines() == ["child 3 3.0", "parent 3.5 20.0"]
+
+
+def test_a_warm_run_starts_no_thread(project: Path) -> None:
+    """With a .pym that fits, nothing is compiled ahead: no thread, no GIL hand-offs for the program."""
+    probe = "import threading\nprint([t.name for t in threading.enumerate() if t.name.startswith('fastimport')])\n"
+    source = AHEAD.replace("start()  # the first call", probe + "start()  # the first call")
+    source = source.replace("print(add(1, 2)", probe + "print(add(1, 2)")
+    (project / "prog.py").write_text(source, encoding="utf-8")
+    run(project, "prog.py")  # compiles, observes, writes the .pym
+    result = run(project, "prog.py")
+    assert result.stdout.splitlines()[:2] == ["[]", "[]"]
+    assert len(list(project.glob("cache/*/observed.sqlite3"))) == 1  # (there are observations to use)

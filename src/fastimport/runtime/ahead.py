@@ -7,8 +7,8 @@
     stop()                  at exit: the compile under way finishes, the rest is dropped
 
 The thread takes a module's functions in order. A module whose `.pym` fits its source is
-skipped (its functions load at their first call in ~0.05 ms each, and no SQLite is opened:
-a warm run stays cheap); otherwise each function gets the signatures earlier runs observed
+not queued (its functions load at their first call in ~0.05 ms each: a warm run starts no
+thread and opens no SQLite); otherwise each function gets the signatures earlier runs observed
 for its present source (predict/observed.py), most used first, up to the specialization
 bound, through `FunctionState.compile_ahead`. While one is being compiled, calls with that
 signature run as bytecode: nothing waits for the thread, except a first call that compiles
@@ -74,10 +74,25 @@ def module_loaded(module: types.ModuleType) -> None:
             if state.func is None:
                 state.func = obj  # (what the first call would bind)
             states.append(state)
-    if states and _observations_exist():
+    if states and _observations_exist() and not _warm(states[0]):
         with _lock:
             _queue.extend(states)
             _start()
+
+
+def _warm(state: FunctionState) -> bool:
+    """Whether the module has a .pym that fits its source: its functions load at their first call (~0.05 ms).
+
+    Checked here, not on the thread: a warm run starts no thread (a thread costs the program
+    GIL hand-offs), and the first call reuses the decoded file.
+    """
+    from fastimport.runtime import artifacts, dispatch
+
+    path = artifacts.artifact_path(state)
+    if path is None or not path.exists():
+        return False
+    with dispatch._compile_lock():  # noqa: SLF001 - (the thread may be reading another module's)
+        return artifacts.fits(path, state)
 
 
 def _observations_exist() -> bool:
@@ -160,16 +175,10 @@ def _run() -> None:
 
 def _compile_observed(state: FunctionState) -> None:
     from fastimport.predict import observed
-    from fastimport.runtime import artifacts, dispatch
+    from fastimport.runtime import dispatch
 
     if state.source is None or state.entries or state.gave_up:
         return
-    path = artifacts.artifact_path(state)
-    if path is None:
-        return
-    with dispatch._compile_lock():  # noqa: SLF001 - (the main thread may be decoding it for a first call)
-        if path.exists() and artifacts.fits(path, state):
-            return  # a warm run: loading at the first call is cheaper than anything here
     for args, _ret, _runs in observed.signatures(state)[: dispatch.max_specializations()]:
         if _stopping:
             return
