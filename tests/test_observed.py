@@ -291,24 +291,29 @@ def test_compiling_ahead_can_be_turned_off(project: Path) -> None:
 
 
 def test_a_fork_while_compiling_ahead_leaves_both_processes_working(project: Path) -> None:
-    """The parent forks as the thread starts: the child compiles and runs on its own, the parent goes on."""
+    """The parent forks as the thread starts: no thread across the fork; both processes run right."""
     (project / "prog.py").write_text(AHEAD, encoding="utf-8")
     run(project, "prog.py")
-    source = AHEAD.replace(
+    hook = (
+        "import os, threading\n"
+        "seen = []  # the program's own fork hook runs after fastimport's\n"
+        "os.register_at_fork(before=lambda: seen.append([t.name for t in threading.enumerate()]))\n"
+    )
+    source = hook + AHEAD.replace(
         "print(add(1, 2), add(2.5, 1), total(np.arange(5.0), 2))",
         "pid = os.fork()\n"
         "if pid == 0:\n"
         "    print('child', add(1, 2), total(np.arange(3.0), 1), flush=True)\n"
         "    os._exit(0)\n"
         "os.waitpid(pid, 0)\n"
-        "print('parent', add(2.5, 1), total(np.arange(5.0), 2))",
+        "print('parent', add(2.5, 1), total(np.arange(5.0), 2), seen)",
     )
     (project / "prog.py").write_text(source, encoding="utf-8")
     for _ in range(3):
         for artifact in project.glob("cache/*/*.pym"):
             artifact.unlink()
         result = run(project, "prog.py")
-        assert result.stdout.splitlines() == ["child 3 3.0", "parent 3.5 20.0"]
+        assert result.stdout.splitlines() == ["child 3 3.0", "parent 3.5 20.0 [['MainThread']]"]
 
 
 def test_a_warm_run_starts_no_thread(project: Path) -> None:

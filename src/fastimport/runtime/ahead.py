@@ -17,8 +17,9 @@ compile time and a specialization nobody calls, never a wrong result.
 
 The thread is a daemon that ends when the queue is empty, and `stop` joins it before the
 interpreter finalizes: LLVM must not be in the middle of code generation while its static
-destructors run. A fork waits for the compile under way (the child must not inherit a lock
-held by a thread it does not have). What the thread compiled is saved at exit like any
+destructors run. A fork waits for the compile under way and the thread's end (the child
+must not inherit a lock held by a thread it does not have, and CPython 3.12+ would warn
+about forking with threads); the parent's queue goes on after it. What the thread compiled is saved at exit like any
 other unit (runtime/artifacts.py), so the next run loads it. Nothing is queued, and no
 thread started, until a run has recorded observations.
 """
@@ -40,6 +41,7 @@ _queue: list[FunctionState] = []
 _lock = threading.Lock()  # guards the queue and the thread
 _thread: threading.Thread | None = None  # alive only while there is work: a process that forks has no thread
 _stopping = False
+_pausing = False  # a fork is under way: the thread ends after its compile, leaving the queue
 _modules: set[str] = set()  # the modules queued once
 
 
@@ -122,24 +124,44 @@ _started: list[bool] = []
 
 
 def _before_fork() -> None:
-    """No fork in the middle of a compile: a child would inherit the lock held by a thread it does not have."""
+    """No thread across a fork: it finishes the compile under way and ends; the queue waits.
+
+    A child must not inherit a lock held by a thread it does not have, and CPython 3.12+
+    warns when a process with threads forks, which a program without fastimport would not.
+    """
+    global _pausing  # noqa: PLW0603
+    with _lock:
+        _pausing = True
+        thread = _thread
+    if thread is not None and thread is not threading.current_thread():
+        thread.join(JOIN_TIMEOUT_S)
     from fastimport.runtime import dispatch
 
-    dispatch._compile_lock().acquire()  # noqa: SLF001
+    dispatch._compile_lock().acquire()  # noqa: SLF001 - (another thread of the program may be compiling)
 
 
 def _after_fork() -> None:
-    from fastimport.runtime import dispatch
-
-    dispatch._compile_lock().release()  # noqa: SLF001
+    """In the parent: the queue goes on."""
+    global _pausing  # noqa: PLW0603
+    _release()
+    with _lock:
+        _pausing = False
+        if _queue and not _stopping:
+            _start()
 
 
 def _in_child() -> None:
     """The child of a fork has no compile-ahead thread: it starts afresh, with nothing queued."""
-    global _thread, _lock
-    _after_fork()
-    _thread, _lock = None, threading.Lock()
+    global _thread, _lock, _pausing
+    _release()
+    _thread, _lock, _pausing = None, threading.Lock(), False
     _queue.clear()
+
+
+def _release() -> None:
+    from fastimport.runtime import dispatch
+
+    dispatch._compile_lock().release()  # noqa: SLF001
 
 
 def stop() -> None:
@@ -163,23 +185,27 @@ def _run() -> None:
 
     while True:
         with _lock:
-            if _stopping or not _queue:
+            if _stopping or _pausing or not _queue:
                 _thread = None
                 return
             state = _queue.pop(0)
         try:
-            _compile_observed(state)
+            if not _compile_observed(state):
+                with _lock:
+                    _queue.insert(0, state)  # paused for a fork: the rest of its signatures later
         except Exception as e:  # noqa: BLE001 - contract: never break the program
             internal_error(f"compiling {state.module}.{state.node.name} ahead", e)
 
 
-def _compile_observed(state: FunctionState) -> None:
+def _compile_observed(state: FunctionState) -> bool:
+    """Compile `state`'s observed signatures; False if stopped or paused before the end."""
     from fastimport.predict import observed
     from fastimport.runtime import dispatch
 
     if state.source is None or state.entries or state.gave_up:
-        return
+        return True
     for args, _ret, _runs in observed.signatures(state)[: dispatch.max_specializations()]:
-        if _stopping:
-            return
-        state.compile_ahead(args)
+        if _stopping or _pausing:
+            return False
+        state.compile_ahead(args)  # (one already compiled, or tried by a call, is skipped)
+    return True
