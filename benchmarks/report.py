@@ -489,7 +489,8 @@ def _warm_section(results: dict[str, Any]) -> list[str]:
             "function. `signal_stats.py 300` works on a 300-sample signal, so start-up dominates and the "
             "difference to plain `python` is the overhead; without the argument, the work dominates. Targets "
             "(issue #4): the warm run adds at most 50 ms to plain `python`; loading a module's artifact takes "
-            "at most 2 ms."
+            "at most 2 ms. The 'compiles ahead' runs start without the `.pym` but with the types the earlier runs "
+            "observed (issue #5): the module's functions are compiled on a thread from the first call on."
         ),
         "",
         "| command | median | added vs plain `python` |",

@@ -161,6 +161,7 @@ def test_benchmark_report_renders(tmp_path: Path) -> None:
     assert "## Compile latency" in text
     assert "## Warm runs: the .pym cache" in text
     assert "In the warm run: 0 compilations, 12 specializations loaded" in text
+    assert "(no .pym, observed types: compiles ahead)" in text
 
 
 def test_icount_checks_its_arguments(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
