@@ -14,9 +14,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
-PROG = """
-import numpy as np
-
+FUNCTIONS = """
 def add(a, b):
     return a + b
 
@@ -25,12 +23,18 @@ def total(xs, k):
     for i in range(len(xs)):
         s += xs[i] * k
     return s
+"""
 
+PROG = (
+    "\nimport numpy as np\n"
+    + FUNCTIONS
+    + """
 def shout(s):
     return s + "!"
 
 print(add(1, 2), add(1.5, 2), total(np.arange(5.0), 2), shout("x"))
 """
+)
 
 
 def run(tmp: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -177,22 +181,10 @@ def test_cache_commands_show_prune_and_clear_the_observed_types(project: Path) -
     assert not list(project.glob("cache/*/observed.sqlite3"))
 
 
-AHEAD = """
-import os, time
-import numpy as np
-
-def start():
-    return 0
-
-def add(a, b):
-    return a + b
-
-def total(xs, k):
-    s = 0.0
-    for i in range(len(xs)):
-        s += xs[i] * k
-    return s
-
+AHEAD = (
+    "\nimport os, time\nimport numpy as np\n\ndef start():\n    return 0\n"
+    + FUNCTIONS
+    + """
 start()  # the first call of the script's functions hands the others to the compile-ahead thread
 if os.environ.get("WAIT_FOR_AHEAD"):  # (a test's stand-in for a program busy with other work)
     from fastimport.runtime import registry
@@ -205,6 +197,7 @@ if os.environ.get("WAIT_FOR_AHEAD"):  # (a test's stand-in for a program busy wi
         time.sleep(0.01)
 print(add(1, 2), add(2.5, 1), total(np.arange(5.0), 2))
 """
+)
 
 
 def _records(report: Path) -> dict[str, dict]:
