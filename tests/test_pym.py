@@ -116,6 +116,14 @@ def test_truncated_plain_data_is_refused() -> None:
             pym.load_plain(good[:size])
 
 
+def test_scalars_are_plain_data_and_a_scalar_header_is_refused() -> None:
+    """A bare int, float, string, bool or None decodes as itself; as a header it is not a dict (found by os.urandom)."""
+    for value in (5, 1 << 70, -0.5, "x", "", True, None):
+        assert pym.load_plain(marshal.dumps(value, 2)) == value
+        with pytest.raises(pym.PymError, match="header is not a dict"):
+            pym.decode(_resealed(value))
+
+
 def test_plain_data_round_trips_to_the_same_bytes() -> None:
     """dump_plain is deterministic (no marshal references), and load_plain gives back equal data."""
     value = {"units": [{"args": ["INT", ["array", "F64", 2, "C", False]], "x": -0.0, "n": None, "big": 1 << 70}]}

@@ -192,7 +192,7 @@ def load_plain(data: bytes) -> Any:  # noqa: ANN401 - whatever plain data it hol
         raise PymError(f"not plain data: {exc}") from None
     if type(value) not in _ALLOWED:
         raise PymError(f"not plain data: a {type(value).__name__}")
-    stack = [value]
+    stack = [value] if type(value) in _CONTAINERS else []  # (a scalar is plain data as it is)
     while stack:  # each container's items checked by type, a set at a time (map and set run in C)
         item = stack.pop()
         if type(item) is dict:
