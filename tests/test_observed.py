@@ -319,3 +319,29 @@ def test_a_warm_run_starts_no_thread(project: Path) -> None:
     result = run(project, "prog.py")
     assert result.stdout.splitlines()[:2] == ["[]", "[]"]
     assert len(list(project.glob("cache/*/observed.sqlite3"))) == 1  # (there are observations to use)
+
+
+def test_an_observation_that_cannot_be_written_is_skipped_never_raised(tmp_path: Path) -> None:
+    """At exit nothing may raise: a type the store cannot encode is left out, and the others are written."""
+    script = textwrap.dedent(
+        """
+        import ast, sys
+        sys.path.insert(0, {src!r})
+        from fastimport.frontend.types import Ty
+        from fastimport.predict import observed
+
+        class State:
+            module, path, source = "m", "m.py", b"def f(x):\\n    return x\\n"
+            node = ast.parse(source).body[0]
+
+        class Strange:  # not a type of ours: type_to_json cannot encode it
+            pass
+
+        observed.note(State(), (Strange(),), None)
+        observed.note(State(), (Ty.FLOAT,), Ty.FLOAT)
+        """
+    ).format(src=str(ROOT / "src"))
+    env = {**os.environ, "FASTIMPORT_CACHE_DIR": str(tmp_path / "cache")}
+    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=False)
+    assert (result.returncode, result.stderr) == (0, "")
+    assert [r[2] for r in rows(tmp_path)] == ["(float)"]

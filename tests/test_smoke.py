@@ -41,9 +41,9 @@ PROGRAM = """\
 """
 
 
-def run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+def run(args: list[str], cwd: Path, **extra: str) -> subprocess.CompletedProcess[str]:
     """Run `python *args` in `cwd`, testing the working tree (src/) like tests/conftest.py does."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FASTIMPORT_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FASTIMPORT_")} | extra
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), *filter(None, [os.environ.get("PYTHONPATH")])])
     return subprocess.run(
         [sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False
@@ -81,6 +81,34 @@ def test_program_output_matches_python(tmp_path: Path) -> None:
     # Same results; only the helper's loader differs (the hook took it over).
     assert fast.stdout == plain.stdout.replace("SourceFileLoader", "FastSourceLoader")
     assert fast.stdout.endswith("FastSourceLoader\n")
+
+
+def test_every_function_called_goes_native_from_its_first_call(tmp_path: Path) -> None:
+    """With nothing cached, each function's first signature compiles, the first compile of a process included.
+
+    (On 3.13 the first compile asked sysconfig for the first time; its lazy import of
+    _sysconfigdata came back through the hook's scope check, which asked sysconfig again,
+    half initialized: an internal error, the script's first function stayed bytecode, and
+    the next import of a module in scope raised AttributeError in the program. A script
+    that imports a module of its own first hid it: that import set sysconfig up.)
+    """
+    import json
+
+    (tmp_path / "helper.py").write_text(textwrap.dedent(HELPER), encoding="utf-8")
+    solo = PROGRAM.replace("    import helper\n", "").replace(", helper.scale(0.1, 3)", "")
+    solo = solo.replace(
+        "    print(type(helper.__loader__).__name__)\n", "    import helper\n    print(helper.scale(0.1, 3))\n"
+    )
+    (tmp_path / "prog.py").write_text(textwrap.dedent(solo), encoding="utf-8")
+    report = tmp_path / "report.json"
+    fast = run(["-m", "fastimport", f"--report={report}", "prog.py"], tmp_path, FASTIMPORT_CACHE="0")
+    assert fast.returncode == 0, fast.stderr
+    assert fast.stdout == run(["prog.py"], tmp_path).stdout
+    records = {r["qualname"]: r for r in json.loads(report.read_text(encoding="utf-8"))}
+    assert records["fib"]["signatures"][0] == "(int) -> int"
+    assert records["mean"]["signatures"][0] == "(list[float]) -> float"
+    assert records["scale"]["signatures"][0] == "(float, int) -> float"
+    assert all(records[name]["native_calls"] >= 1 for name in ("fib", "mean", "scale"))
 
 
 def test_example_output_matches_python(tmp_path: Path) -> None:

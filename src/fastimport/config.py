@@ -168,7 +168,10 @@ class Config:
     def _stdlib_dirs(self) -> tuple[str, ...]:
         import sysconfig  # only needed once a module is looked up
 
-        dirs = {sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["platstdlib"]}
+        try:
+            dirs = {sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["platstdlib"]}
+        except Exception:  # noqa: BLE001 - sysconfig half set up (this lookup is its own lazy import): the rest will do
+            dirs = set()
         version = f"python{sys.version_info[0]}.{sys.version_info[1]}"
         for prefix in {sys.base_prefix, sys.base_exec_prefix}:
             dirs.add(os.path.join(prefix, "lib", version))

@@ -58,6 +58,11 @@ class FastImportFinder:
         _busy.add(thread)
         try:
             return self._find_spec(fullname, path, target)
+        except Exception as e:  # noqa: BLE001 - contract: the module is then imported as plain CPython would
+            from fastimport.runtime.debug import internal_error
+
+            internal_error(f"deciding whether {fullname} is in scope", e)
+            return None
         finally:
             _busy.discard(thread)
 

@@ -75,22 +75,31 @@ def flush() -> None:
     """Write the noted signatures into the store. Never raises: a broken store costs one warning."""
     if not _PENDING:
         return
+    now = time.time()
+    rows = [row for state, args, ret in _PENDING.values() if (row := _row(state, args, ret, now)) is not None]
+    _PENDING.clear()
+    path = database_path()
+    if rows and path is not None:
+        _with_store(path, lambda db: _upsert(db, rows), "recording observed types")
+
+
+def _row(state: FunctionState, args: tuple[Type, ...], ret: Type | None, now: float) -> tuple[object, ...] | None:
+    """The store's row for one observation; None (and the reason under FASTIMPORT_DEBUG) if it has none."""
     import json
 
     from fastimport.frontend.types import signature_str, type_to_json
 
-    now = time.time()
-    rows = []
-    for state, args, ret in _PENDING.values():
+    try:
         shown = signature_str(args, None).partition(" ->")[0]
         encoded = json.dumps([type_to_json(t) for t in args])
         result = json.dumps(type_to_json(ret)) if ret is not None else None
         path = os.path.realpath(state.path)
-        rows.append((state.module, path, state.node.name, function_hash(state), encoded, shown, result, now, now))
-    _PENDING.clear()
-    path = database_path()
-    if path is not None:
-        _with_store(path, lambda db: _upsert(db, rows), "recording observed types")
+        return (state.module, path, state.node.name, function_hash(state), encoded, shown, result, now, now)
+    except Exception as e:  # noqa: BLE001 - at exit: the program's output and status stay CPython's
+        from fastimport.runtime.debug import internal_error
+
+        internal_error(f"recording the types of {state.module}.{state.node.name}", e)
+        return None
 
 
 def _upsert(db: sqlite3.Connection, rows: list[tuple[object, ...]]) -> None:

@@ -183,9 +183,13 @@ def object_layout_ok() -> bool:
     False on builds with another object header (free-threaded 3.13t, Py_TRACE_REFS debug
     builds); there nothing is compiled.
     """
-    import sysconfig  # (only the compiler asks: a warm run need not import it)
+    abiflags = getattr(sys, "abiflags", None)  # "t": free-threaded (PEP 703)
+    if abiflags is not None:
+        gil_disabled = "t" in abiflags
+    else:  # (Windows has no abiflags; sysconfig is not asked first elsewhere, see tests/test_smoke.py)
+        import sysconfig
 
-    gil_disabled = sysconfig.get_config_var("Py_GIL_DISABLED")
+        gil_disabled = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
     value = float("1.5")
     block = (ctypes.c_int64 * 2)()  # a builtin's `self` is its data block; the entry reads b_ptr
     return (
