@@ -15,19 +15,21 @@ signature run as bytecode: nothing waits for the thread, except a first call tha
 another signature itself (one compile at a time: the JIT is shared). A wrong guess costs
 compile time and a specialization nobody calls, never a wrong result.
 
-The thread is a daemon that ends when the queue is empty, and `stop` joins it before the
-interpreter finalizes: LLVM must not be in the middle of code generation while its static
-destructors run. A fork waits for the compile under way and the thread's end (the child
-must not inherit a lock held by a thread it does not have, and CPython 3.12+ would warn
-about forking with threads); the parent's queue goes on after it. What the thread compiled is saved at exit like any
-other unit (runtime/artifacts.py), so the next run loads it. Nothing is queued, and no
-thread started, until a run has recorded observations.
+The thread is started with `_thread`, not `threading`: the program must not see it (in
+`threading.enumerate()`, `active_count()`), nor its `threading.settrace`/`setprofile`
+functions be called for our compiler's frames. It ends when the queue is empty, and
+`stop` waits for it before the interpreter finalizes: LLVM must not be in the middle of
+code generation while its static destructors run. A fork waits for the compile under way
+and the thread's end (the child must not inherit a lock held by a thread it does not
+have); the parent's queue goes on after it. What the thread compiled is saved at exit
+like any other unit (runtime/artifacts.py), so the next run loads it. Nothing is queued,
+and no thread started, until a run has recorded observations.
 """
 
 from __future__ import annotations
 
+import _thread
 import sys
-import threading
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -38,8 +40,9 @@ if TYPE_CHECKING:
 JOIN_TIMEOUT_S = 60.0  # one compile is at most ~1 s; past this, exit anyway
 
 _queue: list[FunctionState] = []
-_lock = threading.Lock()  # guards the queue and the thread
-_thread: threading.Thread | None = None  # alive only while there is work: a process that forks has no thread
+_lock = _thread.allocate_lock()  # guards the queue and `_worker`
+_running = _thread.allocate_lock()  # held while a thread runs: waiting for it is acquiring this
+_worker: int | None = None  # the thread's ident, while there is work (a process that forks has none)
 _stopping = False
 _pausing = False  # a fork is under way: the thread ends after its compile, leaving the queue
 _modules: set[str] = set()  # the modules queued once
@@ -107,8 +110,8 @@ def _observations_exist() -> bool:
 
 def _start() -> None:
     """A thread for the queue, if none is running (under `_lock`)."""
-    global _thread  # noqa: PLW0603 - one thread at a time
-    if _thread is None:
+    global _worker  # noqa: PLW0603 - one thread at a time
+    if _worker is None:
         if not _started:
             import atexit
             import os
@@ -116,8 +119,16 @@ def _start() -> None:
             atexit.register(stop)
             os.register_at_fork(before=_before_fork, after_in_parent=_after_fork, after_in_child=_in_child)
             _started.append(True)
-        _thread = threading.Thread(target=_run, name="fastimport-ahead", daemon=True)
-        _thread.start()
+        _running.acquire()  # (released by the thread as it ends; blocks until the last one has)
+        _worker = _thread.start_new_thread(_run, ())
+
+
+def _wait() -> None:
+    """Until the thread (told to end after its compile) has ended; not from the thread itself."""
+    with _lock:
+        worker = _worker
+    if worker is not None and worker != _thread.get_ident() and _running.acquire(timeout=JOIN_TIMEOUT_S):
+        _running.release()
 
 
 _started: list[bool] = []
@@ -132,9 +143,7 @@ def _before_fork() -> None:
     global _pausing  # noqa: PLW0603
     with _lock:
         _pausing = True
-        thread = _thread
-    if thread is not None and thread is not threading.current_thread():
-        thread.join(JOIN_TIMEOUT_S)
+    _wait()
     from fastimport.runtime import dispatch
 
     dispatch._compile_lock().acquire()  # noqa: SLF001 - (another thread of the program may be compiling)
@@ -152,9 +161,9 @@ def _after_fork() -> None:
 
 def _in_child() -> None:
     """The child of a fork has no compile-ahead thread: it starts afresh, with nothing queued."""
-    global _thread, _lock, _pausing
+    global _worker, _lock, _running, _pausing
     _release()
-    _thread, _lock, _pausing = None, threading.Lock(), False
+    _worker, _lock, _running, _pausing = None, _thread.allocate_lock(), _thread.allocate_lock(), False
     _queue.clear()
 
 
@@ -170,9 +179,7 @@ def stop() -> None:
     with _lock:
         _stopping = True
         _queue.clear()
-        thread = _thread
-    if thread is not None and thread is not threading.current_thread():
-        thread.join(JOIN_TIMEOUT_S)
+    _wait()
     from fastimport.runtime import artifacts  # (its own flush may have run already: exit handlers run last first)
 
     artifacts.flush()
@@ -180,21 +187,24 @@ def stop() -> None:
 
 def _run() -> None:
     """Compile the queue's functions ahead, then end (the next module queued starts a new thread)."""
-    global _thread  # noqa: PLW0603
+    global _worker  # noqa: PLW0603
     from fastimport.runtime.debug import internal_error
 
-    while True:
-        with _lock:
-            if _stopping or _pausing or not _queue:
-                _thread = None
-                return
-            state = _queue.pop(0)
-        try:
-            if not _compile_observed(state):
-                with _lock:
-                    _queue.insert(0, state)  # paused for a fork: the rest of its signatures later
-        except Exception as e:  # noqa: BLE001 - contract: never break the program
-            internal_error(f"compiling {state.module}.{state.node.name} ahead", e)
+    try:
+        while True:
+            with _lock:
+                if _stopping or _pausing or not _queue:
+                    _worker = None
+                    return
+                state = _queue.pop(0)
+            try:
+                if not _compile_observed(state):
+                    with _lock:
+                        _queue.insert(0, state)  # paused for a fork: the rest of its signatures later
+            except Exception as e:  # noqa: BLE001 - contract: never break the program
+                internal_error(f"compiling {state.module}.{state.node.name} ahead", e)
+    finally:
+        _running.release()
 
 
 def _compile_observed(state: FunctionState) -> bool:
