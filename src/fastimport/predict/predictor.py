@@ -1,0 +1,164 @@
+"""The type predictor, served by onnxruntime: parameter types guessed from a function's code.
+
+    predictions = predict([(node, is_method), ...])   one batch for a module's functions
+    predictions[0] -> [Guess("n", "int", 0.97, (("int", 0.97), ("float", 0.02), ...)), ...]
+    signature(predictions[0]) -> (Ty.INT, Ty.FLOAT) or None (some parameter is nothing we compile)
+
+The model (type_predictor.onnx beside this file, trained by models/train.py) maps the hashed
+features of one parameter (predict/features.py) to a probability for each label of
+predict/labels.py. The session is created once, lazily, on the thread that first asks
+(the compile-ahead thread): a run that predicts nothing never imports onnxruntime (~120 ms).
+It runs on one thread (intra-op 1): the batches are small, and the program's own threads
+must not compete with a pool of ours.
+
+A model whose feature version or label list is not ours is refused with PredictorError
+(the caller goes without predictions), as is a missing or damaged file.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import threading
+from dataclasses import dataclass
+
+from fastimport.predict import features, labels
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import ast
+
+    import numpy as np
+
+    from fastimport.frontend.types import Type
+
+MODEL_FILE = os.path.join(os.path.dirname(__file__), "type_predictor.onnx")
+TOP = 3  # alternatives kept per parameter (for the report and `fastimport compile --explain`)
+
+
+class PredictorError(Exception):
+    """The model cannot be used (missing, damaged, or trained on other features or labels)."""
+
+
+@dataclass(frozen=True)
+class Guess:
+    """The predicted label of one parameter, its probability, and the best alternatives.
+
+    `compilable` is the most probable label fastimport compiles, and `compilable_mass` the
+    probability that the parameter is of any type fastimport compiles.
+    """
+
+    param: str
+    label: str
+    probability: float
+    ranked: tuple[tuple[str, float], ...]
+    compilable: str = "int"
+    compilable_mass: float = 0.0
+
+
+class Model:
+    """An onnxruntime session over the model file, with what its metadata promises checked."""
+
+    def __init__(self, path: str = MODEL_FILE) -> None:
+        try:
+            import onnxruntime as ort
+        except ImportError as e:  # pragma: no cover - a runtime dependency
+            raise PredictorError(f"onnxruntime is not importable: {e}") from e
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3  # errors only: its warnings are not the user's business
+        try:
+            self.session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+        except Exception as e:
+            raise PredictorError(f"cannot load the type predictor {path}: {e}") from e
+        meta = self.session.get_modelmeta().custom_metadata_map
+        if meta.get("feature_version") != str(features.FEATURE_VERSION) or meta.get("dim") != str(features.DIM):
+            raise PredictorError(
+                f"{path} was trained on features v{meta.get('feature_version')} x {meta.get('dim')}, "
+                f"not v{features.FEATURE_VERSION} x {features.DIM}"
+            )
+        if meta.get("labels", "").split(",") != list(labels.LABELS):
+            raise PredictorError(f"{path} predicts other labels than fastimport.predict.labels")
+        self.input = self.session.get_inputs()[0].name
+        self.output = next(o.name for o in self.session.get_outputs() if "prob" in o.name)
+
+    def probabilities(self, matrix: np.ndarray) -> np.ndarray:
+        """(n, DIM) hashed features -> (n, len(LABELS)) probabilities."""
+        import numpy as np
+
+        if not len(matrix):
+            return np.zeros((0, len(labels.LABELS)), dtype=np.float32)
+        (probs,) = self.session.run([self.output], {self.input: matrix})
+        return np.asarray(probs)
+
+
+_lock = threading.Lock()
+
+
+@functools.cache
+def _model() -> Model:
+    return Model()
+
+
+def model() -> Model:
+    """The shared model (created at the first call, by whichever thread makes it)."""
+    with _lock:
+        return _model()
+
+
+def predict(functions: list[tuple[ast.FunctionDef, bool]], using: Model | None = None) -> list[list[Guess]]:
+    """A guess for every parameter of every (function node, is_method), in one batch."""
+    rows: list[dict[str, float]] = []
+    names: list[list[str]] = []
+    for node, is_method in functions:
+        rows.extend(features.parameter_features(node, is_method=is_method))
+        names.append([p.arg for p in features.params_of(node)])
+    probs = (using or model()).probabilities(features.vectorize(rows))
+    compilable = _compilable_columns()
+    result, at = [], 0
+    for params in names:
+        guesses = []
+        for name in params:
+            row = probs[at]
+            order = row.argsort()[::-1][:TOP]
+            ranked = tuple((labels.LABELS[i], float(row[i])) for i in order)
+            best = max(compilable, key=lambda i: row[i])
+            mass = float(row[compilable].sum())
+            guesses.append(Guess(name, ranked[0][0], ranked[0][1], ranked, labels.LABELS[best], mass))
+            at += 1
+        result.append(guesses)
+    return result
+
+
+@functools.cache
+def _compilable_columns() -> list[int]:
+    return [i for i, label in enumerate(labels.LABELS) if labels.to_type(label) is not None]
+
+
+# A parameter whose guess is not compilable is still given its most probable compilable type
+# when it is at least this likely to be of one: a function is compiled ahead for the likeliest
+# signature it can have, unless one of its parameters is probably a str, an object, None...
+COMPILABLE_MASS = 0.5
+
+
+def signature(guesses: list[Guess]) -> tuple[Type, ...] | None:
+    """The argument types to compile for, or None when a parameter is probably of a type fastimport does not compile.
+
+    Each parameter's best label, or, when that is not compilable but a compilable type is at
+    least COMPILABLE_MASS likely, the most probable compilable label.
+    """
+    types = []
+    for g in guesses:
+        ty = labels.to_type(g.label)
+        if ty is None and g.compilable_mass >= COMPILABLE_MASS:
+            ty = labels.to_type(g.compilable)
+        if ty is None:
+            return None
+        types.append(ty)
+    return tuple(types)
+
+
+def shown(guesses: list[Guess]) -> str:
+    """`(n: int 0.97, x: float 0.88)`: what the report says a prediction was."""
+    return "(" + ", ".join(f"{g.param}: {g.label} {g.probability:.2f}" for g in guesses) + ")"
