@@ -17,3 +17,9 @@ if "FASTIMPORT_CACHE_DIR" not in os.environ:
     import tempfile
 
     os.environ["FASTIMPORT_CACHE_DIR"] = tempfile.mkdtemp(prefix="fastimport-test-cache-")
+
+# The suite's programs compile at their first calls, as they did before the type predictor:
+# whether a function was compiled ahead from a guess, on a thread, or at its first call would
+# otherwise race in every report a test reads. tests/test_predictor.py turns predictions on
+# (FASTIMPORT_PREDICT=1) where they are the point, and checks that they are on by default.
+os.environ["FASTIMPORT_PREDICT"] = "0"

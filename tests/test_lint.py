@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PATHS = ["src", "tests", "benchmarks", "examples"]
+PATHS = ["src", "tests", "benchmarks", "examples", "models"]
 
 
 def _ruff() -> list[str]:

@@ -69,11 +69,12 @@ def project(tmp_path: Path) -> Path:
 
 
 def test_a_run_records_the_signatures_it_compiled_and_a_warm_run_writes_nothing(project: Path) -> None:
-    """Argument and result types of each compiled signature; str arguments are not a signature; nothing twice."""
+    """Argument and result types of each compiled signature, labels of a bytecode call (a str); nothing twice."""
     run(project, "prog.py")
     expected = [
         ("__main__", "add", "(float, int)", '"FLOAT"', 1),
         ("__main__", "add", "(int, int)", '"INT"', 1),
+        ("__main__", "shout", "(str)", None, 1),
         ("__main__", "total", "(float64[:], int)", '["union", "FLOAT", "F64"]', 1),
     ]
     assert rows(project) == expected
@@ -173,10 +174,11 @@ def test_cache_commands_show_prune_and_clear_the_observed_types(project: Path) -
     other.write_text("def twice(x):\n    return 2 * x\n\nprint(twice(21))\n", encoding="utf-8")
     run(project, "other.py")
     assert "observed types: observed.sqlite3" in run(project, "cache", "info").stdout
-    assert "4 signature(s) of 3 function(s)" in run(project, "cache", "info").stdout
+    # add (int, int) and (float, int), total, twice; and shout's call with a str (run as bytecode)
+    assert "5 signature(s) of 4 function(s)" in run(project, "cache", "info").stdout
     other.unlink()
     assert "observed types of 1 file(s) gone" in run(project, "cache", "prune").stdout
-    assert {r[1] for r in rows(project)} == {"add", "total"}
+    assert {r[1] for r in rows(project)} == {"add", "total", "shout"}
     assert "removed the observed types" in run(project, "cache", "clear").stdout
     assert not list(project.glob("cache/*/observed.sqlite3"))
 

@@ -105,9 +105,9 @@ def test_every_function_called_goes_native_from_its_first_call(tmp_path: Path) -
     assert fast.returncode == 0, fast.stderr
     assert fast.stdout == run(["prog.py"], tmp_path).stdout
     records = {r["qualname"]: r for r in json.loads(report.read_text(encoding="utf-8"))}
-    assert records["fib"]["signatures"][0] == "(int) -> int"
-    assert records["mean"]["signatures"][0] == "(list[float]) -> float"
-    assert records["scale"]["signatures"][0] == "(float, int) -> float"
+    assert records["fib"]["signatures"][0] == "(int) -> int (annotation)"  # (where each signature came from)
+    assert records["mean"]["signatures"][0] == "(list[float]) -> float"  # (its first call's types)
+    assert records["scale"]["signatures"][0] == "(float, int) -> float (annotation)"
     assert all(records[name]["native_calls"] >= 1 for name in ("fib", "mean", "scale"))
 
 

@@ -117,7 +117,8 @@ def _install_for(names: list[str]) -> None:
     import fastimport
     from fastimport.config import load_config
 
-    config = load_config().replace(include=tuple(names), site_packages=True, cache=False, disable=False)
+    # (ahead=False: nothing is compiled on a thread into this process's JIT; the command compiles itself)
+    config = load_config().replace(include=tuple(names), site_packages=True, cache=False, disable=False, ahead=False)
     fastimport._install(config)  # noqa: SLF001 - the same as `python -m fastimport` does
 
 
@@ -143,8 +144,11 @@ def _compile_module(name: str, file: Path, root: Path, cpus: list[str]) -> dict[
     config = load_config(file.parent)
     config = config.replace(signatures=config.signatures + load_config().signatures)
     units: list[tuple[Any, dict[str, Any]]] = []
-    for state, func in _functions(module):
-        signatures = _signatures(state, name, config)
+    functions = _functions(module)
+    known = [_signatures(state, name, config) for state, _ in functions]
+    if config.predict:
+        _add_predicted(functions, known, config)
+    for (state, func), signatures in zip(functions, known, strict=True):
         if not signatures:
             outcome["unsigned"].append(
                 f"{state.node.name} (annotate it, list it in [tool.fastimport.signatures], or run it under fastimport)"
@@ -180,7 +184,7 @@ def _signatures(state: FunctionState, module: str, config: Config) -> list[tuple
     from fastimport.predict import observed
 
     found: list[tuple[str, tuple[Any, ...], str]] = []
-    annotated = state._annotated()  # noqa: SLF001
+    annotated = state.annotated()
     if annotated is not None:
         found.append((signature_str(annotated, None).partition(" ->")[0], annotated, "annotation"))
     for key, texts in config.signatures:
@@ -192,6 +196,36 @@ def _signatures(state: FunctionState, module: str, config: Config) -> list[tuple
     for text, sig, source in found:
         first.setdefault(sig, (f"{text} [{source}]", sig))
     return list(first.values())
+
+
+def _add_predicted(
+    functions: list[tuple[FunctionState, Any]],
+    known: list[list[tuple[str, tuple[Any, ...]]]],
+    config: Config,
+) -> None:
+    """Fill in the predictor's signature for functions nothing else gave one (one batch for the module).
+
+    Not for a function earlier runs saw called only with types no code is compiled for (a str...).
+    """
+    from fastimport.frontend.types import signature_str
+    from fastimport.predict import observed, predictor
+
+    missing = [
+        i
+        for i, signatures in enumerate(known)
+        if not signatures and not observed.bytecode_calls(functions[i][0], config)
+    ]
+    if not missing:
+        return
+    try:
+        guesses = predictor.predict([(functions[i][0].node, False) for i in missing])
+    except Exception as e:  # noqa: BLE001 - without the predictor, those functions stay unsigned
+        print(f"    no predicted signatures: {e}", file=sys.stderr)
+        return
+    for i, guess in zip(missing, guesses, strict=True):
+        sig = predictor.signature(guess)
+        if sig is not None:
+            known[i].append((f"{signature_str(sig, None).partition(' ->')[0]} [predicted]", sig))
 
 
 def _parse(text: str, key: str) -> tuple[Any, ...] | None:

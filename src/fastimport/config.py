@@ -70,6 +70,7 @@ class Config:
         "cache",  # False: no platform cache of .pym artifacts (shipped ones are still used: runtime/artifacts.py)
         "cache_dir",  # None: the platform's user cache directory (runtime/cachedir.py)
         "ahead",  # compile what earlier runs observed before the first call, on a thread (runtime/ahead.py)
+        "predict",  # compile ahead what the type predictor guesses for functions nothing else types (predict/)
         "signatures",  # ((qualified function name, (signature, ...)), ...) for `fastimport compile`
         "project_root",
         "pyproject",  # the pyproject.toml the settings came from, if any
@@ -85,6 +86,7 @@ class Config:
     cache: bool
     cache_dir: Path | None
     ahead: bool
+    predict: bool
     signatures: tuple[tuple[str, tuple[str, ...]], ...]
     project_root: Path
     pyproject: Path | None
@@ -102,6 +104,7 @@ class Config:
         cache: bool = True,
         cache_dir: Path | None = None,
         ahead: bool = True,
+        predict: bool = True,
         signatures: tuple[tuple[str, tuple[str, ...]], ...] = (),
         project_root: Path | None = None,
         pyproject: Path | None = None,
@@ -369,6 +372,7 @@ _FILE_KEYS: dict[str, Callable[[object, str, Path], Any]] = {
     "cache": _file_bool,
     "cache_dir": _file_directory,
     "ahead": _file_bool,
+    "predict": _file_bool,
     "signatures": _file_signatures,
 }
 
@@ -384,6 +388,7 @@ _ENV_KEYS: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "FASTIMPORT_CACHE": ("cache", _parse_bool_text),
     "FASTIMPORT_CACHE_DIR": ("cache_dir", _env_directory),
     "FASTIMPORT_AHEAD": ("ahead", _parse_bool_text),
+    "FASTIMPORT_PREDICT": ("predict", _parse_bool_text),
 }
 
 

@@ -2,6 +2,9 @@
 
     note(state, args, ret)          a signature this process saw a function called with (and
                                     the result type its compiled code has, or None: not compiled)
+    note_bytecode(state, values)    a call whose arguments fastimport compiles no code for (a str,
+                                    None...): their labels (predict/labels.py), kept to know better
+                                    than to compile a guess for that function ahead
     flush()                         write what was noted (at exit; never raises)
     signatures(state) -> [(args, ret, runs)]
                                     what earlier runs saw for this very function, most runs first
@@ -71,6 +74,27 @@ def note(state: FunctionState, args: tuple[Type, ...], ret: Type | None) -> None
     _PENDING[id(state), args] = (state, args, ret)
 
 
+_BYTECODE_KINDS = 4  # distinct label tuples noted per function and process (misses are bounded anyway)
+
+
+def note_bytecode(state: FunctionState, values: tuple[object, ...]) -> None:
+    """Remember that `state`'s function ran as bytecode for arguments no specialization takes.
+
+    Called on the dispatcher's miss path only (a call that already pays a failed guard), so
+    running as bytecode costs nothing more than it did.
+    """
+    from fastimport.predict.labels import label_of
+    from fastimport.runtime import ahead
+
+    kinds = tuple(label_of(v) for v in values)
+    if kinds in state.bytecode_kinds or len(state.bytecode_kinds) >= _BYTECODE_KINDS:
+        return
+    state.bytecode_kinds.add(kinds)
+    if ahead.module_is_warm(state):  # the run that wrote its .pym noted these: a warm run writes nothing
+        return
+    note(state, kinds, None)  # type: ignore[arg-type] - labels, told apart by their type (str) in _row
+
+
 def flush() -> None:
     """Write the noted signatures into the store. Never raises: a broken store costs one warning."""
     if not _PENDING:
@@ -90,8 +114,12 @@ def _row(state: FunctionState, args: tuple[Type, ...], ret: Type | None, now: fl
     from fastimport.frontend.types import signature_str, type_to_json
 
     try:
-        shown = signature_str(args, None).partition(" ->")[0]
-        encoded = json.dumps([type_to_json(t) for t in args])
+        if all(isinstance(t, str) for t in args) and args:  # labels of a bytecode call (note_bytecode)
+            shown = f"({', '.join(args)})"  # type: ignore[arg-type]
+            encoded = json.dumps({"labels": list(args)})
+        else:
+            shown = signature_str(args, None).partition(" ->")[0]
+            encoded = json.dumps([type_to_json(t) for t in args])
         result = json.dumps(type_to_json(ret)) if ret is not None else None
         path = os.path.realpath(state.path)
         return (state.module, path, state.node.name, function_hash(state), encoded, shown, result, now, now)
@@ -131,6 +159,20 @@ def signatures(state: FunctionState, config: Config | None = None) -> list[tuple
     return [found for row in rows if (found := _decoded(*row)) is not None]
 
 
+def bytecode_calls(state: FunctionState, config: Config | None = None) -> list[tuple[str, ...]]:
+    """The labels of the calls earlier runs saw `state`'s function run as bytecode with (note_bytecode)."""
+    import json
+
+    path = database_path(config)
+    if state.source is None or path is None or not path.exists():
+        return []
+    query = """SELECT args FROM observed WHERE function = ? AND code_hash = ? AND (module = ? OR path = ?)
+               AND args LIKE '{"labels"%' ORDER BY runs DESC"""
+    key = (state.node.name, function_hash(state), state.module, os.path.realpath(state.path))
+    rows = _with_store(path, lambda db: db.execute(query, key).fetchall(), "reading observed types") or []
+    return [tuple(json.loads(args)["labels"]) for (args,) in rows]
+
+
 def _decoded(args: str, ret: str | None, runs: int) -> tuple[tuple[Type, ...], Type | None, int] | None:
     import json
 
@@ -142,7 +184,7 @@ def _decoded(args: str, ret: str | None, runs: int) -> tuple[tuple[Type, ...], T
             type_from_json(json.loads(ret)) if ret is not None else None,
             int(runs),
         )
-    except (ValueError, TypeError):  # written in another version of the type notation: ignored
+    except (ValueError, TypeError, AttributeError):  # labels (note_bytecode), or another type notation
         return None
 
 

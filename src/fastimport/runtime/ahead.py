@@ -1,4 +1,4 @@
-"""Compiling ahead: what earlier runs observed is compiled before the first call, on a thread.
+"""Compiling ahead: signatures known before a function's first call are compiled then, on a thread.
 
     module_loaded(module)   after a module in scope ran its top level (hook/loader.py): its
                             functions are queued for the compile-ahead thread
@@ -8,12 +8,20 @@
 
 The thread takes a module's functions in order. A module whose `.pym` fits its source is
 not queued (its functions load at their first call in ~0.05 ms each: a warm run starts no
-thread and opens no SQLite); otherwise each function gets the signatures earlier runs observed
-for its present source (predict/observed.py), most used first, up to the specialization
-bound, through `FunctionState.compile_ahead`. While one is being compiled, calls with that
-signature run as bytecode: nothing waits for the thread, except a first call that compiles
-another signature itself (one compile at a time: the JIT is shared). A wrong guess costs
-compile time and a specialization nobody calls, never a wrong result.
+thread, opens no SQLite and loads no model). Otherwise each function gets, through
+`FunctionState.compile_ahead` and up to the specialization bound (`_plan`):
+
+    1. the signature its annotations give, if every parameter has one;
+    2. else the signatures earlier runs observed for its present source (predict/observed.py),
+       most used first; none if they only saw it called with types no code is compiled for;
+    3. else the one the type predictor guesses from its code (predict/predictor.py: one batch
+       per module), for a function with a loop or a call (`worth_compiling_ahead`).
+
+While one is being compiled, calls with that signature run as bytecode: nothing waits for
+the thread, except a first call that compiles another signature itself (one compile at a
+time: the JIT is shared). A wrong guess costs compile time and a specialization nobody
+calls, never a wrong result. The report shows each signature's origin and, in
+`FunctionRecord.predicted`, what was guessed and what became of it.
 
 The thread is started with `_thread`, not `threading`: the program must not see it (in
 `threading.enumerate()`, `active_count()`), nor its `threading.settrace`/`setprofile`
@@ -23,7 +31,8 @@ code generation while its static destructors run. A fork waits for the compile u
 and the thread's end (the child must not inherit a lock held by a thread it does not
 have); the parent's queue goes on after it. What the thread compiled is saved at exit
 like any other unit (runtime/artifacts.py), so the next run loads it. Nothing is queued,
-and no thread started, until a run has recorded observations.
+and no thread started, when predictions are off (FASTIMPORT_PREDICT=0) and no run has
+recorded observations.
 """
 
 from __future__ import annotations
@@ -33,8 +42,10 @@ import sys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import ast
     import types
 
+    from fastimport.frontend.types import Ty
     from fastimport.runtime.dispatch import FunctionState
 
 JOIN_TIMEOUT_S = 60.0  # one compile is at most ~1 s; past this, exit anyway
@@ -69,7 +80,7 @@ def module_loaded(module: types.ModuleType) -> None:
         config = active_config()
     except ConfigError:
         return
-    if not (config.ahead and config.cache) or _stopping or module.__name__ in _modules:
+    if not config.ahead or _stopping or module.__name__ in _modules:
         return
     _modules.add(module.__name__)
     states = []
@@ -79,25 +90,39 @@ def module_loaded(module: types.ModuleType) -> None:
             if state.func is None:
                 state.func = obj  # (what the first call would bind)
             states.append(state)
-    if states and _observations_exist() and not _warm(states[0]):
+    if states and (config.predict or (config.cache and _observations_exist())) and not _warm(states[0]):
         with _lock:
             _queue.extend(states)
             _start()
+
+
+_warm_modules: dict[str, bool] = {}  # module -> whether it had a fitting .pym when first asked
 
 
 def _warm(state: FunctionState) -> bool:
     """Whether the module has a .pym that fits its source: its functions load at their first call (~0.05 ms).
 
     Checked here, not on the thread: a warm run starts no thread (a thread costs the program
-    GIL hand-offs), and the first call reuses the decoded file.
+    GIL hand-offs), and the first call reuses the decoded file. Asked once per module and
+    process (also by predict/observed.py: a warm run records nothing).
     """
     from fastimport.runtime import artifacts, dispatch
 
-    path = artifacts.artifact_path(state)
-    if path is None or not path.exists():
-        return False
-    with dispatch._compile_lock():  # noqa: SLF001 - (the thread may be reading another module's)
-        return artifacts.fits(path, state)
+    warm = _warm_modules.get(state.module)
+    if warm is None:
+        path = artifacts.artifact_path(state)
+        if path is None or not path.exists():
+            warm = False
+        else:
+            with dispatch._compile_lock():  # noqa: SLF001 - (the thread may be reading another module's)
+                warm = artifacts.fits(path, state)
+        _warm_modules[state.module] = warm
+    return warm
+
+
+def module_is_warm(state: FunctionState) -> bool:
+    """Whether `state`'s module came with a fitting .pym (the run that wrote it recorded its types)."""
+    return _warm(state)
 
 
 def _observations_exist() -> bool:
@@ -198,7 +223,7 @@ def _run() -> None:
                     return
                 state = _queue.pop(0)
             try:
-                if not _compile_observed(state):
+                if not _compile_planned(state):
                     with _lock:
                         _queue.insert(0, state)  # paused for a fork: the rest of its signatures later
             except Exception as e:  # noqa: BLE001 - contract: never break the program
@@ -207,15 +232,95 @@ def _run() -> None:
         _running.release()
 
 
-def _compile_observed(state: FunctionState) -> bool:
-    """Compile `state`'s observed signatures; False if stopped or paused before the end."""
-    from fastimport.predict import observed
+def _compile_planned(state: FunctionState) -> bool:
+    """Compile what `_plan` names for `state`; False if stopped or paused before the end."""
     from fastimport.runtime import dispatch
 
     if state.source is None or state.entries or state.gave_up:
         return True
-    for args, _ret, _runs in observed.signatures(state)[: dispatch.max_specializations()]:
+    for args, origin in _plan(state)[: dispatch.max_specializations()]:
         if _stopping or _pausing:
             return False
-        state.compile_ahead(args)  # (one already compiled, or tried by a call, is skipped)
+        compiled = state.compile_ahead(args, origin)  # (one already compiled, or tried by a call, is skipped)
+        if origin == "predicted":
+            outcomes = {True: "compiled ahead", False: "tried ahead, did not compile", None: "not needed ahead"}
+            state.record.predicted = f"{state.record.predicted}: {outcomes[compiled]}"
     return True
+
+
+def _plan(state: FunctionState) -> list[tuple[tuple[Ty, ...], str]]:
+    """The signatures to compile ahead, with their origin: annotations, else earlier runs, else the predictor."""
+    from fastimport.config import ConfigError, active_config
+    from fastimport.predict import observed
+
+    annotated = state.annotated()
+    if annotated is not None:
+        return [(annotated, "annotation")]
+    try:
+        config = active_config()
+    except ConfigError:
+        return []
+    if config.cache and _observations_exist():
+        seen = [(args, "observed") for args, _ret, _runs in observed.signatures(state)]
+        if seen:
+            return seen
+        if observed.bytecode_calls(state):  # earlier runs called it only with types no code is compiled for
+            return []
+    if not config.predict:
+        return []
+    predicted = _predicted(state)
+    return [] if predicted is None else [(predicted, "predicted")]
+
+
+# id(state) -> (state, its guesses): one batch per module, made when its first function is planned
+_guesses: dict[int, tuple[FunctionState, list]] = {}
+_predictor_failed: list[str] = []
+
+
+def _predicted(state: FunctionState) -> tuple[Ty, ...] | None:
+    """The predicted signature, if the predictor has one we compile and compiling it ahead pays.
+
+    What was guessed and decided goes into the report (`FunctionRecord.predicted`).
+    """
+    from fastimport.predict import predictor
+
+    if id(state) not in _guesses:
+        if _predictor_failed:
+            return None
+        with _lock:
+            batch = [state, *(s for s in _queue if s.module == state.module and id(s) not in _guesses)]
+        try:
+            guesses = predictor.predict([(s.node, False) for s in batch])
+        except Exception as e:  # noqa: BLE001 - a broken predictor costs its predictions, nothing else
+            from fastimport.runtime.debug import log
+
+            _predictor_failed.append(str(e))
+            log(f"no type predictions in this process: {e}")
+            return None
+        for s, g in zip(batch, guesses, strict=True):
+            _guesses[id(s)] = (s, g)
+    guesses = _guesses[id(state)][1]
+    shown = predictor.shown(guesses)
+    sig = predictor.signature(guesses)
+    if sig is None:
+        state.record.predicted = f"{shown}: not compiled ahead (not a signature fastimport compiles)"
+        return None
+    if not worth_compiling_ahead(state.node):
+        state.record.predicted = f"{shown}: left to the first call (no loop, no call)"
+        return None
+    state.record.predicted = shown  # (what became of it is added once it is compiled)
+    return sig
+
+
+def worth_compiling_ahead(node: ast.FunctionDef) -> bool:
+    """Whether a predicted signature goes to the thread: a function with a loop or a call.
+
+    Measured (benchmarks/NOTES.md, "What compiling ahead pays for"): a straight-line
+    function compiles in ~6 ms and runs in 50-110 ns a call as bytecode, so compiling it
+    pays only after ~10^5 calls, and a wrong guess would waste the 6 ms of a core the
+    program may need; a function with a loop can save seconds in its first call. A
+    straight-line function is still compiled at its first call, as without predictions.
+    """
+    import ast
+
+    return any(isinstance(n, (ast.For, ast.While, ast.Call, ast.ListComp, ast.GeneratorExp)) for n in ast.walk(node))

@@ -45,6 +45,9 @@ RECOMPILES = 4
 # this factor (called mostly with big ints, say) goes back to plain bytecode, since each
 # deopt costs more than the call itself would under CPython.
 DEOPT_CHECK_EVERY = 1024
+# The first misses with arguments no specialization takes have their types recorded
+# (predict/observed.py); later ones cost nothing more than the miss itself.
+NOTE_BYTECODE_CALLS = 16
 DEOPTS_PER_NATIVE_CALL = 4
 
 
@@ -119,6 +122,7 @@ class FunctionState:
         self.entries: list[Any] = []  # compiler.CompiledEntry, newest last
         self.tried: set[tuple[Ty, ...]] = set()
         self.pending: set[tuple[Ty, ...]] = set()  # being compiled ahead, on runtime/ahead.py's thread
+        self.bytecode_kinds: set[tuple[str, ...]] = set()  # labels of calls no specialization takes (noted)
         self.misses = 0
         self.recompiles = 0
         self.gave_up = False
@@ -154,10 +158,11 @@ class FunctionState:
         if sig is not None and sig in self.tried and self._world_changed():
             self.tried.discard(sig)  # compile it again against the globals as they are now
         if sig is not None and sig not in self.tried and len(self.entries) < max_specializations() and not self.gave_up:
+            annotated = self.annotated()
             for candidate in self._candidates(sig):
                 self.tried.add(candidate)
                 with _compile_lock():  # (another thread may be adding an entry)
-                    entry = self._compile(candidate)
+                    entry = self._compile(candidate, label=" (annotation)" if candidate == annotated else "")
                 if candidate == sig:
                     self._observed(sig, entry)
                     if entry is not None:
@@ -165,15 +170,20 @@ class FunctionState:
         self._note_miss(sig, args)
         raise Miss
 
-    def compile_ahead(self, sig: tuple[Ty, ...]) -> None:
-        """Compile `sig` before a call needs it (runtime/ahead.py's thread); calls meanwhile run as bytecode."""
+    def compile_ahead(self, sig: tuple[Ty, ...], origin: str = "observed") -> bool | None:
+        """Compile `sig` before a call needs it (runtime/ahead.py's thread); calls meanwhile run as bytecode.
+
+        `origin` says where the signature came from: "annotation", "observed" or "predicted".
+        True if native code for `sig` was installed, False if it stays bytecode, None if it was
+        not tried (a call came first, or the function is done with specializations).
+        """
         with _compile_lock():
             if sig in self.tried or self.gave_up or self.func is None or len(self.entries) >= max_specializations():
-                return
+                return None
             self.tried.add(sig)
             self.pending.add(sig)
             try:
-                self._compile(sig, label=" (observed: compiled ahead)")
+                return self._compile(sig, label=f" ({origin}: compiled ahead)") is not None
             finally:
                 self.pending.discard(sig)
 
@@ -189,6 +199,10 @@ class FunctionState:
 
     def _note_miss(self, sig: tuple[Ty, ...] | None, args: tuple[object, ...]) -> None:
         """Count a call that runs as bytecode; give up on native code where it does not pay."""
+        if sig is None and self.func is not None and self.misses + self.record.deopts < NOTE_BYTECODE_CALLS:
+            from fastimport.predict import observed
+
+            observed.note_bytecode(self, args)
         if self.entries:
             self.record.deopts += 1
             if self.record.deopts % DEOPT_CHECK_EVERY == 0 and self._deopts_dominate():
@@ -228,12 +242,13 @@ class FunctionState:
 
     def _candidates(self, sig: tuple[Ty, ...]) -> list[tuple[Ty, ...]]:
         """Annotated signature first (once), then the observed one."""
-        annotated = self._annotated()
+        annotated = self.annotated()
         if annotated is not None and annotated not in self.tried and annotated != sig:
             return [annotated, sig]
         return [sig]
 
-    def _annotated(self) -> tuple[Ty, ...] | None:
+    def annotated(self) -> tuple[Ty, ...] | None:
+        """The signature the annotations give, if every parameter is annotated int, float or bool."""
         names = {"int": Ty.INT, "float": Ty.FLOAT, "bool": Ty.BOOL}
         args = self.node.args
         params = [*args.posonlyargs, *args.args, *args.kwonlyargs]

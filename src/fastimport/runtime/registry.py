@@ -54,6 +54,9 @@ class FunctionRecord:
         self.load_ms = 0.0  # time spent looking up and loading artifacts (hits and misses)
         # Signatures seen after the first specialization that stay bytecode: "(sig): reason".
         self.rejected: list[str] = []
+        # What the type predictor guessed and what became of it (runtime/ahead.py), e.g.
+        # "(n: int 0.97): compiled ahead"; None if it was not asked.
+        self.predicted: str | None = None
         # Read lazily from native counters; see `native_calls`.
         self._native_counters: list[Callable[[], int]] = []
 
@@ -77,6 +80,7 @@ class FunctionRecord:
             "reason": self.reason,
             "signatures": list(self.signatures),
             "rejected": list(self.rejected),
+            "predicted": self.predicted,
             "native_calls": self.native_calls,
             "deopts": self.deopts,
             "compile_ms": round(self.compile_ms, 3),

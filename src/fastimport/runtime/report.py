@@ -102,6 +102,8 @@ def _row(record: FunctionRecord) -> tuple[str, ...]:
     details = "; ".join(record.signatures + [f"not compiled: {r}" for r in record.rejected])
     if record.status != "native" and record.reason:
         details = f"{details}  ({record.reason})" if details else record.reason
+    if record.predicted and not record.predicted.endswith("compiled ahead"):  # (else its signature says so)
+        details = f"{details}; predicted {record.predicted}" if details else f"predicted {record.predicted}"
     return (
         record.qualname,
         f"{_short_path(record.file)}:{record.line}",
