@@ -395,6 +395,7 @@ def _bench_startup_in(tmp: str, plan: Plan, *, with_numba: bool) -> dict[str, An
 # --- 5. warm runs: the .pym cache ----------------------------------------------------------
 
 WARM_EXAMPLE = REPO / "examples" / "signal_stats.py"
+AHEAD_EXAMPLE = REPO / "examples" / "pipeline.py"
 
 
 def numba_variant(source: str) -> str:
@@ -463,6 +464,63 @@ def _bench_warm_in(tmp: Path, plan: Plan, *, with_numba: bool) -> dict[str, Any]
         "outputs_agree": all(
             len({o for k, v in outputs.items() if (" 300" in k) == short for o in v}) == 1 for short in (True, False)
         ),
+    }
+
+
+# --- 6. compiling ahead from predicted types ------------------------------------------------
+
+
+def bench_ahead(plan: Plan) -> dict[str, Any]:
+    """Cold runs of examples/pipeline.py (no .pym, no observations): predictions off and on, and plain python.
+
+    The program spends its first second in plain Python (parsing records), then calls five
+    kernels once each: with predictions, they are compiled on the thread meanwhile.
+    """
+    with tempfile.TemporaryDirectory(prefix="fastimport-bench-ahead-") as tmp:
+        return _bench_ahead_in(Path(tmp), plan)
+
+
+def _bench_ahead_in(tmp: Path, plan: Plan) -> dict[str, Any]:
+    env = subprocess_env()
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    (tmp / "pipeline.py").write_text(AHEAD_EXAMPLE.read_text(encoding="utf-8"), encoding="utf-8")
+    py = sys.executable
+    args = ["20000"] if plan is QUICK else []  # (the default: 200,000 records)
+    cold = {**env, "FASTIMPORT_CACHE": "0"}  # every run compiles, and none has observations to go on
+    fast = [py, "-m", "fastimport", "pipeline.py", *args]
+    commands: dict[str, tuple[list[str], dict[str, str]]] = {
+        "python pipeline.py": ([py, "pipeline.py", *args], env),
+        "python -m fastimport pipeline.py (cold, FASTIMPORT_PREDICT=0)": (fast, {**cold, "FASTIMPORT_PREDICT": "0"}),
+        "python -m fastimport pipeline.py (cold, predictions compiled ahead)": (
+            fast,
+            {**cold, "FASTIMPORT_PREDICT": "1"},
+        ),
+    }
+    samples: dict[str, list[float]] = {k: [] for k in commands}
+    outputs: dict[str, set[str]] = {k: set() for k in commands}
+    for cmd, cmd_env in commands.values():  # untimed: fills __pycache__
+        _run_env(cmd, tmp, cmd_env)
+    for _ in range(plan.startup_runs):
+        for name, (cmd, cmd_env) in commands.items():
+            seconds, stdout = _run_env(cmd, tmp, cmd_env)
+            samples[name].append(seconds * 1000)
+            outputs[name].add(stdout.strip())
+    report = tmp / "report.json"
+    _run_env(
+        fast,
+        tmp,
+        {**cold, "FASTIMPORT_PREDICT": "1", "FASTIMPORT_REPORT": str(report)},
+    )
+    records = json.loads(report.read_text(encoding="utf-8"))
+    return {
+        "runs": plan.startup_runs,
+        "records": int(args[0]) if args else 200_000,
+        "functions": len(records),
+        "predicted_ahead": sum(s.endswith("(predicted: compiled ahead)") for r in records for s in r["signatures"]),
+        "signatures": {r["qualname"]: r["signatures"] for r in records},
+        "median_ms": {k: statistics.median(v) for k, v in samples.items()},
+        "samples_ms": samples,
+        "outputs_agree": len({o for v in outputs.values() for o in v}) == 1,
     }
 
 
@@ -586,7 +644,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--render", metavar="RESULTS_JSON", help="only re-render RESULTS.md and the plot from a saved run"
     )
-    sections = ["kernels", "calls", "startup", "warm"]
+    sections = ["kernels", "calls", "startup", "warm", "ahead"]
     parser.add_argument("--skip", nargs="*", default=[], choices=sections, help="sections to leave out")
     return parser
 
@@ -625,6 +683,9 @@ def main(argv: list[str] | None = None) -> int:
     if "warm" not in opts.skip:
         log("  warm runs")
         results["warm"] = bench_warm(plan, with_numba=with_numba)
+    if "ahead" not in opts.skip:
+        log("  compiling ahead from predictions")
+        results["ahead"] = bench_ahead(plan)
     results["machine"] = machine_info(with_numba=with_numba, peers=peers)
     results["load_after"] = loadavg()
     results["elapsed_s"] = time.perf_counter() - t_start
