@@ -491,7 +491,7 @@ def _bench_ahead_in(tmp: Path, plan: Plan) -> dict[str, Any]:
     commands: dict[str, tuple[list[str], dict[str, str]]] = {
         "python pipeline.py": ([py, "pipeline.py", *args], env),
         "python -m fastimport pipeline.py (cold, FASTIMPORT_PREDICT=0)": (fast, {**cold, "FASTIMPORT_PREDICT": "0"}),
-        "python -m fastimport pipeline.py (cold, predictions compiled ahead)": (
+        "python -m fastimport pipeline.py (cold, FASTIMPORT_PREDICT=1)": (
             fast,
             {**cold, "FASTIMPORT_PREDICT": "1"},
         ),

@@ -178,6 +178,8 @@ def first_call_metrics(model: predictor.Model) -> dict:
                 continue  # never called through a guard, or no parameters (nothing to predict)
             actual = called[node.name]
             predicted = predictor.signature(guess)
+            if predictor.confidence(guess) < predictor.MIN_CONFIDENCE:
+                predicted = None  # (not compiled ahead: the first call compiles its own)
             hit = predicted == actual
             rows[node.name] = {"hit": hit, "predicted": predictor.shown(guess), "actual": _shown(actual)}
             hits += hit

@@ -163,7 +163,7 @@ def test_benchmark_report_renders(tmp_path: Path) -> None:
     assert "In the warm run: 0 compilations, 12 specializations loaded" in text
     assert "(no .pym, observed types: compiles ahead)" in text
     assert "## Cold runs: compiling ahead from predicted types" in text
-    assert "`python -m fastimport pipeline.py (cold, predictions compiled ahead)`" in text
+    assert "`python -m fastimport pipeline.py (cold, FASTIMPORT_PREDICT=1)`" in text
 
 
 def test_icount_checks_its_arguments(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:

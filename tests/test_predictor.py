@@ -220,6 +220,9 @@ def test_signatures_from_guesses() -> None:
     )
     assert predictor.signature([g("n", "int", 0.9, ()), g("s", "str", 0.8, ())]) is None
     assert predictor.signature([]) == ()
+    # Compiled ahead only when more likely right than wrong, all parameters together.
+    assert predictor.confidence([g("n", "int", 0.9, ()), g("x", "float", 0.5, ())]) == pytest.approx(0.45)
+    assert predictor.confidence([]) == 1.0
 
 
 # --- training and evaluation -------------------------------------------------------------------

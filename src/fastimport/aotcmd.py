@@ -224,7 +224,7 @@ def _add_predicted(
         return
     for i, guess in zip(missing, guesses, strict=True):
         sig = predictor.signature(guess)
-        if sig is not None:
+        if sig is not None and predictor.confidence(guess) >= predictor.MIN_CONFIDENCE:
             known[i].append((f"{signature_str(sig, None).partition(' ->')[0]} [predicted]", sig))
 
 

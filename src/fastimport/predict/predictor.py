@@ -42,18 +42,12 @@ class PredictorError(Exception):
 
 @dataclass(frozen=True)
 class Guess:
-    """The predicted label of one parameter, its probability, and the best alternatives.
-
-    `compilable` is the most probable label fastimport compiles, and `compilable_mass` the
-    probability that the parameter is of any type fastimport compiles.
-    """
+    """The predicted label of one parameter, its probability, and the best alternatives."""
 
     param: str
     label: str
     probability: float
     ranked: tuple[tuple[str, float], ...]
-    compilable: str = "int"
-    compilable_mass: float = 0.0
 
 
 class Model:
@@ -115,7 +109,6 @@ def predict(functions: list[tuple[ast.FunctionDef, bool]], using: Model | None =
         rows.extend(features.parameter_features(node, is_method=is_method))
         names.append([p.arg for p in features.params_of(node)])
     probs = (using or model()).probabilities(features.vectorize(rows))
-    compilable = _compilable_columns()
     result, at = [], 0
     for params in names:
         guesses = []
@@ -123,40 +116,31 @@ def predict(functions: list[tuple[ast.FunctionDef, bool]], using: Model | None =
             row = probs[at]
             order = row.argsort()[::-1][:TOP]
             ranked = tuple((labels.LABELS[i], float(row[i])) for i in order)
-            best = max(compilable, key=lambda i: row[i])
-            mass = float(row[compilable].sum())
-            guesses.append(Guess(name, ranked[0][0], ranked[0][1], ranked, labels.LABELS[best], mass))
+            guesses.append(Guess(name, ranked[0][0], ranked[0][1], ranked))
             at += 1
         result.append(guesses)
     return result
 
 
-@functools.cache
-def _compilable_columns() -> list[int]:
-    return [i for i, label in enumerate(labels.LABELS) if labels.to_type(label) is not None]
+# A guessed signature is compiled ahead only when it is more likely right than wrong: the
+# product of its parameters' probabilities (as if independent) at least this. Measured on
+# examples/pipeline.py (benchmarks/NOTES.md): wrong guesses compiled on the thread cost the
+# program more than right ones save, since our compiler's own Python work holds the GIL.
+MIN_CONFIDENCE = 0.5
 
 
-# A parameter whose guess is not compilable is still given its most probable compilable type
-# when it is at least this likely to be of one: a function is compiled ahead for the likeliest
-# signature it can have, unless one of its parameters is probably a str, an object, None...
-COMPILABLE_MASS = 0.5
+def confidence(guesses: list[Guess]) -> float:
+    """The probability that every parameter's best guess is right (taken as independent)."""
+    p = 1.0
+    for g in guesses:
+        p *= g.probability
+    return p
 
 
 def signature(guesses: list[Guess]) -> tuple[Type, ...] | None:
-    """The argument types to compile for, or None when a parameter is probably of a type fastimport does not compile.
-
-    Each parameter's best label, or, when that is not compilable but a compilable type is at
-    least COMPILABLE_MASS likely, the most probable compilable label.
-    """
-    types = []
-    for g in guesses:
-        ty = labels.to_type(g.label)
-        if ty is None and g.compilable_mass >= COMPILABLE_MASS:
-            ty = labels.to_type(g.compilable)
-        if ty is None:
-            return None
-        types.append(ty)
-    return tuple(types)
+    """The argument types to compile for: every parameter's best guess, if fastimport compiles it; else None."""
+    types = [labels.to_type(g.label) for g in guesses]
+    return None if None in types else tuple(types)  # type: ignore[arg-type]
 
 
 def shown(guesses: list[Guess]) -> str:

@@ -302,11 +302,14 @@ def _predicted(state: FunctionState) -> tuple[Ty, ...] | None:
     guesses = _guesses[id(state)][1]
     shown = predictor.shown(guesses)
     sig = predictor.signature(guesses)
+    if not worth_compiling_ahead(state.node):
+        state.record.predicted = f"{shown}: left to the first call (no loop, no call)"
+        return None
     if sig is None:
         state.record.predicted = f"{shown}: not compiled ahead (not a signature fastimport compiles)"
         return None
-    if not worth_compiling_ahead(state.node):
-        state.record.predicted = f"{shown}: left to the first call (no loop, no call)"
+    if (p := predictor.confidence(guesses)) < predictor.MIN_CONFIDENCE:
+        state.record.predicted = f"{shown}: not compiled ahead (p={p:.2f} < {predictor.MIN_CONFIDENCE})"
         return None
     state.record.predicted = shown  # (what became of it is added once it is compiled)
     return sig
