@@ -342,7 +342,11 @@ module.main()
 def _run_ahead(tmp: Path, example: str, arg: str, **env: str) -> tuple[str, list[dict]]:
     """Import examples/<example> under the hook, let the thread finish, run its main(); (stdout, report)."""
     shutil.copy(ROOT / "examples" / example, tmp / example)
-    name = example.removesuffix(".py")
+    return _run_module(tmp, example.removesuffix(".py"), arg, **env)
+
+
+def _run_module(tmp: Path, name: str, arg: str = "", **env: str) -> tuple[str, list[dict]]:
+    """`WAIT` for module `name` in `tmp` under `python -m fastimport`, its cache in tmp/cache: (stdout, report)."""
     (tmp / "run.py").write_text(WAIT.format(dir=str(tmp), name=name, arg=arg), encoding="utf-8")
     report = tmp / "report.json"
     full_env = {
@@ -443,29 +447,12 @@ def test_a_wrong_prediction_costs_a_specialization_never_a_result(tmp_path: Path
     plain = subprocess.run(
         [sys.executable, "-c", WRONG + "\nmain()"], capture_output=True, text=True, check=True
     ).stdout
-    stdout, records = _run_wrong(tmp_path)
+    stdout, records = _run_module(tmp_path, "wrong", FASTIMPORT_PREDICT="1")
     assert stdout == plain == "0 0 91\n"
     (record,) = [r for r in records if r["qualname"] == "count"]
     assert record["signatures"][0] == "(int) -> int (predicted: compiled ahead)"
     assert "(bool) -> int" in record["signatures"]
     assert record["predicted"].startswith("(n: int ")
-
-
-def _run_wrong(tmp: Path) -> tuple[str, list[dict]]:
-    (tmp / "run.py").write_text(WAIT.format(dir=str(tmp), name="wrong", arg=""), encoding="utf-8")
-    report = tmp / "report.json"
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT / "src"),
-        "FASTIMPORT_CACHE_DIR": str(tmp / "cache"),
-        "FASTIMPORT_REPORT": str(report),
-        "FASTIMPORT_PREDICT": "1",
-    }
-    result = subprocess.run(
-        [sys.executable, "-m", "fastimport", "run.py"], cwd=tmp, env=env, capture_output=True, text=True, check=False
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout, json.loads(report.read_text(encoding="utf-8"))
 
 
 NOT_WORTH = """
@@ -482,19 +469,8 @@ def main():
 def test_a_straight_line_function_is_left_to_its_first_call(tmp_path: Path) -> None:
     """No loop, no call: not worth the thread; the report says what was predicted and why it was left."""
     (tmp_path / "flat.py").write_text(NOT_WORTH, encoding="utf-8")
-    (tmp_path / "run.py").write_text(WAIT.format(dir=str(tmp_path), name="flat", arg=""), encoding="utf-8")
-    report = tmp_path / "report.json"
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT / "src"),
-        "FASTIMPORT_CACHE_DIR": str(tmp_path / "cache"),
-        "FASTIMPORT_REPORT": str(report),
-        "FASTIMPORT_PREDICT": "1",
-    }
-    subprocess.run(
-        [sys.executable, "-m", "fastimport", "run.py"], cwd=tmp_path, env=env, check=True, capture_output=True
-    )
-    (record,) = [r for r in json.loads(report.read_text(encoding="utf-8")) if r["qualname"] == "add"]
+    _, records = _run_module(tmp_path, "flat", FASTIMPORT_PREDICT="1")
+    (record,) = [r for r in records if r["qualname"] == "add"]
     assert record["predicted"].endswith("left to the first call (no loop, no call)")
     assert record["signatures"] == ["(float, float) -> float"]
 
@@ -531,32 +507,16 @@ def main():
 def test_types_seen_on_the_bytecode_path_stop_a_prediction_next_run(tmp_path: Path) -> None:
     """Called with a str: the bytecode call is recorded, and the next cold run compiles no guess for it."""
     (tmp_path / "words.py").write_text(STRINGS, encoding="utf-8")
-    (tmp_path / "run.py").write_text(WAIT.format(dir=str(tmp_path), name="words", arg=""), encoding="utf-8")
-    report = tmp_path / "report.json"
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT / "src"),
-        "FASTIMPORT_CACHE_DIR": str(tmp_path / "cache"),
-        "FASTIMPORT_REPORT": str(report),
-        "FASTIMPORT_PREDICT": "0",
-    }
     for predict in ("0", "1"):
-        result = subprocess.run(
-            [sys.executable, "-m", "fastimport", "run.py"],
-            cwd=tmp_path,
-            env={**env, "FASTIMPORT_PREDICT": predict},
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        assert result.stdout == "ABAB C\n"
+        stdout, records = _run_module(tmp_path, "words", FASTIMPORT_PREDICT=predict)
+        assert stdout == "ABAB C\n"
     import sqlite3
 
     (store,) = (tmp_path / "cache").glob("*/observed.sqlite3")
     with sqlite3.connect(store) as db:
         rows = db.execute("SELECT function, shown, ret FROM observed").fetchall()
     assert ("shout", "(str, int)", None) in rows
-    (record,) = [r for r in json.loads(report.read_text(encoding="utf-8")) if r["qualname"] == "shout"]
+    (record,) = [r for r in records if r["qualname"] == "shout"]
     assert record["predicted"] is None  # (the second run asked no prediction of it)
     assert record["signatures"] == []
 
