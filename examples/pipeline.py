@@ -3,7 +3,8 @@
     python examples/pipeline.py                   # plain CPython
     python -m fastimport examples/pipeline.py     # the kernels are native
 
-The first phase parses text records with dicts and strings (nothing fastimport compiles).
+The first phase (in `main`) parses text records with dicts and strings (nothing fastimport
+compiles).
 Without annotations, earlier runs or a .pym, fastimport can still compile the kernels
 below during that phase, on a background thread, from the types its predictor reads in
 their code; each kernel's first call then runs native at once instead of compiling first.
@@ -14,18 +15,6 @@ import math
 import sys
 
 import numpy as np
-
-
-def parse_records(n, seed):
-    # Plain Python on purpose: strings, dicts and a list of records.
-    records = []
-    state = seed
-    for i in range(n):
-        state = (state * 1103515245 + 12345) % 2147483648
-        line = f"sensor-{i % 17},{state % 1000 / 10.0},{(state >> 8) % 500 / 5.0}"
-        name, a, b = line.split(",")
-        records.append({"name": name, "a": float(a), "b": float(b)})
-    return records
 
 
 def smooth(x, width):
@@ -88,7 +77,15 @@ def histogram(x, lo, hi, bins):
 
 def main():
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 200_000
-    records = parse_records(n, 11)
+    # Plain Python on purpose (in main, which fastimport leaves as bytecode): strings, dicts,
+    # a list of records.
+    records = []
+    state = 11
+    for i in range(n):
+        state = (state * 1103515245 + 12345) % 2147483648
+        line = f"sensor-{i % 17},{state % 1000 / 10.0},{(state >> 8) % 500 / 5.0}"
+        name, a, b = line.split(",")
+        records.append({"name": name, "a": float(a), "b": float(b)})
     a = np.array([r["a"] for r in records])
     b = np.array([r["b"] for r in records])
     sa = smooth(a, 50)
