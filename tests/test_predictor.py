@@ -6,6 +6,7 @@ import ast
 import gzip
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -571,3 +572,57 @@ def test_fastimport_compile_uses_predictions_last_and_says_so(tmp_path: Path) ->
     out = compile_kern("1")
     assert "total(int) [observed]" in out
     assert "[predicted]" not in out
+
+
+def test_a_failure_recording_a_bytecode_call_never_reaches_the_program(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The miss path records the labels of a call no specialization takes; if that fails, the call is CPython's."""
+    from fastimport.predict import observed
+    from fastimport.testing import compile_module, plain_module
+
+    def broken(*_args: object) -> None:
+        raise RuntimeError("the store is broken")
+
+    monkeypatch.setattr(observed, "note_bytecode", broken)
+    source = "def add(a, b):\n    return a + b\n"
+    fast, plain = compile_module(source), plain_module(source)
+    assert fast.add(1, 2) == plain.add(1, 2) == 3  # compiled for (int, int)
+    # Run as bytecode, their types recorded (here: the recording fails), and CPython's results.
+    assert fast.add("a", "b") == plain.add("a", "b") == "ab"
+    assert fast.add([1], [2]) == plain.add([1], [2]) == [1, 2]
+    with pytest.raises(TypeError) as expected:
+        plain.add(None, 1)
+    with pytest.raises(TypeError, match=re.escape(str(expected.value))):
+        fast.add(None, 1)
+
+
+REBOUND = """
+SCALE = 2
+
+
+def scaled_sum(n):
+    s = 0
+    for i in range(n):
+        s += i * SCALE
+    return s
+
+
+def main():
+    global SCALE
+    before = scaled_sum(10)
+    SCALE = 0.5  # rebound after scaled_sum was compiled ahead for (int) with SCALE an int
+    after = scaled_sum(10)
+    print(before, after, type(after).__name__)
+"""
+
+
+@pytest.mark.slow
+def test_a_global_rebound_after_compiling_ahead_is_seen(tmp_path: Path) -> None:
+    """Compiled ahead from a guess at import, then a global it reads is rebound to a float: CPython's results."""
+    (tmp_path / "rebound.py").write_text(REBOUND, encoding="utf-8")
+    plain = subprocess.run(
+        [sys.executable, "-c", REBOUND + "\nmain()"], capture_output=True, text=True, check=True
+    ).stdout
+    stdout, records = _run_module(tmp_path, "rebound", FASTIMPORT_PREDICT="1")
+    assert stdout == plain == "90 22.5 float\n"
+    (record,) = [r for r in records if r["qualname"] == "scaled_sum"]
+    assert record["signatures"][0] == "(int) -> int (predicted: compiled ahead)"

@@ -202,7 +202,10 @@ class FunctionState:
         if sig is None and self.func is not None and self.misses + self.record.deopts < NOTE_BYTECODE_CALLS:
             from fastimport.predict import observed
 
-            observed.note_bytecode(self, args)
+            try:
+                observed.note_bytecode(self, args)
+            except Exception as e:  # noqa: BLE001 - contract: recording a call never changes it
+                internal_error(f"recording the types of a call of {self.module}.{self.node.name}", e)
         if self.entries:
             self.record.deopts += 1
             if self.record.deopts % DEOPT_CHECK_EVERY == 0 and self._deopts_dominate():
