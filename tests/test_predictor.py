@@ -491,17 +491,21 @@ def test_the_worth_rule() -> None:
     assert not worth_compiling_ahead(node("def f(a, b):\n    return a * b + 1.0 if a > b else b"))
 
 
-STRINGS = """
+SHOUT = """
 def shout(word, times):
     out = ""
     for _ in range(times):
         out += word.upper()
     return out
-
+"""
+STRINGS = (
+    SHOUT
+    + """
 
 def main():
     print(shout("ab", 2), shout(None or "c", 1))
 """
+)
 
 
 @pytest.mark.slow
@@ -522,20 +526,16 @@ def test_types_seen_on_the_bytecode_path_stop_a_prediction_next_run(tmp_path: Pa
     assert record["signatures"] == []
 
 
-KERNELS = """
+KERNELS = (
+    """
 def total(n):
     s = 0
     for i in range(n):
         s += i * i
     return s
-
-
-def shout(word, times):
-    out = ""
-    for _ in range(times):
-        out += word.upper()
-    return out
-
+"""
+    + SHOUT
+    + """
 
 def main():
     print(total(10), shout("a", 2))
@@ -544,6 +544,7 @@ def main():
 if __name__ == "__main__":
     main()
 """
+)
 
 
 @pytest.mark.slow
