@@ -38,6 +38,7 @@ from fastimport.predict import features, labels, predictor  # noqa: E402
 
 EXAMPLE_ARGS = {"fib.py": "20", "integrate.py": "1000", "nbody.py": "100", "nbody_lists.py": "100", "primes.py": "1000"}
 EXAMPLE_ARGS["signal_stats.py"] = "300"
+EXAMPLE_ARGS["pipeline.py"] = "2000"
 
 
 def held_out_metrics(model: predictor.Model, examples: list[dataset.Example]) -> dict:
@@ -169,7 +170,8 @@ def first_call_metrics(model: predictor.Model) -> dict:
     for path, run in programs():
         nodes = program_functions(path)
         start = time.perf_counter()
-        guesses = predictor.predict([(n, False) for n in nodes], using=model)
+        evidence = predictor.module_evidence(path.read_bytes())
+        guesses = predictor.predict([(n, False) for n in nodes], using=model, evidence=evidence)
         timings.append(((time.perf_counter() - start) * 1000, len(nodes)))
         called = first_calls(path, run)
         rows = {}

@@ -304,10 +304,10 @@ def test_training_runs_end_to_end_and_reproduces_its_model(tmp_path: Path) -> No
         assert 0.0 <= report[who]["top1"] <= 1.0
 
 
-@pytest.mark.slow
-def test_the_evaluation_checks_first_calls_of_the_examples_and_kernels(tmp_path: Path) -> None:
-    """evaluate.py runs every example and kernel under plain CPython and compares first calls with predictions."""
-    metrics = tmp_path / "metrics.json"
+@pytest.fixture(scope="module")
+def evaluation(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """models/evaluate.py's metrics for the shipped model, run once."""
+    metrics = tmp_path_factory.mktemp("evaluation") / "metrics.json"
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     subprocess.run(
         [sys.executable, str(MODELS / "evaluate.py"), "--out", str(metrics)],
@@ -317,12 +317,32 @@ def test_the_evaluation_checks_first_calls_of_the_examples_and_kernels(tmp_path:
         text=True,
         cwd=ROOT,
     )
-    calls = json.loads(metrics.read_text(encoding="utf-8"))["first_calls"]
+    return json.loads(metrics.read_text(encoding="utf-8"))
+
+
+@pytest.mark.slow
+def test_the_evaluation_checks_first_calls_of_the_examples_and_kernels(evaluation: dict) -> None:
+    """evaluate.py runs every example and kernel under plain CPython and compares first calls with predictions."""
+    calls = evaluation["first_calls"]
     rows = [row for file in calls["files"].values() for row in file.values()]
     assert calls["calls"] == len(rows) >= 25
     assert calls["hits"] == sum(row["hit"] for row in rows)
     assert "examples/nbody.py" in calls["files"]
     assert "benchmarks/kernels/matmul.py" in calls["files"]
+    told = [row for row in rows if "call sites" in row["predicted"]]
+    assert told, "no example's call sites told a label"
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue #5's target (90% of first calls on a predicted guard, examples and kernels) is not met: a "
+    "kernel file has no call sites, and the model guesses some of its float and array parameters wrong "
+    "(models/README.md has the figures)",
+)
+def test_ninety_percent_of_first_calls_hit_a_predicted_guard_on_the_examples_and_kernels(evaluation: dict) -> None:
+    """The issue's target, over the examples and the benchmark kernels."""
+    assert evaluation["first_calls"]["rate"] >= 0.9
 
 
 # --- at import: compiled ahead from predictions -------------------------------------------------
@@ -369,7 +389,9 @@ def _run_module(tmp: Path, name: str, arg: str = "", **env: str) -> tuple[str, l
     return result.stdout, json.loads(report.read_text(encoding="utf-8"))
 
 
-EXAMPLES = [("fib.py", "20"), ("integrate.py", "1000"), ("nbody.py", "100"), ("primes.py", "1000")]
+# The examples with a main() (signal_stats.py runs at import, before its functions are queued).
+EXAMPLES = [("fib.py", "20"), ("integrate.py", "1000"), ("nbody.py", "100"), ("nbody_lists.py", "100")]
+EXAMPLES += [("primes.py", "1000"), ("pipeline.py", "2000")]
 
 
 def _first_call_hits(tmp_path: Path, examples: list[tuple[str, str]]) -> dict[str, bool]:
@@ -401,13 +423,11 @@ def test_predicted_signatures_make_first_calls_native(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue #5's target (90% of first calls on a predicted guard) is not met: the model guesses float "
-    "parameters of integrate.py and nbody.py as int (models/README.md has the figures)",
-)
 def test_ninety_percent_of_first_calls_hit_a_predicted_guard_on_the_examples(tmp_path: Path) -> None:
-    """No annotations, no earlier run: 90% or more of the functions called from Python hit a predicted guard first."""
+    """No annotations, no earlier run: 90% or more of the functions called from Python hit a predicted guard first.
+
+    (The scripts' own call sites tell most of it: predict/callsites.py.)
+    """
     hits = _first_call_hits(tmp_path, EXAMPLES)
     assert len(hits) >= 10
     assert sum(hits.values()) / len(hits) >= 0.9, hits

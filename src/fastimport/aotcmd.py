@@ -218,7 +218,8 @@ def _add_predicted(
     if not missing:
         return
     try:
-        guesses = predictor.predict([(functions[i][0].node, False) for i in missing])
+        evidence = predictor.module_evidence(functions[0][0].source)  # what the module's own calls pass
+        guesses = predictor.predict([(functions[i][0].node, False) for i in missing], evidence=evidence)
     except Exception as e:  # noqa: BLE001 - without the predictor, those functions stay unsigned
         print(f"    no predicted signatures: {e}", file=sys.stderr)
         return

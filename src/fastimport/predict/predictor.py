@@ -3,6 +3,7 @@
     predictions = predict([(node, is_method), ...])   one batch for a module's functions
     predictions[0] -> [Guess("n", "int", 0.97, (("int", 0.97), ("float", 0.02), ...)), ...]
     signature(predictions[0]) -> (Ty.INT, Ty.FLOAT) or None (some parameter is nothing we compile)
+    predict(nodes, evidence=module_evidence(source))   the module's call sites first, where they tell
 
 The model (type_predictor.onnx beside this file, trained by models/train.py) maps the hashed
 features of one parameter (predict/features.py) to a probability for each label of
@@ -10,6 +11,11 @@ predict/labels.py. The session is created once, lazily, on the thread that first
 (the compile-ahead thread): a run that predicts nothing never imports onnxruntime (~120 ms).
 It runs on one thread (intra-op 1): the batches are small, and the program's own threads
 must not compete with a pool of ours.
+
+Where the module's own call sites tell a parameter's label (predict/callsites.py: `mean(signal)`
+after `signal = make_signal(...)` returning `np.empty(n)`), that label is the guess, with the
+precision models/evaluate.py measured for such labels on the training packages' modules; the
+model's ranking is kept beside it for the report.
 
 A model whose feature version or label list is not ours is refused with PredictorError
 (the caller goes without predictions), as is a missing or damaged file.
@@ -47,7 +53,8 @@ class Guess:
     param: str
     label: str
     probability: float
-    ranked: tuple[tuple[str, float], ...]
+    ranked: tuple[tuple[str, float], ...]  # the model's best labels (also when the call sites decided)
+    source: str = "model"  # or "call sites"
 
 
 class Model:
@@ -101,8 +108,40 @@ def model() -> Model:
         return _model()
 
 
-def predict(functions: list[tuple[ast.FunctionDef, bool]], using: Model | None = None) -> list[list[Guess]]:
-    """A guess for every parameter of every (function node, is_method), in one batch."""
+# How often a label read off a module's call sites is the one seen most at run time, measured
+# by models/evaluate.py (metrics.json "call_sites", over the 12 training packages' modules):
+# when every call site tells it, and when some call sites do not tell but those that do agree.
+CALL_SITES_EVERY = 0.96
+CALL_SITES_SOME = 0.88
+# A module longer than this is not read for call sites: the reading runs on the compile-ahead
+# thread and holds the GIL (~2 ms for a median module of the training packages, ~2 ms per KB
+# at worst), and a big library module rarely calls its functions with telling arguments.
+CALL_SITES_MAX_BYTES = 64_000
+
+
+def module_evidence(source: bytes | str | None) -> dict[str, dict[str, list[str | None]]]:
+    """The call-site evidence of a module's source (empty if too long or not Python)."""
+    import ast
+
+    from fastimport.predict import callsites
+
+    if source is None or len(source) > CALL_SITES_MAX_BYTES:
+        return {}
+    try:
+        return callsites.evidence(ast.parse(source))
+    except (SyntaxError, ValueError, RecursionError):
+        return {}
+
+
+def predict(
+    functions: list[tuple[ast.FunctionDef, bool]],
+    using: Model | None = None,
+    evidence: dict[str, dict[str, list[str | None]]] | None = None,
+) -> list[list[Guess]]:
+    """A guess for every parameter of every (function node, is_method), in one batch.
+
+    `evidence` (module_evidence) is read for module-level functions (is_method False), by name.
+    """
     rows: list[dict[str, float]] = []
     names: list[list[str]] = []
     for node, is_method in functions:
@@ -110,16 +149,32 @@ def predict(functions: list[tuple[ast.FunctionDef, bool]], using: Model | None =
         names.append([p.arg for p in features.params_of(node)])
     probs = (using or model()).probabilities(features.vectorize(rows))
     result, at = [], 0
-    for params in names:
+    for (node, is_method), params in zip(functions, names, strict=True):
+        sites = {} if is_method or evidence is None else evidence.get(node.name, {})
         guesses = []
         for name in params:
             row = probs[at]
             order = row.argsort()[::-1][:TOP]
             ranked = tuple((labels.LABELS[i], float(row[i])) for i in order)
-            guesses.append(Guess(name, ranked[0][0], ranked[0][1], ranked))
+            told = _told(sites.get(name, []))
+            if told is not None:
+                guesses.append(Guess(name, told[0], told[1], ranked, "call sites"))
+            else:
+                guesses.append(Guess(name, ranked[0][0], ranked[0][1], ranked))
             at += 1
         result.append(guesses)
     return result
+
+
+def _told(seen: list[str | None]) -> tuple[str, float] | None:
+    """The call sites' label for one parameter, with its measured precision, or None."""
+    from fastimport.predict import callsites
+
+    label = callsites.agreed(seen)
+    if label is not None:
+        return label, CALL_SITES_EVERY
+    label = callsites.agreed([s for s in seen if s is not None])
+    return None if label is None else (label, CALL_SITES_SOME)
 
 
 # A guessed signature is compiled ahead only when it is more likely right than wrong: the
@@ -144,5 +199,9 @@ def signature(guesses: list[Guess]) -> tuple[Type, ...] | None:
 
 
 def shown(guesses: list[Guess]) -> str:
-    """`(n: int 0.97, x: float 0.88)`: what the report says a prediction was."""
-    return "(" + ", ".join(f"{g.param}: {g.label} {g.probability:.2f}" for g in guesses) + ")"
+    """`(n: int 0.97, x: float 0.96 call sites)`: what the report says a prediction was."""
+    return "(" + ", ".join(f"{g.param}: {g.label} {g.probability:.2f}{_from(g)}" for g in guesses) + ")"
+
+
+def _from(guess: Guess) -> str:
+    return "" if guess.source == "model" else f" {guess.source}"

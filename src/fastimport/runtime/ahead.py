@@ -290,7 +290,8 @@ def _predicted(state: FunctionState) -> tuple[Ty, ...] | None:
         with _lock:
             batch = [state, *(s for s in _queue if s.module == state.module and id(s) not in _guesses)]
         try:
-            guesses = predictor.predict([(s.node, False) for s in batch])
+            evidence = predictor.module_evidence(state.source)  # what the module's own calls pass
+            guesses = predictor.predict([(s.node, False) for s in batch], evidence=evidence)
         except Exception as e:  # noqa: BLE001 - a broken predictor costs its predictions, nothing else
             from fastimport.runtime.debug import log
 

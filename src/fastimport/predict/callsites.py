@@ -1,0 +1,793 @@
+"""What a module's own code passes to its functions: argument labels read off its call sites.
+
+    tree = ast.parse(module_source)
+    evidence(tree)["mean"]        -> {"a": ["ndarray:float64:1", "ndarray:float64:1"]}
+    evidence(tree)["advance"]     -> {"bodies": ["list[list[float]]"], "steps": ["int"], "dt": ["float"]}
+    agreed(evidence(tree)["mean"]["a"]) -> "ndarray:float64:1"
+
+A script usually says what its functions get: `signal = make_signal(20000, 7)` then
+`mean(signal)`, with `make_signal` returning `np.empty(n)`. This module reads that off the
+module's AST, with a small abstract evaluation that gives an expression the label
+(predict/labels.py) its value would have, or None when it cannot tell: literals, arithmetic
+with Python's promotion rules, `int()`/`float()`/`len()`, `math` functions, NumPy
+constructors (`np.zeros((n, m))`, `np.empty(n, dtype=np.int64)`, `np.arange`, `np.array` of
+a literal), list literals and comprehensions, subscripts of arrays and lists, names bound
+once (or always to the same label) in the module or in the calling function, and the
+return labels of the module's own functions. Parameters of the module's functions take the
+labels their own call sites agree on, so evidence flows down a chain of calls
+(`main` -> `simulate(steps, 0.01)` -> `advance(bodies, steps, dt)`) in a few rounds.
+
+Every call of a module-level function by name, anywhere in the module, is a call site; one
+argument whose label cannot be told is recorded as None, so `agreed` takes a label only
+when every call site shows it. The predictor (predict/predictor.py) trusts an agreed label
+over its model, at the precision models/evaluate.py measures for such labels.
+
+Only the standard library, and no execution: the module's code is read, never run.
+"""
+
+from __future__ import annotations
+
+import ast
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+ROUNDS = 8  # at most this many rounds of passing labels down call chains (main -> run -> kernel)
+_INT_MATH = frozenset({"floor", "ceil", "trunc", "factorial", "gcd", "lcm", "isqrt", "comb", "perm"})
+_BOOL_MATH = frozenset({"isnan", "isinf", "isfinite", "isclose"})
+_FLOAT_CONSTANTS = frozenset({"pi", "e", "tau", "inf", "nan"})
+_DTYPES = {
+    "float64": "float64", "float_": "float64", "double": "float64", "float": "float64",
+    "float32": "float32", "single": "float32",
+    "int64": "int64", "int_": "int64", "intp": "int64", "int": "int64",
+    "int32": "int32", "intc": "int32",
+    "bool_": "bool", "bool": "bool",
+    "complex128": "complex128", "complex": "complex128", "complex_": "complex128",
+}  # fmt: skip
+_MAX_NDIM = 3  # (predict/labels.py NDIMS)
+_ARRAY_LIKE = {"int": "int64", "float": "float64", "bool": "bool"}  # element label -> dtype of np.array/np.full
+
+
+def evidence(tree: ast.Module) -> dict[str, dict[str, list[str | None]]]:
+    """Map function name -> parameter name -> the label at each of its call sites (None: not told)."""
+    try:
+        return _Module(tree).run()
+    except RecursionError:  # an expression nested too deep to read: no evidence, as for no call site
+        return {}
+
+
+def agreed(seen: list[str | None]) -> str | None:
+    """The label every call site shows, or None (no call site, one not told, or two that differ)."""
+    if not seen or None in seen:
+        return None
+    first = seen[0]
+    return first if all(s == first for s in seen) else None
+
+
+def _functions(tree: ast.Module) -> dict[str, ast.FunctionDef]:
+    """The module-level plain functions (a name bound twice keeps its last def, as at run time)."""
+    found: dict[str, ast.FunctionDef] = {}
+    for stmt in _flat(tree.body):
+        if isinstance(stmt, ast.FunctionDef):
+            found[stmt.name] = stmt
+    return found
+
+
+def _flat(body: list[ast.stmt]) -> Iterator[ast.stmt]:
+    """The statements of a scope's body, into if/for/while/with/try blocks but not into defs or classes."""
+    for stmt in body:
+        yield stmt
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            continue
+        for field in ("body", "orelse", "finalbody"):
+            yield from _flat(getattr(stmt, field, []))
+        for handler in getattr(stmt, "handlers", []):
+            yield from _flat(handler.body)
+
+
+def _walk_scope(body: list[ast.stmt]) -> Iterator[ast.AST]:
+    """Every node of a body, not descending into nested defs, classes or lambdas."""
+    stack: list[ast.AST] = list(body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            continue
+        yield node
+        stack.extend(ast.iter_child_nodes(node))
+
+
+class _Module:
+    def __init__(self, tree: ast.Module) -> None:
+        self.tree = tree
+        self.functions = _functions(tree)
+        self.modules: dict[str, str] = {}  # local name -> "math" / "numpy" / "numpy.random" / "sys"
+        self.rebound_globals: set[str] = set()
+        _read_imports_and_globals(tree, self)
+        self.globals = _Scope(self, tree.body, None)
+        # (each body is walked once; a round only forgets the labels worked out in the last one)
+        self.scopes = {name: _Scope(self, node.body, node) for name, node in self.functions.items()}
+        self.calls = [
+            (scope, call, callee)
+            for scope in (self.globals, *self.scopes.values())
+            for call in scope.call_nodes
+            if (callee := self.functions.get(call.func.id)) is not None  # type: ignore[attr-defined]
+        ]
+        self.params: dict[str, dict[str, str | None]] = {name: {} for name in self.functions}
+        self.returns: dict[str, str | None] = {}
+        self._returning: set[str] = set()
+
+    def run(self) -> dict[str, dict[str, list[str | None]]]:
+        result: dict[str, dict[str, list[str | None]]] = {}
+        for _ in range(ROUNDS):
+            result = self._collect()
+            params = {f: {p: agreed(seen) for p, seen in by_param.items()} for f, by_param in result.items()}
+            if params == self.params:
+                break
+            self.params = params
+            self.returns = {}
+            self.globals.forget({})
+            for name, scope in self.scopes.items():
+                scope.forget({p: label for p, label in params[name].items() if label is not None})
+        return result
+
+    def _collect(self) -> dict[str, dict[str, list[str | None]]]:
+        result: dict[str, dict[str, list[str | None]]] = {
+            name: {p.arg: [] for p in _params(node)} for name, node in self.functions.items()
+        }
+        for scope, call, callee in self.calls:
+            _bind(callee, call, scope, result[callee.name])
+        return result
+
+    def return_label(self, name: str) -> str | None:
+        """The label every `return` of the module's function `name` agrees on (None: not told)."""
+        if name in self.returns:
+            return self.returns[name]
+        if name in self._returning:  # (recursion: not told)
+            return None
+        self._returning.add(name)
+        scope = self.scopes[name]
+        found = [scope.label(r.value) if r.value is not None else "None" for r in scope.returns()]
+        self._returning.discard(name)
+        self.returns[name] = agreed(found)
+        return self.returns[name]
+
+
+def _params(node: ast.FunctionDef) -> list[ast.arg]:
+    return [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs]
+
+
+def _bind(callee: ast.FunctionDef, call: ast.Call, scope: _Scope, into: dict[str, list[str | None]]) -> None:
+    """Add the labels of one call's arguments to its callee's parameters (defaults are not call-site facts)."""
+    positional = [*callee.args.posonlyargs, *callee.args.args]
+    for i, arg in enumerate(call.args):
+        if isinstance(arg, ast.Starred):  # f(*xs): which parameters get what is not told
+            for p in positional[i:]:
+                into[p.arg].append(None)
+            return
+        if i < len(positional):
+            into[positional[i].arg].append(scope.label(arg))
+    for kw in call.keywords:
+        if kw.arg is None:  # f(**kw)
+            for p in _params(callee):
+                into[p.arg].append(None)
+        elif kw.arg in into:
+            into[kw.arg].append(scope.label(kw.value))
+
+
+def _read_imports_and_globals(tree: ast.Module, module: _Module) -> None:
+    aliases, rebound = module.modules, module.rebound_globals
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Global):
+            rebound.update(node.names)
+        elif isinstance(node, ast.Import):
+            for a in node.names:
+                if a.asname:
+                    aliases[a.asname] = a.name
+                else:
+                    aliases[a.name.split(".")[0]] = a.name.split(".")[0]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module in {"numpy", "math", "numpy.random"}:
+            for a in node.names:  # from math import sqrt: `sqrt` names "math.sqrt"
+                aliases[a.asname or a.name] = f"{node.module}.{a.name}"
+
+
+class _Scope:
+    """One body (the module's or a function's): its names' labels, evaluated on demand."""
+
+    def __init__(self, module: _Module, body: list[ast.stmt], node: ast.FunctionDef | None) -> None:
+        self.module = module
+        self.body = body
+        self.node = node
+        self.bound: dict[str, str] = {}  # parameter -> label its call sites agree on
+        self.params = {p.arg for p in _params(node)} if node is not None else set()
+        self.bindings: dict[str, list[ast.expr | None]] = {}  # name -> what it is bound to (None: not told)
+        for stmt in _flat(body):
+            self._note(stmt)
+        self.call_nodes: list[ast.Call] = []  # calls by plain name in this body
+        self._note_inner(body)
+        if node is None:  # a global some function rebinds is not told
+            for name in module.rebound_globals:
+                self._bind(name, None)
+        self.labels: dict[str, str | None] = {}
+        self._evaluating: set[str] = set()
+
+    def forget(self, bound: dict[str, str]) -> None:
+        """Start a new round with these parameter labels."""
+        self.bound = bound
+        self.labels = {}
+
+    def _note(self, stmt: ast.stmt) -> None:
+        if isinstance(stmt, ast.Assign):
+            for target in stmt.targets:
+                self._bind_target(target, stmt.value)
+        elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
+            self._bind_target(stmt.target, stmt.value)
+        elif isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, ast.Name):
+            self._bind(stmt.target.id, ast.BinOp(ast.Name(stmt.target.id, ast.Load()), stmt.op, stmt.value))
+        elif isinstance(stmt, (ast.For, ast.AsyncFor)):
+            self._bind_target(stmt.target, _Element(stmt.iter))
+        elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            if self.node is not None:  # (a module-level def is a function, not a value, here)
+                self._bind(stmt.name, None)
+        elif isinstance(stmt, (ast.Global, ast.Nonlocal)):  # (imports are read by _module_aliases)
+            for name in stmt.names:
+                self._bind(name, None)
+
+    def _note_inner(self, body: list[ast.stmt]) -> None:
+        """Names bound inside statements (`(x := ...)`, `with ... as x`, `except E as x`), and calls."""
+        for node in _walk_scope(body):
+            if isinstance(node, ast.Call):
+                if isinstance(node.func, ast.Name):
+                    self.call_nodes.append(node)
+            elif isinstance(node, ast.NamedExpr):
+                self._bind(node.target.id, node.value)
+            elif isinstance(node, (ast.With, ast.AsyncWith)):
+                for item in node.items:
+                    if item.optional_vars is not None:
+                        self._bind_target(item.optional_vars, None)
+            elif isinstance(node, ast.ExceptHandler) and node.name:
+                self._bind(node.name, None)
+
+    def _bind_target(self, target: ast.expr, value: ast.expr | None) -> None:
+        if isinstance(target, ast.Name):
+            self._bind(target.id, value)
+        elif isinstance(target, (ast.Tuple, ast.List)):  # unpacking: what each name gets is not told
+            for elt in target.elts:
+                self._bind_target(elt.value if isinstance(elt, ast.Starred) else elt, None)
+
+    def _bind(self, name: str, value: ast.expr | None) -> None:
+        self.bindings.setdefault(name, []).append(value)
+
+    def returns(self) -> Iterator[ast.Return]:
+        for stmt in _flat(self.body):
+            if isinstance(stmt, ast.Return):
+                yield stmt
+
+    def name_label(self, name: str) -> str | None:
+        if name in self.labels:
+            return self.labels[name]
+        if name in self.params and name not in self.bindings:
+            return self.bound.get(name)
+        if name not in self.bindings:
+            outer = self.module.globals
+            if outer is self or name in self.module.functions:
+                return None
+            return outer.name_label(name)
+        if name in self._evaluating:  # s = s + x: decided by the other bindings
+            return _CYCLE
+        self._evaluating.add(name)
+        found = [self.label(v) if v is not None else None for v in self.bindings[name]]
+        if name in self.params:
+            found.append(self.bound.get(name))
+        self._evaluating.discard(name)
+        found = [f for f in found if f is not _CYCLE]
+        self.labels[name] = agreed(found)  # type: ignore[arg-type]
+        return self.labels[name]
+
+    def label(self, node: ast.expr) -> str | None:
+        """The label `node`'s value would have, or None if this reading cannot tell."""
+        rule = _RULES.get(type(node))
+        return rule(self, node) if rule is not None else None
+
+    def module_path(self, node: ast.expr) -> str | None:
+        """`np.random` -> "numpy.random", `math` -> "math": the module an expression names."""
+        if isinstance(node, ast.Name) and node.id not in self.bindings:
+            return self.module.modules.get(node.id)
+        if isinstance(node, ast.Attribute):
+            base = self.module_path(node.value)
+            return f"{base}.{node.attr}" if base is not None else None
+        return None
+
+
+_CYCLE = "<cycle>"  # a name met again while its own bindings are evaluated
+
+
+class _Element(ast.expr):
+    """The value of one item of an iterable (a for target): a synthetic node for the rules."""
+
+    def __init__(self, iterable: ast.expr) -> None:
+        super().__init__()
+        self.iterable = iterable
+
+
+# -- the rules: node type -> its label ---------------------------------------------------------
+
+
+def _constant(_scope: _Scope, node: ast.Constant) -> str | None:
+    return {bool: "bool", int: "int", float: "float", str: "str", type(None): "None"}.get(type(node.value))
+
+
+def _name(scope: _Scope, node: ast.Name) -> str | None:
+    return scope.name_label(node.id)
+
+
+_NUMERIC_RANK = {"bool": 0, "int": 1, "float": 2}
+
+
+def _numeric(*found: str | None) -> str | None:
+    """The label of arithmetic on these scalars (bool counts as int), or None if one is not a number."""
+    if any(f not in _NUMERIC_RANK for f in found):
+        return None
+    return "float" if "float" in found else "int"
+
+
+def _binop(scope: _Scope, node: ast.BinOp) -> str | None:  # noqa: PLR0911 - one return per rule
+    left, right = scope.label(node.left), scope.label(node.right)
+    if isinstance(node.op, ast.Mult) and {left, right} & {"int", "bool"}:  # [0.0] * n, a list repeated
+        seq = left if left not in _NUMERIC_RANK else right
+        if seq is not None and seq.startswith("list["):
+            return seq
+    if isinstance(node.op, ast.Add) and left == right and left is not None and left.startswith(("list[", "str")):
+        return left
+    if _is_array(left) or _is_array(right):
+        return _array_arithmetic(node.op, left, right)
+    kind = _numeric(left, right)
+    if kind is None:
+        return None
+    if isinstance(node.op, ast.Div):
+        return "float"
+    if isinstance(node.op, (ast.BitAnd, ast.BitOr, ast.BitXor, ast.LShift, ast.RShift)):
+        return "int" if kind == "int" else None
+    if isinstance(node.op, ast.Pow) and kind == "int":
+        exponent = node.right
+        negative = isinstance(exponent, ast.UnaryOp) and isinstance(exponent.op, ast.USub)
+        return None if negative or not isinstance(exponent, ast.Constant) else "int"
+    return kind
+
+
+def _array_arithmetic(op: ast.operator, left: str | None, right: str | None) -> str | None:
+    """The label of `a * 2.0` or `a + b` with an array: the broadcast array, for plain dtypes."""
+    arrays = [_split_array(x) for x in (left, right) if _is_array(x)]
+    scalars = [x for x in (left, right) if not _is_array(x)]
+    if any(s not in _NUMERIC_RANK for s in scalars):
+        return None
+    ndim = max(n for _, n in arrays)
+    dtypes = {d for d, _ in arrays}
+    if dtypes == {"float64"} or (dtypes <= {"float64", "int64"} and (isinstance(op, ast.Div) or "float" in scalars)):
+        return f"ndarray:float64:{ndim}"
+    if dtypes == {"int64"} and not isinstance(op, ast.Div) and "float" not in scalars:
+        return f"ndarray:int64:{ndim}"
+    return None
+
+
+def _is_array(label: str | None) -> bool:
+    return label is not None and label.startswith("ndarray:")
+
+
+def _split_array(label: str) -> tuple[str, int]:
+    _, dtype, ndim = label.split(":")
+    return dtype, int(ndim)
+
+
+def _unaryop(scope: _Scope, node: ast.UnaryOp) -> str | None:
+    if isinstance(node.op, ast.Not):
+        return "bool"
+    inner = scope.label(node.operand)
+    if _is_array(inner) and not isinstance(node.op, ast.Invert):
+        return inner
+    if inner not in _NUMERIC_RANK:
+        return None
+    if isinstance(node.op, ast.Invert):
+        return "int"
+    return "int" if inner == "bool" else inner
+
+
+def _compare(scope: _Scope, node: ast.Compare) -> str | None:
+    sides = [scope.label(x) for x in (node.left, *node.comparators)]
+    return None if any(_is_array(s) for s in sides) else "bool"
+
+
+def _boolop(scope: _Scope, node: ast.BoolOp) -> str | None:
+    return agreed([scope.label(v) for v in node.values])  # `a or b` is one of them
+
+
+def _ifexp(scope: _Scope, node: ast.IfExp) -> str | None:
+    return agreed([scope.label(node.body), scope.label(node.orelse)])
+
+
+def _tuple(_scope: _Scope, _node: ast.Tuple) -> str | None:
+    return "tuple"
+
+
+def _list(scope: _Scope, node: ast.List) -> str | None:
+    from fastimport.predict.labels import LIST_SAMPLE
+
+    return _list_of([scope.label(x) for x in node.elts[:LIST_SAMPLE]]) if node.elts else None
+
+
+def _list_of(items: list[str | None]) -> str | None:
+    """The label of a list with items of these labels (predict/labels.py `_list_label`)."""
+    if not items or None in items:
+        return None
+    if all(i == "int" for i in items):
+        return "list[int]"
+    if all(i == "float" for i in items):
+        return "list[float]"
+    if len(set(items)) == 1 and items[0] in {"list[int]", "list[float]"}:
+        return f"list[{items[0]}]"
+    return "other"
+
+
+def _listcomp(scope: _Scope, node: ast.ListComp) -> str | None:
+    inner = _Scope(scope.module, [], scope.node)  # the comprehension's names, over the scope's
+    inner.bound = scope.bound
+    inner.bindings = {**scope.bindings}
+    for gen in node.generators:
+        if gen.ifs:
+            pass  # (a filter keeps the element type)
+        _bind_comprehension(inner, gen.target, gen.iter)
+    return _list_of([inner.label(node.elt)])
+
+
+def _bind_comprehension(inner: _Scope, target: ast.expr, iterable: ast.expr) -> None:
+    if isinstance(target, ast.Name):
+        inner.bindings[target.id] = [_Element(iterable)]
+    else:
+        for name in (n.id for n in ast.walk(target) if isinstance(n, ast.Name)):
+            inner.bindings[name] = [None]
+
+
+def _element(scope: _Scope, node: _Element) -> str | None:
+    """What iterating `node.iterable` gives: ints from range, items of a list or a tuple literal."""
+    it = node.iterable
+    if isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "range":
+        return "int" if "range" not in scope.bindings and "range" not in scope.module.globals.bindings else None
+    if isinstance(it, (ast.Tuple, ast.List, ast.Set)):
+        return agreed([scope.label(x) for x in it.elts])
+    whole = scope.label(it)
+    if whole is None:
+        return None
+    if whole.startswith("list["):
+        return whole[5:-1]
+    if whole.startswith("ndarray:"):
+        dtype, ndim = _split_array(whole)
+        return _indexed_array(dtype, ndim - 1)
+    return None
+
+
+def _indexed_array(dtype: str, ndim: int) -> str | None:
+    """The label of an array item with `ndim` dimensions left (0: a NumPy scalar, labelled as its number)."""
+    if ndim > 0:
+        return f"ndarray:{dtype}:{ndim}"
+    return {"float64": "float", "float32": "float", "int64": "int", "int32": "int", "bool": "bool"}.get(dtype)
+
+
+def _subscript(scope: _Scope, node: ast.Subscript) -> str | None:  # noqa: PLR0911 - one return per case
+    path = scope.module_path(node.value) if isinstance(node.value, ast.Attribute) else None
+    if path == "sys.argv":
+        return "str" if not isinstance(node.slice, ast.Slice) else None
+    if isinstance(node.value, ast.Attribute) and node.value.attr == "shape":  # a.shape[0], whatever `a` is
+        return "int" if _index_kind(scope, node.slice) == "int" else None
+    base = scope.label(node.value)
+    if base is None:
+        return None
+    index = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+    if base.startswith("ndarray:"):
+        dtype, ndim = _split_array(base)
+        if len(index) > ndim:
+            return None
+        kinds = [_index_kind(scope, i) for i in index]
+        if None in kinds:
+            return None
+        return _indexed_array(dtype, ndim - kinds.count("int"))
+    if base.startswith("list[") and len(index) == 1:
+        kind = _index_kind(scope, index[0])
+        return base if kind == "slice" else base[5:-1] if kind == "int" else None
+    return None
+
+
+def _index_kind(scope: _Scope, index: ast.expr) -> str | None:
+    if isinstance(index, ast.Slice):
+        return "slice"
+    return "int" if scope.label(index) in {"int", "bool"} else None
+
+
+def _attribute(scope: _Scope, node: ast.Attribute) -> str | None:
+    path = scope.module_path(node.value)
+    if path in {"math", "numpy"} and node.attr in _FLOAT_CONSTANTS:
+        return "float"
+    if path is not None:
+        return None
+    base = scope.label(node.value)
+    if _is_array(base):
+        return {"shape": "tuple", "size": "int", "ndim": "int", "T": base}.get(node.attr)
+    if base in {"float", "int"} and node.attr in {"real", "imag"}:
+        return base
+    return None
+
+
+def _call(scope: _Scope, node: ast.Call) -> str | None:  # noqa: PLR0911 - one return per kind of callee
+    func = node.func
+    path = scope.module_path(func)
+    if path is not None:
+        if path.startswith("math."):
+            return _math_call(path[5:])
+        rule = _NUMPY_CALLS.get(path)
+        return rule(scope, node) if rule is not None else None
+    if isinstance(func, ast.Name):
+        if func.id in scope.bindings or func.id in scope.module.globals.bindings:
+            return None  # (a local or global callable: not told)
+        if func.id in scope.module.functions:
+            return scope.module.return_label(func.id)
+        rule = _BUILTINS.get(func.id)
+        return rule(scope, node) if rule is not None else None
+    if isinstance(func, ast.Attribute):
+        base = scope.label(func.value)
+        if _is_array(base):
+            return _array_method(scope, base, func.attr, node)
+        if base is not None and base.startswith("list[") and func.attr == "copy":
+            return base
+    return None
+
+
+def _math_call(name: str) -> str | None:
+    if name in _INT_MATH:
+        return "int"
+    if name in _BOOL_MATH:
+        return "bool"
+    return "float" if not name.startswith("_") else None
+
+
+def _array_method(scope: _Scope, base: str, name: str, node: ast.Call) -> str | None:
+    if name == "copy":
+        return base
+    if name == "astype" and node.args:
+        dtype = _dtype(scope, node.args[0])
+        return f"ndarray:{dtype}:{_split_array(base)[1]}" if dtype else None
+    if name in {"sum", "mean", "min", "max", "std", "var"} and not node.args and not node.keywords:
+        return "float" if name in {"mean", "std", "var"} else _indexed_array(_split_array(base)[0], 0)
+    return None
+
+
+def _dtype(scope: _Scope, node: ast.expr) -> str | None:
+    """`np.int64`, `float`, `"float32"` as a dtype argument -> its dtype name."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return _DTYPES.get(node.value)
+    if isinstance(node, ast.Name) and node.id in {"int", "float", "bool", "complex"}:
+        return _DTYPES[node.id]
+    if isinstance(node, ast.Attribute) and scope.module_path(node.value) == "numpy":
+        return _DTYPES.get(node.attr)
+    return None
+
+
+def _keyword(node: ast.Call, name: str) -> ast.expr | None:
+    return next((kw.value for kw in node.keywords if kw.arg == name), None)
+
+
+def _ndim_of_shape(scope: _Scope, shape: ast.expr) -> int | None:
+    if isinstance(shape, (ast.Tuple, ast.List)):
+        return len(shape.elts) if all(scope.label(x) in {"int", "bool"} for x in shape.elts) else None
+    label = scope.label(shape)
+    return 1 if label == "int" else None
+
+
+def _array(dtype: str | None, ndim: int | None) -> str | None:
+    if dtype is None or ndim is None or not 1 <= ndim <= _MAX_NDIM:
+        return None
+    return f"ndarray:{dtype}:{ndim}"
+
+
+def _np_filled(default: str) -> Callable[[_Scope, ast.Call], str | None]:
+    """np.zeros/ones/empty(shape, dtype=...): float64 unless told; np.full from its fill value."""
+
+    def rule(scope: _Scope, node: ast.Call) -> str | None:
+        if not node.args:
+            return None
+        given = _keyword(node, "dtype")
+        if given is None and len(node.args) > (2 if default == "fill" else 1):
+            given = node.args[2 if default == "fill" else 1]
+        if given is not None:
+            dtype = _dtype(scope, given)
+        elif default == "fill":
+            dtype = _ARRAY_LIKE.get(scope.label(node.args[1])) if len(node.args) > 1 else None
+        else:
+            dtype = default
+        return _array(dtype, _ndim_of_shape(scope, node.args[0]))
+
+    return rule
+
+
+def _np_like(scope: _Scope, node: ast.Call) -> str | None:
+    """np.zeros_like(a, dtype=...): `a`'s label, or its ndim with the given dtype."""
+    if not node.args:
+        return None
+    base = scope.label(node.args[0])
+    if base is None or not base.startswith("ndarray:"):
+        return None
+    given = _keyword(node, "dtype")
+    if given is None:
+        return base
+    return _array(_dtype(scope, given), _split_array(base)[1])
+
+
+def _np_arange(scope: _Scope, node: ast.Call) -> str | None:
+    given = _keyword(node, "dtype")
+    if given is not None:
+        return _array(_dtype(scope, given), 1)
+    kinds = [scope.label(a) for a in node.args]
+    if not kinds or any(k not in _NUMERIC_RANK for k in kinds):
+        return None
+    return "ndarray:float64:1" if "float" in kinds else "ndarray:int64:1"
+
+
+def _np_linspace(_scope: _Scope, node: ast.Call) -> str | None:
+    return "ndarray:float64:1" if _keyword(node, "dtype") is None else None
+
+
+def _np_random(scope: _Scope, node: ast.Call) -> str | None:
+    """np.random.rand(n, m) -> float64 with one dimension per argument; no argument -> a float."""
+    if any(scope.label(a) not in {"int", "bool"} for a in node.args) or node.keywords:
+        return None
+    return _array("float64", len(node.args)) if node.args else "float"
+
+
+def _np_random_sized(scope: _Scope, node: ast.Call) -> str | None:
+    """np.random.random(size) and the like: float64 of the size's ndim; no size -> a float."""
+    size = _keyword(node, "size")
+    if size is None:
+        positional_size = {"random": 0, "random_sample": 0, "uniform": 2, "normal": 2, "standard_normal": 0}
+        at = positional_size.get(getattr(node.func, "attr", ""), -1)
+        size = node.args[at] if 0 <= at < len(node.args) else None
+    if size is None:
+        return "float"
+    return _array("float64", _ndim_of_shape(scope, size))
+
+
+def _np_array(scope: _Scope, node: ast.Call) -> str | None:
+    """np.array of a (nested) list literal, or of an array; its dtype from the items or `dtype=`."""
+    if not node.args:
+        return None
+    given = _keyword(node, "dtype")
+    source = node.args[0]
+    if isinstance(source, (ast.List, ast.Tuple)):
+        found = _nested_items(scope, source)
+        if found is None:
+            return None
+        kinds, ndim = found
+        dtype = _dtype(scope, given) if given is not None else _promoted_dtype(kinds)
+        return _array(dtype, ndim)
+    base = scope.label(source)
+    if _is_array(base):
+        return base if given is None else _array(_dtype(scope, given), _split_array(base)[1])
+    if base in {"list[int]", "list[float]", "list[list[int]]", "list[list[float]]"}:
+        ndim = base.count("list[")
+        dtype = _dtype(scope, given) if given is not None else _ARRAY_LIKE[base.rstrip("]").split("[")[-1]]
+        return _array(dtype, ndim)
+    return None
+
+
+def _nested_items(scope: _Scope, node: ast.expr) -> tuple[set[str], int] | None:
+    if not isinstance(node, (ast.List, ast.Tuple)):
+        label = scope.label(node)
+        return ({label}, 0) if label in _NUMERIC_RANK else None
+    if not node.elts:
+        return None
+    parts = [_nested_items(scope, x) for x in node.elts]
+    if None in parts or len({p[1] for p in parts}) != 1:  # type: ignore[index]
+        return None
+    kinds = set().union(*(p[0] for p in parts))  # type: ignore[index]
+    return kinds, parts[0][1] + 1  # type: ignore[index]
+
+
+def _promoted_dtype(kinds: set[str]) -> str:
+    return "float64" if "float" in kinds else "int64" if "int" in kinds else "bool"
+
+
+def _np_ufunc(scope: _Scope, node: ast.Call) -> str | None:
+    """np.sqrt(a) and the like: a float64 array of `a`'s ndim, or a float for a number."""
+    if len(node.args) != 1:
+        return None
+    base = scope.label(node.args[0])
+    if _is_array(base):
+        return _array("float64", _split_array(base)[1])
+    return "float" if base in _NUMERIC_RANK else None
+
+
+def _same_as_first(scope: _Scope, node: ast.Call) -> str | None:
+    return scope.label(node.args[0]) if len(node.args) == 1 and not node.keywords else None
+
+
+def _abs(scope: _Scope, node: ast.Call) -> str | None:
+    inner = _same_as_first(scope, node)
+    return "int" if inner == "bool" else inner
+
+
+def _round(scope: _Scope, node: ast.Call) -> str | None:
+    if len(node.args) == 1:
+        return "int" if scope.label(node.args[0]) in _NUMERIC_RANK else None
+    return _numeric(scope.label(node.args[0])) if node.args else None
+
+
+def _min_max(scope: _Scope, node: ast.Call) -> str | None:
+    if len(node.args) < 2 or node.keywords:  # noqa: PLR2004 - min(xs) of one iterable: not told
+        return None
+    found = [scope.label(a) for a in node.args]
+    if agreed(found) in _NUMERIC_RANK:
+        return found[0]
+    return None  # min(1, 2.0) is one of them: int or float, not told
+
+
+def _list_call(scope: _Scope, node: ast.Call) -> str | None:
+    if len(node.args) != 1:
+        return None
+    inner = scope.label(node.args[0])
+    return inner if inner is not None and inner.startswith("list[") else None
+
+
+def _const(label: str) -> Callable[[_Scope, ast.Call], str | None]:
+    return lambda _scope, _node: label
+
+
+_BUILTINS: dict[str, Callable[[_Scope, ast.Call], str | None]] = {
+    "int": _const("int"),
+    "float": _const("float"),
+    "bool": _const("bool"),
+    "str": _const("str"),
+    "len": _const("int"),
+    "abs": _abs,
+    "round": _round,
+    "min": _min_max,
+    "max": _min_max,
+    "list": _list_call,
+    "tuple": _const("tuple"),
+}
+
+_NUMPY_CALLS: dict[str, Callable[[_Scope, ast.Call], str | None]] = {
+    "numpy.zeros": _np_filled("float64"),
+    "numpy.ones": _np_filled("float64"),
+    "numpy.empty": _np_filled("float64"),
+    "numpy.full": _np_filled("fill"),
+    "numpy.zeros_like": _np_like,
+    "numpy.ones_like": _np_like,
+    "numpy.empty_like": _np_like,
+    "numpy.copy": _np_like,
+    "numpy.arange": _np_arange,
+    "numpy.linspace": _np_linspace,
+    "numpy.array": _np_array,
+    "numpy.asarray": _np_array,
+    "numpy.random.rand": _np_random,
+    "numpy.random.randn": _np_random,
+    "numpy.random.random": _np_random_sized,
+    "numpy.random.random_sample": _np_random_sized,
+    "numpy.random.uniform": _np_random_sized,
+    "numpy.random.normal": _np_random_sized,
+    "numpy.random.standard_normal": _np_random_sized,
+    **{f"numpy.{f}": _np_ufunc for f in ("sqrt", "exp", "log", "sin", "cos", "tan", "tanh", "log1p", "expm1")},
+}
+
+_RULES: dict[type, Callable] = {
+    ast.Constant: _constant,
+    ast.Name: _name,
+    ast.BinOp: _binop,
+    ast.UnaryOp: _unaryop,
+    ast.Compare: _compare,
+    ast.BoolOp: _boolop,
+    ast.IfExp: _ifexp,
+    ast.Tuple: _tuple,
+    ast.List: _list,
+    ast.ListComp: _listcomp,
+    ast.Subscript: _subscript,
+    ast.Attribute: _attribute,
+    ast.Call: _call,
+    _Element: _element,
+}

@@ -1,0 +1,290 @@
+"""predict/callsites.py: argument labels read off a module's own call sites, checked against what runs."""
+
+from __future__ import annotations
+
+import ast
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from fastimport.predict import callsites, labels, predictor
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _agreed(source: str) -> dict[str, dict[str, str | None]]:
+    found = callsites.evidence(ast.parse(textwrap.dedent(source)))
+    return {f: {p: callsites.agreed(seen) for p, seen in params.items()} for f, params in found.items()}
+
+
+def _run_recording(path: Path, argv: list[str]) -> dict[str, dict[str, set[str]]]:
+    """Run `path` as __main__ under plain CPython; {function: {param: labels of every call's argument}}."""
+    import contextlib
+    import io
+    import runpy
+
+    seen: dict[str, dict[str, set[str]]] = {}
+    target = str(path)
+
+    def profile(frame: object, event: str, _arg: object) -> None:
+        code = frame.f_code  # type: ignore[attr-defined]
+        if event == "call" and code.co_filename == target and not code.co_name.startswith("<"):
+            n = code.co_argcount + code.co_kwonlyargcount
+            for name in code.co_varnames[:n]:
+                value = frame.f_locals[name]  # type: ignore[attr-defined]
+                seen.setdefault(code.co_name, {}).setdefault(name, set()).add(labels.label_of(value))
+
+    old_argv = sys.argv
+    sys.argv = [target, *argv]
+    sys.setprofile(profile)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            runpy.run_path(target, run_name="__main__")
+    finally:
+        sys.setprofile(None)
+        sys.argv = old_argv
+    return seen
+
+
+EXAMPLES = [
+    ("fib.py", "20"),
+    ("integrate.py", "1000"),
+    ("nbody.py", "100"),
+    ("nbody_lists.py", "100"),
+    ("primes.py", "1000"),
+    ("signal_stats.py", "300"),
+    ("pipeline.py", "2000"),
+]
+
+
+@pytest.mark.parametrize(("example", "arg"), EXAMPLES)
+def test_every_label_the_call_sites_agree_on_is_what_the_calls_pass(example: str, arg: str) -> None:
+    """Differential: each parameter's agreed call-site label is the label of every value it is called with."""
+    path = ROOT / "examples" / example
+    told = _agreed(path.read_text(encoding="utf-8"))
+    ran = _run_recording(path, [arg])
+    checked = 0
+    for function, params in told.items():
+        for param, label in params.items():
+            if label is not None:
+                assert ran[function][param] == {label}, (function, param)
+                checked += 1
+    assert checked or example == "fib.py"  # (fib.py's calls pass values of its own functions' parameters)
+
+
+def test_the_examples_scripts_are_read_through() -> None:
+    """What a script's main and module code pass reaches the kernels, through returns and chains of calls."""
+    told = _agreed((ROOT / "examples" / "signal_stats.py").read_text(encoding="utf-8"))
+    assert told["mean"] == {"a": "ndarray:float64:1"}  # signal = make_signal(...), np.empty(n) inside
+    assert told["histogram"] == {"a": "ndarray:float64:1", "bins": "int", "low": "float", "high": "float"}
+    told = _agreed((ROOT / "examples" / "nbody_lists.py").read_text(encoding="utf-8"))
+    assert told["advance"] == {"bodies": "list[list[float]]", "steps": "int", "dt": "float"}
+
+
+CASES = {
+    "literals and arithmetic": (
+        """
+        def f(a, b, c, d, e):
+            return 0
+        f(1, 2.5, 1 + 2.0, 7 // 2, 7 / 2)
+        """,
+        {"a": "int", "b": "float", "c": "float", "d": "int", "e": "float"},
+    ),
+    "rebound to another type: not told": (
+        """
+        def f(x):
+            return x
+        v = 1
+        v = 2.0
+        f(v)
+        """,
+        {"x": None},
+    ),
+    "one call site not told: not agreed": (
+        """
+        import random
+        def f(x):
+            return x
+        f(1)
+        f(random.random())
+        """,
+        {"x": None},
+    ),
+    "two call sites that differ": (
+        """
+        def f(x):
+            return x
+        f(1)
+        f(1.0)
+        """,
+        {"x": None},
+    ),
+    "star arguments": (
+        """
+        def f(x, y):
+            return x
+        args = (1, 2)
+        f(*args)
+        """,
+        {"x": None, "y": None},
+    ),
+    "keywords, and defaults are not call sites": (
+        """
+        def f(x, y=0.5, *, z=1):
+            return x
+        f(y=2, x=3.0)
+        """,
+        {"x": "float", "y": "int", "z": None},
+    ),
+    "numpy constructors": (
+        """
+        import numpy as np
+        def f(a, b, c, d, e, g):
+            return 0
+        n = 4
+        f(np.zeros((n, 3)), np.empty(n, dtype=np.int64), np.arange(10), np.array([[1, 2], [3, 4.0]]),
+          np.linspace(0, 1, 5), np.random.rand(2, 2, 2))
+        """,
+        {
+            "a": "ndarray:float64:2",
+            "b": "ndarray:int64:1",
+            "c": "ndarray:int64:1",
+            "d": "ndarray:float64:2",
+            "e": "ndarray:float64:1",
+            "g": "ndarray:float64:3",
+        },
+    ),
+    "lists": (
+        """
+        def f(a, b, c, d):
+            return 0
+        n = 3
+        f([0.0] * n, [[0.0] * n for _ in range(n)], [1, 2, 3], [1, 2.0])
+        """,
+        {"a": "list[float]", "b": "list[list[float]]", "c": "list[int]", "d": "other"},
+    ),
+    "subscripts, argv and math": (
+        """
+        import math, sys
+        import numpy as np
+        def f(a, b, c, d, e):
+            return 0
+        grid = np.ones((3, 4))
+        f(grid[0], grid[1, 2], sys.argv[0], int(sys.argv[1]) if len(sys.argv) > 1 else 10, math.sqrt(2))
+        """,
+        {"a": "ndarray:float64:1", "b": "float", "c": "str", "d": "int", "e": "float"},
+    ),
+    "a global some function rebinds": (
+        """
+        def f(x):
+            return x
+        def g():
+            global v
+            v = "s"
+        v = 1
+        f(v)
+        """,
+        {"x": None},
+    ),
+    "through parameters and returns": (
+        """
+        def kernel(x, k):
+            return x
+        def run(x, k):
+            return kernel(x, k)
+        def make(n):
+            return [0.5] * n
+        run(make(3), 2)
+        """,
+        {"x": "list[float]", "k": "int"},
+    ),
+    "recursion terminates": (
+        """
+        def fib(n):
+            return n if n < 2 else fib(n - 1) + fib(n - 2)
+        fib(fib(3))
+        """,
+        {"n": None},
+    ),
+    "a name shadowing a builtin": (
+        """
+        def f(x):
+            return x
+        def int(v):
+            return "not an int"
+        f(int(3))
+        """,
+        {"x": "str"},
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_call_site_labels(case: str) -> None:
+    """Each kind of expression the reading knows, and what it must not claim to know."""
+    source, expected = CASES[case]
+    told = _agreed(source)
+    function = "kernel" if "kernel" in told else "fib" if "fib" in told else "f"
+    assert told[function] == expected
+
+
+def test_an_expression_too_deep_to_read_gives_no_evidence() -> None:
+    """A RecursionError while reading costs the module its evidence, nothing else."""
+    tree = ast.parse("def f(x):\n    return x\nf(" + "-" * 300 + "1)\n")
+    assert callsites.evidence(tree) == {"f": {"x": ["int"]}}
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(250)  # (reading -(-(...)) recurses: past the limit, no evidence and no error)
+    try:
+        assert callsites.evidence(tree) == {}
+    finally:
+        sys.setrecursionlimit(limit)
+
+
+def test_the_predictor_takes_agreed_call_site_labels_and_says_so() -> None:
+    """A told label is the guess, at the measured precision; the model's ranking is kept; the report says which."""
+    source = textwrap.dedent(
+        """
+        def integrate(a, b, n):
+            h = (b - a) / n
+            s = 0.0
+            for i in range(n):
+                s += a + i * h
+            return s * h
+
+        integrate(0.0, 1.0, 100)
+        """
+    )
+    node = next(n for n in ast.parse(source).body if isinstance(n, ast.FunctionDef))
+    model = predictor.model()
+    [guesses] = predictor.predict([(node, False)], using=model, evidence=predictor.module_evidence(source))
+    assert [(g.label, g.source) for g in guesses] == [
+        ("float", "call sites"),
+        ("float", "call sites"),
+        ("int", "call sites"),
+    ]
+    assert all(g.probability == predictor.CALL_SITES_EVERY for g in guesses)
+    assert all(g.ranked for g in guesses)
+    assert "a: float 0.96 call sites" in predictor.shown(guesses)
+    [plain] = predictor.predict([(node, False)], using=model)
+    assert all(g.source == "model" for g in plain)
+    [as_method] = predictor.predict([(node, True)], using=model, evidence=predictor.module_evidence(source))
+    assert all(g.source == "model" for g in as_method)  # (evidence is for module-level functions)
+
+
+def test_some_call_sites_not_telling_lower_the_probability() -> None:
+    """Call sites that tell agree, one does not tell: the label, at the lower measured precision."""
+    source = "import random\ndef f(x):\n    return x\nf(1)\nf(random.randrange(3))\n"
+    node = ast.parse(source).body[1]
+    [[guess]] = predictor.predict([(node, False)], evidence=predictor.module_evidence(source))
+    assert (guess.label, guess.probability, guess.source) == ("int", predictor.CALL_SITES_SOME, "call sites")
+
+
+def test_a_long_or_broken_module_is_not_read() -> None:
+    """Past CALL_SITES_MAX_BYTES (the reading holds the GIL) or not Python: no evidence."""
+    assert predictor.module_evidence("def f(:\n") == {}
+    assert predictor.module_evidence(None) == {}
+    long = "def f(x):\n    return x\nf(1)\n" + "#" * predictor.CALL_SITES_MAX_BYTES
+    assert predictor.module_evidence(long) == {}
+    assert predictor.module_evidence(long[: -predictor.CALL_SITES_MAX_BYTES]) == {"f": {"x": ["int"]}}
