@@ -10,7 +10,12 @@
    types of its first guarded call (`first_calls`), as the dispatcher's guards see them, are
    compared with the signature predicted from its source. A hit is a first call that a
    specialization compiled ahead from the prediction would take.
-3. Serving cost: milliseconds per function of `predictor.predict` on those files' functions,
+3. Call sites (predict/callsites.py): over every package's modules (models/sources.py unpacks
+   them), how often a label read off a module's call sites is the one seen most at run time,
+   apart for the training and the held-out packages: the precision predictor.CALL_SITES_EVERY
+   and CALL_SITES_SOME stand for, and the held-out top-1 of the predictor as served (call
+   sites, else the model). Skipped, with a message, for packages not unpacked.
+4. Serving cost: milliseconds per function of `predictor.predict` on those files' functions,
    batched per module as the import hook does, with the session made; the session's creation
    (onnxruntime imported) is given apart.
 """
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import gzip
 import json
 import runpy
 import sys
@@ -33,6 +39,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
 import baseline  # noqa: E402 - models/ is a folder of scripts
 import dataset  # noqa: E402
+import sources  # noqa: E402
 
 from fastimport.predict import features, labels, predictor  # noqa: E402
 
@@ -87,6 +94,63 @@ def _per_label(predicted: list[str], truth: list[str]) -> dict[str, dict[str, fl
                 "support": n_true,
             }
     return result
+
+
+# Call sites.
+
+
+def call_site_labels(data_dir: Path) -> tuple[dict[tuple[str, str, str], tuple[str, bool]], list[str]]:
+    """{(package, module.qualname, param): (label its module's call sites tell, every site told)}; packages missing.
+
+    Module-level functions only: the predictor reads call sites for those alone.
+    """
+    from fastimport.predict import callsites
+
+    told: dict[tuple[str, str, str], tuple[str, bool]] = {}
+    missing = []
+    for path in sorted(data_dir.glob("*.jsonl.gz")):
+        evidence_of: dict[str, dict] = {}
+        root = None
+        with gzip.open(path, "rt", encoding="utf-8") as f:
+            for line in f:
+                record = json.loads(line)
+                if root is None and (root := sources.unpacked(record["package"], data_dir)) is None:
+                    missing.append(record["package"])
+                    break
+                if record.get("is_method") or "." in record["qualname"]:
+                    continue
+                if record["file"] not in evidence_of:
+                    evidence_of[record["file"]] = predictor.module_evidence((root / record["file"]).read_bytes())
+                sites = evidence_of[record["file"]].get(record["qualname"], {})
+                for param, seen in sites.items():
+                    key = (record["package"], f"{record['module']}.{record['qualname']}", param)
+                    if (label := callsites.agreed(seen)) is not None:
+                        told[key] = (label, True)
+                    elif (label := callsites.agreed([s for s in seen if s is not None])) is not None:
+                        told[key] = (label, False)
+    return told, missing
+
+
+def call_site_metrics(examples: list[dataset.Example], told: dict, held_out: tuple[str, ...]) -> dict:
+    """Precision of call-site labels (every site told / some), for the training and the held-out packages."""
+    result = {}
+    for part, keep in (("training", lambda p: p not in held_out), ("held_out", lambda p: p in held_out)):
+        rows = [(e, told.get((e.package, e.function, e.param))) for e in examples if keep(e.package)]
+        row: dict[str, float] = {"parameters": len(rows)}
+        for tier, every in (("every", True), ("some", False)):
+            hit = [label == e.label for e, (label, all_told) in ((e, t) for e, t in rows if t) if all_told is every]
+            row[f"told_{tier}"] = len(hit)
+            row[f"precision_{tier}"] = sum(hit) / len(hit) if hit else 0.0
+        result[part] = row
+    return result
+
+
+def served_top1(model: predictor.Model, examples: list[dataset.Example], told: dict) -> float:
+    """Top-1 of the predictor as the hook serves it: the call sites' label where they tell, else the model's."""
+    probs = model.probabilities(features.vectorize([e.features for e in examples]))
+    best = [labels.LABELS[i] for i in np.argmax(probs, axis=1)]
+    guessed = [told.get((e.package, e.function, e.param), (b, False))[0] for e, b in zip(examples, best, strict=True)]
+    return _accuracy(guessed, [e.label for e in examples])
 
 
 # First calls.
@@ -215,21 +279,43 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     model = predictor.Model(str(args.model))
     session_ms = (time.perf_counter() - start) * 1000
-    _, held_out = dataset.split(dataset.load(args.data), tuple(args.held_out))
+    examples = dataset.load(args.data)
+    _, held_out = dataset.split(examples, tuple(args.held_out))
     report = {
         "model": str(args.model),
         "session_ms": session_ms,
         "held_out": held_out_metrics(model, held_out),
         "held_out_served": held_out_metrics(model, [e for e in held_out if e.served]),
     }
+    told, missing = call_site_labels(args.data)
+    if missing:
+        print(f"call sites: not measured for {', '.join(missing)} (run models/sources.py)", file=sys.stderr)
+    report["call_sites"] = call_site_metrics(examples, told, tuple(args.held_out))
+    report["call_sites"]["not_measured"] = missing
+    report["held_out"]["with_call_sites_top1"] = served_top1(model, held_out, told)
+    served_held_out = [e for e in held_out if e.served]
+    report["held_out_served"]["with_call_sites_top1"] = served_top1(model, served_held_out, told)
+    for part, row in report["call_sites"].items():
+        if part != "not_measured":
+            print(
+                f"call sites, {part} packages: {row['parameters']} parameters; every site told "
+                f"{row['told_every']} (precision {row['precision_every']:.3f}), some told {row['told_some']} "
+                f"(precision {row['precision_some']:.3f})"
+            )
+    print(
+        f"  (served as predictor.CALL_SITES_EVERY = {predictor.CALL_SITES_EVERY}, "
+        f"CALL_SITES_SOME = {predictor.CALL_SITES_SOME})"
+    )
     served = report["held_out_served"]
     print(
         f"held-out, served functions only (not methods, with a loop or a call): {served['examples']} parameters: "
-        f"model top-1 {served['model']['top1']:.3f}, baseline {served['baseline']['top1']:.3f}"
+        f"model top-1 {served['model']['top1']:.3f}, with call sites {served['with_call_sites_top1']:.3f}, "
+        f"baseline {served['baseline']['top1']:.3f}"
     )
     ho = report["held_out"]
     print(f"held-out: {ho['examples']} parameters of {', '.join(ho['packages'])}")
     print(f"  model    top-1 {ho['model']['top1']:.3f}  top-3 {ho['model']['top3']:.3f}")
+    print(f"  model with call sites (as served) top-1 {ho['with_call_sites_top1']:.3f}")
     print(f"  baseline top-1 {ho['baseline']['top1']:.3f}")
     print(f"  {'label':<22} {'support':>7}  model P/R      baseline P/R")
     for label, m in ho["model"]["per_label"].items():

@@ -266,7 +266,7 @@ def test_the_predictor_takes_agreed_call_site_labels_and_says_so() -> None:
     ]
     assert all(g.probability == predictor.CALL_SITES_EVERY for g in guesses)
     assert all(g.ranked for g in guesses)
-    assert "a: float 0.96 call sites" in predictor.shown(guesses)
+    assert f"a: float {predictor.CALL_SITES_EVERY:.2f} call sites" in predictor.shown(guesses)
     [plain] = predictor.predict([(node, False)], using=model)
     assert all(g.source == "model" for g in plain)
     [as_method] = predictor.predict([(node, True)], using=model, evidence=predictor.module_evidence(source))

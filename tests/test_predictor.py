@@ -333,6 +333,57 @@ def test_the_evaluation_checks_first_calls_of_the_examples_and_kernels(evaluatio
     assert told, "no example's call sites told a label"
 
 
+TOY_MODULE = """
+def kernel(x, n):
+    s = 0.0
+    for i in range(n):
+        s += x * i
+    return s
+
+
+kernel(0.5, 3)
+kernel(1.5, 4)
+"""
+
+
+def test_the_evaluation_measures_call_site_labels_on_whole_modules(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """evaluate.py reads each recorded function's whole module (models/sources.py) and scores its call-site labels."""
+    monkeypatch.syspath_prepend(str(MODELS))
+    import dataset
+    import evaluate
+    import sources
+
+    monkeypatch.setattr(sources, "SOURCES_DIR", tmp_path / "sources")
+    (tmp_path / "data").mkdir()
+    source = TOY_MODULE.split("\n\n\n", maxsplit=1)[0].strip() + "\n"
+    for package, seen in (("toy", {"float": 2}), ("toy2", {"int": 2})):  # (toy2 is not unpacked)
+        params = [{"name": "x", "kind": "arg", "labels": seen}, {"name": "n", "kind": "arg", "labels": {"int": 2}}]
+        record = {"package": package, "version": "1.0", "module": "toy.mod", "qualname": "kernel"}
+        record |= {"file": "toy/mod.py", "lineno": 2, "source": source, "params": params, "returns": {}}
+        with gzip.open(tmp_path / "data" / f"{package}.jsonl.gz", "wt", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+    root = sources.SOURCES_DIR / "toy-1.0"
+    (root / "toy").mkdir(parents=True)
+    (root / "toy" / "mod.py").write_text(TOY_MODULE, encoding="utf-8")
+    (root / ".complete").write_text("toy-1.0-py3-none-any.whl\n", encoding="utf-8")
+
+    told, missing = evaluate.call_site_labels(tmp_path / "data")
+    assert told == {("toy", "toy.mod.kernel", "x"): ("float", True), ("toy", "toy.mod.kernel", "n"): ("int", True)}
+    assert missing == ["toy2"]
+    examples = dataset.load(tmp_path / "data")
+    metrics = evaluate.call_site_metrics(examples, told, held_out=("toy2",))
+    assert metrics["training"] == {
+        "parameters": 2,
+        "told_every": 2,
+        "precision_every": 1.0,
+        "told_some": 0,
+        "precision_some": 0.0,
+    }
+    assert metrics["held_out"]["told_every"] == 0
+
+
 @pytest.mark.slow
 @pytest.mark.xfail(
     strict=True,
