@@ -200,6 +200,21 @@ CASES = {
         """,
         {"x": "list[float]", "k": "int"},
     ),
+    "an accumulator: its own bindings agree": (
+        """
+        import numpy as np
+        def f(x, y):
+            return x
+        a = np.ones(3)
+        s = 0.0
+        t = 0
+        for i in range(3):
+            s += a[i]
+            t = t + 0.5
+        f(s, t)
+        """,
+        {"x": "float", "y": None},
+    ),
     "recursion terminates": (
         """
         def fib(n):

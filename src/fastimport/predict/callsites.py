@@ -333,12 +333,12 @@ def _numeric(*found: str | None) -> str | None:
 
 def _binop(scope: _Scope, node: ast.BinOp) -> str | None:  # noqa: PLR0911 - one return per rule
     left, right = scope.label(node.left), scope.label(node.right)
-    if isinstance(node.op, ast.Mult) and {left, right} & {"int", "bool"}:  # [0.0] * n, a list repeated
-        seq = left if left not in _NUMERIC_RANK else right
-        if seq is not None and seq.startswith("list["):
-            return seq
-    if isinstance(node.op, ast.Add) and left == right and left is not None and left.startswith(("list[", "str")):
-        return left
+    if left is _CYCLE or right is _CYCLE:  # s + x while s's bindings are read: as x (s = 0.0; s += a[i])
+        left = right = right if left is _CYCLE else left
+        if left is _CYCLE:
+            return _CYCLE
+    if (sequence := _sequence_arithmetic(node.op, left, right)) is not None:
+        return sequence
     if _is_array(left) or _is_array(right):
         return _array_arithmetic(node.op, left, right)
     kind = _numeric(left, right)
@@ -353,6 +353,16 @@ def _binop(scope: _Scope, node: ast.BinOp) -> str | None:  # noqa: PLR0911 - one
         negative = isinstance(exponent, ast.UnaryOp) and isinstance(exponent.op, ast.USub)
         return None if negative or not isinstance(exponent, ast.Constant) else "int"
     return kind
+
+
+def _sequence_arithmetic(op: ast.operator, left: str | None, right: str | None) -> str | None:
+    """`[0.0] * n` (a list repeated) and `xs + ys` or `s + t` (concatenated): the sequence's label."""
+    if isinstance(op, ast.Mult) and {left, right} & {"int", "bool"}:
+        seq = left if left not in _NUMERIC_RANK else right
+        return seq if seq is not None and seq.startswith("list[") else None
+    if isinstance(op, ast.Add) and left == right and left is not None and left.startswith(("list[", "str")):
+        return left
+    return None
 
 
 def _array_arithmetic(op: ast.operator, left: str | None, right: str | None) -> str | None:
