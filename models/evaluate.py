@@ -99,36 +99,54 @@ def _per_label(predicted: list[str], truth: list[str]) -> dict[str, dict[str, fl
 # Call sites.
 
 
-def call_site_labels(data_dir: Path) -> tuple[dict[tuple[str, str, str], tuple[str, bool]], list[str]]:
-    """{(package, module.qualname, param): (label its module's call sites tell, every site told)}; packages missing.
+def read_modules(
+    model: predictor.Model, data_dir: Path
+) -> tuple[dict[tuple[str, str, str], tuple[str, bool]], dict[tuple[str, str, str], str], list[str]]:
+    """What the predictor serves for the recorded module-level functions, read from their whole modules.
 
-    Module-level functions only: the predictor reads call sites for those alone.
+    Returns ({(package, module.qualname, param): (label the call sites tell, every site told)},
+    {(package, module.qualname, param): the label predictor.predict serves, one batch per
+    module with its evidence, as the import hook asks}, the packages not unpacked).
     """
-    from fastimport.predict import callsites
-
     told: dict[tuple[str, str, str], tuple[str, bool]] = {}
+    served: dict[tuple[str, str, str], str] = {}
     missing = []
     for path in sorted(data_dir.glob("*.jsonl.gz")):
-        evidence_of: dict[str, dict] = {}
-        root = None
+        by_file: dict[str, list[dict]] = {}
         with gzip.open(path, "rt", encoding="utf-8") as f:
-            for line in f:
-                record = json.loads(line)
-                if root is None and (root := sources.unpacked(record["package"], data_dir)) is None:
-                    missing.append(record["package"])
-                    break
-                if record.get("is_method") or "." in record["qualname"]:
-                    continue
-                if record["file"] not in evidence_of:
-                    evidence_of[record["file"]] = predictor.module_evidence((root / record["file"]).read_bytes())
-                sites = evidence_of[record["file"]].get(record["qualname"], {})
-                for param, seen in sites.items():
-                    key = (record["package"], f"{record['module']}.{record['qualname']}", param)
-                    if (label := callsites.agreed(seen)) is not None:
-                        told[key] = (label, True)
-                    elif (label := callsites.agreed([s for s in seen if s is not None])) is not None:
-                        told[key] = (label, False)
-    return told, missing
+            records = [json.loads(line) for line in f]
+        root = sources.unpacked(records[0]["package"], data_dir) if records else None
+        if root is None:
+            missing.extend(r["package"] for r in records[:1])
+            continue
+        for record in records:
+            if not record.get("is_method") and "." not in record["qualname"]:
+                by_file.setdefault(record["file"], []).append(record)
+        for file, in_file in by_file.items():
+            _read_module(model, (root / file).read_bytes(), in_file, told, served)
+    return told, served, missing
+
+
+def _read_module(model: predictor.Model, source: bytes, records: list[dict], told: dict, served: dict) -> None:
+    from fastimport.predict import callsites
+
+    evidence = predictor.module_evidence(source)
+    try:
+        nodes = callsites.module_functions(ast.parse(source))
+    except (SyntaxError, ValueError, RecursionError):
+        return
+    batch = predictor.predict([(n, False) for n in nodes.values()], model, evidence)
+    guesses = dict(zip(nodes, batch, strict=True))
+    for record in records:
+        function = f"{record['module']}.{record['qualname']}"
+        for param, seen in evidence.sites.get(record["qualname"], {}).items():
+            key = (record["package"], function, param)
+            if (label := callsites.agreed(seen)) is not None:
+                told[key] = (label, True)
+            elif (label := callsites.agreed([s for s in seen if s is not None])) is not None:
+                told[key] = (label, False)
+        for guess in guesses.get(record["qualname"], []):
+            served[(record["package"], function, guess.param)] = guess.label
 
 
 def call_site_metrics(examples: list[dataset.Example], told: dict, held_out: tuple[str, ...]) -> dict:
@@ -145,11 +163,11 @@ def call_site_metrics(examples: list[dataset.Example], told: dict, held_out: tup
     return result
 
 
-def served_top1(model: predictor.Model, examples: list[dataset.Example], told: dict) -> float:
-    """Top-1 of the predictor as the hook serves it: the call sites' label where they tell, else the model's."""
+def served_top1(model: predictor.Model, examples: list[dataset.Example], served: dict) -> float:
+    """Top-1 of the predictor as the hook serves it (read_modules), the model alone where no module was read."""
     probs = model.probabilities(features.vectorize([e.features for e in examples]))
     best = [labels.LABELS[i] for i in np.argmax(probs, axis=1)]
-    guessed = [told.get((e.package, e.function, e.param), (b, False))[0] for e, b in zip(examples, best, strict=True)]
+    guessed = [served.get((e.package, e.function, e.param), b) for e, b in zip(examples, best, strict=True)]
     return _accuracy(guessed, [e.label for e in examples])
 
 
@@ -287,14 +305,14 @@ def main(argv: list[str] | None = None) -> int:
         "held_out": held_out_metrics(model, held_out),
         "held_out_served": held_out_metrics(model, [e for e in held_out if e.served]),
     }
-    told, missing = call_site_labels(args.data)
+    told, served, missing = read_modules(model, args.data)
     if missing:
         print(f"call sites: not measured for {', '.join(missing)} (run models/sources.py)", file=sys.stderr)
     report["call_sites"] = call_site_metrics(examples, told, tuple(args.held_out))
     report["call_sites"]["not_measured"] = missing
-    report["held_out"]["with_call_sites_top1"] = served_top1(model, held_out, told)
+    report["held_out"]["with_call_sites_top1"] = served_top1(model, held_out, served)
     served_held_out = [e for e in held_out if e.served]
-    report["held_out_served"]["with_call_sites_top1"] = served_top1(model, served_held_out, told)
+    report["held_out_served"]["with_call_sites_top1"] = served_top1(model, served_held_out, served)
     for part, row in report["call_sites"].items():
         if part != "not_measured":
             print(

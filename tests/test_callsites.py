@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from fastimport.predict import callsites, labels, predictor
+from fastimport.predict import callsites, features, labels, predictor
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _agreed(source: str) -> dict[str, dict[str, str | None]]:
-    found = callsites.evidence(ast.parse(textwrap.dedent(source)))
+    found = callsites.read(ast.parse(textwrap.dedent(source))).sites
     return {f: {p: callsites.agreed(seen) for p, seen in params.items()} for f, params in found.items()}
 
 
@@ -248,13 +248,51 @@ def test_call_site_labels(case: str) -> None:
 def test_an_expression_too_deep_to_read_gives_no_evidence() -> None:
     """A RecursionError while reading costs the module its evidence, nothing else."""
     tree = ast.parse("def f(x):\n    return x\nf(" + "-" * 300 + "1)\n")
-    assert callsites.evidence(tree) == {"f": {"x": ["int"]}}
+    assert callsites.read(tree).sites == {"f": {"x": ["int"]}}
     limit = sys.getrecursionlimit()
     sys.setrecursionlimit(250)  # (reading -(-(...)) recurses: past the limit, no evidence and no error)
     try:
-        assert callsites.evidence(tree) == {}
+        assert callsites.read(tree) == callsites.Evidence()
     finally:
         sys.setrecursionlimit(limit)
+
+
+FLOWS = """
+def kernel(bodies, dt, steps):
+    for _ in range(steps):
+        dt = dt * 1.0
+    return bodies
+
+
+def run(steps, bodies, dt):
+    kernel(bodies, 0.01, steps)
+    kernel(bodies, dt=dt, steps=steps + 1)
+    dt = 2.0
+    return run(steps - 1, bodies, dt)
+"""
+
+
+def test_flows_are_parameters_passed_unchanged() -> None:
+    """A bare, never rebound parameter passed to a module function: a flow; rebound, changed, or itself: not."""
+    flows = callsites.read(ast.parse(FLOWS)).flows
+    assert flows == {"run": {"steps": [("kernel", "steps")], "bodies": [("kernel", "bodies"), ("kernel", "bodies")]}}
+
+
+def test_a_flow_joins_both_parameters_probabilities() -> None:
+    """The caller's parameter gets the renormalized product of its own and the callee's parameter's probabilities."""
+    tree = ast.parse(FLOWS)
+    nodes = list(callsites.module_functions(tree).values())
+    model = predictor.model()
+    alone = model.probabilities(features.vectorize([f for n in nodes for f in features.parameter_features(n)]))
+    evidence = callsites.Evidence(flows=callsites.read(tree).flows)
+    [kernel, run] = predictor.predict([(n, False) for n in nodes], using=model, evidence=evidence)
+    expected = alone[3] * alone[2]  # run's steps (row 3) times kernel's steps (row 2)
+    expected /= expected.sum()
+    assert run[0].label == labels.LABELS[int(expected.argmax())]
+    assert run[0].probability == pytest.approx(float(expected.max()), rel=1e-5)
+    assert kernel[2].probability == pytest.approx(float(alone[2].max()), rel=1e-5)  # (the callee keeps its own)
+    [as_method] = predictor.predict([(nodes[1], True)], using=model, evidence=evidence)
+    assert as_method == predictor.predict([(nodes[1], True)], using=model)[0]  # (flows are for module functions)
 
 
 def test_the_predictor_takes_agreed_call_site_labels_and_says_so() -> None:
@@ -298,8 +336,9 @@ def test_some_call_sites_not_telling_lower_the_probability() -> None:
 
 def test_a_long_or_broken_module_is_not_read() -> None:
     """Past CALL_SITES_MAX_BYTES (the reading holds the GIL) or not Python: no evidence."""
-    assert predictor.module_evidence("def f(:\n") == {}
-    assert predictor.module_evidence(None) == {}
+    nothing = callsites.Evidence()
+    assert predictor.module_evidence("def f(:\n") == nothing
+    assert predictor.module_evidence(None) == nothing
     long = "def f(x):\n    return x\nf(1)\n" + "#" * predictor.CALL_SITES_MAX_BYTES
-    assert predictor.module_evidence(long) == {}
-    assert predictor.module_evidence(long[: -predictor.CALL_SITES_MAX_BYTES]) == {"f": {"x": ["int"]}}
+    assert predictor.module_evidence(long) == nothing
+    assert predictor.module_evidence(long[: -predictor.CALL_SITES_MAX_BYTES]).sites == {"f": {"x": ["int"]}}

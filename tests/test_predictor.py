@@ -349,7 +349,7 @@ kernel(1.5, 4)
 def test_the_evaluation_measures_call_site_labels_on_whole_modules(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """evaluate.py reads each recorded function's whole module (models/sources.py) and scores its call-site labels."""
+    """evaluate.py reads each recorded function's whole module (models/sources.py): call-site labels, served guesses."""
     monkeypatch.syspath_prepend(str(MODELS))
     import dataset
     import evaluate
@@ -369,8 +369,9 @@ def test_the_evaluation_measures_call_site_labels_on_whole_modules(
     (root / "toy" / "mod.py").write_text(TOY_MODULE, encoding="utf-8")
     (root / ".complete").write_text("toy-1.0-py3-none-any.whl\n", encoding="utf-8")
 
-    told, missing = evaluate.call_site_labels(tmp_path / "data")
+    told, served, missing = evaluate.read_modules(predictor.model(), tmp_path / "data")
     assert told == {("toy", "toy.mod.kernel", "x"): ("float", True), ("toy", "toy.mod.kernel", "n"): ("int", True)}
+    assert served == {("toy", "toy.mod.kernel", "x"): "float", ("toy", "toy.mod.kernel", "n"): "int"}
     assert missing == ["toy2"]
     examples = dataset.load(tmp_path / "data")
     metrics = evaluate.call_site_metrics(examples, told, held_out=("toy2",))

@@ -1,9 +1,10 @@
 """What a module's own code passes to its functions: argument labels read off its call sites.
 
-    tree = ast.parse(module_source)
-    evidence(tree)["mean"]        -> {"a": ["ndarray:float64:1", "ndarray:float64:1"]}
-    evidence(tree)["advance"]     -> {"bodies": ["list[list[float]]"], "steps": ["int"], "dt": ["float"]}
-    agreed(evidence(tree)["mean"]["a"]) -> "ndarray:float64:1"
+    evidence = read(ast.parse(module_source))
+    evidence.sites["mean"]        -> {"a": ["ndarray:float64:1", "ndarray:float64:1"]}
+    evidence.sites["advance"]     -> {"bodies": ["list[list[float]]"], "steps": ["int"], "dt": ["float"]}
+    agreed(evidence.sites["mean"]["a"]) -> "ndarray:float64:1"
+    evidence.flows["variance"]    -> {"a": [("mean", "a")]}      (variance passes its `a` to mean)
 
 A script usually says what its functions get: `signal = make_signal(20000, 7)` then
 `mean(signal)`, with `make_signal` returning `np.empty(n)`. This module reads that off the
@@ -28,6 +29,7 @@ Only the standard library, and no execution: the module's code is read, never ru
 from __future__ import annotations
 
 import ast
+from dataclasses import dataclass, field
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -49,12 +51,26 @@ _MAX_NDIM = 3  # (predict/labels.py NDIMS)
 _ARRAY_LIKE = {"int": "int64", "float": "float64", "bool": "bool"}  # element label -> dtype of np.array/np.full
 
 
-def evidence(tree: ast.Module) -> dict[str, dict[str, list[str | None]]]:
-    """Map function name -> parameter name -> the label at each of its call sites (None: not told)."""
+@dataclass(frozen=True)
+class Evidence:
+    """What a module's own calls say about its functions' parameters."""
+
+    # function -> parameter -> the label at each of its call sites (None: not told)
+    sites: dict[str, dict[str, list[str | None]]] = field(default_factory=dict)
+    # function -> parameter -> the (function, parameter) pairs it is passed to unchanged:
+    # `def nbody(steps): advance(bodies, 0.01, steps)` -> {"nbody": {"steps": [("advance", "steps")]}}.
+    # At that call the callee's parameter holds the very value, so the predictor weighs both
+    # parameters' code together.
+    flows: dict[str, dict[str, list[tuple[str, str]]]] = field(default_factory=dict)
+
+
+def read(tree: ast.Module) -> Evidence:
+    """The call-site labels and the parameter flows of a module."""
     try:
-        return _Module(tree).run()
+        module = _Module(tree)
+        return Evidence(module.run(), module.flows())
     except RecursionError:  # an expression nested too deep to read: no evidence, as for no call site
-        return {}
+        return Evidence()
 
 
 def agreed(seen: list[str | None]) -> str | None:
@@ -65,7 +81,7 @@ def agreed(seen: list[str | None]) -> str | None:
     return first if all(s == first for s in seen) else None
 
 
-def _functions(tree: ast.Module) -> dict[str, ast.FunctionDef]:
+def module_functions(tree: ast.Module) -> dict[str, ast.FunctionDef]:
     """The module-level plain functions (a name bound twice keeps its last def, as at run time)."""
     found: dict[str, ast.FunctionDef] = {}
     for stmt in _flat(tree.body):
@@ -80,8 +96,8 @@ def _flat(body: list[ast.stmt]) -> Iterator[ast.stmt]:
         yield stmt
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             continue
-        for field in ("body", "orelse", "finalbody"):
-            yield from _flat(getattr(stmt, field, []))
+        for block in ("body", "orelse", "finalbody"):
+            yield from _flat(getattr(stmt, block, []))
         for handler in getattr(stmt, "handlers", []):
             yield from _flat(handler.body)
 
@@ -100,7 +116,7 @@ def _walk_scope(body: list[ast.stmt]) -> Iterator[ast.AST]:
 class _Module:
     def __init__(self, tree: ast.Module) -> None:
         self.tree = tree
-        self.functions = _functions(tree)
+        self.functions = module_functions(tree)
         self.modules: dict[str, str] = {}  # local name -> "math" / "numpy" / "numpy.random" / "sys"
         self.rebound_globals: set[str] = set()
         _read_imports_and_globals(tree, self)
@@ -139,6 +155,19 @@ class _Module:
             _bind(callee, call, scope, result[callee.name])
         return result
 
+    def flows(self) -> dict[str, dict[str, list[tuple[str, str]]]]:
+        """Evidence.flows: parameters passed unchanged, as bare names, to the module's functions."""
+        found: dict[str, dict[str, list[tuple[str, str]]]] = {}
+        for scope, call, callee in self.calls:
+            if scope.node is None:
+                continue
+            for param, arg in _arguments(callee, call):
+                if not isinstance(arg, ast.Name) or arg.id not in scope.params or arg.id in scope.bindings:
+                    continue
+                if callee is not scope.node or param != arg.id:  # (f(n - 1) passes n to n: nothing learnt)
+                    found.setdefault(scope.node.name, {}).setdefault(arg.id, []).append((callee.name, param))
+        return found
+
     def return_label(self, name: str) -> str | None:
         """The label every `return` of the module's function `name` agrees on (None: not told)."""
         if name in self.returns:
@@ -159,20 +188,27 @@ def _params(node: ast.FunctionDef) -> list[ast.arg]:
 
 def _bind(callee: ast.FunctionDef, call: ast.Call, scope: _Scope, into: dict[str, list[str | None]]) -> None:
     """Add the labels of one call's arguments to its callee's parameters (defaults are not call-site facts)."""
+    for param, arg in _arguments(callee, call):
+        into[param].append(None if arg is None else scope.label(arg))
+
+
+def _arguments(callee: ast.FunctionDef, call: ast.Call) -> Iterator[tuple[str, ast.expr | None]]:
+    """(callee's parameter, the argument expression given for it) of one call; None where not told."""
     positional = [*callee.args.posonlyargs, *callee.args.args]
+    names = {p.arg for p in _params(callee)}
     for i, arg in enumerate(call.args):
         if isinstance(arg, ast.Starred):  # f(*xs): which parameters get what is not told
             for p in positional[i:]:
-                into[p.arg].append(None)
+                yield p.arg, None
             return
         if i < len(positional):
-            into[positional[i].arg].append(scope.label(arg))
+            yield positional[i].arg, arg
     for kw in call.keywords:
         if kw.arg is None:  # f(**kw)
             for p in _params(callee):
-                into[p.arg].append(None)
-        elif kw.arg in into:
-            into[kw.arg].append(scope.label(kw.value))
+                yield p.arg, None
+        elif kw.arg in names:
+            yield kw.arg, kw.value
 
 
 def _read_imports_and_globals(tree: ast.Module, module: _Module) -> None:
