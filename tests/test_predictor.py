@@ -640,6 +640,11 @@ def test_fastimport_compile_uses_predictions_last_and_says_so(tmp_path: Path) ->
     out = compile_kern("1")
     assert "total(int) [predicted]" in out
     assert "shout" not in out.partition("compiled:")[2].partition("\n")[0]  # (a str is nothing we compile)
+    # main() (no parameters) is a guess that does not compile (print): dropped, not a failure.
+    assert "dropped: main() [predicted]: " in out
+    assert "failed:" not in out
+    assert "0 not compilable" in out
+    assert "(1 predicted signature(s) dropped: not compilable)" in out
     # A run sees shout called with a str (the bytecode path); total's observation now wins over the guess.
     subprocess.run([sys.executable, "-m", "fastimport", "kern.py"], cwd=tmp_path, env=env, check=True)
     out = compile_kern("1")

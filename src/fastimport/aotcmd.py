@@ -37,6 +37,8 @@ if TYPE_CHECKING:
     from fastimport.config import Config
     from fastimport.runtime.dispatch import FunctionState
 
+PREDICTED = " [predicted]"  # the mark of a signature only the type predictor gave
+
 
 def main(argv: list[str]) -> int:
     """Run `fastimport compile`; the exit status (1 if a module could not be imported)."""
@@ -63,7 +65,7 @@ def main(argv: list[str]) -> int:
         return 2
     cpus = {"baseline": ["baseline"], "host": ["host"], "both": ["baseline", "host"]}[options.cpu]
     _install_for([name for name, _, _ in targets])
-    totals = {"compiled": 0, "failed": 0, "unsigned": 0, "broken": 0}
+    totals = {"compiled": 0, "failed": 0, "dropped": 0, "unsigned": 0, "broken": 0}
     for index, (name, file, root) in enumerate(targets, 1):
         print(f"[{index}/{len(targets)}] {name}", flush=True)
         outcome = _compile_module(name, file, root, cpus)
@@ -76,6 +78,7 @@ def main(argv: list[str]) -> int:
     print(
         f"{len(targets)} module(s): {totals['compiled']} specialization(s) compiled, {totals['failed']} not compilable,"
         f" {totals['unsigned']} function(s) without a signature, {totals['broken']} module(s) not importable"
+        + (f" ({totals['dropped']} predicted signature(s) dropped: not compilable)" if totals["dropped"] else "")
     )
     return 1 if totals["broken"] else 0
 
@@ -126,7 +129,7 @@ def _install_for(names: list[str]) -> None:
 
 
 def _compile_module(name: str, file: Path, root: Path, cpus: list[str]) -> dict[str, list[str]]:
-    outcome: dict[str, list[str]] = {"compiled": [], "failed": [], "unsigned": [], "broken": []}
+    outcome: dict[str, list[str]] = {"compiled": [], "failed": [], "dropped": [], "unsigned": [], "broken": []}
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
     try:
@@ -226,7 +229,7 @@ def _add_predicted(
     for i, guess in zip(missing, guesses, strict=True):
         sig = predictor.signature(guess)
         if sig is not None and predictor.confidence(guess) >= predictor.MIN_CONFIDENCE:
-            known[i].append((f"{signature_str(sig, None).partition(' ->')[0]} [predicted]", sig))
+            known[i].append((f"{signature_str(sig, None).partition(' ->')[0]}{PREDICTED}", sig))
 
 
 def _parse(text: str, key: str) -> tuple[Any, ...] | None:
@@ -244,14 +247,16 @@ def _emit(state: FunctionState, func: Any, sig: tuple[Any, ...], text: str, outc
     from fastimport.frontend.errors import Unsupported
     from fastimport.runtime.artifacts import Unloadable
 
+    # A guess that does not compile is no failure of the user's: it is dropped, and said quietly.
+    failed = "dropped" if text.endswith(PREDICTED) else "failed"
     try:
         unit = emit_unit(state, func, sig)
         record = unit_record(unit)
     except Unsupported as e:
-        outcome["failed"].append(f"{state.node.name}{text}: {e.where(state.path)}")
+        outcome[failed].append(f"{state.node.name}{text}: {e.where(state.path)}")
         return None
     except Unloadable as e:
-        outcome["failed"].append(f"{state.node.name}{text}: cannot be shipped ({e})")
+        outcome[failed].append(f"{state.node.name}{text}: cannot be shipped ({e})")
         return None
     outcome["compiled"].append(f"{state.node.name}{text}")
     return unit, record
