@@ -295,8 +295,16 @@ def test_a_flow_joins_both_parameters_probabilities() -> None:
     assert as_method == predictor.predict([(nodes[1], True)], using=model)[0]  # (flows are for module functions)
 
 
+class _NoModel(predictor.Model):
+    def __init__(self) -> None:  # (no session: asking it is the failure)
+        pass
+
+    def probabilities(self, _matrix: object) -> object:
+        raise AssertionError("the model was asked")
+
+
 def test_the_predictor_takes_agreed_call_site_labels_and_says_so() -> None:
-    """A told label is the guess, at the measured precision; the model's ranking is kept; the report says which."""
+    """A told label is the guess, at the measured precision, with no model asked; the report says which."""
     source = textwrap.dedent(
         """
         def integrate(a, b, n):
@@ -311,19 +319,30 @@ def test_the_predictor_takes_agreed_call_site_labels_and_says_so() -> None:
     )
     node = next(n for n in ast.parse(source).body if isinstance(n, ast.FunctionDef))
     model = predictor.model()
-    [guesses] = predictor.predict([(node, False)], using=model, evidence=predictor.module_evidence(source))
+    [guesses] = predictor.predict([(node, False)], using=_NoModel(), evidence=predictor.module_evidence(source))
     assert [(g.label, g.source) for g in guesses] == [
         ("float", "call sites"),
         ("float", "call sites"),
         ("int", "call sites"),
     ]
     assert all(g.probability == predictor.CALL_SITES_EVERY for g in guesses)
-    assert all(g.ranked for g in guesses)
+    assert all(g.ranked == ((g.label, g.probability),) for g in guesses)  # (no model was asked)
     assert f"a: float {predictor.CALL_SITES_EVERY:.2f} call sites" in predictor.shown(guesses)
     [plain] = predictor.predict([(node, False)], using=model)
     assert all(g.source == "model" for g in plain)
     [as_method] = predictor.predict([(node, True)], using=model, evidence=predictor.module_evidence(source))
     assert all(g.source == "model" for g in as_method)  # (evidence is for module-level functions)
+
+
+def test_a_batch_with_a_parameter_not_told_asks_the_model_and_keeps_its_ranking() -> None:
+    """A parameter the call sites do not tell: the model runs; a told one keeps its label, ranked by the model."""
+    source = "import random\ndef f(x, y):\n    return x\nf(1, random.random())\n"
+    node = ast.parse(source).body[1]
+    evidence = predictor.module_evidence(source)
+    assert not predictor.told_everywhere(node, evidence)
+    [[x, y]] = predictor.predict([(node, False)], evidence=evidence)
+    assert (x.label, x.source, y.source) == ("int", "call sites", "model")
+    assert len(x.ranked) == predictor.TOP
 
 
 def test_some_call_sites_not_telling_lower_the_probability() -> None:

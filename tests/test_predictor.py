@@ -333,6 +333,40 @@ def test_the_evaluation_checks_first_calls_of_the_examples_and_kernels(evaluatio
     assert told, "no example's call sites told a label"
 
 
+TOLD = """
+import math
+import sys
+
+
+def integrate(a, b, n):
+    h = (b - a) / n
+    s = 0.0
+    for i in range(n):
+        s += math.sin(a + (i + 0.5) * h)
+    return s * h
+
+
+def main():
+    print(round(integrate(0.0, math.pi, 1000), 9))
+    print(sorted(m for m in sys.modules if m.startswith("onnxruntime")))
+"""
+
+
+@pytest.mark.slow
+def test_types_the_call_sites_tell_are_compiled_ahead_without_the_model(tmp_path: Path) -> None:
+    """Every parameter told by the module's own calls: compiled ahead from that, onnxruntime never imported."""
+    (tmp_path / "told.py").write_text(TOLD, encoding="utf-8")
+    plain = subprocess.run(
+        [sys.executable, "-c", "import told; told.main()"], cwd=tmp_path, capture_output=True, text=True, check=True
+    ).stdout
+    stdout, records = _run_module(tmp_path, "told", FASTIMPORT_PREDICT="1")
+    assert stdout == plain
+    assert stdout.splitlines()[-1] == "[]"  # (no onnxruntime module in the process)
+    [record] = [r for r in records if r["qualname"] == "integrate"]
+    assert record["signatures"] == ["(float, float, int) -> float (predicted: compiled ahead)"]
+    assert "call sites" in record["predicted"]
+
+
 TOY_MODULE = """
 def kernel(x, n):
     s = 0.0

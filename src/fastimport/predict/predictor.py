@@ -142,12 +142,15 @@ def predict(
     `evidence` (module_evidence) is read for module-level functions (is_method False), by name:
     a label the call sites agree on is the guess; a parameter passed unchanged to another
     function of the batch gets the product of both parameters' probabilities (renormalized).
+    A batch whose every parameter the call sites tell needs no model (onnxruntime is not
+    imported for it); its guesses rank only the told label.
     """
+    names = [[p.arg for p in features.params_of(node)] for node, _ in functions]
+    if evidence is not None and all(not is_method and told_everywhere(node, evidence) for node, is_method in functions):
+        return [_told_guesses(node, evidence) for node, _ in functions]
     rows: list[dict[str, float]] = []
-    names: list[list[str]] = []
     for node, is_method in functions:
         rows.extend(features.parameter_features(node, is_method=is_method))
-        names.append([p.arg for p in features.params_of(node)])
     probs = (using or model()).probabilities(features.vectorize(rows))
     if evidence is not None and evidence.flows:
         probs = _joined(functions, names, probs, evidence.flows)
@@ -167,6 +170,21 @@ def predict(
             at += 1
         result.append(guesses)
     return result
+
+
+def told_everywhere(node: ast.FunctionDef, evidence: callsites.Evidence) -> bool:
+    """Whether the module's call sites tell a label for every parameter of `node` (no model needed)."""
+    sites = evidence.sites.get(node.name, {})
+    return all(_told(sites.get(p.arg, [])) is not None for p in features.params_of(node))
+
+
+def _told_guesses(node: ast.FunctionDef, evidence: callsites.Evidence) -> list[Guess]:
+    sites = evidence.sites.get(node.name, {})
+    guesses = []
+    for p in features.params_of(node):
+        label, probability = _told(sites[p.arg])  # type: ignore[misc] - told_everywhere
+        guesses.append(Guess(p.arg, label, probability, ((label, probability),), "call sites"))
+    return guesses
 
 
 def _joined(

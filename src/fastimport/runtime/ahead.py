@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     import types
 
     from fastimport.frontend.types import Ty
+    from fastimport.predict.callsites import Evidence
     from fastimport.runtime.dispatch import FunctionState
 
 JOIN_TIMEOUT_S = 60.0  # one compile is at most ~1 s; past this, exit anyway
@@ -223,6 +224,8 @@ def _run() -> None:
                     return
                 state = _queue.pop(0)
             try:
+                if _told_first(state):
+                    continue  # (the module's functions were reordered: take the new head)
                 if not _compile_planned(state):
                     with _lock:
                         _queue.insert(0, state)  # paused for a fork: the rest of its signatures later
@@ -272,9 +275,48 @@ def _plan(state: FunctionState) -> list[tuple[tuple[Ty, ...], str]]:
     return [] if predicted is None else [(predicted, "predicted")]
 
 
-# id(state) -> (state, its guesses): one batch per module, made when its first function is planned
+# id(state) -> (state, its guesses): one batch per module, made when its first function is
+# planned (two batches when the call sites tell some functions' types: those, and the rest)
 _guesses: dict[int, tuple[FunctionState, list]] = {}
 _predictor_failed: list[str] = []
+_evidence: dict[str, Evidence] = {}  # module -> what its own calls say, read once on the thread
+_ordered: set[str] = set()  # the modules whose queued functions _told_first ordered
+
+
+def _evidence_of(state: FunctionState) -> Evidence:
+    from fastimport.predict import predictor
+
+    if state.module not in _evidence:
+        _evidence[state.module] = predictor.module_evidence(state.source)  # what the module's own calls pass
+    return _evidence[state.module]
+
+
+def _told_first(state: FunctionState) -> bool:
+    """Once per module, queue first the functions whose every parameter the module's call sites tell.
+
+    They need no model: their guesses are compiled before onnxruntime is imported (~60-100 ms
+    of GIL time on this thread) for the others, and a script whose call sites tell everything
+    never imports it. Puts `state` back in the queue and returns True if it reordered.
+    """
+    from fastimport.config import ConfigError, active_config
+
+    if state.module in _ordered:
+        return False
+    _ordered.add(state.module)
+    try:
+        if not active_config().predict:
+            return False
+    except ConfigError:
+        return False
+    from fastimport.predict import predictor
+
+    evidence = _evidence_of(state)
+    with _lock:
+        mine = [state, *(s for s in _queue if s.module == state.module)]
+        told = [s for s in mine if predictor.told_everywhere(s.node, evidence)]
+        rest = [s for s in mine if s not in told]
+        _queue[:] = told + rest + [s for s in _queue if s.module != state.module]
+    return True
 
 
 def _predicted(state: FunctionState) -> tuple[Ty, ...] | None:
@@ -287,10 +329,18 @@ def _predicted(state: FunctionState) -> tuple[Ty, ...] | None:
     if id(state) not in _guesses:
         if _predictor_failed:
             return None
-        with _lock:
-            batch = [state, *(s for s in _queue if s.module == state.module and id(s) not in _guesses)]
         try:
-            evidence = predictor.module_evidence(state.source)  # what the module's own calls pass
+            evidence = _evidence_of(state)
+            told = predictor.told_everywhere(state.node, evidence)
+            with _lock:  # (the functions the call sites tell are a batch of their own: no model)
+                batch = [state]
+                batch += [
+                    s
+                    for s in _queue
+                    if s.module == state.module
+                    and id(s) not in _guesses
+                    and predictor.told_everywhere(s.node, evidence) == told
+                ]
             guesses = predictor.predict([(s.node, False) for s in batch], evidence=evidence)
         except Exception as e:  # noqa: BLE001 - a broken predictor costs its predictions, nothing else
             from fastimport.runtime.debug import log
