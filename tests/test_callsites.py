@@ -104,11 +104,11 @@ CASES = {
     ),
     "one call site not told: not agreed": (
         """
-        import random
+        from data import load
         def f(x):
             return x
         f(1)
-        f(random.random())
+        f(load())
         """,
         {"x": None},
     ),
@@ -245,6 +245,33 @@ def test_call_site_labels(case: str) -> None:
     assert told[function] == expected
 
 
+def test_random_draws_clocks_and_reshapes() -> None:
+    """NumPy Generators and draws, the random and time modules, reshapes: each call site's label (any order)."""
+    source = """
+import random, time
+import numpy as np
+from numpy.random import default_rng
+def f(a, b, c, d, e, g, h, k):
+    return 0
+rng = default_rng(7)
+grid = rng.random((4, 4))
+f(rng.normal(0.0, 1.0, size=10), rng.integers(0, 9, (3, 3)), rng.random(), grid.ravel(),
+  grid.reshape(2, 2, 4), random.randint(1, 6), time.perf_counter(), list(range(5)))
+f(rng, np.random.randint(0, 5, size=4), np.random.uniform(0, 1), np.sum(grid), np.eye(3), 0, 0, 0)
+"""
+    sites = {param: sorted(seen) for param, seen in callsites.read(ast.parse(source)).sites["f"].items()}
+    assert sites == {
+        "a": ["ndarray:float64:1", "other"],
+        "b": ["ndarray:int64:1", "ndarray:int64:2"],
+        "c": ["float", "float"],
+        "d": ["float", "ndarray:float64:1"],
+        "e": ["ndarray:float64:2", "ndarray:float64:3"],
+        "g": ["int", "int"],
+        "h": ["float", "int"],
+        "k": ["int", "list[int]"],
+    }
+
+
 def test_an_expression_too_deep_to_read_gives_no_evidence() -> None:
     """A RecursionError while reading costs the module its evidence, nothing else."""
     tree = ast.parse("def f(x):\n    return x\nf(" + "-" * 300 + "1)\n")
@@ -336,7 +363,7 @@ def test_the_predictor_takes_agreed_call_site_labels_and_says_so() -> None:
 
 def test_a_batch_with_a_parameter_not_told_asks_the_model_and_keeps_its_ranking() -> None:
     """A parameter the call sites do not tell: the model runs; a told one keeps its label, ranked by the model."""
-    source = "import random\ndef f(x, y):\n    return x\nf(1, random.random())\n"
+    source = "from data import load\ndef f(x, y):\n    return x\nf(1, load())\n"
     node = ast.parse(source).body[1]
     evidence = predictor.module_evidence(source)
     assert not predictor.told_everywhere(node, evidence)
@@ -347,7 +374,7 @@ def test_a_batch_with_a_parameter_not_told_asks_the_model_and_keeps_its_ranking(
 
 def test_some_call_sites_not_telling_lower_the_probability() -> None:
     """Call sites that tell agree, one does not tell: the label, at the lower measured precision."""
-    source = "import random\ndef f(x):\n    return x\nf(1)\nf(random.randrange(3))\n"
+    source = "from data import load\ndef f(x):\n    return x\nf(1)\nf(load())\n"
     node = ast.parse(source).body[1]
     [[guess]] = predictor.predict([(node, False)], evidence=predictor.module_evidence(source))
     assert (guess.label, guess.probability, guess.source) == ("int", predictor.CALL_SITES_SOME, "call sites")

@@ -31,10 +31,14 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
+from fastimport.predict.labels import INDEX
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
+_FROM_IMPORTED = frozenset({"numpy", "math", "numpy.random", "random", "time"})  # from M import f: f is "M.f"
+_GENERATOR = "numpy.random.Generator"  # np.random.default_rng(): a value of our own, "other" at a call site
 ROUNDS = 8  # at most this many rounds of passing labels down call chains (main -> run -> kernel)
 _INT_MATH = frozenset({"floor", "ceil", "trunc", "factorial", "gcd", "lcm", "isqrt", "comb", "perm"})
 _BOOL_MATH = frozenset({"isnan", "isinf", "isfinite", "isclose"})
@@ -189,7 +193,8 @@ def _params(node: ast.FunctionDef) -> list[ast.arg]:
 def _bind(callee: ast.FunctionDef, call: ast.Call, scope: _Scope, into: dict[str, list[str | None]]) -> None:
     """Add the labels of one call's arguments to its callee's parameters (defaults are not call-site facts)."""
     for param, arg in _arguments(callee, call):
-        into[param].append(None if arg is None else scope.label(arg))
+        label = None if arg is None else scope.label(arg)
+        into[param].append(label if label is None or label in INDEX else "other")  # (a Generator is "other")
 
 
 def _arguments(callee: ast.FunctionDef, call: ast.Call) -> Iterator[tuple[str, ast.expr | None]]:
@@ -222,7 +227,7 @@ def _read_imports_and_globals(tree: ast.Module, module: _Module) -> None:
                     aliases[a.asname] = a.name
                 else:
                     aliases[a.name.split(".")[0]] = a.name.split(".")[0]
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module in {"numpy", "math", "numpy.random"}:
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module in _FROM_IMPORTED:
             for a in node.names:  # from math import sqrt: `sqrt` names "math.sqrt"
                 aliases[a.asname or a.name] = f"{node.module}.{a.name}"
 
@@ -568,7 +573,7 @@ def _call(scope: _Scope, node: ast.Call) -> str | None:  # noqa: PLR0911 - one r
     if path is not None:
         if path.startswith("math."):
             return _math_call(path[5:])
-        rule = _NUMPY_CALLS.get(path)
+        rule = _MODULE_CALLS.get(path)
         return rule(scope, node) if rule is not None else None
     if isinstance(func, ast.Name):
         if func.id in scope.bindings or func.id in scope.module.globals.bindings:
@@ -581,6 +586,8 @@ def _call(scope: _Scope, node: ast.Call) -> str | None:  # noqa: PLR0911 - one r
         base = scope.label(func.value)
         if _is_array(base):
             return _array_method(scope, base, func.attr, node)
+        if base == _GENERATOR:  # rng.random(n), rng.normal(0, 1, size=(n, m)), rng.integers(0, 9, n)
+            return _np_random_sized(scope, node)
         if base is not None and base.startswith("list[") and func.attr == "copy":
             return base
     return None
@@ -597,6 +604,12 @@ def _math_call(name: str) -> str | None:
 def _array_method(scope: _Scope, base: str, name: str, node: ast.Call) -> str | None:
     if name == "copy":
         return base
+    if name in {"ravel", "flatten"} and not node.args:
+        return f"ndarray:{_split_array(base)[0]}:1"
+    if name == "reshape" and node.args and not node.keywords:
+        shape = node.args[0] if len(node.args) == 1 else ast.Tuple(node.args)  # a.reshape((n, m)), a.reshape(n, m)
+        ndim = _ndim_of_shape(scope, shape)
+        return _array(_split_array(base)[0], ndim)
     if name == "astype" and node.args:
         dtype = _dtype(scope, node.args[0])
         return f"ndarray:{dtype}:{_split_array(base)[1]}" if dtype else None
@@ -687,16 +700,26 @@ def _np_random(scope: _Scope, node: ast.Call) -> str | None:
     return _array("float64", len(node.args)) if node.args else "float"
 
 
+# NumPy's random functions and Generator methods: where `size` comes positionally
+_SIZE_AT = {"random": 0, "random_sample": 0, "standard_normal": 0, "exponential": 1}
+_SIZE_AT |= {"uniform": 2, "normal": 2, "randint": 2, "integers": 2}
+_INTEGER_DRAWS = frozenset({"randint", "integers"})
+
+
 def _np_random_sized(scope: _Scope, node: ast.Call) -> str | None:
-    """np.random.random(size) and the like: float64 of the size's ndim; no size -> a float."""
+    """The label of np.random.random(size), rng.normal(0, 1, n) and the like.
+
+    A float64 array (int64 for integer draws) of the size's ndim; without a size, one number.
+    """
+    name = getattr(node.func, "attr", getattr(node.func, "id", ""))
     size = _keyword(node, "size")
     if size is None:
-        positional_size = {"random": 0, "random_sample": 0, "uniform": 2, "normal": 2, "standard_normal": 0}
-        at = positional_size.get(getattr(node.func, "attr", ""), -1)
+        at = _SIZE_AT.get(name, -1)
         size = node.args[at] if 0 <= at < len(node.args) else None
+    integer = name in _INTEGER_DRAWS
     if size is None:
-        return "float"
-    return _array("float64", _ndim_of_shape(scope, size))
+        return "int" if integer else "float"
+    return _array("int64" if integer else "float64", _ndim_of_shape(scope, size))
 
 
 def _np_array(scope: _Scope, node: ast.Call) -> str | None:
@@ -776,6 +799,8 @@ def _min_max(scope: _Scope, node: ast.Call) -> str | None:
 def _list_call(scope: _Scope, node: ast.Call) -> str | None:
     if len(node.args) != 1:
         return None
+    if _element(scope, _Element(node.args[0])) == "int" and isinstance(node.args[0], ast.Call):
+        return "list[int]"  # list(range(n))
     inner = scope.label(node.args[0])
     return inner if inner is not None and inner.startswith("list[") else None
 
@@ -798,7 +823,22 @@ _BUILTINS: dict[str, Callable[[_Scope, ast.Call], str | None]] = {
     "tuple": _const("tuple"),
 }
 
-_NUMPY_CALLS: dict[str, Callable[[_Scope, ast.Call], str | None]] = {
+
+def _np_reduction(scope: _Scope, node: ast.Call) -> str | None:
+    """np.sum(a), np.mean(a)... of a whole array: one number."""
+    base = scope.label(node.args[0]) if len(node.args) == 1 and not node.keywords else None
+    if not _is_array(base):
+        return None
+    name = getattr(node.func, "attr", getattr(node.func, "id", ""))
+    return "float" if name in {"mean", "std", "var"} else _indexed_array(_split_array(base)[0], 0)
+
+
+def _np_eye(scope: _Scope, node: ast.Call) -> str | None:
+    given = _keyword(node, "dtype")
+    return _array("float64" if given is None else _dtype(scope, given), 2)
+
+
+_MODULE_CALLS: dict[str, Callable[[_Scope, ast.Call], str | None]] = {
     "numpy.zeros": _np_filled("float64"),
     "numpy.ones": _np_filled("float64"),
     "numpy.empty": _np_filled("float64"),
@@ -818,6 +858,16 @@ _NUMPY_CALLS: dict[str, Callable[[_Scope, ast.Call], str | None]] = {
     "numpy.random.uniform": _np_random_sized,
     "numpy.random.normal": _np_random_sized,
     "numpy.random.standard_normal": _np_random_sized,
+    "numpy.random.exponential": _np_random_sized,
+    "numpy.random.randint": _np_random_sized,
+    "numpy.random.default_rng": _const(_GENERATOR),
+    "numpy.eye": _np_eye,
+    "numpy.identity": _np_eye,
+    **{f"numpy.{f}": _np_reduction for f in ("sum", "mean", "min", "max", "std", "var")},
+    **{f"random.{f}": _const("float") for f in ("random", "uniform", "gauss", "normalvariate", "expovariate")},
+    **{f"random.{f}": _const("int") for f in ("randint", "randrange", "getrandbits")},
+    **{f"time.{f}": _const("float") for f in ("time", "perf_counter", "monotonic", "process_time")},
+    **{f"time.{f}": _const("int") for f in ("time_ns", "perf_counter_ns", "monotonic_ns")},
     **{f"numpy.{f}": _np_ufunc for f in ("sqrt", "exp", "log", "sin", "cos", "tan", "tanh", "log1p", "expm1")},
 }
 
