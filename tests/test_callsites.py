@@ -59,12 +59,16 @@ EXAMPLES = [
 ]
 
 
-@pytest.mark.parametrize(("example", "arg"), EXAMPLES)
-def test_every_label_the_call_sites_agree_on_is_what_the_calls_pass(example: str, arg: str) -> None:
+PROGRAMS = [(f"examples/{example}", arg) for example, arg in EXAMPLES] + [("tests/programs/mixed_features.py", "")]
+
+
+@pytest.mark.parametrize(("program", "arg"), PROGRAMS)
+def test_every_label_the_call_sites_agree_on_is_what_the_calls_pass(program: str, arg: str) -> None:
     """Differential: each parameter's agreed call-site label is the label of every value it is called with."""
-    path = ROOT / "examples" / example
+    path = ROOT / program
+    example = path.name
     told = _agreed(path.read_text(encoding="utf-8"))
-    ran = _run_recording(path, [arg])
+    ran = _run_recording(path, [arg] if arg else [])
     checked = 0
     for function, params in told.items():
         for param, label in params.items():
