@@ -390,6 +390,32 @@ def test_traceback_points_at_the_same_line(fname: str, args: tuple[float, ...]) 
     assert_native(m, fname)
 
 
+@pytest.mark.parametrize("first", [(1, 2), ("a", "b")])
+def test_a_function_handed_back_to_bytecode_gets_its_version_back(first: tuple) -> None:
+    """Given up on, a function has the version MAKE_FUNCTION gives its plain code, so CPython specializes its calls.
+
+    On 3.13 assigning `__code__` or a vectorcall clears the version for good and every later
+    call takes the interpreter's generic path (~+8 ns); 3.10-3.12 need nothing (no layout).
+    """
+    import ctypes
+
+    from fastimport.runtime import dispatch, funcobject
+
+    fast, ref = _pair(ADD_SRC)
+    _check(fast.add, ref.add, *first)  # (ints: a specialization and a vectorcall; strs: neither)
+    for _ in range(dispatch.GIVE_UP_AFTER * dispatch.DEOPT_CHECK_EVERY if first == (1, 2) else dispatch.GIVE_UP_AFTER):
+        _check(fast.add, ref.add, "a", "b")
+    assert fast.add.__code__.co_code == ref.add.__code__.co_code  # plain bytecode again
+    lay = funcobject.version_layout()
+    if sys.version_info < (3, 13):
+        assert lay is None
+        return
+    assert lay is not None
+    version = ctypes.c_uint32.from_address(id(fast.add) + lay.func_offset).value
+    assert version == ctypes.c_uint32.from_address(id(fast.add.__code__) + lay.code_offset).value >= 2
+    assert ctypes.c_uint32.from_address(id(ref.add) + lay.func_offset).value >= 2  # (as CPython's own)
+
+
 # --- what stays bytecode --------------------------------------------------------------------
 
 UNSUPPORTED_SRC = """

@@ -364,16 +364,17 @@ class FunctionState:
         """Remove the prologue (and the vectorcall): plain bytecode from now on, at no cost."""
         if self.func is None or self.plain_code is None:
             return  # nothing to restore
+        from fastimport.runtime.funcobject import restore_version, set_vectorcall
+
         self.gave_up = True
         self.func.__code__ = self.plain_code
         if self.entries:  # only then was a vectorcall installed
-            from fastimport.runtime.funcobject import set_vectorcall
-
             set_vectorcall(self.func, 0)
             self.record.status = registry.BYTECODE
             self.record.reason = reason
         elif self.record.reason in (None, "not called yet"):
             self.record.reason = reason
+        restore_version(self.func)  # (3.13: else the interpreter never specializes its calls again)
 
 
 def _value_type(value: object) -> Type | None:
