@@ -8,13 +8,15 @@
 2. First calls: every function of examples/*.py and benchmarks/kernels/*.py is run as plain
    CPython (the examples with small arguments, the kernels on their "tiny" inputs), and the
    types of its first guarded call (`first_calls`), as the dispatcher's guards see them, are
-   compared with the signature predicted from its source. A hit is a first call that a
+   compared with the signature predicted from its module's source (its call sites and its
+   code). A hit is a first call that a
    specialization compiled ahead from the prediction would take.
 3. Call sites (predict/callsites.py): over every package's modules (models/sources.py unpacks
    them), how often a label read off a module's call sites is the one seen most at run time,
    apart for the training and the held-out packages: the precision predictor.CALL_SITES_EVERY
-   and CALL_SITES_SOME stand for, and the held-out top-1 of the predictor as served (call
-   sites, else the model). Skipped, with a message, for packages not unpacked.
+   and CALL_SITES_SOME stand for, and the held-out top-1 of the predictor as served (each
+   whole module through `predictor.predict`, as the hook asks: call sites, flows, else the
+   model). Skipped, with a message, for packages not unpacked.
 4. Serving cost: milliseconds per function of `predictor.predict` on those files' functions,
    batched per module as the import hook does, with the session made; the session's creation
    (onnxruntime imported) is given apart.
