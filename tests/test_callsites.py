@@ -219,6 +219,50 @@ CASES = {
         """,
         {"x": "float", "y": None},
     ),
+    "a list stored into with another type": (
+        """
+        def f(a, b, c, d):
+            return 0
+        out = [0] * 4
+        for i in range(4):
+            out[i] = i / 2
+        kept = [0] * 4
+        kept[1] = 7
+        grown = [1, 2]
+        grown.append(2.5)
+        rows = [[0.0] * 3 for _ in range(3)]
+        rows[0][1] = 1.5
+        f(out, kept, grown, rows)
+        """,
+        {"a": None, "b": "list[int]", "c": None, "d": "list[list[float]]"},
+    ),
+    "a list a function stores into": (
+        """
+        def f(xs):
+            return 0
+        def fill():
+            data[0] = 0.5
+        data = [1, 2, 3]
+        fill()
+        f(data)
+        """,
+        {"xs": None},
+    ),
+    "a parameter or a rebound name shadows the module's function": (
+        """
+        def f(x):
+            return x
+        def g(f):
+            return f("s")
+        def h():
+            f = str
+            return f(1.5)
+        g(len)
+        h()
+        f(3)
+        """,
+        {"x": "int"},
+    ),
     "recursion terminates": (
         """
         def fib(n):

@@ -123,15 +123,19 @@ class _Module:
         self.functions = module_functions(tree)
         self.modules: dict[str, str] = {}  # local name -> "math" / "numpy" / "numpy.random" / "sys"
         self.rebound_globals: set[str] = set()
+        self.mutated_in_functions: set[str] = set()  # names stored into (xs[i] = v) in the module's functions
         _read_imports_and_globals(tree, self)
-        self.globals = _Scope(self, tree.body, None)
         # (each body is walked once; a round only forgets the labels worked out in the last one)
         self.scopes = {name: _Scope(self, node.body, node) for name, node in self.functions.items()}
+        for scope in self.scopes.values():
+            self.mutated_in_functions.update(scope.mutations)
+        self.globals = _Scope(self, tree.body, None)
         self.calls = [
             (scope, call, callee)
             for scope in (self.globals, *self.scopes.values())
             for call in scope.call_nodes
             if (callee := self.functions.get(call.func.id)) is not None  # type: ignore[attr-defined]
+            and not _shadowed(call.func.id, scope, self.globals)  # type: ignore[attr-defined]
         ]
         self.params: dict[str, dict[str, str | None]] = {name: {} for name in self.functions}
         self.returns: dict[str, str | None] = {}
@@ -186,6 +190,11 @@ class _Module:
         return self.returns[name]
 
 
+def _shadowed(name: str, scope: _Scope, module_scope: _Scope) -> bool:
+    """Whether `name` called in `scope` may not be the module's function: a parameter or a name bound again."""
+    return name in scope.params or name in scope.bindings or name in module_scope.bindings
+
+
 def _params(node: ast.FunctionDef) -> list[ast.arg]:
     return [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs]
 
@@ -232,6 +241,53 @@ def _read_imports_and_globals(tree: ast.Module, module: _Module) -> None:
                 aliases[a.asname or a.name] = f"{node.module}.{a.name}"
 
 
+_STORING_METHODS = {"append": 0, "insert": 1}  # list method -> the position of the item it stores
+_GROWING_METHODS = frozenset({"extend", "__setitem__", "__iadd__"})  # (what they store is not read)
+
+
+def _stored(node: ast.AST) -> list[tuple[str, int, ast.expr | None]]:
+    """What a statement or call stores into a name's items (see the two below)."""
+    if isinstance(node, ast.Call):
+        found = _stored_by_method(node)
+        return [found] if found is not None else []
+    if isinstance(node, (ast.Assign, ast.AugAssign)):
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        return [s for t in targets if (s := _stored_by_subscript(t, node.value)) is not None]
+    return []
+
+
+def _stored_by_method(call: ast.Call) -> tuple[str, int, ast.expr | None] | None:
+    """`xs.append(v)` -> ("xs", 1, v); `xs[i].append(v)` -> ("xs", 2, v); `xs.extend(ys)` -> ("xs", 0, None)."""
+    func = call.func
+    if not isinstance(func, ast.Attribute):
+        return None
+    base, depth = _subscript_base(func.value)
+    if base is None:
+        return None
+    if func.attr in _STORING_METHODS:
+        at = _STORING_METHODS[func.attr]
+        return base, depth + 1, call.args[at] if len(call.args) > at else None
+    return (base, 0, None) if func.attr in _GROWING_METHODS else None
+
+
+def _stored_by_subscript(target: ast.expr, value: ast.expr) -> tuple[str, int, ast.expr | None] | None:
+    """`xs[i] = v` -> ("xs", 1, v); `xs[i][j] += v` -> ("xs", 2, v); a slice store -> ("xs", 0, None)."""
+    if not isinstance(target, ast.Subscript):
+        return None
+    base, depth = _subscript_base(target)
+    if base is None:
+        return None
+    return (base, 0, None) if isinstance(target.slice, ast.Slice) else (base, depth, value)
+
+
+def _subscript_base(node: ast.expr) -> tuple[str | None, int]:
+    """`xs[i][j]` -> ("xs", 2); `xs` -> ("xs", 0); anything else -> (None, 0)."""
+    depth = 0
+    while isinstance(node, ast.Subscript):
+        node, depth = node.value, depth + 1
+    return (node.id, depth) if isinstance(node, ast.Name) else (None, 0)
+
+
 class _Scope:
     """One body (the module's or a function's): its names' labels, evaluated on demand."""
 
@@ -245,10 +301,15 @@ class _Scope:
         for stmt in _flat(body):
             self._note(stmt)
         self.call_nodes: list[ast.Call] = []  # calls by plain name in this body
+        # name -> (depth, the value stored) for `xs[i] = v`, `xs[i][j] += v`, `xs.append(v)`...:
+        # a list that gets a float where it had ints is no list[int] any more
+        self.mutations: dict[str, list[tuple[int, ast.expr | None]]] = {}
         self._note_inner(body)
-        if node is None:  # a global some function rebinds is not told
+        if node is None:  # a global some function rebinds, or stores into, is not told
             for name in module.rebound_globals:
                 self._bind(name, None)
+            for name in module.mutated_in_functions:
+                self.mutations.setdefault(name, []).append((0, None))
         self.labels: dict[str, str | None] = {}
         self._evaluating: set[str] = set()
 
@@ -277,6 +338,8 @@ class _Scope:
     def _note_inner(self, body: list[ast.stmt]) -> None:
         """Names bound inside statements (`(x := ...)`, `with ... as x`, `except E as x`), and calls."""
         for node in _walk_scope(body):
+            for name, depth, value in _stored(node):
+                self.mutations.setdefault(name, []).append((depth, value))
             if isinstance(node, ast.Call):
                 if isinstance(node.func, ast.Name):
                     self.call_nodes.append(node)
@@ -322,8 +385,20 @@ class _Scope:
             found.append(self.bound.get(name))
         self._evaluating.discard(name)
         found = [f for f in found if f is not _CYCLE]
-        self.labels[name] = agreed(found)  # type: ignore[arg-type]
-        return self.labels[name]
+        label = agreed(found)  # type: ignore[arg-type]
+        if label is not None and label.startswith("list[") and name in self.mutations:
+            label = label if all(self._keeps(label, *m) for m in self.mutations[name]) else None
+        self.labels[name] = label
+        return label
+
+    def _keeps(self, label: str, depth: int, value: ast.expr | None) -> bool:
+        """Whether storing `value` `depth` levels into a list labelled `label` keeps that label."""
+        inner = label
+        for _ in range(depth):
+            if not inner.startswith("list["):
+                return False
+            inner = inner[5:-1]
+        return value is not None and depth > 0 and self.label(value) == inner
 
     def label(self, node: ast.expr) -> str | None:
         """The label `node`'s value would have, or None if this reading cannot tell."""
