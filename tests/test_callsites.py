@@ -320,6 +320,42 @@ f(rng, np.random.randint(0, 5, size=4), np.random.uniform(0, 1), np.sum(grid), n
     }
 
 
+KERNELS = """
+def smooth(x, w):
+    return helper(x[0], w)
+
+
+def helper(v, w):
+    return v / w
+"""
+
+IMPORTER = """
+import numpy as np
+import kern
+import kern as k
+import other
+from kern import smooth as s
+
+x = np.zeros(10)
+kern.smooth(x, 3)
+k.smooth(np.ones(4), 2)
+s(x, 1)
+other.smooth("not kern's", 1.5)
+"""
+
+
+def test_an_importer_s_calls_are_call_sites_too() -> None:
+    """`import kern; kern.smooth(...)`, aliases and from-imports count; another module's smooth does not."""
+    evidence = callsites.read(ast.parse(KERNELS), ast.parse(IMPORTER), "kern")
+    assert evidence.sites["smooth"] == {"x": ["ndarray:float64:1"] * 3, "w": ["int"] * 3}
+    assert {p: callsites.agreed(seen) for p, seen in evidence.sites["helper"].items()} == {"v": "float", "w": "int"}
+    assert callsites.read(ast.parse(KERNELS), ast.parse(IMPORTER), "other").sites["smooth"] == {
+        "x": ["str"],
+        "w": ["float"],
+    }
+    assert callsites.read(ast.parse(KERNELS)).sites["smooth"] == {"x": [], "w": []}
+
+
 def test_an_expression_too_deep_to_read_gives_no_evidence() -> None:
     """A RecursionError while reading costs the module its evidence, nothing else."""
     tree = ast.parse("def f(x):\n    return x\nf(" + "-" * 300 + "1)\n")

@@ -367,6 +367,53 @@ def test_types_the_call_sites_tell_are_compiled_ahead_without_the_model(tmp_path
     assert "call sites" in record["predicted"]
 
 
+KERN = """
+def smooth(x, w):
+    s = 0.0
+    for i in range(w):
+        s += x[i]
+    return s / w
+"""
+
+IMPORTS_KERN = """
+import time
+
+import numpy as np
+
+import kern
+from fastimport.runtime import ahead
+
+deadline = time.monotonic() + 120
+while time.monotonic() < deadline and (ahead._worker is not None or ahead._queue):
+    time.sleep(0.01)  # (a test's stand-in for a program busy with other work meanwhile)
+print(kern.smooth(np.arange(10.0), 5))
+"""
+
+
+@pytest.mark.slow
+def test_the_main_script_s_calls_of_an_imported_module_tell_its_types(tmp_path: Path) -> None:
+    """A script with no function of its own calls kern.smooth(array, int): kern's smooth is compiled ahead for it."""
+    (tmp_path / "kern.py").write_text(KERN, encoding="utf-8")
+    (tmp_path / "main.py").write_text(IMPORTS_KERN, encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "FASTIMPORT_CACHE_DIR": str(tmp_path / "cache")}
+    plain = subprocess.run(
+        [sys.executable, "main.py"], cwd=tmp_path, env=env, capture_output=True, text=True, check=True
+    )
+    report = tmp_path / "report.json"
+    fast = subprocess.run(
+        [sys.executable, "-m", "fastimport", "main.py"],
+        cwd=tmp_path,
+        env={**env, "FASTIMPORT_PREDICT": "1", "FASTIMPORT_REPORT": str(report)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert fast.stdout == plain.stdout
+    [record] = [r for r in json.loads(report.read_text(encoding="utf-8")) if r["qualname"] == "smooth"]
+    assert record["signatures"] == ["(float64[:], int) -> float|float64 (predicted: compiled ahead)"]
+    assert "x: ndarray:float64:1 0.97 call sites" in record["predicted"]
+
+
 TOY_MODULE = """
 def kernel(x, n):
     s = 0.0

@@ -37,7 +37,6 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-_FROM_IMPORTED = frozenset({"numpy", "math", "numpy.random", "random", "time"})  # from M import f: f is "M.f"
 _GENERATOR = "numpy.random.Generator"  # np.random.default_rng(): a value of our own, "other" at a call site
 ROUNDS = 8  # at most this many rounds of passing labels down call chains (main -> run -> kernel)
 _INT_MATH = frozenset({"floor", "ceil", "trunc", "factorial", "gcd", "lcm", "isqrt", "comb", "perm"})
@@ -68,10 +67,18 @@ class Evidence:
     flows: dict[str, dict[str, list[tuple[str, str]]]] = field(default_factory=dict)
 
 
-def read(tree: ast.Module) -> Evidence:
-    """The call-site labels and the parameter flows of a module."""
+def read(tree: ast.Module, importer: ast.Module | None = None, name: str = "") -> Evidence:
+    """The call-site labels and the parameter flows of a module.
+
+    With `importer` (the main script, say) and the module's `name`, the importer's calls of
+    the module's functions (`import kernels; kernels.smooth(x, 5)`, `from kernels import
+    smooth`) are call sites too.
+    """
     try:
-        module = _Module(tree)
+        external = None
+        if importer is not None and name:
+            external = _Module(importer).calls_into(name, module_functions(tree))
+        module = _Module(tree, external)
         return Evidence(module.run(), module.flows())
     except RecursionError:  # an expression nested too deep to read: no evidence, as for no call site
         return Evidence()
@@ -118,8 +125,9 @@ def _walk_scope(body: list[ast.stmt]) -> Iterator[ast.AST]:
 
 
 class _Module:
-    def __init__(self, tree: ast.Module) -> None:
+    def __init__(self, tree: ast.Module, external: dict[str, dict[str, list[str | None]]] | None = None) -> None:
         self.tree = tree
+        self.external = external or {}  # call sites in an importing module (read)
         self.functions = module_functions(tree)
         self.modules: dict[str, str] = {}  # local name -> "math" / "numpy" / "numpy.random" / "sys"
         self.rebound_globals: set[str] = set()
@@ -157,11 +165,27 @@ class _Module:
 
     def _collect(self) -> dict[str, dict[str, list[str | None]]]:
         result: dict[str, dict[str, list[str | None]]] = {
-            name: {p.arg: [] for p in _params(node)} for name, node in self.functions.items()
+            name: {p.arg: list(self.external.get(name, {}).get(p.arg, ())) for p in _params(node)}
+            for name, node in self.functions.items()
         }
         for scope, call, callee in self.calls:
             _bind(callee, call, scope, result[callee.name])
         return result
+
+    def calls_into(self, target: str, functions: dict[str, ast.FunctionDef]) -> dict[str, dict[str, list[str | None]]]:
+        """The labels this module's calls pass to `functions` of the module `target` (after its own rounds)."""
+        self.run()
+        found: dict[str, dict[str, list[str | None]]] = {name: {} for name in functions}
+        for scope in (self.globals, *self.scopes.values()):
+            for call in scope.call_nodes + scope.attribute_calls:
+                path = scope.module_path(call.func)
+                module, _, name = (path or "").rpartition(".")
+                if module == target and name in functions:
+                    into = found[name]
+                    for param in (p.arg for p in _params(functions[name])):
+                        into.setdefault(param, [])
+                    _bind(functions[name], call, scope, into)
+        return found
 
     def flows(self) -> dict[str, dict[str, list[tuple[str, str]]]]:
         """Evidence.flows: parameters passed unchanged, as bare names, to the module's functions."""
@@ -236,7 +260,7 @@ def _read_imports_and_globals(tree: ast.Module, module: _Module) -> None:
                     aliases[a.asname] = a.name
                 else:
                     aliases[a.name.split(".")[0]] = a.name.split(".")[0]
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module in _FROM_IMPORTED:
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             for a in node.names:  # from math import sqrt: `sqrt` names "math.sqrt"
                 aliases[a.asname or a.name] = f"{node.module}.{a.name}"
 
@@ -301,6 +325,7 @@ class _Scope:
         for stmt in _flat(body):
             self._note(stmt)
         self.call_nodes: list[ast.Call] = []  # calls by plain name in this body
+        self.attribute_calls: list[ast.Call] = []  # calls of anything else (kernels.smooth(...))
         # name -> (depth, the value stored) for `xs[i] = v`, `xs[i][j] += v`, `xs.append(v)`...:
         # a list that gets a float where it had ints is no list[int] any more
         self.mutations: dict[str, list[tuple[int, ast.expr | None]]] = {}
@@ -341,8 +366,8 @@ class _Scope:
             for name, depth, value in _stored(node):
                 self.mutations.setdefault(name, []).append((depth, value))
             if isinstance(node, ast.Call):
-                if isinstance(node.func, ast.Name):
-                    self.call_nodes.append(node)
+                calls = self.call_nodes if isinstance(node.func, ast.Name) else self.attribute_calls
+                calls.append(node)
             elif isinstance(node, ast.NamedExpr):
                 self._bind(node.target.id, node.value)
             elif isinstance(node, (ast.With, ast.AsyncWith)):

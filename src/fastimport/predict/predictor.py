@@ -120,16 +120,29 @@ CALL_SITES_SOME = 0.91
 CALL_SITES_MAX_BYTES = 64_000
 
 
-def module_evidence(source: bytes | str | None) -> callsites.Evidence:
-    """What a module's source says of its functions' parameters (nothing if too long or not Python)."""
+def module_evidence(
+    source: bytes | str | None, importer: bytes | str | None = None, name: str = ""
+) -> callsites.Evidence:
+    """What a module's source says of its functions' parameters (nothing if too long or not Python).
+
+    With the source of a module that imports it (the main script) and its module `name`, that
+    module's calls of its functions count as call sites too (callsites.read).
+    """
     import ast
 
     if source is None or len(source) > CALL_SITES_MAX_BYTES:
         return callsites.Evidence()
     try:
-        return callsites.read(ast.parse(source))
+        tree = ast.parse(source)
     except (SyntaxError, ValueError, RecursionError):
         return callsites.Evidence()
+    other = None
+    if importer is not None and name and len(importer) <= CALL_SITES_MAX_BYTES:
+        try:
+            other = ast.parse(importer)
+        except (SyntaxError, ValueError, RecursionError):
+            other = None
+    return callsites.read(tree, other, name)
 
 
 def predict(

@@ -287,8 +287,27 @@ def _evidence_of(state: FunctionState) -> Evidence:
     from fastimport.predict import predictor
 
     if state.module not in _evidence:
-        _evidence[state.module] = predictor.module_evidence(state.source)  # what the module's own calls pass
+        # What the module's own calls pass, and the main script's calls of its functions.
+        main = _main_source() if state.module != "__main__" else None
+        _evidence[state.module] = predictor.module_evidence(state.source, main, state.module)
     return _evidence[state.module]
+
+
+def _main_source() -> bytes | None:
+    """The main script's source: kept by the hook if it defines functions, else read from its file."""
+    from fastimport.runtime import registry
+
+    source = registry.source_of("__main__")
+    if source is not None:
+        return source
+    path = getattr(sys.modules.get("__main__"), "__file__", None)
+    if not isinstance(path, str) or not path.endswith(".py"):
+        return None
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError:
+        return None
 
 
 def _told_first(state: FunctionState) -> bool:
