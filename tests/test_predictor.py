@@ -356,9 +356,7 @@ def main():
 def test_types_the_call_sites_tell_are_compiled_ahead_without_the_model(tmp_path: Path) -> None:
     """Every parameter told by the module's own calls: compiled ahead from that, onnxruntime never imported."""
     (tmp_path / "told.py").write_text(TOLD, encoding="utf-8")
-    plain = subprocess.run(
-        [sys.executable, "-c", "import told; told.main()"], cwd=tmp_path, capture_output=True, text=True, check=True
-    ).stdout
+    plain = _plain_main(TOLD)
     stdout, records = _run_module(tmp_path, "told", FASTIMPORT_PREDICT="1")
     assert stdout == plain
     assert stdout.splitlines()[-1] == "[]"  # (no onnxruntime module in the process)
@@ -522,6 +520,13 @@ def _run_module(tmp: Path, name: str, arg: str = "", **env: str) -> tuple[str, l
     return result.stdout, json.loads(report.read_text(encoding="utf-8"))
 
 
+def _plain_main(program: str) -> str:
+    """What `program` followed by a call of its main() prints under plain CPython."""
+    return subprocess.run(
+        [sys.executable, "-c", program + "\nmain()"], capture_output=True, text=True, check=True
+    ).stdout
+
+
 # The examples with a main() (signal_stats.py runs at import, before its functions are queued).
 EXAMPLES = [("fib.py", "20"), ("integrate.py", "1000"), ("nbody.py", "100"), ("nbody_lists.py", "100")]
 EXAMPLES += [("primes.py", "1000"), ("pipeline.py", "2000")]
@@ -598,9 +603,7 @@ def main():
 def test_a_wrong_prediction_costs_a_specialization_never_a_result(tmp_path: Path) -> None:
     """`n` in range(n) is predicted int; called with bools first: a guard miss, a specialization, CPython's results."""
     (tmp_path / "wrong.py").write_text(WRONG, encoding="utf-8")
-    plain = subprocess.run(
-        [sys.executable, "-c", WRONG + "\nmain()"], capture_output=True, text=True, check=True
-    ).stdout
+    plain = _plain_main(WRONG)
     stdout, records = _run_module(tmp_path, "wrong", FASTIMPORT_PREDICT="1")
     assert stdout == plain == "0 0 91\n"
     (record,) = [r for r in records if r["qualname"] == "count"]
@@ -778,9 +781,7 @@ def main():
 def test_a_global_rebound_after_compiling_ahead_is_seen(tmp_path: Path) -> None:
     """Compiled ahead from a guess at import, then a global it reads is rebound to a float: CPython's results."""
     (tmp_path / "rebound.py").write_text(REBOUND, encoding="utf-8")
-    plain = subprocess.run(
-        [sys.executable, "-c", REBOUND + "\nmain()"], capture_output=True, text=True, check=True
-    ).stdout
+    plain = _plain_main(REBOUND)
     stdout, records = _run_module(tmp_path, "rebound", FASTIMPORT_PREDICT="1")
     assert stdout == plain == "90 22.5 float\n"
     (record,) = [r for r in records if r["qualname"] == "scaled_sum"]
