@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # Run inside valgrind: build the arguments, compile and warm up, then the counted calls.
 CHILD = """
 import collections, gc, itertools, sys
-sys.path[:0] = [{src!r}, {root!r}]
+sys.path[:0] = [{src!r}, {root!r}, *{site!r}]
 from benchmarks.suite import KERNELS, numba_module
 from fastimport.testing import compile_module
 kernel = next(k for k in KERNELS if k.name == {name!r})
@@ -42,7 +42,11 @@ collections.deque(itertools.starmap(fn, [args] * {calls}), maxlen=0)
 
 def count(name: str, *, numba: bool, size: str, calls: int) -> float:
     """Instructions per warm call of kernel `name` (fastimport, or Numba's copy)."""
-    script = CHILD.format(src=str(ROOT / "src"), root=str(ROOT), name=name, numba=numba, size=size, calls=calls)
+    # valgrind runs the real interpreter (not a venv's link to it), so the venv's packages are added by hand
+    site = [p for p in sys.path if p.endswith("site-packages")]
+    script = CHILD.format(
+        src=str(ROOT / "src"), root=str(ROOT), site=site, name=name, numba=numba, size=size, calls=calls
+    )
     command = [
         "valgrind",
         "--tool=callgrind",

@@ -97,6 +97,21 @@ def like_wrong_keyword(a):
 def empty_like_keyword(a):
     return len(np.empty_like(prototype=a))
 
+def grid(n, m, di, dj):
+    out = np.empty((n, m))
+    for i in range(n):
+        for j in range(m):
+            out[i + di, j + dj] = i * 10.0 + j
+    return out
+
+def grid_like(a, di):
+    out = np.zeros_like(a)
+    n, m = a.shape
+    for i in range(n):
+        for j in range(m):
+            out[i, j - di] = a[i, j]
+    return out
+
 def full_then_index(n, v):
     a = np.full(3, v, np.int8)
     b = np.full(2, v, np.float32)
@@ -150,6 +165,18 @@ def test_allocators_give_numpys_arrays(n: int, m: int) -> None:
     assert_same_alloc("like", np.arange(n, dtype=np.int16))
     assert_same_alloc("like", np.arange(2.0 * n)[::2], want_native=False)  # a strided 1-D prototype
     assert_same_alloc("like_typed", np.arange(n, dtype=np.uint8))
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(0, 4), m=st.integers(0, 4), di=st.integers(-5, 2), dj=st.integers(-5, 2))
+def test_loops_over_a_new_array_check_its_bounds(n: int, m: int, di: int, dj: int) -> None:
+    """The loops' limits bound a new array's dimensions (the bounds checks they imply go); any other index is checked.
+
+    Off by one past either end, negative indices that wrap, far out of range: CPython's stores, then its IndexError.
+    """
+    assert_same_alloc("grid", n, m, di, dj, want_native=False)
+    assert_same_alloc("grid_like", np.arange(float(n * m)).reshape(n, m), di, want_native=False)
+    assert_same_alloc("grid", n, m, 0, 0)
 
 
 @pytest.mark.parametrize("v", [7, 2.5, True, np.float32(1.5), np.int16(-3), np.uint8(200), 2**40])

@@ -309,7 +309,14 @@ class NumpyOps:
         )
         self.deopt_if(bld.not_(is_ndarray))
         check_array(bld, result, arr, self.load_object, lambda ok: self.deopt_if(bld.not_(ok)))
-        self.values[op] = unbox_array(bld, result, arr)
+        value = unbox_array(bld, result, arr)
+        # The array has the shape asked for (checked once: NumPy's), so its dimensions are the
+        # very values that bound the loops over it (`for i in range(n): out[i] = ...`), and
+        # LLVM can drop the bounds checks those loops already imply.
+        for k, dim in enumerate(dims):
+            self.deopt_if(bld.icmp_unsigned("!=", bld.extract_value(value, [1, k]), dim))
+            value = bld.insert_value(value, dim, [1, k])
+        self.values[op] = value
 
     def box_shape(self, dims: list[ir.Value], *, as_tuple: bool) -> ir.Value:
         """A new reference: the shape as a Python int, or a tuple of them."""
