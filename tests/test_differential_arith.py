@@ -83,6 +83,21 @@ def test_compare_int_float_exact(op: str, i: int, x: float) -> None:
     assert_same_native(src, name, x, i)
 
 
+@pytest.mark.parametrize("op", ["//", "%"])
+@pytest.mark.parametrize("a", [0, 1, -1, 7, -7, 2**62, 2**63 - 1, -(2**63) + 1, -(2**63)])
+def test_division_by_minus_one(op: str, a: int) -> None:
+    """`a // -1` and `a % -1` (the divisor x86 cannot take for INT64_MIN): -a and 0, as in CPython.
+
+    -(2**63) // -1 leaves int64: the bytecode gives CPython's big int.
+    """
+    name = f"{ARITH_OPS[op]}_by_minus_one"
+    src = f"def {name}(a, b):\n    return a {op} b\n"
+    warm_up(src, name, 5, 3)
+    assert_same(src, name, a, -1)
+    if op == "%" or a != -(2**63):
+        assert_same_native(src, name, a, -1)
+
+
 @pytest.mark.parametrize(("ta", "tb"), INT_PAIRS, ids=_ids(INT_PAIRS))
 @pytest.mark.parametrize("op", list(BIT_OPS))
 @SETTINGS

@@ -726,8 +726,9 @@ class FunctionEmitter(ListOps, TupleOps, NumpyCalls, NumpyOps, LoopOps, OpVisito
             if kind == "floordiv":
                 q = bld.select(bld.icmp_signed("==", b, minus1), bld.sub(zero, a), q)
                 return bld.select(fix, bld.sub(q, ir.Constant(I64, 1)), q)
-            r = bld.select(fix, bld.add(r, b), r)
-            return bld.select(bld.icmp_signed("==", b, minus1), zero, r)
+            # (For b == -1 the remainder by 1 is 0, which is a % -1: no select on the result,
+            # which would lengthen the chain through `s = (s + x) % m` by a cycle.)
+            return bld.select(fix, bld.add(r, b), r)
         if kind == "pow":
             self.deopt_if(bld.icmp_signed("<", b, zero))  # int ** negative int is a float
             out = self.entry_alloca(I64)
