@@ -107,7 +107,7 @@ def draw_arguments(data: st.DataObject) -> tuple[list, list, int]:
     ]
     shape = data.draw(st.sampled_from(["plain", "plain", "repeated", "xs inside"]))
     if shape == "repeated" and rows:
-        rows = rows + [rows[0]]
+        rows = [*rows, rows[0]]
     elif shape == "xs inside":
         rows = [*rows, xs]
     return xs, rows, data.draw(st.sampled_from([0, 1, 2, -1, 3, -4, 2**62]))
