@@ -854,7 +854,7 @@ def spin(a, rounds):
         r += 1
     return r
 ''')
-a = np.zeros(100_000)
+a = np.zeros({size})
 m.spin(a, 1)
 threading.Timer(0.5, _thread.interrupt_main).start()
 try:
@@ -866,9 +866,13 @@ print(record_of(m.spin).status)
 """
 
 
-def test_ctrl_c_reaches_a_versioned_loop() -> None:
-    """The strips' signal checkpoints let KeyboardInterrupt into a long-running versioned loop."""
-    script = INTERRUPT.format(src=str(ROOT / "src"))
+@pytest.mark.parametrize("size", [100_000, 3])
+def test_ctrl_c_reaches_a_versioned_loop(size: int) -> None:
+    """The strips' signal checkpoints let KeyboardInterrupt into a long-running versioned loop.
+
+    Size 3: every strip is short, and only counts its iterations; the `while` header tests the count.
+    """
+    script = INTERRUPT.format(src=str(ROOT / "src"), size=size)
     out = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(script)], capture_output=True, text=True, timeout=60, check=False
     )

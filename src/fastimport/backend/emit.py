@@ -1052,12 +1052,16 @@ class FunctionEmitter(ListOps, TupleOps, NumpyCalls, NumpyOps, LoopOps, OpVisito
         self.check_overflow()
         self.check_signals(self.ticks)
 
-    def check_signals(self, ticks: ir.Value, amount: ir.Value | None = None) -> None:
-        """Count `amount` (1) back edges down from `ticks`; at 0, a checkpoint."""
+    def check_signals(self, ticks: ir.Value, amount: ir.Value | None = None, *, test: ir.Value | None = None) -> None:
+        """Count `amount` (1) back edges down from `ticks`; at 0, a checkpoint.
+
+        `test` False: only count (the next loop header's test sees the count; loopemit.py).
+        """
         bld = self.builder
         left = bld.sub(bld.load(ticks, typ=I32), amount or ir.Constant(I32, 1))
         bld.store(left, ticks)
-        with bld.if_then(bld.icmp_signed("<=", left, ir.Constant(I32, 0)), likely=False):
+        due = bld.icmp_signed("<=", left, ir.Constant(I32, 0))
+        with bld.if_then(due if test is None else bld.and_(test, due), likely=False):
             bld.store(ir.Constant(I32, SIGNAL_INTERVAL), ticks)
             # Let other threads run, as the interpreter would (a thread may be the one
             # that interrupts us: _thread.interrupt_main()). Nothing native reads

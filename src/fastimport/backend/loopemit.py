@@ -259,11 +259,18 @@ class LoopOps:
         self.values[op] = end
         # The strip counts as its iterations' back edges towards the next signal checkpoint
         # (counted as values covered: for |step| > 1 a checkpoint comes sooner; capped so
-        # that a huge step cannot wrap the i32 countdown).
+        # that a huge step cannot wrap the i32 countdown). A short strip (the whole of a short
+        # inner loop) only counts, capped at LOOP_MIN_CHUNK: whatever runs it again, the header
+        # of an enclosing loop or the entry of a recursive function, tests the count first,
+        # so at most LOOP_MIN_CHUNK values run between a checkpoint falling due and its test.
+        # (pairwise_distances, 3 values a strip: 0.570 -> 0.527 ms without the test's branch.)
         if not (isinstance(op.step, int) and abs(op.step) * LOOP_CHUNK <= COUNTDOWN_CAP):
             cap = ir.Constant(I64, COUNTDOWN_CAP)
             amount = bld.select(bld.icmp_unsigned(">", amount, cap), cap, amount)
-        self.check_signals(self.ticks, bld.trunc(amount, I32))
+        if not (isinstance(op.step, int) and abs(op.step) == 1):
+            least = ir.Constant(I64, LOOP_MIN_CHUNK)
+            amount = bld.select(bld.and_(short, bld.icmp_unsigned(">", amount, least)), least, amount)
+        self.check_signals(self.ticks, bld.trunc(amount, I32), test=bld.not_(short))
 
     def range_span(self, loop: RangeLoop) -> tuple[ir.Value, ir.Value, ir.Value]:
         """Whether `range(start, stop, step)` is nonempty, and its lowest and highest values if so."""
