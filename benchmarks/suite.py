@@ -275,12 +275,20 @@ def numba_module(source: str) -> types.ModuleType:
 
 
 def same_array(value: np.ndarray, expected: np.ndarray) -> bool:
-    """Same dtype, shape and bytes (so nan payloads and -0.0 count)."""
-    return (
-        value.dtype == expected.dtype
-        and value.shape == expected.shape
-        and np.ascontiguousarray(value).tobytes() == np.ascontiguousarray(expected).tobytes()
-    )
+    """Same dtype, shape and bytes (so nan payloads and -0.0 count).
+
+    Compared in place, through memoryviews: the runner checks each timed call's result
+    before the next call, and copies of the two arrays there (`tobytes`) changed what the
+    next call's own allocation cost (measured: pairwise_distances' 1.3 MB result, 0.49 ms
+    warm for fastimport and 0.40 ms for Numba in a loop that only calls, 0.92 / 0.40 ms in
+    the full run, where the copies left the allocator handing out pages never touched).
+    """
+    if value.dtype != expected.dtype or value.shape != expected.shape:
+        return False
+    if value.size == 0:
+        return True  # (a memoryview of no bytes cannot be cast)
+    a, b = np.ascontiguousarray(value), np.ascontiguousarray(expected)  # (no copy when already contiguous)
+    return memoryview(a).cast("B") == memoryview(b).cast("B")
 
 
 def same(value: Any, expected: Any) -> bool:  # noqa: ANN401

@@ -67,6 +67,16 @@ def test_same_compares_arrays_bitwise() -> None:
     assert not same(a.astype(np.float32), a)
     assert not same(a.reshape(1, 2), a)
     assert not same(1.0, np.float64(1.0))
+    nan, other_nan = np.array([np.nan]), np.array([np.nan])
+    other_nan.view(np.int64)[0] ^= 1  # another payload
+    assert not same(nan, other_nan)
+    assert same(nan, nan.copy())
+    assert same(np.zeros((0, 3)), np.zeros((0, 3)))
+    assert not same(np.zeros((0, 3)), np.zeros((3, 0)))
+    grid = np.arange(12.0).reshape(3, 4)
+    assert same(grid.T, np.ascontiguousarray(grid.T))  # layouts aside, the elements in order
+    assert same(np.array([True, False]), np.array([True, False]))
+    assert not same(np.array([True, False]), np.array([True, True]))
 
 
 @pytest.mark.skipif(shutil.which("gcc") is None, reason=NO_GCC)
