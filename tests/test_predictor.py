@@ -412,6 +412,56 @@ def test_the_main_script_s_calls_of_an_imported_module_tell_its_types(tmp_path: 
     assert "x: ndarray:float64:1 0.97 call sites" in record["predicted"]
 
 
+SWITCHING = """
+import sys
+import time
+
+{before}
+import kern
+from fastimport.runtime import ahead
+
+seen = set()
+deadline = time.monotonic() + 120
+while time.monotonic() < deadline and (ahead._worker is not None or ahead._queue):
+    seen.add(sys.getswitchinterval())
+    time.sleep(0.001)
+print(sorted(round(s, 6) for s in seen), sys.getswitchinterval())
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("before", "during", "after"),
+    [("", [0.0002, 0.005], 0.005), ("sys.setswitchinterval(0.01)", [0.01], 0.01)],
+    ids=["default", "program's own"],
+)
+def test_the_thread_switches_faster_while_it_compiles(
+    tmp_path: Path, before: str, during: list[float], after: float
+) -> None:
+    """While compiling ahead the interval is FAST_SWITCH_S, then CPython's again; a program's own interval stays.
+
+    (The program may look before the thread has switched: 0.005 among what it saw, by default.)
+    """
+    from fastimport.runtime.ahead import FAST_SWITCH_S
+
+    assert during[0] == FAST_SWITCH_S or before
+    (tmp_path / "kern.py").write_text(KERN, encoding="utf-8")
+    (tmp_path / "main.py").write_text(SWITCHING.format(before=before), encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "FASTIMPORT_CACHE_DIR": str(tmp_path / "cache")}
+    fast = subprocess.run(
+        [sys.executable, "-m", "fastimport", "main.py"],
+        cwd=tmp_path,
+        env={**env, "FASTIMPORT_PREDICT": "1"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    seen, now = fast.stdout.rsplit(" ", 1)
+    assert float(now) == after
+    assert set(ast.literal_eval(seen)) <= set(during)
+    assert during[0] in ast.literal_eval(seen)
+
+
 TOY_MODULE = """
 def kernel(x, n):
     s = 0.0
