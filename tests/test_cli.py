@@ -438,6 +438,17 @@ def test_startup_does_not_import_the_compiler(tmp_path: Path) -> None:
     assert result.stdout == "[]\n"
 
 
+def test_startup_imports_nothing_heavy_of_the_standard_library(tmp_path: Path) -> None:
+    """Beyond what plain python imports for a script: not pathlib, re or fnmatch (each costs milliseconds)."""
+    write(tmp_path / "prog.py", "import sys\nprint(' '.join(sorted(sys.modules)))\n")
+    plain = subprocess.run([sys.executable, "prog.py"], cwd=tmp_path, capture_output=True, text=True, check=True)
+    result = run_fi(["prog.py"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    added = set(result.stdout.split()) - set(plain.stdout.split())
+    assert any(name.startswith("fastimport") for name in added)  # (the probe sees our modules)
+    assert added.isdisjoint({"pathlib", "re", "fnmatch", "urllib.parse", "typing", "dataclasses", "inspect"}), added
+
+
 def test_console_script_runs_programs(tmp_path: Path) -> None:
     """The `fastimport` console script behaves like `python -m fastimport`."""
     script = Path(sys.executable).with_name("fastimport")

@@ -45,6 +45,21 @@ def test_defaults_without_pyproject(tmp_path: Path) -> None:
     assert (config.disable, config.site_packages, config.report, config.debug) == (False, False, False, 0)
 
 
+def test_paths_are_given_as_str_or_path_and_read_as_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Config's path settings take str or Path alike; they read back as Path, relative ones made absolute."""
+    given = Config(project_root=str(tmp_path), cache_dir=tmp_path / "c", report=str(tmp_path / "r.json"))
+    assert given == Config(project_root=tmp_path, cache_dir=str(tmp_path / "c"), report=tmp_path / "r.json")
+    assert (given.project_root, given.cache_dir, given.report) == (tmp_path, tmp_path / "c", tmp_path / "r.json")
+    assert all(isinstance(p, Path) for p in (given.project_root, given.cache_dir, given.report))
+    assert (Config(report=True).report, Config().cache_dir, Config().pyproject) == (True, None, None)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("FASTIMPORT_CACHE_DIR", "cache/../here")
+    monkeypatch.setenv("FASTIMPORT_REPORT", "out.json")
+    config = load_config("sub/..")
+    assert config.project_root == tmp_path / "sub" / ".."  # (as Path.absolute makes it: `..` kept)
+    assert (config.cache_dir, config.report) == (tmp_path / "cache" / ".." / "here", tmp_path / "out.json")
+
+
 def test_nearest_pyproject_walking_up(tmp_path: Path) -> None:
     """The nearest pyproject.toml above the start directory is read and gives the project root."""
     pyproject(tmp_path, "[tool.fastimport]\nmax_specializations = 9\n")

@@ -293,7 +293,7 @@ def test_import_fastimport_install_keeps_an_installed_configuration(tmp_path: Pa
     """A package's `import fastimport.install` under `python -m fastimport`: the program's settings stay."""
     code = (
         "import fastimport, fastimport.config as c; "
-        "fastimport.install(c.Config(project_root=c.Path('.'), max_specializations=3)); "
+        "fastimport.install(c.Config(project_root='.', max_specializations=3)); "
         "import fastimport.install; print(c.active_config().max_specializations)"
     )
     result = python(code, tmp_path)

@@ -16,7 +16,6 @@ import sys
 # Not `from typing import TYPE_CHECKING`: importing typing costs ~6 ms of every start-up.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from pathlib import Path
     from typing import Any
 
     from fastimport.config import Config, ConfigError, load_config
@@ -66,14 +65,14 @@ def uninstall() -> None:
 _install = install
 
 
-def _main_script_dir() -> Path:
+def _main_script_dir() -> str:
     """The main script's directory if there is one, else the current directory."""
-    from pathlib import Path
+    import os
 
     main_file = getattr(sys.modules.get("__main__"), "__file__", None)
     if isinstance(main_file, str):
-        return Path(main_file).absolute().parent
-    return Path.cwd()
+        return os.path.dirname(os.path.abspath(main_file))
+    return os.getcwd()
 
 
 def __getattr__(name: str) -> Any:  # noqa: ANN401 - lazy attributes of any kind

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 
 # Not `from typing import TYPE_CHECKING`: importing typing costs ~6 ms of every start-up.
 TYPE_CHECKING = False
@@ -82,7 +81,7 @@ def _cmd_run(argv: list[str]) -> int:
     program_args = rest if module is not None else rest[1:]
     start_dir = os.getcwd() if module is not None or target == "-" else os.path.dirname(os.path.abspath(target))
     try:
-        config = load_config(Path(start_dir))
+        config = load_config(start_dir)
     except ConfigError as e:
         print(e, file=sys.stderr)
         return 2
@@ -131,7 +130,7 @@ def _split_argv(argv: list[str]) -> tuple[list[str], list[str]]:
 
 
 def _with_report(config: Config, report: Literal[True] | str) -> Config:
-    return config.replace(report=True if report is True else Path(report).absolute())
+    return config.replace(report=True if report is True else os.path.abspath(report))
 
 
 def _install(config: Config) -> None:

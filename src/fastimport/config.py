@@ -2,7 +2,7 @@
 
     /proj/pyproject.toml               environment
     [tool.fastimport]                  FASTIMPORT_MAX_SPECIALIZATIONS=8
-    include = ["mypkg.*"]      ->      load_config(Path("/proj/scripts"))
+    include = ["mypkg.*"]      ->      load_config("/proj/scripts")
     max_specializations = 2            == Config(include=("mypkg.*",), max_specializations=8,
                                                  project_root=Path("/proj"), ...)
 
@@ -19,14 +19,15 @@ from __future__ import annotations
 
 import os
 import sys
-from fnmatch import fnmatchcase
 from functools import cached_property
-from pathlib import Path
 
 # Not `from typing import TYPE_CHECKING`: importing typing costs ~6 ms of every start-up.
+# Nor pathlib (~10 ms: it imports re, fnmatch and urllib.parse), nor fnmatch (re): paths are
+# kept as strings, and the Path-typed attributes of Config make their Path when asked.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
+    from pathlib import Path
     from typing import Any
 
 __all__ = [
@@ -45,6 +46,7 @@ _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
 _SITE_DIRS = frozenset({"site-packages", "dist-packages"})
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+_PATH_FIELDS = frozenset({"report", "cache_dir", "project_root", "pyproject"})  # kept as str, given as Path
 
 
 class ConfigError(Exception):
@@ -81,15 +83,11 @@ class Config:
     exclude: tuple[str, ...]
     site_packages: bool
     max_specializations: int
-    report: bool | Path
     debug: int
     cache: bool
-    cache_dir: Path | None
     ahead: bool
     predict: bool
     signatures: tuple[tuple[str, tuple[str, ...]], ...]
-    project_root: Path
-    pyproject: Path | None
 
     def __init__(  # noqa: PLR0913 - one keyword per setting
         self,
@@ -99,26 +97,55 @@ class Config:
         exclude: tuple[str, ...] = (),
         site_packages: bool = False,
         max_specializations: int = DEFAULT_MAX_SPECIALIZATIONS,
-        report: bool | Path = False,
+        report: bool | str | os.PathLike[str] = False,
         debug: int = 0,
         cache: bool = True,
-        cache_dir: Path | None = None,
+        cache_dir: str | os.PathLike[str] | None = None,
         ahead: bool = True,
         predict: bool = True,
         signatures: tuple[tuple[str, tuple[str, ...]], ...] = (),
-        project_root: Path | None = None,
-        pyproject: Path | None = None,
+        project_root: str | os.PathLike[str] | None = None,
+        pyproject: str | os.PathLike[str] | None = None,
     ) -> None:
         values = dict(locals())
-        values["project_root"] = project_root if project_root is not None else Path.cwd()
+        values["project_root"] = project_root if project_root is not None else os.getcwd()
         for name in self._FIELDS:
-            object.__setattr__(self, name, values[name])
+            value = values[name]
+            if name in _PATH_FIELDS:
+                name = "_" + name  # noqa: PLW2901 - the str behind the property
+                if value is not None and not isinstance(value, bool):
+                    value = os.fspath(value)
+            object.__setattr__(self, name, value)
+
+    @property
+    def report(self) -> bool | Path:
+        """False: no report; True: text table on stderr at exit; a path: JSON written there."""
+        return _as_path(self._report)  # type: ignore[attr-defined, return-value]
+
+    @property
+    def cache_dir(self) -> Path | None:
+        """None: the platform's user cache directory (runtime/cachedir.py)."""
+        return _as_path(self._cache_dir)  # type: ignore[attr-defined, return-value]
+
+    @property
+    def project_root(self) -> Path:
+        """The directory of `pyproject`, else where the settings were looked for from."""
+        return _as_path(self._project_root)  # type: ignore[attr-defined, return-value]
+
+    @property
+    def pyproject(self) -> Path | None:
+        """The pyproject.toml the settings came from, if any."""
+        return _as_path(self._pyproject)  # type: ignore[attr-defined, return-value]
+
+    def _raw(self, name: str) -> object:
+        """A setting as stored (paths as str)."""
+        return getattr(self, "_" + name if name in _PATH_FIELDS else name)
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"Config is immutable: cannot set {name!r}")
 
     def _values(self) -> tuple[object, ...]:
-        return tuple(getattr(self, name) for name in self._FIELDS)
+        return tuple(self._raw(name) for name in self._FIELDS)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Config) and self._values() == other._values()
@@ -132,7 +159,7 @@ class Config:
 
     def replace(self, **changes: Any) -> Config:  # noqa: ANN401 - any setting
         """A copy with some settings changed."""
-        return Config(**{**{name: getattr(self, name) for name in self._FIELDS}, **changes})
+        return Config(**{**{name: self._raw(name) for name in self._FIELDS}, **changes})
 
     def in_scope(self, module_name: str, path: str | None) -> bool:
         """Whether the hook rewrites module `module_name` loaded from source file `path`."""
@@ -142,7 +169,7 @@ class Config:
         if _is_under(real, _PACKAGE_DIR):
             return False
         # NOTE: before the stdlib check: site-packages lives inside lib/pythonX.Y.
-        if _SITE_DIRS.intersection(Path(real).parts):
+        if _SITE_DIRS.intersection(real.split(os.sep)):
             return (self.site_packages or ships_pym(real)) and self._selected(real, in_site=True)
         if any(_is_under(real, root) for root in self._stdlib_dirs):
             return False
@@ -165,7 +192,7 @@ class Config:
 
     @cached_property
     def _root(self) -> str:
-        return os.path.realpath(self.project_root)
+        return os.path.realpath(self._project_root)  # type: ignore[attr-defined]
 
     @cached_property
     def _stdlib_dirs(self) -> tuple[str, ...]:
@@ -183,28 +210,53 @@ class Config:
         return tuple(sorted({os.path.realpath(d) for d in dirs}))
 
 
-def load_config(start_dir: Path | None = None) -> Config:
+def load_config(start_dir: str | os.PathLike[str] | None = None) -> Config:
     """Read `[tool.fastimport]` from the pyproject.toml nearest `start_dir` (default: cwd), then the environment."""
     env = os.environ
+    start = _absolute(start_dir if start_dir is not None else os.getcwd())
     if _env_bool(env, "FASTIMPORT_DISABLE"):
-        return Config(disable=True, project_root=Path(start_dir or Path.cwd()).absolute())
-    start = Path(start_dir or Path.cwd()).absolute()
-    pyproject = find_pyproject(start)
+        return Config(disable=True, project_root=start)
+    pyproject = _find_pyproject(start)
     values: dict[str, Any] = {}
     if pyproject is not None:
         values = _read_file(pyproject)
-    root = pyproject.parent if pyproject is not None else start
+    root = os.path.dirname(pyproject) if pyproject is not None else start
     config = Config(project_root=root, pyproject=pyproject, **values)
     return config.replace(**_read_env(env))
 
 
-def find_pyproject(start: Path) -> Path | None:
+def find_pyproject(start: str | os.PathLike[str]) -> Path | None:
     """The nearest pyproject.toml in `start` or one of its parents, or None."""
-    for directory in (start, *start.parents):
-        candidate = directory / "pyproject.toml"
-        if candidate.is_file():
+    return _as_path(_find_pyproject(_absolute(start)))  # type: ignore[return-value]
+
+
+def _find_pyproject(start: str) -> str | None:
+    directory = start
+    while True:
+        candidate = os.path.join(directory, "pyproject.toml")
+        if os.path.isfile(candidate):
             return candidate
-    return None
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            return None
+        directory = parent
+
+
+def _absolute(path: str | os.PathLike[str]) -> str:
+    """`path` made absolute as Path.absolute makes it: joined to the cwd, `..` left as it is."""
+    path = os.fspath(path)
+    if not os.path.isabs(path):
+        path = os.path.join(os.getcwd(), path)
+    return path.rstrip(os.sep) or os.sep
+
+
+def _as_path(value: object) -> object:
+    """A stored path setting as a Path (a bool or None as it is)."""
+    if value is None or isinstance(value, bool):
+        return value
+    from pathlib import Path  # only when asked: see the imports at the top
+
+    return Path(value)  # type: ignore[arg-type]
 
 
 _active: Config | None = None
@@ -227,13 +279,13 @@ def set_active_config(config: Config) -> None:
 # --- reading values -------------------------------------------------------------------------
 
 
-def _read_file(pyproject: Path) -> dict[str, Any]:
+def _read_file(pyproject: str) -> dict[str, Any]:
     try:
         if sys.version_info >= (3, 11):
             import tomllib  # only when a pyproject.toml exists
         else:
             import tomli as tomllib
-        with pyproject.open("rb") as f:
+        with open(pyproject, "rb") as f:
             document = tomllib.load(f)
     except (OSError, ValueError) as e:
         message = " ".join(str(e).split())
@@ -247,7 +299,7 @@ def _read_file(pyproject: Path) -> dict[str, Any]:
         if key not in _FILE_KEYS:
             known = ", ".join(sorted(_FILE_KEYS))
             raise ConfigError(f"fastimport: [tool.fastimport] unknown key {key!r} in {pyproject} (known keys: {known})")
-        values[key] = _FILE_KEYS[key](raw, where, pyproject.parent)
+        values[key] = _FILE_KEYS[key](raw, where, os.path.dirname(pyproject))
     return values
 
 
@@ -265,13 +317,13 @@ def _env_bool(env: Mapping[str, str], name: str) -> bool:
     return bool(raw) and _parse_bool_text(raw, name)
 
 
-def _file_bool(raw: object, where: str, _base: Path) -> bool:
+def _file_bool(raw: object, where: str, _base: str) -> bool:
     if not isinstance(raw, bool):
         raise ConfigError(f"fastimport: {where}: expected true or false, got {raw!r}")
     return raw
 
 
-def _file_patterns(raw: object, where: str, _base: Path) -> tuple[str, ...]:
+def _file_patterns(raw: object, where: str, _base: str) -> tuple[str, ...]:
     if isinstance(raw, str):
         raw = [raw]
     if not isinstance(raw, list) or not all(isinstance(p, str) and p.strip() for p in raw):
@@ -279,33 +331,33 @@ def _file_patterns(raw: object, where: str, _base: Path) -> tuple[str, ...]:
     return tuple(p.strip() for p in raw)
 
 
-def _file_positive_int(raw: object, where: str, _base: Path) -> int:
+def _file_positive_int(raw: object, where: str, _base: str) -> int:
     if isinstance(raw, bool) or not isinstance(raw, int) or raw < 1:
         raise ConfigError(f"fastimport: {where}: expected an integer >= 1, got {raw!r}")
     return raw
 
 
-def _file_debug(raw: object, where: str, _base: Path) -> int:
+def _file_debug(raw: object, where: str, _base: str) -> int:
     if isinstance(raw, bool) or raw not in (0, 1, 2):
         raise ConfigError(f"fastimport: {where}: expected 0, 1 or 2, got {raw!r}")
     return int(raw)  # type: ignore[call-overload]
 
 
-def _file_report(raw: object, where: str, base: Path) -> bool | Path:
+def _file_report(raw: object, where: str, base: str) -> bool | str:
     if isinstance(raw, bool):
         return raw
     if isinstance(raw, str) and raw.strip():
-        return (base / raw.strip()).absolute()
+        return _absolute(os.path.join(base, raw.strip()))
     raise ConfigError(f"fastimport: {where}: expected true, false or a file path, got {raw!r}")
 
 
-def _file_directory(raw: object, where: str, base: Path) -> Path:
+def _file_directory(raw: object, where: str, base: str) -> str:
     if isinstance(raw, str) and raw.strip():
-        return (base / Path(raw.strip()).expanduser()).absolute()
+        return _absolute(os.path.join(base, os.path.expanduser(raw.strip())))
     raise ConfigError(f"fastimport: {where}: expected a directory path, got {raw!r}")
 
 
-def _file_signatures(raw: object, where: str, _base: Path) -> tuple[tuple[str, tuple[str, ...]], ...]:
+def _file_signatures(raw: object, where: str, _base: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
     """`"pkg.mod.func" = "(float64[:], int)"` or a list of such strings."""
     if not isinstance(raw, dict):
         raise ConfigError(f"fastimport: {where}: expected a table of function name = signature(s), got {raw!r}")
@@ -348,20 +400,20 @@ def _env_debug(raw: str, where: str) -> int:
     return int(raw)
 
 
-def _env_directory(raw: str, _where: str) -> Path:
-    return Path(raw).expanduser().absolute()
+def _env_directory(raw: str, _where: str) -> str:
+    return _absolute(os.path.expanduser(raw))
 
 
-def _env_report(raw: str, _where: str) -> bool | Path:
+def _env_report(raw: str, _where: str) -> bool | str:
     lowered = raw.lower()
     if lowered in _TRUE:
         return True
     if lowered in _FALSE:
         return False
-    return Path(raw).absolute()
+    return _absolute(raw)
 
 
-_FILE_KEYS: dict[str, Callable[[object, str, Path], Any]] = {
+_FILE_KEYS: dict[str, Callable[[object, str, str], Any]] = {
     "disable": _file_bool,
     "include": _file_patterns,
     "exclude": _file_patterns,
@@ -401,6 +453,8 @@ def _matches(module_name: str, patterns: tuple[str, ...]) -> bool:
         return False
     parts = module_name.split(".")
     names = [".".join(parts[: i + 1]) for i in range(len(parts))]
+    from fnmatch import fnmatchcase  # (it imports re: only when patterns are set)
+
     return any(fnmatchcase(name, pattern) for pattern in patterns for name in names)
 
 
