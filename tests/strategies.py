@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import sys
+import textwrap
 
 from hypothesis import strategies as st
 
@@ -102,3 +103,18 @@ def of_type(name: str) -> st.SearchStrategy[int | float | bool]:
 
 # A plain value of each type, for the first call (the one that picks a specialization).
 TYPICAL: dict[str, int | float | bool] = {"int": 3, "float": 2.5, "bool": True}
+
+
+@st.composite
+def range_loops(
+    draw: st.DrawFn, statement: st.SearchStrategy[str], bounds: tuple[list[str], list[str], list[str]]
+) -> list[str]:
+    """One or two `for i in range(start, stop[, step]):` loops, each over 1-4 drawn statements (the fuzz tests')."""
+    starts, stops, steps = bounds
+    loops = []
+    for _ in range(draw(st.integers(1, 2))):
+        header = f"for i in range({draw(st.sampled_from(starts))}, {draw(st.sampled_from(stops))}"
+        header += f"{draw(st.sampled_from(steps))}):"
+        body = "\n".join(draw(st.lists(statement, min_size=1, max_size=4)))
+        loops.append(header + "\n" + textwrap.indent(body, "    "))
+    return loops

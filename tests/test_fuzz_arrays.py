@@ -21,14 +21,19 @@ from __future__ import annotations
 import os
 import textwrap
 from collections import Counter
+from typing import TYPE_CHECKING
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.differential import modules, same_outcome, same_value
 from tests.numpy_values import array_of, outcome_with_warnings
+from tests.strategies import range_loops
 
 from fastimport.testing import record_of
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 MAX_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "120"))
 PRINT_STATS = bool(os.environ.get("FUZZ_STATS"))
@@ -77,12 +82,7 @@ def statements(draw: st.DrawFn, depth: int = 0) -> list[str]:
 @st.composite
 def programs(draw: st.DrawFn) -> str:
     """The source of `f(a, b, c)`: one loop (sometimes two in sequence) and a return."""
-    loops = []
-    for _ in range(draw(st.integers(1, 2))):
-        header = f"for i in range({draw(st.sampled_from(STARTS))}, {draw(st.sampled_from(STOPS))}"
-        header += f"{draw(st.sampled_from(STEPS))}):"
-        body = "\n".join(draw(st.lists(statements(), min_size=1, max_size=4)))
-        loops.append(header + "\n" + textwrap.indent(body, "    "))
+    loops = draw(range_loops(statements(), (STARTS, STOPS, STEPS)))
     result = draw(st.sampled_from(["s", "k", "(s, k)", "b", "s + k"]))
     init_s = draw(st.sampled_from(["0.0", "0", "a[0] if n else 0.0"]))
     code = "\n".join(["n = len(a)", "m = len(b)", f"s = {init_s}", "k = 0", "t = 0.0", *loops, f"return {result}"])
@@ -101,6 +101,19 @@ def draw_array(data: st.DataObject, dtypes: list[str]) -> np.ndarray:
     if layout == "readonly":
         a.flags.writeable = False
     return a
+
+
+def assert_same_call(fast: object, ref: object, source: str, args: tuple, copy: Callable) -> None:
+    """f(a, b, c) under fastimport and CPython, each on its own copies: outcome, warnings, both arrays after."""
+    a, b, c = args
+    fa, fb, ra, rb = copy(a), copy(b), copy(a), copy(b)
+    want, want_warnings = outcome_with_warnings(ref.f, ra, rb, c)  # type: ignore[attr-defined]
+    got, got_warnings = outcome_with_warnings(fast.f, fa, fb, c)  # type: ignore[attr-defined]
+    where = f"f({a!r}, {b!r}, {c!r})\nsource:\n{source}"
+    assert same_outcome(got, want), f"fastimport {got.describe()}, CPython {want.describe()}: {where}"
+    assert got_warnings == want_warnings, f"warnings {got_warnings} != {want_warnings}: {where}"
+    assert same_value(fa, ra), f"a ends {fa!r}, CPython's {ra!r}: {where}"
+    assert same_value(fb, rb), f"b ends {fb!r}, CPython's {rb!r}: {where}"
 
 
 def _count(f: object) -> None:
@@ -132,14 +145,7 @@ def test_random_array_loops_match_cpython(source: str, data: st.DataObject) -> N
         a = draw_array(data, A_DTYPES)
         b = draw_array(data, B_DTYPES)
         c = data.draw(st.sampled_from([0, 1, 2, -1, 3, 7, -5, 2**62]))
-        fa, fb, ra, rb = _copy(a), _copy(b), _copy(a), _copy(b)
-        want, want_warnings = outcome_with_warnings(ref.f, ra, rb, c)
-        got, got_warnings = outcome_with_warnings(fast.f, fa, fb, c)
-        where = f"f({a!r}, {b!r}, {c!r})\nsource:\n{source}"
-        assert same_outcome(got, want), f"fastimport {got.describe()}, CPython {want.describe()}: {where}"
-        assert got_warnings == want_warnings, f"warnings {got_warnings} != {want_warnings}: {where}"
-        assert same_value(fa, ra), f"a ends {fa!r}, CPython's {ra!r}: {where}"
-        assert same_value(fb, rb), f"b ends {fb!r}, CPython's {rb!r}: {where}"
+        assert_same_call(fast, ref, source, (a, b, c), _copy)
     _count(fast.f)
 
 
@@ -219,12 +225,5 @@ def test_random_2d_loop_nests_match_cpython(source: str, data: st.DataObject) ->
         a = draw_array_2d(data, A_DTYPES)
         b = draw_array_2d(data, B_DTYPES)
         c = data.draw(st.sampled_from([0, 1, 2, -1, 3, -5]))
-        fa, fb, ra, rb = _copy_2d(a), _copy_2d(b), _copy_2d(a), _copy_2d(b)
-        want, want_warnings = outcome_with_warnings(ref.f, ra, rb, c)
-        got, got_warnings = outcome_with_warnings(fast.f, fa, fb, c)
-        where = f"f({a!r}, {b!r}, {c!r})\nsource:\n{source}"
-        assert same_outcome(got, want), f"fastimport {got.describe()}, CPython {want.describe()}: {where}"
-        assert got_warnings == want_warnings, f"warnings {got_warnings} != {want_warnings}: {where}"
-        assert same_value(fa, ra), f"a ends {fa!r}, CPython's {ra!r}: {where}"
-        assert same_value(fb, rb), f"b ends {fb!r}, CPython's {rb!r}: {where}"
+        assert_same_call(fast, ref, source, (a, b, c), _copy_2d)
     _count(fast.f)

@@ -30,7 +30,7 @@ from collections import Counter
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.differential import call, modules, same_outcome, same_value
-from tests.strategies import floats
+from tests.strategies import floats, range_loops
 
 from fastimport.testing import record_of
 
@@ -72,12 +72,7 @@ def statements(draw: st.DrawFn) -> str:
 @st.composite
 def programs(draw: st.DrawFn) -> str:
     """The source of `f(xs, rows, c)`: one or two loops and a return."""
-    loops = []
-    for _ in range(draw(st.integers(1, 2))):
-        header = f"for i in range({draw(st.sampled_from(STARTS))}, {draw(st.sampled_from(STOPS))}"
-        header += f"{draw(st.sampled_from(STEPS))}):"
-        body = "\n".join(draw(st.lists(statements(), min_size=1, max_size=4)))
-        loops.append(header + "\n" + textwrap.indent(body, "    "))
+    loops = draw(range_loops(statements(), (STARTS, STOPS, STEPS)))
     result = draw(st.sampled_from(["s", "xs", "len(xs)", "s + len(rows)"]))
     code = "\n".join(["n = len(xs)", f"s = {draw(st.sampled_from(['0.0', '0']))}", *loops, f"return {result}"])
     return "def f(xs, rows, c):\n" + textwrap.indent(code, "    ") + "\n"
