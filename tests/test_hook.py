@@ -33,14 +33,25 @@ def ours() -> list[object]:
 
 
 @pytest.fixture(autouse=True)
-def restore_import_state() -> Iterator[None]:
-    """Each test leaves sys.meta_path, sys.path and sys.modules as it found them."""
+def restore_import_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Each test leaves sys.meta_path, sys.path and sys.modules as it found them.
+
+    Only the modules the test imported from its own temporary project are dropped: a module
+    of the venv or the standard library first imported during a test (llvmlite at a first
+    compile, sqlite3...) must stay, or the next import makes a second copy of it (llvmlite's
+    IR types that our backend no longer recognizes, say) and breaks whichever test runs next
+    in this process (test_cache's did).
+    """
+    base = os.path.realpath(tmp_path_factory.getbasetemp()) + os.sep
     meta_path, path, modules = list(sys.meta_path), list(sys.path), set(sys.modules)
     yield
     sys.meta_path[:] = meta_path
     sys.path[:] = path
     for name in set(sys.modules) - modules:
-        del sys.modules[name]
+        module = sys.modules[name]
+        places = [getattr(module, "__file__", None), *(getattr(module, "__path__", None) or [])]
+        if any(isinstance(p, str) and os.path.realpath(p).startswith(base) for p in places):
+            del sys.modules[name]
     importlib.invalidate_caches()
 
 
