@@ -71,7 +71,7 @@ def _main_script_dir() -> str:
 
     main_file = getattr(sys.modules.get("__main__"), "__file__", None)
     if isinstance(main_file, str):
-        return os.path.dirname(os.path.abspath(main_file))
+        return os.path.dirname(os.path.join(os.getcwd(), main_file))  # (as Path.absolute: `..` kept)
     return os.getcwd()
 
 

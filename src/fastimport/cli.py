@@ -130,7 +130,8 @@ def _split_argv(argv: list[str]) -> tuple[list[str], list[str]]:
 
 
 def _with_report(config: Config, report: Literal[True] | str) -> Config:
-    return config.replace(report=True if report is True else os.path.abspath(report))
+    # Absolute as Path.absolute makes it (`..` kept: through a symlink it may not cancel).
+    return config.replace(report=True if report is True else os.path.join(os.getcwd(), report))
 
 
 def _install(config: Config) -> None:
