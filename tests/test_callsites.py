@@ -96,7 +96,7 @@ CASES = {
         """,
         {"a": "int", "b": "float", "c": "float", "d": "int", "e": "float"},
     ),
-    "rebound to another type: not told": (
+    "rebound to another type: the binding that reaches the call": (
         """
         def f(x):
             return x
@@ -104,7 +104,93 @@ CASES = {
         v = 2.0
         f(v)
         """,
+        {"x": "float"},
+    ),
+    "rebound after the call in a loop: not told": (
+        """
+        def f(x):
+            return x
+        v = 1
+        for i in range(3):
+            f(v)
+            v = 2.0
+        """,
         {"x": None},
+    ),
+    "rebound in one branch before the call: not told": (
+        """
+        import sys
+        def f(x):
+            return x
+        v = 1
+        if sys.argv:
+            v = 2.0
+        f(v)
+        """,
+        {"x": None},
+    ),
+    "a name reused for a string, then an array (pipeline.py)": (
+        """
+        import numpy as np
+        def f(x, y):
+            return x
+        def main(lines):
+            records = []
+            for line in lines:
+                name, a = line.split(",")
+                records.append({"name": name, "a": float(a), "n": len(name)})
+            a = np.array([r["a"] for r in records])
+            f(a, [r["n"] for r in records])
+        """,
+        {"x": "ndarray:float64:1", "y": "list[int]"},
+    ),
+    "an empty list and its appends": (
+        """
+        def f(x, y):
+            return x
+        xs = []
+        ys = []
+        for i in range(10):
+            xs.append(i / 2)
+            ys.append(i)
+        ys.append(0.5)
+        f(xs, ys)
+        """,
+        {"x": "list[float]", "y": "other"},
+    ),
+    "an empty list some other call may fill: not told": (
+        """
+        def fill(xs):
+            xs.append("text")
+        def f(x):
+            return x
+        xs = []
+        xs.append(1.0)
+        fill(xs)
+        f(xs)
+        """,
+        {"x": None},
+    ),
+    "a dict's key stored again: not told": (
+        """
+        def f(x, y):
+            return x
+        d = {"a": 1.0, "b": 2}
+        other = {}
+        other["a"] = "text"
+        f(d["a"], d["b"])
+        """,
+        {"x": None, "y": "int"},
+    ),
+    "a list whose appends read itself: not told, and the module still read": (
+        """
+        def f(x, y):
+            return x
+        xs = [1.0]
+        xs.append(xs[0] * 2)
+        f(xs, 3)
+        """,
+        {"x": None, "y": "int"},
     ),
     "one call site not told: not agreed": (
         """

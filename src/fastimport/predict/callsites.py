@@ -29,6 +29,7 @@ Only the standard library, and no execution: the module's code is read, never ru
 from __future__ import annotations
 
 import ast
+import json
 from dataclasses import dataclass, field
 
 from fastimport.predict.labels import INDEX
@@ -38,6 +39,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
 _GENERATOR = "numpy.random.Generator"  # np.random.default_rng(): a value of our own, "other" at a call site
+_EMPTY_LIST = "<empty list>"  # `[]`: a list whose items its appends tell ("other" at a call site, as at run time)
+_DICT = "dict:"  # + JSON of {key: label or null}: a dict literal with constant str keys ("other" at a call site)
 ROUNDS = 8  # at most this many rounds of passing labels down call chains (main -> run -> kernel)
 _INT_MATH = frozenset({"floor", "ceil", "trunc", "factorial", "gcd", "lcm", "isqrt", "comb", "perm"})
 _BOOL_MATH = frozenset({"isnan", "isinf", "isfinite", "isclose"})
@@ -51,6 +54,12 @@ _DTYPES = {
     "complex128": "complex128", "complex": "complex128", "complex_": "complex128",
 }  # fmt: skip
 _MAX_NDIM = 3  # (predict/labels.py NDIMS)
+# builtins that only read the lists they are given (a list passed to anything else may be appended to there)
+_READING_BUILTINS = frozenset({
+    "len", "sum", "min", "max", "sorted", "print", "list", "tuple", "set", "enumerate", "zip", "reversed",
+    "iter", "any", "all", "str", "repr", "isinstance", "int", "float", "bool", "abs", "round", "map", "filter",
+})  # fmt: skip
+_DICT_STORING_METHODS = frozenset({"setdefault", "__setitem__"})  # d.setdefault("key", v): "key" may change
 _ARRAY_LIKE = {"int": "int64", "float": "float64", "bool": "bool"}  # element label -> dtype of np.array/np.full
 
 
@@ -113,6 +122,40 @@ def _flat(body: list[ast.stmt]) -> Iterator[ast.stmt]:
             yield from _flat(handler.body)
 
 
+_BLOCKS = frozenset({"body", "orelse", "finalbody", "handlers", "cases"})  # the fields of statements that hold blocks
+
+
+def _blocks(stmt: ast.stmt) -> Iterator[list[ast.stmt]]:
+    """The blocks of a compound statement: bodies, else and finally blocks, except handlers' and cases' bodies."""
+    for field_name in _BLOCKS:
+        for item in getattr(stmt, field_name, None) or []:
+            if isinstance(item, (ast.ExceptHandler, ast.match_case)):
+                yield item.body
+        value = getattr(stmt, field_name, None)
+        if value and isinstance(value[0], ast.stmt):
+            yield value
+
+
+def _names_bound(node: ast.AST) -> tuple[str, ...]:
+    if isinstance(node, ast.Name):
+        return () if isinstance(node.ctx, ast.Load) else (node.id,)
+    if isinstance(node, ast.alias):
+        return (node.asname or node.name.partition(".")[0],)
+    if isinstance(node, (ast.Global, ast.Nonlocal)):
+        return tuple(node.names)
+    found = getattr(node, "name", None)  # defs, classes, `except E as name`, `case [*name]`, `case x as name`
+    return (found,) if isinstance(found, str) and not isinstance(node, ast.alias) else ()
+
+
+def _shallow(node: ast.AST) -> Iterator[ast.AST]:
+    """`node` and everything in it but its blocks, handlers and cases (and nested defs, classes, lambdas)."""
+    yield node
+    for field_name, value in ast.iter_fields(node):
+        if field_name in _BLOCKS:
+            continue
+        yield from _walk_scope([v for v in (value if isinstance(value, list) else [value]) if isinstance(v, ast.AST)])
+
+
 def _walk_scope(body: list[ast.stmt]) -> Iterator[ast.AST]:
     """Every node of a body, not descending into nested defs, classes or lambdas."""
     stack: list[ast.AST] = list(body)
@@ -131,8 +174,12 @@ class _Module:
         self.functions = module_functions(tree)
         self.modules: dict[str, str] = {}  # local name -> "math" / "numpy" / "numpy.random" / "sys"
         self.rebound_globals: set[str] = set()
+        # constant keys stored into any subscript of the module (`d["a"] = v`; "*": some `.update(...)` not told),
+        # so `d["a"]` of a dict literal is told only for keys nothing stores again
+        self.stored_keys: set[str] = set()
         self.mutated_in_functions: set[str] = set()  # names stored into (xs[i] = v) in the module's functions
         _read_imports_and_globals(tree, self)
+        self._bound_by: dict[int, tuple[set[str], set[str]]] = {}  # id(statement) -> (names it may bind, walruses)
         # (each body is walked once; a round only forgets the labels worked out in the last one)
         self.scopes = {name: _Scope(self, node.body, node) for name, node in self.functions.items()}
         for scope in self.scopes.values():
@@ -200,6 +247,16 @@ class _Module:
                     found.setdefault(scope.node.name, {}).setdefault(arg.id, []).append((callee.name, param))
         return found
 
+    def binds(self, stmt: ast.stmt, name: str, *, walrus: bool = False) -> bool:
+        """Whether anything in `stmt` may bind `name` (stores, del, imports, defs, handlers, for targets, walruses).
+
+        With `walrus`, whether a `(name := ...)` in it does.
+        """
+        return name in self._bound_by[id(stmt)][walrus]
+
+    def note_binds(self, stmt: ast.stmt, names: set[str], walruses: set[str]) -> None:
+        self._bound_by[id(stmt)] = (names, walruses)
+
     def return_label(self, name: str) -> str | None:
         """The label every `return` of the module's function `name` agrees on (None: not told)."""
         if name in self.returns:
@@ -226,7 +283,9 @@ def _params(node: ast.FunctionDef) -> list[ast.arg]:
 def _bind(callee: ast.FunctionDef, call: ast.Call, scope: _Scope, into: dict[str, list[str | None]]) -> None:
     """Add the labels of one call's arguments to its callee's parameters (defaults are not call-site facts)."""
     for param, arg in _arguments(callee, call):
-        label = None if arg is None else scope.label(arg)
+        label = None if arg is None else scope.label_at(call, arg)
+        if label == _EMPTY_LIST:  # f([]): the parameter's other call sites say what its lists hold
+            label = None
         into[param].append(label if label is None or label in INDEX else "other")  # (a Generator is "other")
 
 
@@ -252,6 +311,8 @@ def _arguments(callee: ast.FunctionDef, call: ast.Call) -> Iterator[tuple[str, a
 def _read_imports_and_globals(tree: ast.Module, module: _Module) -> None:
     aliases, rebound = module.modules, module.rebound_globals
     for node in ast.walk(tree):
+        if isinstance(node, _KEY_STORING):
+            module.stored_keys.update(_stored_keys(node))
         if isinstance(node, ast.Global):
             rebound.update(node.names)
         elif isinstance(node, ast.Import):
@@ -263,6 +324,46 @@ def _read_imports_and_globals(tree: ast.Module, module: _Module) -> None:
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             for a in node.names:  # from math import sqrt: `sqrt` names "math.sqrt"
                 aliases[a.asname or a.name] = f"{node.module}.{a.name}"
+
+
+_KEY_STORING = (ast.Assign, ast.Delete, ast.AugAssign, ast.AnnAssign, ast.Call)  # (what _stored_keys reads)
+# nodes that bind nothing, store nothing and call nothing, but a Name's store
+_LEAVES = (ast.Name, ast.Constant, ast.expr_context, ast.operator, ast.unaryop, ast.cmpop, ast.boolop, ast.Attribute)
+
+
+def _stored_keys(node: ast.AST) -> Iterator[str]:
+    """The constant keys a statement or call may store a new value under (see _Module.stored_keys).
+
+    A store under a computed key (`counts[word] += 1`, `xs[i] = v`) is not counted: nearly every
+    module has one, and a literal's keys are rarely computed elsewhere (measured: models/evaluate.py).
+    """
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        if node.func.attr in _DICT_STORING_METHODS and node.args:
+            yield from _key(node.args[0])
+        elif node.func.attr == "update":  # d.update(a=1), d.update({"a": 1}): their keys; d.update(other): any
+            yield from (kw.arg or "*" for kw in node.keywords)
+            for arg in node.args:
+                yield from (k or "*" for k in _literal_keys(arg)) if isinstance(arg, ast.Dict) else "*"
+        return
+    if isinstance(node, (ast.Assign, ast.Delete)):
+        targets = node.targets
+    elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
+        targets = [node.target]
+    else:
+        return
+    for target in targets:  # (`a, d["k"] = ...` too)
+        for sub in ast.walk(target):
+            if isinstance(sub, ast.Subscript):
+                yield from _key(sub.slice)
+
+
+def _key(node: ast.expr | None) -> list[str]:
+    return [node.value] if isinstance(node, ast.Constant) and isinstance(node.value, str) else []
+
+
+def _literal_keys(node: ast.Dict) -> list[str | None]:
+    """A dict literal's keys: the constant str ones, None for any other (`**other` included)."""
+    return [k.value if isinstance(k, ast.Constant) and isinstance(k.value, str) else None for k in node.keys]
 
 
 _STORING_METHODS = {"append": 0, "insert": 1}  # list method -> the position of the item it stores
@@ -329,7 +430,13 @@ class _Scope:
         # name -> (depth, the value stored) for `xs[i] = v`, `xs[i][j] += v`, `xs.append(v)`...:
         # a list that gets a float where it had ints is no list[int] any more
         self.mutations: dict[str, list[tuple[int, ast.expr | None]]] = {}
-        self._note_inner(body)
+        # names another object may come to hold (`ys = xs`, `holder.add(xs)`): their appends here are not all of
+        # them; and the calls of the module's functions each name is passed to (`fill(xs)`: see may_fill)
+        self.escaping: set[str] = set()
+        self.passed: dict[str, list[ast.Call]] = {}
+        # id(call) -> (block, index) of the statement holding it, innermost first, then of each around it
+        self.places: dict[int, list[tuple[list[ast.stmt], int]]] = {}
+        self._note_inner(body, [])
         if node is None:  # a global some function rebinds, or stores into, is not told
             for name in module.rebound_globals:
                 self._bind(name, None)
@@ -360,22 +467,74 @@ class _Scope:
             for name in stmt.names:
                 self._bind(name, None)
 
-    def _note_inner(self, body: list[ast.stmt]) -> None:
-        """Names bound inside statements (`(x := ...)`, `with ... as x`, `except E as x`), and calls."""
-        for node in _walk_scope(body):
-            for name, depth, value in _stored(node):
-                self.mutations.setdefault(name, []).append((depth, value))
-            if isinstance(node, ast.Call):
-                calls = self.call_nodes if isinstance(node.func, ast.Name) else self.attribute_calls
-                calls.append(node)
-            elif isinstance(node, ast.NamedExpr):
-                self._bind(node.target.id, node.value)
-            elif isinstance(node, (ast.With, ast.AsyncWith)):
-                for item in node.items:
-                    if item.optional_vars is not None:
-                        self._bind_target(item.optional_vars, None)
-            elif isinstance(node, ast.ExceptHandler) and node.name:
-                self._bind(node.name, None)
+    def _note_inner(self, block: list[ast.stmt], around: list[tuple[list[ast.stmt], int]]) -> set[str]:
+        """Names bound inside statements (`(x := ...)`, `with ... as x`, `except E as x`), calls, and where they are.
+
+        Returns the names the block may bind; what each statement may bind goes to _Module.binds.
+        """
+        in_block: set[str] = set()
+        for k, stmt in enumerate(block):
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                self.module.note_binds(stmt, {stmt.name}, set())
+                in_block.add(stmt.name)
+                continue
+            chain = [(block, k), *around]
+            names: set[str] = set()
+            walruses: set[str] = set()
+            for node in _shallow(stmt):
+                self._note_node(node, names, walruses)
+                if isinstance(node, ast.Call):
+                    self.places[id(node)] = chain
+            for part in (*getattr(stmt, "handlers", ()), *getattr(stmt, "cases", ())):
+                for node in _shallow(part):  # (`except f(x) as e`: not placed, it runs after the try block)
+                    self._note_node(node, names, walruses)
+            for inner in _blocks(stmt):
+                names |= self._note_inner(inner, chain)
+            self.module.note_binds(stmt, names, walruses)
+            in_block |= names
+        return in_block
+
+    def _note_node(self, node: ast.AST, names: set[str], walruses: set[str]) -> None:
+        if isinstance(node, _LEAVES):  # (most nodes: answered without the checks below)
+            if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+                names.add(node.id)
+            return
+        names.update(_names_bound(node))
+        for name, depth, value in _stored(node):
+            self.mutations.setdefault(name, []).append((depth, value))
+        self._note_escaping(node)
+        if isinstance(node, ast.Call):
+            calls = self.call_nodes if isinstance(node.func, ast.Name) else self.attribute_calls
+            calls.append(node)
+        elif isinstance(node, ast.NamedExpr):
+            self._bind(node.target.id, node.value)
+            walruses.add(node.target.id)
+        elif isinstance(node, (ast.With, ast.AsyncWith)):
+            for item in node.items:
+                if item.optional_vars is not None:
+                    self._bind_target(item.optional_vars, None)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            self._bind(node.name, None)
+
+    def _note_escaping(self, node: ast.AST) -> None:
+        """`fill(xs)`, `ys = xs`: xs is in self.escaping."""
+        if isinstance(node, ast.Call) and not self._only_reads(node.func):
+            values = [*node.args, *(kw.value for kw in node.keywords)]
+            names = [v.id for v in values if isinstance(v, ast.Name)]
+            if isinstance(node.func, ast.Name) and node.func.id in self.module.functions:
+                for name in names:
+                    self.passed.setdefault(name, []).append(node)
+            else:
+                self.escaping.update(names)
+        elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Name):
+            self.escaping.add(node.value.id)
+
+    def _only_reads(self, func: ast.expr) -> bool:
+        """Whether a callee only reads the lists it is given (a builtin like `len`, or NumPy or math)."""
+        if isinstance(func, ast.Name) and func.id in _READING_BUILTINS:
+            return func.id not in self.bindings and func.id not in self.module.functions
+        path = self.module_path(func)
+        return path is not None and path.partition(".")[0] in {"numpy", "math", "statistics"}
 
     def _bind_target(self, target: ast.expr, value: ast.expr | None) -> None:
         if isinstance(target, ast.Name):
@@ -402,19 +561,89 @@ class _Scope:
             if outer is self or name in self.module.functions:
                 return None
             return outer.name_label(name)
+        label = self._label_of(name, self.bindings[name], param=name in self.params)
+        self.labels[name] = label
+        return label
+
+    def _label_of(self, name: str, values: list[ast.expr | None], *, param: bool) -> str | None:
+        """The label `name` has when bound to one of `values` (or passed in, with `param`), its stores checked."""
         if name in self._evaluating:  # s = s + x: decided by the other bindings
             return _CYCLE
         self._evaluating.add(name)
-        found = [self.label(v) if v is not None else None for v in self.bindings[name]]
+        try:  # (everything below may meet `name` again: `xs.append(xs[0] * 2)`)
+            found = [self.label(v) if v is not None else None for v in values]
+            if param:
+                found.append(self.bound.get(name))
+            if _EMPTY_LIST in found:
+                filled = self._filled(name)
+                found = [filled if f == _EMPTY_LIST else f for f in found]
+            label = agreed([f for f in found if f is not _CYCLE])
+            if label is not None and label.startswith("list[") and name in self.mutations:
+                label = label if all(self._keeps(label, *m) for m in self.mutations[name]) else None
+            return label
+        finally:
+            self._evaluating.discard(name)
+
+    def label_at(self, call: ast.Call, arg: ast.expr) -> str | None:
+        """The label of an argument of `call`; a bare name by the last binding that reaches the call, if told.
+
+        `a = line.split(",")` ... `a = np.array(xs)` then `smooth(a)`: only the second reaches. The
+        binding is looked for backwards in the call's block, then in the blocks around it, passing out
+        only through statements that do not bind the name (a loop that rebinds it may come back round).
+        """
+        if not isinstance(arg, ast.Name) or arg.id in self.module.rebound_globals:
+            return self.label(arg)
+        name = arg.id
+        binds = self.module.binds
+        for depth, (block, k) in enumerate(self.places.get(id(call), ())):
+            here = block[k]
+            if binds(here, name, walrus=depth == 0 and not isinstance(here, ast.While)):
+                return self.name_label(name)
+            for before in reversed(block[:k]):
+                if binds(before, name):
+                    return self._reaching(name, before)
         if name in self.params:
-            found.append(self.bound.get(name))
-        self._evaluating.discard(name)
-        found = [f for f in found if f is not _CYCLE]
-        label = agreed(found)  # type: ignore[arg-type]
-        if label is not None and label.startswith("list[") and name in self.mutations:
-            label = label if all(self._keeps(label, *m) for m in self.mutations[name]) else None
-        self.labels[name] = label
-        return label
+            return self._label_of(name, [], param=True)
+        return self.name_label(name)
+
+    def _reaching(self, name: str, stmt: ast.stmt) -> str | None:
+        """The label `stmt` binds `name` to: told for `name = value` only (`a, b = ...` and the rest: as a whole)."""
+        simple = isinstance(stmt, ast.Assign) and all(isinstance(t, ast.Name) for t in stmt.targets)
+        if simple and not self.module.binds(stmt, name, walrus=True):
+            return self._label_of(name, [stmt.value], param=False)
+        return self.name_label(name)
+
+    def _filled(self, name: str) -> str | None:
+        """`xs = []` then `xs.append(v)`: the list its appends (or item stores) make, None if one is not told."""
+        stores = self.mutations.get(name, [])
+        if not stores or self.may_fill(name, frozenset()):
+            return None
+        return _list_of([self.label(v) if depth == 1 and v is not None else None for depth, v in stores])
+
+    def may_fill(self, name: str, checking: frozenset[str]) -> bool:
+        """Whether anything but this scope's own stores may add to the list `name` holds.
+
+        Passing it to a function of the module is safe when that function neither stores into
+        its parameter nor passes it on to something that may (`checking`: the functions on the way).
+        """
+        if name in self.escaping:
+            return True
+        for call in self.passed.get(name, ()):
+            callee = self.module.functions[call.func.id]  # type: ignore[attr-defined]
+            if callee.name in checking:
+                continue
+            if _shadowed(callee.name, self, self.module.globals):
+                return True
+            given = sum(
+                isinstance(v, ast.Name) and v.id == name for v in [*call.args, *(k.value for k in call.keywords)]
+            )
+            params = [p for p, arg in _arguments(callee, call) if isinstance(arg, ast.Name) and arg.id == name]
+            if len(params) < given or any(arg is None for _, arg in _arguments(callee, call)):  # (*args, **kwargs)
+                return True
+            scope = self.module.scopes[callee.name]
+            if any(p in scope.mutations or scope.may_fill(p, checking | {callee.name}) for p in params):
+                return True
+        return False
 
     def _keeps(self, label: str, depth: int, value: ast.expr | None) -> bool:
         """Whether storing `value` `depth` levels into a list labelled `label` keeps that label."""
@@ -563,7 +792,7 @@ def _tuple(_scope: _Scope, _node: ast.Tuple) -> str | None:
 def _list(scope: _Scope, node: ast.List) -> str | None:
     from fastimport.predict.labels import LIST_SAMPLE
 
-    return _list_of([scope.label(x) for x in node.elts[:LIST_SAMPLE]]) if node.elts else None
+    return _list_of([scope.label(x) for x in node.elts[:LIST_SAMPLE]]) if node.elts else _EMPTY_LIST
 
 
 def _list_of(items: list[str | None]) -> str | None:
@@ -574,15 +803,26 @@ def _list_of(items: list[str | None]) -> str | None:
         return "list[int]"
     if all(i == "float" for i in items):
         return "list[float]"
-    if len(set(items)) == 1 and items[0] in {"list[int]", "list[float]"}:
-        return f"list[{items[0]}]"
+    if len(set(items)) == 1 and (items[0] in {"list[int]", "list[float]"} or items[0].startswith(_DICT)):
+        return f"list[{items[0]}]"  # (a list of dicts is "other" at a call site; its items' items are told)
     return "other"
+
+
+def _dict(scope: _Scope, node: ast.Dict) -> str | None:
+    """A dict literal with constant str keys: the label of each value, for `d["key"]` (json: keys may be anything)."""
+    keys = _literal_keys(node)
+    if None in keys:
+        return None
+    values = [scope.label(v) for v in node.values]
+    return _DICT + json.dumps({k: (v if v != _CYCLE else None) for k, v in zip(keys, values, strict=True)})
 
 
 def _listcomp(scope: _Scope, node: ast.ListComp) -> str | None:
     inner = _Scope(scope.module, [], scope.node)  # the comprehension's names, over the scope's
     inner.bound = scope.bound
     inner.bindings = {**scope.bindings}
+    inner.mutations, inner.escaping, inner.passed = scope.mutations, scope.escaping, scope.passed
+    inner._evaluating = scope._evaluating  # noqa: SLF001 - (a name met again through a comprehension is a cycle too)
     for gen in node.generators:
         if gen.ifs:
             pass  # (a filter keeps the element type)
@@ -641,6 +881,11 @@ def _subscript(scope: _Scope, node: ast.Subscript) -> str | None:  # noqa: PLR09
         if None in kinds:
             return None
         return _indexed_array(dtype, ndim - kinds.count("int"))
+    if base.startswith(_DICT):
+        key = node.slice.value if isinstance(node.slice, ast.Constant) else None
+        if not isinstance(key, str) or key in scope.module.stored_keys or "*" in scope.module.stored_keys:
+            return None
+        return json.loads(base[len(_DICT) :]).get(key)
     if base.startswith("list[") and len(index) == 1:
         kind = _index_kind(scope, index[0])
         return base if kind == "slice" else base[5:-1] if kind == "int" else None
@@ -981,6 +1226,7 @@ _RULES: dict[type, Callable] = {
     ast.IfExp: _ifexp,
     ast.Tuple: _tuple,
     ast.List: _list,
+    ast.Dict: _dict,
     ast.ListComp: _listcomp,
     ast.Subscript: _subscript,
     ast.Attribute: _attribute,
