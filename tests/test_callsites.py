@@ -182,6 +182,27 @@ CASES = {
         """,
         {"x": None, "y": "int"},
     ),
+    "a dict that some .update() may change: not told": (
+        """
+        def f(x):
+            return x
+        d = {"a": 1.0}
+        settings = {}
+        settings.update(load())
+        f(d["a"])
+        """,
+        {"x": None},
+    ),
+    "a while loop's test, its body rebinding the name: not told": (
+        """
+        def f(x):
+            return x < 3
+        v = 1
+        while f(v):
+            v = 2.5
+        """,
+        {"x": None},
+    ),
     "a list whose appends read itself: not told, and the module still read": (
         """
         def f(x, y):
