@@ -515,12 +515,6 @@ def test_the_evaluation_measures_call_site_labels_on_whole_modules(
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue #5's target (90% of first calls on a predicted guard, examples and kernels) is not met: a "
-    "kernel's entry function is called from another module (the benchmark harness), so only the model speaks "
-    "for it, and it guesses some float and array parameters wrong (models/README.md has the figures)",
-)
 def test_ninety_percent_of_first_calls_hit_a_predicted_guard_on_the_examples_and_kernels(evaluation: dict) -> None:
     """The issue's target, over the examples and the benchmark kernels."""
     assert evaluation["first_calls"]["rate"] >= 0.9

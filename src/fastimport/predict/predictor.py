@@ -28,7 +28,7 @@ import os
 import threading
 from dataclasses import dataclass
 
-from fastimport.predict import callsites, features, labels
+from fastimport.predict import callsites, constraints, features, labels
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -164,7 +164,7 @@ def predict(
     rows: list[dict[str, float]] = []
     for node, is_method in functions:
         rows.extend(features.parameter_features(node, is_method=is_method))
-    probs = (using or model()).probabilities(features.vectorize(rows))
+    probs = _constrained(functions, (using or model()).probabilities(features.vectorize(rows)))
     if evidence is not None and evidence.flows:
         probs = _joined(functions, names, probs, evidence.flows)
     result, at = [], 0
@@ -198,6 +198,33 @@ def _told_guesses(node: ast.FunctionDef, evidence: callsites.Evidence) -> list[G
         label, probability = _told(sites[p.arg])  # type: ignore[misc] - told_everywhere
         guesses.append(Guess(p.arg, label, probability, ((label, probability),), "call sites"))
     return guesses
+
+
+def _constrained(functions: list[tuple[ast.FunctionDef, bool]], probs: np.ndarray) -> np.ndarray:
+    """The model's probabilities without the array labels a function's own code rules out (predict/constraints.py).
+
+    Measured on the held-out packages (models/evaluate.py, as served): see models/README.md.
+    """
+    at = 0
+    for node, _ in functions:
+        bounds = constraints.ndims(node)
+        for name in features.params_of(node):
+            if (fact := bounds.get(name.arg)) is not None:
+                row = probs[at]
+                kept = row * _ALLOWED.setdefault(fact, _allowed_mask(fact))
+                if (total := kept.sum()) > 0:  # (nothing left: keep the model's own belief)
+                    probs[at] = kept / total
+            at += 1
+    return probs
+
+
+_ALLOWED: dict[tuple[int, int], np.ndarray] = {}  # ndim bounds -> 1.0 for the labels they allow
+
+
+def _allowed_mask(bounds: tuple[int, int]) -> np.ndarray:
+    import numpy as np
+
+    return np.array([1.0 if constraints.allowed(label, bounds) else 0.0 for label in labels.LABELS], dtype=np.float32)
 
 
 def _joined(
