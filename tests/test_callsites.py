@@ -203,6 +203,31 @@ CASES = {
         """,
         {"x": None},
     ),
+    "a name met again while its bindings are read, read again later (found by tests/test_fuzz_callsites.py)": (
+        """
+        def f(x):
+            return x
+        def kernel(y):
+            return y
+        b = 2.5
+        c = b
+        b = c * 2
+        f(b)
+        def main():
+            kernel(b)
+        """,
+        {"y": None},  # (not "other": the cycle's mark was kept as b's label)
+    ),
+    "the binding that reaches reads the name itself (found by tests/test_fuzz_callsites.py)": (
+        """
+        def f(x):
+            return x
+        b = 2.5
+        b = b * 2
+        f(b)
+        """,
+        {"x": None},
+    ),
     "a list whose appends read itself: not told, and the module still read": (
         """
         def f(x, y):

@@ -136,6 +136,10 @@ def _blocks(stmt: ast.stmt) -> Iterator[list[ast.stmt]]:
             yield value
 
 
+def _reads(node: ast.AST, name: str) -> bool:
+    return any(isinstance(sub, ast.Name) and sub.id == name for sub in ast.walk(node))
+
+
 def _names_bound(node: ast.AST) -> tuple[str, ...]:
     if isinstance(node, ast.Name):
         return () if isinstance(node.ctx, ast.Load) else (node.id,)
@@ -562,7 +566,8 @@ class _Scope:
                 return None
             return outer.name_label(name)
         label = self._label_of(name, self.bindings[name], param=name in self.params)
-        self.labels[name] = label
+        if label is not _CYCLE:  # (met again while its own bindings are read: not its label)
+            self.labels[name] = label
         return label
 
     def _label_of(self, name: str, values: list[ast.expr | None], *, param: bool) -> str | None:
@@ -609,9 +614,9 @@ class _Scope:
     def _reaching(self, name: str, stmt: ast.stmt) -> str | None:
         """The label `stmt` binds `name` to: told for `name = value` only (`a, b = ...` and the rest: as a whole)."""
         simple = isinstance(stmt, ast.Assign) and all(isinstance(t, ast.Name) for t in stmt.targets)
-        if simple and not self.module.binds(stmt, name, walrus=True):
+        if simple and not self.module.binds(stmt, name, walrus=True) and not _reads(stmt.value, name):
             return self._label_of(name, [stmt.value], param=False)
-        return self.name_label(name)
+        return self.name_label(name)  # (`b = b * 2`: what b was before is the other bindings' question)
 
     def _filled(self, name: str) -> str | None:
         """`xs = []` then `xs.append(v)`: the list its appends (or item stores) make, None if one is not told."""

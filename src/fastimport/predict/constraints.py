@@ -35,7 +35,7 @@ _NO_LIMIT = 64  # (NumPy's NPY_MAXDIMS)
 def ndims(node: ast.FunctionDef | ast.AsyncFunctionDef) -> dict[str, tuple[int, int]]:
     """Each parameter's (least, greatest) ndim its code requires of an array; parameters with no facts left out."""
     params = {p.arg for p in (*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs)}
-    ints = _int_names(node)
+    ints = _LoopInts(node)
     facts: dict[str, list[tuple[int, int]]] = {}
     spoilt: set[str] = set()
     for sub in ast.walk(node):
@@ -62,7 +62,7 @@ def allowed(label: str, bounds: tuple[int, int]) -> bool:
     return bounds[0] <= ndim <= bounds[1]
 
 
-def _facts(sub: ast.AST, params: set[str], ints: set[str]) -> Iterator[tuple[str, tuple[int, int] | None]]:
+def _facts(sub: ast.AST, params: set[str], ints: _LoopInts) -> Iterator[tuple[str, tuple[int, int] | None]]:
     """(parameter, its ndim bounds) for what one node requires; (parameter, None): no facts for it at all."""
     if isinstance(sub, ast.Name) and sub.id in params and not isinstance(sub.ctx, ast.Load):
         yield sub.id, None  # rebound: the facts may be about another value
@@ -81,7 +81,7 @@ def _facts(sub: ast.AST, params: set[str], ints: set[str]) -> Iterator[tuple[str
 
 
 def _subscript_facts(
-    sub: ast.Subscript, params: set[str], ints: set[str]
+    sub: ast.Subscript, params: set[str], ints: _LoopInts
 ) -> Iterator[tuple[str, tuple[int, int] | None]]:
     if _is_shape(sub.value, params) and (k := _constant_int(sub.slice)) is not None:
         # a.shape[2]: at least 3 dimensions; a.shape[-2]: at least 2
@@ -94,11 +94,14 @@ def _subscript_facts(
         elif len(items) > 1:
             yield sub.value.id, (len(items), _NO_LIMIT)  # type: ignore[attr-defined]
         return
-    depth, base = 0, sub  # a[i][j][k] with int indices: each takes away one dimension
-    while isinstance(base, ast.Subscript) and _is_int(base.slice, ints):
-        depth, base = depth + 1, base.value
-    if depth > 1 and _param(base, params):
-        yield base.id, (depth, _NO_LIMIT)  # type: ignore[attr-defined]
+    chain, base = [], sub  # a[i][j][k] with int indices: each takes away one dimension
+    while isinstance(base, ast.Subscript):
+        chain.append(base.slice)
+        base = base.value
+    if len(chain) > 1 and _param(base, params):
+        depth = next((k for k, index in enumerate(reversed(chain)) if not _is_int(index, ints)), len(chain))
+        if depth > 1:
+            yield base.id, (depth, _NO_LIMIT)  # type: ignore[attr-defined]
 
 
 def _constant_int(node: ast.AST) -> int | None:
@@ -123,7 +126,7 @@ def _is_shape(node: ast.AST, params: set[str]) -> bool:
     return isinstance(node, ast.Attribute) and node.attr == "shape" and _param(node.value, params)
 
 
-def _is_int(node: ast.AST, ints: set[str]) -> bool:
+def _is_int(node: ast.AST, ints: _LoopInts) -> bool:
     """An int for sure: an int literal, a name only bound by `for name in range(...)`, or `+ - *` of those."""
     if isinstance(node, ast.Constant):
         return type(node.value) is int
@@ -134,6 +137,19 @@ def _is_int(node: ast.AST, ints: set[str]) -> bool:
     if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub, ast.Mult)):
         return _is_int(node.left, ints) and _is_int(node.right, ints)
     return False
+
+
+class _LoopInts:
+    """`name in ints`: the function's range-loop names (_int_names), worked out at the first question."""
+
+    def __init__(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        self.node = node
+        self.names: set[str] | None = None
+
+    def __contains__(self, name: str) -> bool:
+        if self.names is None:  # (most functions never ask: no chained subscript of a parameter)
+            self.names = _int_names(self.node)
+        return name in self.names
 
 
 def _int_names(node: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:

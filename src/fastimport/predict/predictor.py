@@ -110,8 +110,8 @@ def model() -> Model:
 
 # How often a label read off a module's call sites is the one seen most at run time, measured
 # by models/evaluate.py (metrics.json "call_sites", over the 12 training packages' modules;
-# 365 and 170 labels): when every call site tells it, and when some call sites do not tell
-# but those that do agree. (On the held-out packages: 0.95 over 64, 0.95 over 56.)
+# 360 and 168 labels): when every call site tells it, and when some call sites do not tell
+# but those that do agree. (On the held-out packages: 0.95 over 59, 0.95 over 58.)
 CALL_SITES_EVERY = 0.97
 CALL_SITES_SOME = 0.90
 # A module longer than this is not read for call sites: the reading runs on the compile-ahead
