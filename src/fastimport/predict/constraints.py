@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import ast
 
+from fastimport.predict.features import params_of
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -34,7 +36,7 @@ _NO_LIMIT = 64  # (NumPy's NPY_MAXDIMS)
 
 def ndims(node: ast.FunctionDef | ast.AsyncFunctionDef) -> dict[str, tuple[int, int]]:
     """Each parameter's (least, greatest) ndim its code requires of an array; parameters with no facts left out."""
-    params = {p.arg for p in (*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs)}
+    params = {p.arg for p in params_of(node)}
     ints = _LoopInts(node)
     facts: dict[str, list[tuple[int, int]]] = {}
     spoilt: set[str] = set()
@@ -68,7 +70,7 @@ def _facts(sub: ast.AST, params: set[str], ints: _LoopInts) -> Iterator[tuple[st
         yield sub.id, None  # rebound: the facts may be about another value
     elif isinstance(sub, ast.Attribute) and sub.attr == "ndim" and _param(sub.value, params):
         yield sub.value.id, None  # type: ignore[attr-defined] - dispatches on its ndim
-    elif isinstance(sub, ast.Call) and _dotted(sub.func) == "len" and sub.args and _is_shape(sub.args[0], params):
+    elif isinstance(sub, ast.Call) and _callee(sub.func) == "len" and sub.args and _is_shape(sub.args[0], params):
         yield sub.args[0].value.id, None  # type: ignore[attr-defined] - len(a.shape)
     elif isinstance(sub, ast.Assign) and len(sub.targets) == 1 and _is_shape(sub.value, params):
         target = sub.targets[0]
@@ -165,13 +167,14 @@ def _int_names(node: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
                 other.add(child.id)
         if isinstance(sub, ast.NamedExpr):
             other.add(sub.target.id)
-    params = {p.arg for p in (*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs)}
+    params = {p.arg for p in params_of(node)}
     return loops - other - params
 
 
 def _is_range(node: ast.AST) -> bool:
-    return isinstance(node, ast.Call) and _dotted(node.func) == "range"
+    return isinstance(node, ast.Call) and _callee(node.func) == "range"
 
 
-def _dotted(node: ast.AST) -> str:
-    return node.id if isinstance(node, ast.Name) else ""
+def _callee(func: ast.AST) -> str:
+    """The name a call is made by (`len`, `range`); "" for `obj.method` and anything else."""
+    return func.id if isinstance(func, ast.Name) else ""

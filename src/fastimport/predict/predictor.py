@@ -212,7 +212,9 @@ def _constrained(functions: list[tuple[ast.FunctionDef, bool]], probs: np.ndarra
         for name in features.params_of(node):
             if (fact := bounds.get(name.arg)) is not None:
                 row = probs[at]
-                kept = row * _ALLOWED.setdefault(fact, _allowed_mask(fact))
+                if (mask := _ALLOWED.get(fact)) is None:
+                    mask = _ALLOWED[fact] = _allowed_mask(fact)
+                kept = row * mask
                 if (total := kept.sum()) > 0:  # (nothing left: keep the model's own belief)
                     probs[at] = kept / total
             at += 1
