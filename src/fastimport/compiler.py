@@ -38,6 +38,7 @@ from fastimport.frontend.ir import (
     Terminator,
 )
 from fastimport.frontend.lower_statements import lower_function
+from fastimport.frontend.mirror import mark_mirrored
 from fastimport.frontend.pprint import format_func
 from fastimport.frontend.resolve import Resolver
 from fastimport.frontend.tailcalls import jump_self_tail_calls
@@ -284,6 +285,7 @@ def front_end(
         mark_logged_stores(spec.ir)
         # after inference (index types, array layouts) and the store marks (which the copy keeps)
         version_range_loops(spec.ir)
+        mark_mirrored(spec.ir)  # after versioning: it sees every op the function ends with
         dump(f"IR {spec.ir.symbol}", lambda fn=spec.ir: format_func(fn))
     return list(specs.values()), root_spec
 

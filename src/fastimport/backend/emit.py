@@ -38,6 +38,7 @@ from fastimport.backend.callscope import emit_is_precise
 from fastimport.backend.capi import F64, I1, I8, I32, I64, PTR, declare, declare_libm, intrinsic
 from fastimport.backend.listemit import ListOps
 from fastimport.backend.loopemit import LoopOps
+from fastimport.backend.mirroremit import MirrorOps
 from fastimport.backend.npcalls import NumpyCalls
 from fastimport.backend.npemit import ARRAY_OBJECT, F32, NumpyOps, array_struct, is_numpy
 from fastimport.backend.tupleemit import TupleOps, box_tuple, tuple_struct
@@ -334,7 +335,7 @@ def pack_payload(bld: ir.IRBuilder, ty: Ty, value: ir.Value, payload_type: ir.Ty
     return value
 
 
-class FunctionEmitter(ListOps, TupleOps, NumpyCalls, NumpyOps, LoopOps, OpVisitor[None]):
+class FunctionEmitter(MirrorOps, ListOps, TupleOps, NumpyCalls, NumpyOps, LoopOps, OpVisitor[None]):
     """Walks the blocks of one FuncIR and emits LLVM IR for each op."""
 
     def __init__(
@@ -367,15 +368,9 @@ class FunctionEmitter(ListOps, TupleOps, NumpyCalls, NumpyOps, LoopOps, OpVisito
         self.deopt_block = self.func.append_basic_block("deopt")
         self.error_block = self.func.append_basic_block("error")
         bld = self.builder
-        bld.position_at_end(self.deopt_block)
-        bld.ret(kernel_result(bld, self.fn.ret_type, None, DEOPT))
-        bld.position_at_end(self.error_block)
-        bld.ret(kernel_result(bld, self.fn.ret_type, None, ERROR))
         defers = any(isinstance(op, LoopGuard) and op.defers_checks for op in self.fn.all_ops())
         if defers:
             self.retry_block = self.func.append_basic_block("retry")
-            bld.position_at_end(self.retry_block)
-            bld.ret(kernel_result(bld, self.fn.ret_type, None, RETRY))
 
         bld.position_at_end(entry)
         # Read without a bound check by a loop guard: zero until stored (see LoadLocal).
@@ -414,6 +409,10 @@ class FunctionEmitter(ListOps, TupleOps, NumpyCalls, NumpyOps, LoopOps, OpVisito
         bld.store(ir.Constant(I32, SIGNAL_INTERVAL), self.ticks)
         self.begin_numpy_state(self.fn)
         self.undo = self.func.args[-2]
+        self.begin_mirror()
+        here = bld.block
+        self.emit_exits(defers=defers)
+        bld.position_at_end(here)
         self.depth = self.func.args[-1]
         # A self tail call become a jump (Reenter) moves the frame a level deeper.
         self.depth_slot: ir.Value | None = None
@@ -442,6 +441,22 @@ class FunctionEmitter(ListOps, TupleOps, NumpyCalls, NumpyOps, LoopOps, OpVisito
             if not bld.block.is_terminated:
                 bld.unreachable()  # an empty dead block
         self.finish_numpy_state()  # NumPy's error state is the program's again at every exit
+
+    def emit_exits(self, *, defers: bool) -> None:
+        """The deopt, error and retry blocks: each returns its status (a mirror dropped, or written back first)."""
+        bld = self.builder
+        for block, status in ((self.deopt_block, DEOPT), *([(self.retry_block, RETRY)] if defers else [])):
+            bld.position_at_end(block)
+            self.drop_mirror()
+            bld.ret(kernel_result(bld, self.fn.ret_type, None, status))
+        bld.position_at_end(self.error_block)
+        ok = self.flush_mirror()  # the stores before the exception stay, as in CPython
+        if ok is not None:
+            self.drop_mirror()
+            with bld.if_then(bld.not_(ok), likely=False):
+                bld.call(declare(self.module, "PyErr_Clear"), [])  # the bytecode re-run raises it again
+                bld.ret(kernel_result(bld, self.fn.ret_type, None, DEOPT))
+        bld.ret(kernel_result(bld, self.fn.ret_type, None, ERROR))
 
     def value(self, v: Value) -> ir.Value:
         if isinstance(v, Shadow):
@@ -628,7 +643,8 @@ class FunctionEmitter(ListOps, TupleOps, NumpyCalls, NumpyOps, LoopOps, OpVisito
             self.values[op] = ir.Constant(I64, op.value)
 
     def visit_param(self, op: Param) -> None:
-        self.values[op] = self.func.args[op.index]
+        mirror = self.mirror_param(op.index)
+        self.values[op] = self.func.args[op.index] if mirror is None else mirror
 
     def visit_load_local(self, op: LoadLocal) -> None:
         if op.local.name not in self.slots:
@@ -1067,11 +1083,15 @@ class FunctionEmitter(ListOps, TupleOps, NumpyCalls, NumpyOps, LoopOps, OpVisito
             # that interrupts us: _thread.interrupt_main()). Nothing native reads
             # Python state after the entry point, so a switch here is a legal schedule.
             self.leave_numpy_state()  # a signal handler sees the program's np.errstate
+            flushed = self.flush_mirror()  # ... and the lists as CPython would have left them
+            if flushed is not None:
+                self.deopt_if(bld.not_(flushed))
             checkpoint = self.module.globals.get(CHECKPOINT) or ir.Function(self.module, CHECKPOINT_TYPE, CHECKPOINT)
             raised = bld.call(checkpoint, [])
             cont = self.func.append_basic_block()
             bld.cbranch(bld.icmp_signed("!=", raised, ir.Constant(I32, 0)), self.error_block, cont)
             bld.position_at_end(cont)
+            self.reload_mirror()  # what other threads or a handler changed
 
     # Terminators.
 
@@ -1106,6 +1126,7 @@ class FunctionEmitter(ListOps, TupleOps, NumpyCalls, NumpyOps, LoopOps, OpVisito
             value = self.coerce(self.value(op.value), op.value.type, self.fn.ret_type)
         if isinstance(self.fn.ret_type, Array):  # a view made here has no ndarray yet: the bytecode makes it
             self.deopt_if(bld.icmp_unsigned("==", bld.extract_value(value, ARRAY_OBJECT), ir.Constant(PTR, None)))
+        self.leave_mirror()
         bld.ret(kernel_result(bld, self.fn.ret_type, value, OK))
 
     def visit_deopt(self, _op: Deopt) -> None:

@@ -1,0 +1,457 @@
+"""A mirrored `list[list[float]]` parameter: its rows' floats unboxed for the call (frontend/mirror.py).
+
+A mixin of FunctionEmitter, before ListOps. In a function whose `fn.mirrored` is set,
+every `list[list[float]]` value is the mirror of that parameter and every `list[float]`
+value one of its rows (the front end made sure), so the type says which is which.
+
+    mirror = {list outer, i64 n, row first, i64 mask, row rows[n], row table[mask + 1]}
+    row    = {list list, i64 len, row next, double data[len], i8 dirty[len]}
+
+    entry               fi_mirror_new: the mirror, no row read yet (no memory: deopt)
+    bodies[i]           rows[i]; the first time, fi_mirror_row: the row object's floats
+                        copied (a row met before under another index is the same record:
+                        `table` is keyed by the row object; an item not a float: deopt)
+    row[k], row[k] = v  data[k]; a store also sets dirty[k]
+    len(...)            n, len (no list changes size while mirrored)
+    return, exception   fi_mirror_flush: each dirty slot written back into its list (the
+                        list snapshotted first, for a deopt of a caller; the float object
+                        reused in place when only the list holds it, as listemit.py does)
+    signal checkpoint   flush before it (other threads and signal handlers see the
+                        lists as CPython would have left them); after it
+                        fi_mirror_reload reads every row again, and deopts if a list
+                        changed its shape or holds another type
+    deopt, retry        the mirror is dropped: the lists were not changed (or were
+                        snapshotted at a checkpoint's flush, and the rollback puts them back)
+
+The helpers are defined once per module, internal and never inlined: they run once per
+row per call, not per access.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from llvmlite import ir
+
+from fastimport.backend.callscope import runtime_function
+from fastimport.backend.capi import F64, I1, I8, I64, PTR, declare, intrinsic
+from fastimport.backend.listemit import (
+    FLOAT_VALUE_OFFSET,
+    LIST_ITEMS_OFFSET,
+    LIST_SIZE_OFFSET,
+    REFCNT_OFFSET,
+    TYPE_OFFSET,
+    tag_access,
+)
+from fastimport.frontend.mirror import ROW, ROWS
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from fastimport.frontend.ir import ArrayAttr, Index, SetIndex
+
+# The mirror's fields (byte offsets).
+M_OUTER, M_N, M_FIRST, M_MASK, M_ROWS = 0, 8, 16, 24, 32
+# A row's fields.
+R_LIST, R_LEN, R_NEXT, R_DATA = 0, 8, 16, 24
+NULL = ir.Constant(PTR, None)
+ZERO, ONE = ir.Constant(I64, 0), ir.Constant(I64, 1)
+
+NEW = ir.FunctionType(PTR, [PTR])  # (outer list) -> mirror or null
+ROW_OF = ir.FunctionType(PTR, [PTR, I64, PTR, PTR])  # (mirror, i, list type, float type) -> row or null
+FLUSH = ir.FunctionType(I1, [PTR, PTR, PTR])  # (scope, mirror or null, float type) -> ok
+RELOAD = ir.FunctionType(I1, [PTR, PTR])  # (mirror or null, float type) -> ok
+FREE = ir.FunctionType(ir.VoidType(), [PTR])  # (mirror or null)
+
+
+def _at(bld: ir.IRBuilder, base: ir.Value, offset: int | ir.Value) -> ir.Value:
+    return bld.gep(base, [offset if isinstance(offset, ir.Value) else ir.Constant(I64, offset)], source_etype=I8)
+
+
+def _load(bld: ir.IRBuilder, base: ir.Value, offset: int | ir.Value, ty: ir.Type, field: str | None = None) -> ir.Value:
+    load = bld.load(_at(bld, base, offset), typ=ty)
+    if field is not None:
+        tag_access(bld.module, load, field)
+    return load
+
+
+def _store(
+    bld: ir.IRBuilder, value: ir.Value, base: ir.Value, offset: int | ir.Value, field: str | None = None
+) -> None:
+    store = bld.store(value, _at(bld, base, offset))
+    if field is not None:
+        tag_access(bld.module, store, field)
+
+
+def _loop(bld: ir.IRBuilder, count: ir.Value, body: Callable[[ir.Value], None]) -> None:
+    """`for k in range(count): body(k)`, emitted at the builder."""
+    fn = bld.function
+    start = bld.block
+    head, inside, done = fn.append_basic_block("loop"), fn.append_basic_block("body"), fn.append_basic_block("done")
+    bld.branch(head)
+    bld.position_at_end(head)
+    k = bld.phi(I64)
+    k.add_incoming(ZERO, start)
+    bld.cbranch(bld.icmp_signed("<", k, count), inside, done)
+    bld.position_at_end(inside)
+    body(k)
+    k.add_incoming(bld.add(k, ONE), bld.block)
+    bld.branch(head)
+    bld.position_at_end(done)
+
+
+def _rows_of(bld: ir.IRBuilder, mirror: ir.Value, body: Callable[[ir.Value], None]) -> None:
+    """`for row in <the rows read so far>: body(row)`, emitted at the builder."""
+    fn = bld.function
+    start = bld.block
+    head, inside, done = fn.append_basic_block("rows"), fn.append_basic_block("row"), fn.append_basic_block("no_more")
+    first = _load(bld, mirror, M_FIRST, PTR)
+    bld.branch(head)
+    bld.position_at_end(head)
+    row = bld.phi(PTR)
+    row.add_incoming(first, start)
+    bld.cbranch(bld.icmp_unsigned("==", row, NULL), done, inside)
+    bld.position_at_end(inside)
+    body(row)
+    row.add_incoming(_load(bld, row, R_NEXT, PTR), bld.block)
+    bld.branch(head)
+    bld.position_at_end(done)
+
+
+def _return_if(bld: ir.IRBuilder, cond: ir.Value, value: ir.Value | None) -> None:
+    with bld.if_then(cond, likely=False):
+        if value is None:
+            bld.ret_void()
+        else:
+            bld.ret(value)
+
+
+def _item(bld: ir.IRBuilder, lst: ir.Value, k: ir.Value) -> ir.Value:
+    """The address of item k of list `lst`."""
+    return bld.gep(_load(bld, lst, LIST_ITEMS_OFFSET, PTR), [k], source_etype=PTR)
+
+
+def _helper(module: ir.Module, name: str, ty: ir.FunctionType, define: Callable[[ir.IRBuilder], None]) -> ir.Function:
+    existing = module.globals.get(name)
+    if existing is not None:
+        return existing
+    fn = ir.Function(module, ty, name)
+    fn.linkage = "internal"
+    fn.attributes.add("noinline")
+    fn.attributes.add("cold")
+    define(ir.IRBuilder(fn.append_basic_block("entry")))
+    return fn
+
+
+def _raw_alloc(bld: ir.IRBuilder, nbytes: ir.Value) -> ir.Value:
+    return bld.call(declare(bld.module, "PyMem_RawRealloc"), [NULL, nbytes])
+
+
+def _zero(bld: ir.IRBuilder, pointer: ir.Value, nbytes: ir.Value) -> None:
+    memset = intrinsic(bld.module, "llvm.memset.p0.i64", ir.VoidType(), [PTR, I8, I64, I1])
+    bld.call(memset, [pointer, ir.Constant(I8, 0), nbytes, ir.Constant(I1, 0)])
+
+
+def _define_new(bld: ir.IRBuilder) -> None:
+    (outer,) = bld.function.args
+    n = _load(bld, outer, LIST_SIZE_OFFSET, I64)
+    # The table: a power of two at least twice n (at least 8), so probes stay short.
+    fn = bld.function
+    start, grow, sized = bld.block, fn.append_basic_block("grow"), fn.append_basic_block("sized")
+    bld.branch(grow)
+    bld.position_at_end(grow)
+    size = bld.phi(I64)
+    size.add_incoming(ir.Constant(I64, 8), start)
+    size.add_incoming(bld.shl(size, ONE), grow)
+    bld.cbranch(bld.icmp_signed("<", size, bld.shl(n, ONE)), grow, sized)
+    bld.position_at_end(sized)
+    nbytes = bld.add(ir.Constant(I64, M_ROWS), bld.mul(bld.add(n, size), ir.Constant(I64, 8)))
+    mirror = _raw_alloc(bld, nbytes)
+    _return_if(bld, bld.icmp_unsigned("==", mirror, NULL), NULL)
+    _zero(bld, mirror, nbytes)
+    _store(bld, outer, mirror, M_OUTER)
+    _store(bld, n, mirror, M_N)
+    _store(bld, bld.sub(size, ONE), mirror, M_MASK)
+    bld.ret(mirror)
+
+
+def _read_floats(bld: ir.IRBuilder, row: ir.Value, float_type: ir.Value, failed: ir.Value) -> None:
+    """Copy the floats of the row's list into its data (`bld.ret(failed)` at an item not a float)."""
+    lst, length = _load(bld, row, R_LIST, PTR), _load(bld, row, R_LEN, I64)
+
+    def copy(k: ir.Value) -> None:
+        item = bld.load(_item(bld, lst, k), typ=PTR)
+        _return_if(bld, bld.icmp_unsigned("!=", _load(bld, item, TYPE_OFFSET, PTR), float_type), failed)
+        value = _load(bld, item, FLOAT_VALUE_OFFSET, F64)
+        _store(bld, value, row, bld.add(ir.Constant(I64, R_DATA), bld.mul(k, ir.Constant(I64, 8))))
+
+    _loop(bld, length, copy)
+
+
+def _define_row(bld: ir.IRBuilder) -> None:
+    mirror, i, list_type, float_type = bld.function.args
+    fn = bld.function
+    outer = _load(bld, mirror, M_OUTER, PTR)
+    lst = bld.load(_item(bld, outer, i), typ=PTR)
+    _return_if(bld, bld.icmp_unsigned("!=", _load(bld, lst, TYPE_OFFSET, PTR), list_type), NULL)
+    rows_slot = _at(bld, mirror, bld.add(ir.Constant(I64, M_ROWS), bld.mul(i, ir.Constant(I64, 8))))
+    n, mask = _load(bld, mirror, M_N, I64), _load(bld, mirror, M_MASK, I64)
+    table = _at(bld, mirror, bld.add(ir.Constant(I64, M_ROWS), bld.mul(n, ir.Constant(I64, 8))))
+    address = bld.ptrtoint(lst, I64)
+    mixed = bld.xor(bld.lshr(address, ir.Constant(I64, 4)), bld.lshr(address, ir.Constant(I64, 13)))
+    first_probe = bld.and_(mixed, mask)
+    start = bld.block
+    probe, check, found, missing = (fn.append_basic_block(name) for name in ("probe", "check", "found", "missing"))
+    bld.branch(probe)
+    bld.position_at_end(probe)
+    h = bld.phi(I64)
+    h.add_incoming(first_probe, start)
+    slot = bld.gep(table, [h], source_etype=PTR)
+    seen = bld.load(slot, typ=PTR)
+    bld.cbranch(bld.icmp_unsigned("==", seen, NULL), missing, check)
+    bld.position_at_end(check)
+    h.add_incoming(bld.and_(bld.add(h, ONE), mask), check)
+    bld.cbranch(bld.icmp_unsigned("==", _load(bld, seen, R_LIST, PTR), lst), found, probe)
+    bld.position_at_end(found)
+    bld.store(seen, rows_slot)
+    bld.ret(seen)
+    bld.position_at_end(missing)
+    length = _load(bld, lst, LIST_SIZE_OFFSET, I64)
+    row = _raw_alloc(bld, bld.add(ir.Constant(I64, R_DATA), bld.mul(length, ir.Constant(I64, 9))))
+    _return_if(bld, bld.icmp_unsigned("==", row, NULL), NULL)
+    _store(bld, lst, row, R_LIST)
+    _store(bld, length, row, R_LEN)
+    _zero(bld, _dirty(bld, row, length, ZERO), length)
+    # Linked before its floats are read: a row that fails is freed with the mirror.
+    _store(bld, _load(bld, mirror, M_FIRST, PTR), row, R_NEXT)
+    _store(bld, row, mirror, M_FIRST)
+    _read_floats(bld, row, float_type, NULL)
+    bld.store(row, slot)
+    bld.store(row, rows_slot)
+    bld.ret(row)
+
+
+def _dirty(bld: ir.IRBuilder, row: ir.Value, length: ir.Value, k: ir.Value) -> ir.Value:
+    """The address of dirty[k] of a row of `length` slots."""
+    return _at(bld, row, bld.add(ir.Constant(I64, R_DATA), bld.add(bld.mul(length, ir.Constant(I64, 8)), k)))
+
+
+def _define_flush(bld: ir.IRBuilder) -> None:
+    scope, mirror, float_type = bld.function.args
+    module = bld.module
+    _return_if(bld, bld.icmp_unsigned("==", mirror, NULL), ir.Constant(I1, 1))
+    touched = bld.alloca(I1)
+
+    def flush_row(row: ir.Value) -> None:
+        lst, length = _load(bld, row, R_LIST, PTR), _load(bld, row, R_LEN, I64)
+        bld.store(ir.Constant(I1, 0), touched)
+
+        def flush_slot(k: ir.Value) -> None:
+            dirty = _dirty(bld, row, length, k)
+            with bld.if_then(bld.icmp_unsigned("!=", bld.load(dirty, typ=I8), ir.Constant(I8, 0))):
+                with bld.if_then(bld.not_(bld.load(touched, typ=I1))):
+                    ok = bld.call(runtime_function(module, "fi_list_touch"), [scope, lst])
+                    _return_if(bld, bld.not_(ok), ir.Constant(I1, 0))
+                    bld.store(ir.Constant(I1, 1), touched)
+                value = _load(bld, row, bld.add(ir.Constant(I64, R_DATA), bld.mul(k, ir.Constant(I64, 8))), F64)
+                slot = _item(bld, lst, k)
+                old = bld.load(slot, typ=PTR)
+                alone = bld.icmp_unsigned("==", _load(bld, old, REFCNT_OFFSET, I64), ONE)
+                is_float = bld.icmp_unsigned("==", _load(bld, old, TYPE_OFFSET, PTR), float_type)
+                with bld.if_else(bld.and_(alone, is_float)) as (reuse, box):
+                    with reuse:
+                        _store(bld, value, old, FLOAT_VALUE_OFFSET)
+                    with box:
+                        new = bld.call(declare(module, "PyFloat_FromDouble"), [value])
+                        with bld.if_then(bld.icmp_unsigned("==", new, NULL), likely=False):
+                            bld.call(declare(module, "PyErr_Clear"), [])
+                            bld.ret(ir.Constant(I1, 0))
+                        bld.store(new, slot)
+                        bld.call(declare(module, "Py_DecRef"), [old])
+                bld.store(ir.Constant(I8, 0), dirty)
+
+        _loop(bld, length, flush_slot)
+
+    _rows_of(bld, mirror, flush_row)
+    bld.ret(ir.Constant(I1, 1))
+
+
+def _define_reload(bld: ir.IRBuilder) -> None:
+    mirror, float_type = bld.function.args
+    no = ir.Constant(I1, 0)
+    _return_if(bld, bld.icmp_unsigned("==", mirror, NULL), ir.Constant(I1, 1))
+    outer, n = _load(bld, mirror, M_OUTER, PTR), _load(bld, mirror, M_N, I64)
+    _return_if(bld, bld.icmp_unsigned("!=", _load(bld, outer, LIST_SIZE_OFFSET, I64), n), no)
+
+    def same_row(i: ir.Value) -> None:
+        row = _load(bld, mirror, bld.add(ir.Constant(I64, M_ROWS), bld.mul(i, ir.Constant(I64, 8))), PTR)
+        with bld.if_then(bld.icmp_unsigned("!=", row, NULL)):
+            lst = bld.load(_item(bld, outer, i), typ=PTR)
+            _return_if(bld, bld.icmp_unsigned("!=", lst, _load(bld, row, R_LIST, PTR)), no)
+
+    _loop(bld, n, same_row)
+
+    def reread(row: ir.Value) -> None:
+        lst = _load(bld, row, R_LIST, PTR)
+        resized = bld.icmp_unsigned("!=", _load(bld, lst, LIST_SIZE_OFFSET, I64), _load(bld, row, R_LEN, I64))
+        _return_if(bld, resized, no)
+        _read_floats(bld, row, float_type, no)
+
+    _rows_of(bld, mirror, reread)
+    bld.ret(ir.Constant(I1, 1))
+
+
+def _define_free(bld: ir.IRBuilder) -> None:
+    (mirror,) = bld.function.args
+    free = declare(bld.module, "PyMem_RawFree")
+    _return_if(bld, bld.icmp_unsigned("==", mirror, NULL), None)
+
+    fn = bld.function
+    start = bld.block
+    head, inside, done = fn.append_basic_block("rows"), fn.append_basic_block("row"), fn.append_basic_block("no_more")
+    first = _load(bld, mirror, M_FIRST, PTR)
+    bld.branch(head)
+    bld.position_at_end(head)
+    row = bld.phi(PTR)
+    row.add_incoming(first, start)
+    bld.cbranch(bld.icmp_unsigned("==", row, NULL), done, inside)
+    bld.position_at_end(inside)
+    next_row = _load(bld, row, R_NEXT, PTR)
+    bld.call(free, [row])
+    row.add_incoming(next_row, inside)
+    bld.branch(head)
+    bld.position_at_end(done)
+    bld.call(free, [mirror])
+    bld.ret_void()
+
+
+HELPERS = {
+    "fi_mirror_new": (NEW, _define_new),
+    "fi_mirror_row": (ROW_OF, _define_row),
+    "fi_mirror_flush": (FLUSH, _define_flush),
+    "fi_mirror_reload": (RELOAD, _define_reload),
+    "fi_mirror_free": (FREE, _define_free),
+}
+
+
+def helper(module: ir.Module, name: str) -> ir.Function:
+    """The module's definition of mirror helper `name` (made at its first use)."""
+    ty, define = HELPERS[name]
+    return _helper(module, name, ty, define)
+
+
+class MirrorOps:
+    """Index, SetIndex and len on a mirrored parameter and its rows; the mirror's set-up and exits."""
+
+    def begin_mirror(self) -> None:
+        """In the entry block: the mirror of the parameter `fn.mirrored`, if any (no memory: deopt)."""
+        self.mirror_slot: ir.Value | None = None
+        index = self.fn.mirrored  # type: ignore[attr-defined]
+        if index is None:
+            return
+        bld = self.builder  # type: ignore[attr-defined]
+        self.mirror_slot = bld.alloca(PTR, name="mirror")
+        bld.store(NULL, self.mirror_slot)
+        mirror = bld.call(helper(self.module, "fi_mirror_new"), [self.func.args[index]])  # type: ignore[attr-defined]
+        bld.store(mirror, self.mirror_slot)
+        self.mirror = mirror
+        self.deopt_if(bld.icmp_unsigned("==", mirror, NULL))  # type: ignore[attr-defined]
+
+    def mirror_param(self, index: int) -> ir.Value | None:
+        """The value of parameter `index` when it is the mirrored one."""
+        return self.mirror if self.mirror_slot is not None and index == self.fn.mirrored else None  # type: ignore[attr-defined]
+
+    def _mirrored(self, ty: object) -> bool:
+        return self.mirror_slot is not None and ty in (ROWS, ROW)
+
+    def drop_mirror(self) -> None:
+        """At a deopt or retry exit: the mirror freed, nothing written back."""
+        if self.mirror_slot is not None:
+            bld = self.builder  # type: ignore[attr-defined]
+            bld.call(helper(self.module, "fi_mirror_free"), [bld.load(self.mirror_slot, typ=PTR)])  # type: ignore[attr-defined]
+
+    def flush_mirror(self) -> ir.Value | None:
+        """The changed floats written back into their lists; an i1, 0 if that failed (no memory)."""
+        if self.mirror_slot is None:
+            return None
+        bld = self.builder  # type: ignore[attr-defined]
+        mirror = bld.load(self.mirror_slot, typ=PTR)
+        return bld.call(helper(self.module, "fi_mirror_flush"), [self.undo, mirror, self.load_object(float)])  # type: ignore[attr-defined]
+
+    def leave_mirror(self) -> None:
+        """Before a return: written back (a failure deopts), then freed."""
+        ok = self.flush_mirror()
+        if ok is not None:
+            self.deopt_if(self.builder.not_(ok))  # type: ignore[attr-defined]
+            self.drop_mirror()
+
+    def reload_mirror(self) -> None:
+        """After a checkpoint: every row read again (a list that changed shape or item type deopts)."""
+        if self.mirror_slot is None:
+            return
+        bld = self.builder  # type: ignore[attr-defined]
+        mirror = bld.load(self.mirror_slot, typ=PTR)
+        ok = bld.call(helper(self.module, "fi_mirror_reload"), [mirror, self.load_object(float)])  # type: ignore[attr-defined]
+        self.deopt_if(bld.not_(ok))  # type: ignore[attr-defined]
+
+    def _position(self, index: ir.Value, size: ir.Value) -> ir.Value:
+        """`index` counted from the start (negative from the end); out of range deopts (IndexError)."""
+        bld = self.builder  # type: ignore[attr-defined]
+        i = bld.select(bld.icmp_signed("<", index, ZERO), bld.add(index, size), index)
+        self.deopt_if(bld.icmp_unsigned(">=", i, size))  # type: ignore[attr-defined]
+        return i
+
+    def _data_offset(self, k: ir.Value) -> ir.Value:
+        return self.builder.add(ir.Constant(I64, R_DATA), self.builder.mul(k, ir.Constant(I64, 8)))  # type: ignore[attr-defined]
+
+    def visit_index(self, op: Index) -> None:
+        """`bodies[i]` (the row, read at its first use in the call) or `row[k]` (a double of its data)."""
+        if not self._mirrored(op.base.type):
+            super().visit_index(op)  # type: ignore[misc]
+            return
+        bld = self.builder  # type: ignore[attr-defined]
+        base = self.value(op.base)  # type: ignore[attr-defined]
+        index = self.as_int_value(op.indices[0])  # type: ignore[attr-defined]
+        if op.base.type == ROW:
+            size = _load(bld, base, R_LEN, I64, "fi.row.len")
+            if op.unpack is not None:  # `x, y = row`: CPython raises ValueError for another length
+                self.deopt_if(bld.icmp_signed("!=", size, ir.Constant(I64, op.unpack)))  # type: ignore[attr-defined]
+            k = self._position(index, size)
+            self.values[op] = _load(bld, base, self._data_offset(k), F64, "fi.row.data[]")  # type: ignore[attr-defined]
+            return
+        size = _load(bld, base, M_N, I64, "fi.mirror.n")
+        if op.unpack is not None:
+            self.deopt_if(bld.icmp_signed("!=", size, ir.Constant(I64, op.unpack)))  # type: ignore[attr-defined]
+        i = self._position(index, size)
+        slot = bld.add(ir.Constant(I64, M_ROWS), bld.mul(i, ir.Constant(I64, 8)))
+        row = _load(bld, base, slot, PTR, "fi.mirror.rows[]")
+        here = bld.block
+        with bld.if_then(bld.icmp_unsigned("==", row, NULL), likely=False):
+            args = [base, i, self.load_object(list), self.load_object(float)]  # type: ignore[attr-defined]
+            read = bld.call(helper(self.module, "fi_mirror_row"), args)  # type: ignore[attr-defined]
+            self.deopt_if(bld.icmp_unsigned("==", read, NULL))  # type: ignore[attr-defined]
+            read_block = bld.block
+        result = bld.phi(PTR)
+        result.add_incoming(row, here)
+        result.add_incoming(read, read_block)
+        self.values[op] = result  # type: ignore[attr-defined]
+
+    def visit_set_index(self, op: SetIndex) -> None:
+        """`row[k] = v`: into the row's data, marked dirty for the write-back."""
+        if not self._mirrored(op.base.type):
+            super().visit_set_index(op)  # type: ignore[misc]
+            return
+        bld = self.builder  # type: ignore[attr-defined]
+        row = self.value(op.base)  # type: ignore[attr-defined]
+        size = _load(bld, row, R_LEN, I64, "fi.row.len")
+        k = self._position(self.as_int_value(op.indices[0]), size)  # type: ignore[attr-defined]
+        _store(bld, self.value(op.value), row, self._data_offset(k), "fi.row.data[]")  # type: ignore[attr-defined]
+        _store(bld, ir.Constant(I8, 1), _dirty(bld, row, size, k), 0, "fi.row.dirty[]")
+
+    def visit_array_attr(self, op: ArrayAttr) -> None:
+        """`len(bodies)`, `len(row)`: fixed while mirrored."""
+        if not self._mirrored(op.base.type):
+            super().visit_array_attr(op)  # type: ignore[misc]
+            return
+        offset, field = (R_LEN, "fi.row.len") if op.base.type == ROW else (M_N, "fi.mirror.n")
+        self.values[op] = _load(self.builder, self.value(op.base), offset, I64, field)  # type: ignore[attr-defined]
