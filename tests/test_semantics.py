@@ -7,6 +7,7 @@ must still look like the user's function, and must stay interruptible.
 
 from __future__ import annotations
 
+import ast
 import functools
 import inspect
 import math
@@ -32,6 +33,8 @@ from tests.differential import (
     same_outcome,
 )
 
+from fastimport.frontend.types import List, Tuple, Ty
+from fastimport.runtime.dispatch import annotation_type
 from fastimport.testing import compile_module, plain_module, record_of
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -150,6 +153,40 @@ def test_annotations_give_the_signature() -> None:
     _check(m.annotated, p.annotated, 2.5, 1.5)
     _check(m.annotated, p.annotated, "ab", 2)
     _check(m.annotated, p.annotated, 2**70, 3)
+
+
+@pytest.mark.parametrize(
+    ("annotation", "expected"),
+    [
+        ("int", Ty.INT),
+        ("float", Ty.FLOAT),
+        ("bool", Ty.BOOL),
+        ("list[float]", List(Ty.FLOAT)),
+        ("List[list[int]]", List(List(Ty.INT))),
+        ("'list[bool]'", List(Ty.BOOL)),  # a string annotation is read
+        ("tuple[float, int]", Tuple((Ty.FLOAT, Ty.INT))),
+        ("Tuple[tuple[int, int], float]", Tuple((Tuple((Ty.INT, Ty.INT)), Ty.FLOAT))),
+        ("tuple[int, ...]", None),
+        ("list", None),
+        ("list[str]", None),
+        ("list[tuple[int]]", None),
+        ("np.ndarray", None),  # no dtype, no ndim
+        ("int | None", None),
+        ("'list[float'", None),  # not Python
+    ],
+)
+def test_annotation_types(annotation: str, expected: object) -> None:
+    """The annotations that give a signature: numbers, lists of them (nested), tuples of them."""
+    assert annotation_type(ast.parse(annotation, mode="eval").body) == expected
+
+
+def test_list_annotations_give_the_signature() -> None:
+    """A `list[list[float]]` annotation is compiled for at the first call, whatever that call passes."""
+    src = "def total(rows: list[list[float]]) -> float:\n    s = 0.0\n    for r in rows:\n        s += r[0]\n    return s\n"  # noqa: E501
+    m, p = _pair(src)
+    _check(m.total, p.total, [[1, 2], [3]])  # ints: the annotation's specialization misses, this one is observed
+    _check(m.total, p.total, [[1.5], [2.5, 0.0]])
+    assert any("list[list[float]]" in s and "(annotation)" in s for s in record_of(m.total).signatures)
 
 
 def test_integer_overflow_deopts_without_wrapping() -> None:

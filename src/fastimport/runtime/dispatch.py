@@ -21,7 +21,18 @@ import time
 import types
 
 from fastimport.frontend.errors import Unsupported
-from fastimport.frontend.types import PY_TYPES, Ty, list_type, signature_str, tuple_type
+from fastimport.frontend.types import (
+    LIST_ITEMS,
+    MAX_TUPLE,
+    PY_TYPES,
+    List,
+    Tuple,
+    Ty,
+    is_scalar,
+    list_type,
+    signature_str,
+    tuple_type,
+)
 from fastimport.runtime import registry
 from fastimport.runtime.debug import internal_error, log
 
@@ -250,12 +261,11 @@ class FunctionState:
             return [annotated, sig]
         return [sig]
 
-    def annotated(self) -> tuple[Ty, ...] | None:
-        """The signature the annotations give, if every parameter is annotated int, float or bool."""
-        names = {"int": Ty.INT, "float": Ty.FLOAT, "bool": Ty.BOOL}
+    def annotated(self) -> tuple[Type, ...] | None:
+        """The signature the annotations give, if every parameter has one native code takes (`annotation_type`)."""
         args = self.node.args
         params = [*args.posonlyargs, *args.args, *args.kwonlyargs]
-        found = [names.get(p.annotation.id) if isinstance(p.annotation, ast.Name) else None for p in params]
+        found = [annotation_type(p.annotation) for p in params]
         return None if not params or None in found else tuple(found)  # type: ignore[arg-type]
 
     @staticmethod
@@ -375,6 +385,34 @@ class FunctionState:
         elif self.record.reason in (None, "not called yet"):
             self.record.reason = reason
         restore_version(self.func)  # (3.13: else the interpreter never specializes its calls again)
+
+
+_SCALAR_NAMES = {"int": Ty.INT, "float": Ty.FLOAT, "bool": Ty.BOOL}
+
+
+def annotation_type(node: ast.expr | None) -> Type | None:
+    """The type an annotation names, if native code takes it, else None.
+
+    `int`, `float`, `bool`, `list[float]`, `list[list[int]]`, `tuple[float, float]`
+    (`List` and `Tuple` from typing too; a string annotation is read). Anything else (an
+    ndarray's annotation says no dtype or ndim, a union, `tuple[int, ...]`) is None.
+    """
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):  # "list[float]"
+        try:
+            node = ast.parse(node.value, mode="eval").body
+        except SyntaxError:
+            return None
+    if isinstance(node, ast.Name):
+        return _SCALAR_NAMES.get(node.id)
+    kind = node.value.id.lower() if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) else None
+    if kind == "list":
+        item = annotation_type(node.slice)  # type: ignore[union-attr]
+        return List(item) if item in LIST_ITEMS or isinstance(item, List) else None
+    if kind == "tuple" and isinstance(node.slice, ast.Tuple) and node.slice.elts:  # type: ignore[union-attr]
+        items = [annotation_type(elt) for elt in node.slice.elts]  # type: ignore[union-attr]
+        if len(items) <= MAX_TUPLE and all(is_scalar(t) or isinstance(t, Tuple) for t in items):
+            return Tuple(tuple(items))  # type: ignore[arg-type]
+    return None
 
 
 def _value_type(value: object) -> Type | None:
