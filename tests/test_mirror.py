@@ -24,6 +24,7 @@ from fastimport.runtime.dispatch import state_of
 from fastimport.testing import compile_module, record_of
 
 ROWS = List(List(Ty.FLOAT))
+ROW = List(Ty.FLOAT)
 
 SRC = """
 import math
@@ -66,8 +67,30 @@ def unpack(rows):
     s = 0.0
     for row in rows:
         x, y = row
+        row[0] = y
         s += x - y
     return s
+
+def scale(xs, k):
+    for i in range(len(xs)):
+        xs[i] = xs[i] * k
+    return xs[-1]
+
+def smooth(xs, out):
+    for i in range(1, len(xs) - 1):
+        out[i] = (xs[i - 1] + xs[i] + xs[i + 1]) / 3.0
+    return out[1]
+
+def into_row(rows, xs, i):
+    for k in range(len(xs)):
+        rows[i][k] = xs[k] * 2.0
+        xs[k] = rows[0][k] + 1.0
+    return rows[0][0]
+
+def twice_then_read(xs, k, i):
+    scale(xs, k)
+    scale(xs, k)
+    return xs[i]
 
 def spin(rows, n):
     row = rows[0]
@@ -91,28 +114,34 @@ def _shape(rows: list) -> list[int]:
     return [next(k for k, other in enumerate(rows) if other is row) for row in rows]
 
 
-def _mirrored(source: str, fname: str, *arg_types: object) -> int | None:
+def _mirrored(source: str, fname: str, *arg_types: object) -> tuple[int, ...]:
     module = compile_module(source)
     _specs, root = front_end(state_of(getattr(module, fname)), getattr(module, fname), arg_types)
     return root.ir.mirrored
 
 
 def test_which_parameters_are_mirrored() -> None:
-    """Only a lone list-of-float-lists parameter, only indexed, measured and stored into, in a loop, with no calls."""
+    """List-of-float parameters only indexed, measured and stored into, in a loop that stores, with no calls."""
     loop = "def f(rows, k):\n    s = 0.0\n    for i in range(k):\n        {body}\n    return s\n"
-    assert _mirrored(loop.format(body="s += rows[i][0]"), "f", ROWS, Ty.INT) == 0
-    assert _mirrored(loop.format(body="rows[i][0] = s"), "f", ROWS, Ty.INT) == 0
-    assert _mirrored(loop.format(body="s += len(rows) + len(rows[i])"), "f", ROWS, Ty.INT) == 0
-    assert _mirrored("def f(rows, k):\n    return rows[k][0]\n", "f", ROWS, Ty.INT) is None  # no loop
-    assert _mirrored(loop.format(body="rows[i].append(s)"), "f", ROWS, Ty.INT) is None
-    assert _mirrored(loop.format(body="rows[i] = rows[0]"), "f", ROWS, Ty.INT) is None
-    assert _mirrored(loop.format(body="rows[i][0] = i"), "f", ROWS, Ty.INT) is None  # an int into a float row
+    assert _mirrored(loop.format(body="rows[i][0] = s"), "f", ROWS, Ty.INT) == (0,)
+    assert _mirrored(loop.format(body="rows[i][0] = s + len(rows) + len(rows[i])"), "f", ROWS, Ty.INT) == (0,)
+    assert _mirrored(loop.format(body="rows[i] = s"), "f", ROW, Ty.INT) == (0,)
+    assert _mirrored(loop.format(body="s += rows[i][0]"), "f", ROWS, Ty.INT) == ()  # reads only: checks are cheaper
+    assert _mirrored("def f(rows, k):\n    rows[k][0] = 1.0\n", "f", ROWS, Ty.INT) == ()  # no loop
+    assert _mirrored(loop.format(body="rows[i].append(s)"), "f", ROWS, Ty.INT) == ()
+    assert _mirrored(loop.format(body="rows[i] = rows[0]"), "f", ROWS, Ty.INT) == ()
+    assert _mirrored(loop.format(body="rows[i][0] = i"), "f", ROWS, Ty.INT) == ()  # an int into a float row
     # (g has a loop, so it is called, not copied into f: a copy's ops are f's own and are read as such)
     g = "def g(x):\n    t = 0.0\n    for k in range(2):\n        t += 1.0\n    return t\n\n"
-    assert _mirrored(g + loop.format(body="s += g(rows)"), "f", ROWS, Ty.INT) is None  # passed on
-    assert _mirrored(g + loop.format(body="s += g(s)"), "f", ROWS, Ty.INT) is None  # any call (a global may hold it)
+    assert _mirrored(g + loop.format(body="rows[i] = g(rows)"), "f", ROW, Ty.INT) == ()  # passed on
+    assert _mirrored(g + loop.format(body="rows[i] = g(s)"), "f", ROW, Ty.INT) == ()  # any call (a global may hold it)
     two = "def f(a, b):\n    for i in range(3):\n        a[i][0] = b[i][0]\n"
-    assert _mirrored(two, "f", ROWS, ROWS) is None  # a and b may be one list
+    assert _mirrored(two, "f", ROWS, ROWS) == ()  # two outer lists (one list, maybe): not mirrored
+    one_of_each = "def f(a, b):\n    for i in range(3):\n        a[i][0] = b[i]\n"
+    assert _mirrored(one_of_each, "f", ROWS, ROW) == (0, 1)  # b may be a row of a: one table finds it
+    flat = "def f(a, b):\n    for i in range(3):\n        a[i] = b[i]\n"
+    assert _mirrored(flat, "f", ROW, ROW) == (0, 1)
+    assert _mirrored(flat, "f", ROW, List(Ty.INT)) == ()  # a list of ints beside them
 
 
 @pytest.mark.parametrize(
@@ -125,6 +154,10 @@ def test_which_parameters_are_mirrored() -> None:
         ("unpack", ([[1.0, 2.0], [3.0, 0.5]],)),
         ("bump", ([[1.0], []], 2)),  # an empty row
         ("unpack", ([],)),  # no rows
+        ("scale", ([1.0, -0.0, float("nan"), 2.5], 3.0)),
+        ("smooth", ([1.0, 2.0, 4.0, 8.0, 16.0], [0.0] * 5)),
+        ("into_row", ([[1.0, 2.0], [3.0, 4.0]], [0.5, 0.25], 1)),
+        ("twice_then_read", ([1.0, 2.0], 3.0, -1)),  # scale's write-backs, natively called twice
     ],
 )
 def test_mirrored_calls_like_cpython(fname: str, args: tuple) -> None:
@@ -149,11 +182,24 @@ def test_mirrored_calls_like_cpython(fname: str, args: tuple) -> None:
         ("divide", ([[1.0, 2.0], [3.0, 4.0]], 0.0)),  # ZeroDivisionError after the first row's stores
         ("divide", ([[1.0, 2.0], [3.0]], 2.0)),  # IndexError in the second row, after the first row's stores
         ("unpack", ([[1.0, 2.0], [3.0, 0.5, 1.0]],)),  # ValueError: too many values to unpack
+        ("scale", ([1.0, 2, 3.0], 2.0)),  # an int in the list: deopt
+        ("smooth", ([1.0, 2.0, 3.0], [0.0])),  # IndexError on out
+        # IndexError after two native calls wrote back into xs: the rollback must put it
+        # back (a kernel called natively snapshots before its write-back), or the bytecode
+        # re-run would scale it four times
+        ("twice_then_read", ([1.0, 2.0], 3.0, 5)),
     ],
 )
 def test_leaving_part_way_leaves_the_lists_as_cpython_does(fname: str, args: tuple) -> None:
     """A deopt drops the mirror (the bytecode re-runs from the caller's lists); an exception keeps the stores made."""
-    warm = {"bump": ([[1.0]], 1), "shift": ([[1.0, 2.0]], 0, 0, 1.0), "divide": ([[1.0, 2.0]], 2.0)}
+    warm = {
+        "bump": ([[1.0]], 1),
+        "shift": ([[1.0, 2.0]], 0, 0, 1.0),
+        "divide": ([[1.0, 2.0]], 2.0),
+        "scale": ([1.0, 2.0], 2.0),
+        "smooth": ([1.0, 2.0, 3.0], [0.0] * 3),
+        "twice_then_read": ([1.0, 2.0], 3.0, 0),
+    }
     _after(fname, *warm.get(fname, ([[1.0, 2.0]],)))
     (got, fast_args), (want, ref_args) = _after(fname, *args)
     assert same_outcome(got, want), (fname, got.describe(), want.describe())
@@ -173,6 +219,20 @@ def test_a_row_met_twice_is_one_row() -> None:
     assert same_outcome(got, want)
     assert repr(fast_args) == repr(ref_args)
     assert _shape(fast_args[0]) == _shape(ref_args[0])
+
+
+def test_one_list_passed_twice_is_one_list() -> None:
+    """`smooth(xs, xs)`: the stores through `out` are read back through `xs`, as in CPython."""
+    xs = [float(k * k) for k in range(12)]
+    (got, fast_args), (want, ref_args) = _after("smooth", xs, xs)
+    assert same_outcome(got, want), (got.describe(), want.describe())
+    assert repr(fast_args) == repr(ref_args)
+    assert fast_args[0] is fast_args[1]
+    rows = [[1.0, 2.0], [3.0, 4.0]]
+    (got, fast_args), (want, ref_args) = _after("into_row", rows, rows[0], 1)  # a row passed beside its list
+    assert same_outcome(got, want), (got.describe(), want.describe())
+    assert repr(fast_args) == repr(ref_args)
+    assert fast_args[0][0] is fast_args[1]
 
 
 def test_floats_someone_else_holds_keep_their_values() -> None:

@@ -437,11 +437,11 @@ class FunctionEmitter(MirrorOps, ListOps, TupleOps, NumpyCalls, NumpyOps, LoopOp
         bld.store(ir.Constant(I32, SIGNAL_INTERVAL), self.ticks)
         self.begin_numpy_state(self.fn)
         self.undo = self.func.args[-2]
+        self.depth = self.func.args[-1]
         self.begin_mirror()
         here = bld.block
         self.emit_exits(defers=defers)
         bld.position_at_end(here)
-        self.depth = self.func.args[-1]
         # A self tail call become a jump (Reenter) moves the frame a level deeper.
         self.depth_slot: ir.Value | None = None
         if any(isinstance(op, Reenter) for op in self.fn.all_ops()):
@@ -478,7 +478,7 @@ class FunctionEmitter(MirrorOps, ListOps, TupleOps, NumpyCalls, NumpyOps, LoopOp
             self.drop_mirror()
             bld.ret(kernel_result(bld, self.fn.ret_type, None, status))
         bld.position_at_end(self.error_block)
-        ok = self.flush_mirror()  # the stores before the exception stay, as in CPython
+        ok = self.flush_mirror(leaving=True)  # the stores before the exception stay, as in CPython
         if ok is not None:
             self.drop_mirror()
             with bld.if_then(bld.not_(ok), likely=False):
@@ -1111,15 +1111,13 @@ class FunctionEmitter(MirrorOps, ListOps, TupleOps, NumpyCalls, NumpyOps, LoopOp
             # that interrupts us: _thread.interrupt_main()). Nothing native reads
             # Python state after the entry point, so a switch here is a legal schedule.
             self.leave_numpy_state()  # a signal handler sees the program's np.errstate
-            flushed = self.flush_mirror()  # ... and the lists as CPython would have left them
-            if flushed is not None:
-                self.deopt_if(bld.not_(flushed))
+            if self.mirror_checkpoint():  # ... and the lists as CPython would have left them
+                return
             checkpoint = self.module.globals.get(CHECKPOINT) or ir.Function(self.module, CHECKPOINT_TYPE, CHECKPOINT)
             raised = bld.call(checkpoint, [])
             cont = self.func.append_basic_block()
             bld.cbranch(bld.icmp_signed("!=", raised, ir.Constant(I32, 0)), self.error_block, cont)
             bld.position_at_end(cont)
-            self.reload_mirror()  # what other threads or a handler changed
 
     # Terminators.
 

@@ -841,8 +841,8 @@ class FuncIR:
     # On a cycle of its unit's call graph (compiler.py decides; until then assumed): each
     # entry counts toward the next signal checkpoint, as a loop's back edge does.
     recursive: bool = True
-    # The index of a `list[list[float]]` parameter the call works on unboxed (frontend/mirror.py).
-    mirrored: int | None = None
+    # The list parameters the call works on unboxed (frontend/mirror.py): their indices.
+    mirrored: tuple[int, ...] = ()
 
     def all_ops(self) -> list[Op]:
         return [op for block in self.blocks for op in block.ops]

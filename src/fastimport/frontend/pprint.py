@@ -61,7 +61,7 @@ def format_func(fn: FuncIR) -> str:
     """The whole function: signature line, then each block with its ops."""
     printer = _Printer()
     args = ", ".join(f"{p.name}: {t}" for p, t in zip(fn.params, fn.arg_types, strict=False))
-    mirrored = f"  # mirrored: {fn.params[fn.mirrored].name}" if fn.mirrored is not None else ""
+    mirrored = f"  # mirrored: {', '.join(fn.params[k].name for k in fn.mirrored)}" if fn.mirrored else ""
     lines = [f"def {fn.name}({args}) -> {fn.ret_type}:{mirrored}"]
     for block in fn.blocks:
         lines.append(f"  block{block.label}:" + (" (vector body)" if block.vector_body else ""))
