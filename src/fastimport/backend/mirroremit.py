@@ -1,30 +1,36 @@
-"""A mirrored `list[list[float]]` parameter: its rows' floats unboxed for the call (frontend/mirror.py).
+"""Mirrored list parameters: their floats unboxed for the call (frontend/mirror.py).
 
 A mixin of FunctionEmitter, before ListOps. In a function whose `fn.mirrored` is set,
-every `list[list[float]]` value is the mirror of that parameter and every `list[float]`
-value one of its rows (the front end made sure), so the type says which is which.
+the `list[list[float]]` value is the mirror itself and every `list[float]` value the
+record of one list (a parameter, or a row of the list of lists: the front end made
+sure), so the type says which is which.
 
-    mirror = {list outer, i64 n, row first, i64 mask, row rows[n], row table[mask + 1]}
-    row    = {list list, i64 len, row next, double data[len], i8 dirty[len]}
+    mirror = {list outer (or null), i64 n, row first, i64 mask, i64 last, i64 gap,
+              row rows[n], row table[mask + 1]}
+    row    = {list list, i64 len, row next, i64 bytes, double data[len], i8 dirty[len]}
 
-    entry               fi_mirror_new: the mirror, no row read yet (no memory: deopt)
-    bodies[i]           rows[i]; the first time, fi_mirror_row: the row object's floats
-                        copied (a row met before under another index is the same record:
-                        `table` is keyed by the row object; an item not a float: deopt)
+    entry               fi_mirror_new: the mirror (no memory: deopt); fi_mirror_adopt for
+                        each list[float] parameter: its floats copied (an item not a
+                        float: deopt). One list object has one record however it is
+                        reached: `table` is keyed by the list.
+    bodies[i]           rows[i]; the first time, fi_mirror_row: the row adopted
     row[k], row[k] = v  data[k]; a store also sets dirty[k]
     len(...)            n, len (no list changes size while mirrored)
-    return, exception   fi_mirror_flush: each dirty slot written back into its list (the
-                        list snapshotted first, for a deopt of a caller; the float object
-                        reused in place when only the list holds it, as listemit.py does)
-    signal checkpoint   flush before it (other threads and signal handlers see the
-                        lists as CPython would have left them); after it
-                        fi_mirror_reload reads every row again, and deopts if a list
-                        changed its shape or holds another type
+    return, exception   fi_mirror_flush: each dirty slot written back into its list, the
+                        float object reused in place when only the list holds it (as
+                        listemit.py does); the list is snapshotted first, for a deopt of a
+                        caller, unless this is the entry point's own kernel (callscope.py
+                        `emit_is_root`)
+    signal checkpoint   fi_mirror_checkpoint, when `gap` ticks passed since `last`: flush
+                        (other threads and signal handlers see the lists as CPython
+                        would have left them), fi_checkpoint, then fi_mirror_reload reads
+                        every list again and deopts if one changed its shape or holds
+                        another type; `gap` becomes 32x what that cost
     deopt, retry        the mirror is dropped: the lists were not changed (or were
                         snapshotted at a checkpoint's flush, and the rollback puts them back)
 
 The helpers are defined once per module, internal and never inlined: they run once per
-row per call, not per access.
+list per call, not per access. Freed records are kept for the module's next calls.
 """
 
 from __future__ import annotations
@@ -118,7 +124,7 @@ def _loop(bld: ir.IRBuilder, count: ir.Value, body: Callable[[ir.Value], None]) 
 
 
 def _rows_of(bld: ir.IRBuilder, mirror: ir.Value, body: Callable[[ir.Value], None]) -> None:
-    """`for row in <the rows read so far>: body(row)`, emitted at the builder."""
+    """`for row in <the rows read so far>: body(row)`, emitted at the builder (the body may free the row)."""
     fn = bld.function
     start = bld.block
     head, inside, done = fn.append_basic_block("rows"), fn.append_basic_block("row"), fn.append_basic_block("no_more")
@@ -129,8 +135,9 @@ def _rows_of(bld: ir.IRBuilder, mirror: ir.Value, body: Callable[[ir.Value], Non
     row.add_incoming(first, start)
     bld.cbranch(bld.icmp_unsigned("==", row, NULL), done, inside)
     bld.position_at_end(inside)
+    next_row = _load(bld, row, R_NEXT, PTR)  # (read first: the body may reuse R_NEXT)
     body(row)
-    row.add_incoming(_load(bld, row, R_NEXT, PTR), bld.block)
+    row.add_incoming(next_row, bld.block)
     bld.branch(head)
     bld.position_at_end(done)
 
@@ -438,28 +445,17 @@ def _define_free(bld: ir.IRBuilder) -> None:
     _return_if(bld, bld.icmp_unsigned("==", mirror, NULL), None)
     spares, total = _spares(bld.module)
 
-    fn = bld.function
-    start = bld.block
-    head, inside, done = fn.append_basic_block("rows"), fn.append_basic_block("row"), fn.append_basic_block("no_more")
-    first = _load(bld, mirror, M_FIRST, PTR)
-    bld.branch(head)
-    bld.position_at_end(head)
-    row = bld.phi(PTR)
-    row.add_incoming(first, start)
-    bld.cbranch(bld.icmp_unsigned("==", row, NULL), done, inside)
-    bld.position_at_end(inside)
-    next_row = _load(bld, row, R_NEXT, PTR)
-    size, kept = _load(bld, row, R_BYTES, I64), bld.load(total, typ=I64)
-    with bld.if_else(bld.icmp_unsigned("<=", bld.add(kept, size), ir.Constant(I64, SPARE_BYTES))) as (keep, drop):
-        with keep:  # onto the spares
-            _store(bld, bld.load(spares, typ=PTR), row, R_NEXT)
-            bld.store(row, spares)
-            bld.store(bld.add(kept, size), total)
-        with drop:
-            bld.call(free, [row])
-    row.add_incoming(next_row, bld.block)
-    bld.branch(head)
-    bld.position_at_end(done)
+    def release(row: ir.Value) -> None:
+        size, kept = _load(bld, row, R_BYTES, I64), bld.load(total, typ=I64)
+        with bld.if_else(bld.icmp_unsigned("<=", bld.add(kept, size), ir.Constant(I64, SPARE_BYTES))) as (keep, drop):
+            with keep:  # onto the spares
+                _store(bld, bld.load(spares, typ=PTR), row, R_NEXT)
+                bld.store(row, spares)
+                bld.store(bld.add(kept, size), total)
+            with drop:
+                bld.call(free, [row])
+
+    _rows_of(bld, mirror, release)
     bld.call(free, [mirror])
     bld.ret_void()
 
