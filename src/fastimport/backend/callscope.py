@@ -35,8 +35,7 @@ bytecode frees as it goes, and never needs more memory than CPython would.
              ptr objects, i64 count, i64 room,    the arena
              i64 bytes,
              ptr lists, i64 nlists, i64 lists_room,   list snapshots
-             i64 precise,                             1: a re-run after RETRY (see below)
-             i64 root_depth}                          the budget of the entry point's own kernel
+             i64 precise}                             1: a re-run after RETRY (see below)
 
 Python lists are changed in place (backend/listemit.py). Before the first change a call
 makes to a list, `fi_list_touch` takes a snapshot of it: a new list of the same items
@@ -71,20 +70,17 @@ from fastimport.backend.capi import I1, I64, PTR, declare, intrinsic
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-LOG = ir.LiteralStructType([PTR, I64, I64, PTR, I64, I64, I64, PTR, I64, I64, I64, I64])
+LOG = ir.LiteralStructType([PTR, I64, I64, PTR, I64, I64, I64, PTR, I64, I64, I64])
 
 
 def _empty(precise: int) -> ir.Constant:
     null, zero = ir.Constant(PTR, None), ir.Constant(I64, 0)
-    return ir.Constant(
-        LOG, [null, zero, zero, null, zero, zero, zero, null, zero, zero, ir.Constant(I64, precise), zero]
-    )
+    return ir.Constant(LOG, [null, zero, zero, null, zero, zero, zero, null, zero, zero, ir.Constant(I64, precise)])
 
 
 EMPTY, EMPTY_PRECISE = _empty(0), _empty(1)
 LISTS, NLISTS, LISTS_ROOM = 7, 8, 9  # fields: the {list, snapshot} pairs
 PRECISE = 10  # field: nonzero in a call re-run after a kernel returned RETRY
-ROOT_DEPTH = 11  # field: the depth budget the entry point gave the kernel it called (`emit_is_root`)
 MAX_LISTS = 4096
 PY_SSIZE_T_MAX = (1 << 63) - 1
 ARENA_OBJECTS = 1 << 14
@@ -138,23 +134,6 @@ def emit_new_log(bld: ir.IRBuilder) -> ir.Value:
 def emit_is_precise(bld: ir.IRBuilder, log: ir.Value) -> ir.Value:
     """Whether this call is the precise re-run after a RETRY (i1)."""
     return bld.icmp_unsigned("!=", bld.load(_field(bld, log, PRECISE), typ=I64), ir.Constant(I64, 0))
-
-
-def emit_root_depth(bld: ir.IRBuilder, log: ir.Value, depth: ir.Value) -> None:
-    """At the entry point, before the kernel's call: the depth budget it gets (i32)."""
-    # (the log is a typed alloca here: with `source_etype` llvmlite types the address as the log's)
-    field = bld.gep(log, [ir.Constant(ir.IntType(32), 0), ir.Constant(ir.IntType(32), ROOT_DEPTH)])
-    bld.store(bld.sext(depth, I64), field)
-
-
-def emit_is_root(bld: ir.IRBuilder, log: ir.Value, depth: ir.Value) -> ir.Value:
-    """Whether the kernel given `depth` (its own parameter) is the one the entry point called (i1).
-
-    A kernel another kernel called gets a smaller budget. When the entry point's own
-    kernel returns, no native caller can deopt any more: the log is dropped, so what that
-    kernel changes on its way out needs no undo entry (backend/mirroremit.py).
-    """
-    return bld.icmp_signed("==", bld.sext(depth, I64), bld.load(_field(bld, log, ROOT_DEPTH), typ=I64))
 
 
 def emit_precise_scope(bld: ir.IRBuilder, log: ir.Value) -> None:

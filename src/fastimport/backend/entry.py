@@ -41,7 +41,6 @@ from fastimport.backend.callscope import (
     emit_is_precise,
     emit_new_log,
     emit_precise_scope,
-    emit_root_depth,
     emit_undo_runtime,
 )
 from fastimport.backend.capi import F64, I8, I32, I64, PTR, declare
@@ -334,7 +333,6 @@ def _emit_core(module: ir.Module, shape: Shape, objects: ObjectTable) -> ir.Func
     run = core.append_basic_block("run")
     bld.branch(run)
     bld.position_at_end(run)
-    emit_root_depth(bld, undo, budget)
     result = bld.call(kernel, [*values, undo, budget])
     status = bld.extract_value(result, 1)
     done, failed, error, retry = (core.append_basic_block() for _ in range(4))

@@ -19,8 +19,8 @@ sure), so the type says which is which.
     return, exception   fi_mirror_flush: each dirty slot written back into its list, the
                         float object reused in place when only the list holds it (as
                         listemit.py does); the list is snapshotted first, for a deopt of a
-                        caller, unless this is the entry point's own kernel (callscope.py
-                        `emit_is_root`)
+                        caller, unless this is the entry point's own kernel
+                        (`MirrorOps._surely_root`)
     signal checkpoint   fi_mirror_checkpoint, when `gap` ticks passed since `last`: flush
                         (other threads and signal handlers see the lists as CPython
                         would have left them), fi_checkpoint, then fi_mirror_reload reads
@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING
 
 from llvmlite import ir
 
-from fastimport.backend.callscope import emit_is_root, runtime_function
+from fastimport.backend.callscope import runtime_function
 from fastimport.backend.capi import F64, I1, I8, I32, I64, PTR, declare, intrinsic
 from fastimport.backend.listemit import (
     FLOAT_VALUE_OFFSET,
@@ -528,9 +528,22 @@ class MirrorOps:
             return None
         bld = self.builder  # type: ignore[attr-defined]
         mirror = bld.load(self.mirror_slot, typ=PTR)
-        snapshot = bld.not_(emit_is_root(bld, self.undo, self.depth)) if leaving else ir.Constant(I1, 1)  # type: ignore[attr-defined]
+        snapshot = bld.not_(self._surely_root()) if leaving else ir.Constant(I1, 1)
         args = [self.undo, mirror, self.load_object(float), snapshot]  # type: ignore[attr-defined]
         return bld.call(helper(self.module, "fi_mirror_flush"), args)  # type: ignore[attr-defined]
+
+    def _surely_root(self) -> ir.Value:
+        """Whether this kernel is the one the entry point called (i1; False may also mean "not known").
+
+        The entry point gives its kernel MAX_NATIVE_DEPTH as its depth budget when the kernel
+        calls no other (a mirrored one never does) or when the recursion limit leaves that
+        much, and never more; a kernel called by another gets less. So a depth of
+        MAX_NATIVE_DEPTH is the entry point's own kernel: when it returns, no native caller can
+        deopt any more, and what it changes on its way out needs no snapshot.
+        """
+        from fastimport.backend.emit import MAX_NATIVE_DEPTH  # (emit.py imports this module)
+
+        return self.builder.icmp_signed("==", self.depth, ir.Constant(I32, MAX_NATIVE_DEPTH))  # type: ignore[attr-defined]
 
     def leave_mirror(self) -> None:
         """Before a return: written back (a failure deopts), then freed."""
