@@ -571,6 +571,11 @@ class MirrorOps:
         self.deopt_if(bld.icmp_unsigned(">=", i, size))  # type: ignore[attr-defined]
         return i
 
+    def _length(self, ty: object, value: ir.Value) -> ir.Value:
+        """The length of a row (`ty` ROW) or of the mirrored list of lists: fixed while mirrored."""
+        offset, field = (R_LEN, "fi.row.len") if ty == ROW else (M_N, "fi.mirror.n")
+        return _load(self.builder, value, offset, I64, field)  # type: ignore[attr-defined]
+
     def _data_offset(self, k: ir.Value) -> ir.Value:
         return self.builder.add(ir.Constant(I64, R_DATA), self.builder.mul(k, ir.Constant(I64, 8)))  # type: ignore[attr-defined]
 
@@ -581,18 +586,13 @@ class MirrorOps:
             return
         bld = self.builder  # type: ignore[attr-defined]
         base = self.value(op.base)  # type: ignore[attr-defined]
-        index = self.as_int_value(op.indices[0])  # type: ignore[attr-defined]
-        if op.base.type == ROW:
-            size = _load(bld, base, R_LEN, I64, "fi.row.len")
-            if op.unpack is not None:  # `x, y = row`: CPython raises ValueError for another length
-                self.deopt_if(bld.icmp_signed("!=", size, ir.Constant(I64, op.unpack)))  # type: ignore[attr-defined]
-            k = self._position(index, size)
-            self.values[op] = _load(bld, base, self._data_offset(k), F64, "fi.row.data[]")  # type: ignore[attr-defined]
-            return
-        size = _load(bld, base, M_N, I64, "fi.mirror.n")
-        if op.unpack is not None:
+        size = self._length(op.base.type, base)
+        if op.unpack is not None:  # `x, y = row`: CPython raises ValueError for another length
             self.deopt_if(bld.icmp_signed("!=", size, ir.Constant(I64, op.unpack)))  # type: ignore[attr-defined]
-        i = self._position(index, size)
+        i = self._position(self.as_int_value(op.indices[0]), size)  # type: ignore[attr-defined]
+        if op.base.type == ROW:
+            self.values[op] = _load(bld, base, self._data_offset(i), F64, "fi.row.data[]")  # type: ignore[attr-defined]
+            return
         slot = bld.add(ir.Constant(I64, M_ROWS), bld.mul(i, ir.Constant(I64, 8)))
         row = _load(bld, base, slot, PTR, "fi.mirror.rows[]")
         here = bld.block
@@ -613,7 +613,7 @@ class MirrorOps:
             return
         bld = self.builder  # type: ignore[attr-defined]
         row = self.value(op.base)  # type: ignore[attr-defined]
-        size = _load(bld, row, R_LEN, I64, "fi.row.len")
+        size = self._length(ROW, row)
         k = self._position(self.as_int_value(op.indices[0]), size)  # type: ignore[attr-defined]
         _store(bld, self.value(op.value), row, self._data_offset(k), "fi.row.data[]")  # type: ignore[attr-defined]
         _store(bld, ir.Constant(I8, 1), _dirty(bld, row, size, k), 0, "fi.row.dirty[]")
@@ -623,5 +623,4 @@ class MirrorOps:
         if not self._mirrored(op.base.type):
             super().visit_array_attr(op)  # type: ignore[misc]
             return
-        offset, field = (R_LEN, "fi.row.len") if op.base.type == ROW else (M_N, "fi.mirror.n")
-        self.values[op] = _load(self.builder, self.value(op.base), offset, I64, field)  # type: ignore[attr-defined]
+        self.values[op] = self._length(op.base.type, self.value(op.base))  # type: ignore[attr-defined]
