@@ -153,9 +153,9 @@ def emit_checkpoint(module: ir.Module) -> None:
     drop it, but only if the GIL has not changed hands meanwhile; CPython counts every
     release and re-take as a change, and the holder re-takes at once, before the woken
     waiter can. So a release every few tens of microseconds (a checkpoint of a loop whose
-    16384 iterations take 60 us) kept other threads from ever running: measured, a thread
-    waking every millisecond ran 0 times during a 0.4 s native loop that stored into a
-    list, against 35-45 times during loops with 15 us between checkpoints. Offering at
+    16384 iterations take 60 us) kept other threads from running: measured, a thread
+    waking every millisecond ran 0-2 times during 0.3-2.9 s native loops with 60-110 us
+    between checkpoints, against 35-45 times in 90 ms with 15 us between them. Offering at
     most every ~10 ms leaves a waiter a full switch interval without a change, after which
     its drop request makes the next offer a hand-over (CPython waits for the waiter to take it).
     """
