@@ -92,6 +92,13 @@ def twice_then_read(xs, k, i):
     scale(xs, k)
     return xs[i]
 
+def pair(rows, n):
+    row = rows[0]
+    for _ in range(n):
+        row[0] += 1.0
+        row[1] += 1.0
+    return row[0]
+
 def spin(rows, n):
     row = rows[0]
     for _ in range(n):
@@ -312,3 +319,39 @@ def test_a_signal_handler_sees_and_changes_the_lists_as_in_cpython() -> None:
     assert seen[0] == int(seen[0])
     assert result == rows[0][0] == float(n - 1000)
     assert record_of(m.spin).deopts == deopts
+
+
+@pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="needs SIGALRM timers (POSIX)")
+def test_an_exception_from_a_signal_handler_leaves_the_stores_made() -> None:
+    """A handler that raises at a checkpoint: the exception leaves the call, and the list holds what the loop stored.
+
+    CPython runs the handler at the loop's back edge, so both slots have been bumped the
+    same number of times; the native call must leave the same, and leave with the
+    handler's exception rather than deopt and run the loop again as bytecode.
+    """
+
+    class StopError(Exception):
+        pass
+
+    m = native(SRC)
+    m.pair([[0.0, 0.0]], 10)
+    deopts = record_of(m.pair).deopts
+    n = 100_000_000
+    rows = [[0.0, 0.0]]
+
+    def handler(_signum: int, _frame: object) -> None:
+        raise StopError
+
+    previous = signal.signal(signal.SIGALRM, handler)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.02)
+        with pytest.raises(StopError):
+            m.pair(rows, n)  # ~0.3 s; the handler runs after ~0.02 s
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    done = rows[0][0]
+    assert 0 < done < n, done
+    assert done == int(done)
+    assert rows[0][1] == done
+    assert record_of(m.pair).deopts == deopts  # an exception, not a deopt and a re-run

@@ -165,9 +165,9 @@ def emit_checkpoint(module: ir.Module) -> None:
     last.initializer = ir.Constant(I64, 0)
     now = bld.call(intrinsic(module, "llvm.readcyclecounter", I64, []), [])
     before = bld.load_atomic(last, "monotonic", 8, typ=I64)
-    from fastimport.backend.jit import host_triple  # (the runtime is always compiled for this machine)
+    from fastimport.backend.jit import per_host  # (the runtime is always compiled for this machine)
 
-    ticks = OFFER_TICKS.get(host_triple().split("-")[0], OTHER_OFFER_TICKS)
+    ticks = per_host(OFFER_TICKS, OTHER_OFFER_TICKS)
     # (unsigned: a counter read on another core that is behind this one's offers at once)
     with bld.if_then(bld.icmp_unsigned(">=", bld.sub(now, before), ir.Constant(I64, ticks))):
         bld.store_atomic(now, last, "monotonic", 8)

@@ -145,3 +145,8 @@ def _create_jit() -> Jit:
 def host_triple() -> str:
     """This process's target triple."""
     return llvm.get_process_triple()
+
+
+def per_host(values: dict[str, int], other: int) -> int:
+    """`values` for this machine's architecture (`x86_64`, ...), else `other`: counter rates differ by architecture."""
+    return values.get(host_triple().split("-")[0], other)

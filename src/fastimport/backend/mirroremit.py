@@ -62,6 +62,11 @@ M_OUTER, M_N, M_FIRST, M_MASK, M_LAST, M_GAP, M_ROWS = 0, 8, 16, 24, 32, 40, 48
 # ~0.35 ms of a 3 GHz x86 time-stamp counter, ~0.7 ms of a 24 MHz counter elsewhere.
 MIN_GAP = {"x86_64": 1 << 20}
 OTHER_MIN_GAP = 1 << 14
+# ... and the most: ~0.35 s of a 3 GHz x86 counter, ~0.7 s of a 24 MHz one, so that Ctrl-C and
+# other threads never wait longer, whatever the lists (ten million floats would ask for ~3 s;
+# at the cap their checkpoints cost ~10% of the call instead of ~3%).
+MAX_GAP = {"x86_64": 1 << 30}
+OTHER_MAX_GAP = 1 << 24
 GAP_PER_COST = 32  # checkpoints at most ~3% of a mirrored call's time
 # What a checkpoint is expected to cost per float mirrored, in counter ticks, until one was
 # measured: the first write-back snapshots the list and boxes every changed float (~10 ns
@@ -206,7 +211,7 @@ def _define_new(bld: ir.IRBuilder) -> None:
     _store(bld, n, mirror, M_N)
     _store(bld, bld.sub(size, ONE), mirror, M_MASK)
     _store(bld, _now(bld), mirror, M_LAST)
-    _store(bld, ir.Constant(I64, _min_gap()), mirror, M_GAP)
+    _store(bld, _ticks(MIN_GAP, OTHER_MIN_GAP), mirror, M_GAP)
     bld.ret(mirror)
 
 
@@ -214,16 +219,17 @@ def _now(bld: ir.IRBuilder) -> ir.Value:
     return bld.call(intrinsic(bld.module, "llvm.readcyclecounter", I64, []), [])
 
 
-def _min_gap() -> int:
-    from fastimport.backend.jit import host_triple  # (compiled for this machine, as the runtime is)
+def _ticks(values: dict[str, int], other: int) -> ir.Constant:
+    from fastimport.backend.jit import per_host  # (compiled for this machine, as the runtime is)
 
-    return MIN_GAP.get(host_triple().split("-")[0], OTHER_MIN_GAP)
+    return ir.Constant(I64, per_host(values, other))
 
 
-def _float_ticks() -> int:
-    from fastimport.backend.jit import host_triple
-
-    return FLOAT_TICKS.get(host_triple().split("-")[0], OTHER_FLOAT_TICKS)
+def _clamped_gap(bld: ir.IRBuilder, gap: ir.Value) -> ir.Value:
+    """`gap` within [MIN_GAP, MAX_GAP]."""
+    least, most = _ticks(MIN_GAP, OTHER_MIN_GAP), _ticks(MAX_GAP, OTHER_MAX_GAP)
+    gap = bld.select(bld.icmp_unsigned("<", gap, least), least, gap)
+    return bld.select(bld.icmp_unsigned(">", gap, most), most, gap)
 
 
 def _define_checkpoint(bld: ir.IRBuilder) -> None:
@@ -232,9 +238,9 @@ def _define_checkpoint(bld: ir.IRBuilder) -> None:
     The write-back before the checkpoint and the reading after it cost time in proportion
     to the lists mirrored (a million floats: ~3 ms), not to the work since the last one,
     so a mirrored call checkpoints only when GAP_PER_COST times the last one's cost (and
-    at least MIN_GAP; before the first, the cost FLOAT_TICKS predicts) has passed: the
-    lists cost at most ~3% more, and Ctrl-C waits at most that long (~0.35 ms for a few
-    floats, ~0.3 s for a million).
+    at least MIN_GAP, at most MAX_GAP; before the first, the cost FLOAT_TICKS predicts)
+    has passed: the lists cost at most ~3% more (up to a million floats or so), and Ctrl-C
+    waits at most that long (~0.35 ms for a few floats, ~0.35 s at worst).
     """
     from fastimport.backend.emit import CHECKPOINT, CHECKPOINT_TYPE  # (emit.py imports this module)
 
@@ -254,8 +260,7 @@ def _define_checkpoint(bld: ir.IRBuilder) -> None:
     _return_if(bld, bld.not_(reloaded), status["deopt"])
     end = _now(bld)
     gap = bld.mul(bld.add(cost, bld.sub(end, before)), ir.Constant(I64, GAP_PER_COST))
-    least = ir.Constant(I64, _min_gap())
-    _store(bld, bld.select(bld.icmp_unsigned("<", gap, least), least, gap), mirror, M_GAP)
+    _store(bld, _clamped_gap(bld, gap), mirror, M_GAP)
     _store(bld, end, mirror, M_LAST)
     bld.ret(status["ok"])
 
@@ -319,8 +324,8 @@ def _define_adopt(bld: ir.IRBuilder) -> None:
     _store(bld, row, mirror, M_FIRST)
     _read_floats(bld, row, float_type, NULL)
     bld.store(row, slot)
-    expected = bld.mul(length, ir.Constant(I64, _float_ticks() * GAP_PER_COST))  # (see FLOAT_TICKS)
-    _store(bld, bld.add(_load(bld, mirror, M_GAP, I64), expected), mirror, M_GAP)
+    expected = bld.mul(length, bld.mul(_ticks(FLOAT_TICKS, OTHER_FLOAT_TICKS), ir.Constant(I64, GAP_PER_COST)))
+    _store(bld, _clamped_gap(bld, bld.add(_load(bld, mirror, M_GAP, I64), expected)), mirror, M_GAP)
     bld.ret(row)
 
 
