@@ -481,8 +481,11 @@ class FunctionEmitter(MirrorOps, ListOps, TupleOps, NumpyCalls, NumpyOps, LoopOp
         ok = self.flush_mirror(leaving=True)  # the stores before the exception stay, as in CPython
         if ok is not None:
             self.drop_mirror()
-            with bld.if_then(bld.not_(ok), likely=False):
-                bld.call(declare(self.module, "PyErr_Clear"), [])  # the bytecode re-run raises it again
+            # A failed write-back deopts when the lists were snapshotted (the bytecode re-run
+            # raises the exception again); without snapshots it left a MemoryError in its
+            # place, and the call raises that (`MirrorOps.leave_mirror`).
+            with bld.if_then(bld.and_(bld.not_(ok), bld.not_(self._surely_root())), likely=False):
+                bld.call(declare(self.module, "PyErr_Clear"), [])
                 bld.ret(kernel_result(bld, self.fn.ret_type, None, DEOPT))
         bld.ret(kernel_result(bld, self.fn.ret_type, None, ERROR))
 

@@ -362,7 +362,11 @@ def _define_flush(bld: ir.IRBuilder) -> None:
                     with box:
                         new = bld.call(declare(module, "PyFloat_FromDouble"), [value])
                         with bld.if_then(bld.icmp_unsigned("==", new, NULL), likely=False):
-                            bld.call(declare(module, "PyErr_Clear"), [])
+                            # Snapshotted: the caller deopts and the rollback undoes this
+                            # write-back, so the MemoryError goes. Not snapshotted: part of
+                            # the lists is written back for good, so the call must raise it.
+                            with bld.if_then(snapshot):
+                                bld.call(declare(module, "PyErr_Clear"), [])
                             bld.ret(ir.Constant(I1, 0))
                         bld.store(new, slot)
                         bld.call(declare(module, "Py_DecRef"), [old])
@@ -551,11 +555,24 @@ class MirrorOps:
         return self.builder.icmp_signed("==", self.depth, ir.Constant(I32, MAX_NATIVE_DEPTH))  # type: ignore[attr-defined]
 
     def leave_mirror(self) -> None:
-        """Before a return: written back (a failure deopts), then freed."""
+        """Before a return: written back, then freed.
+
+        A write-back that fails (no memory for a float) deopts when the lists were
+        snapshotted first, so the rollback undoes it. The entry point's own kernel writes back
+        without snapshots: a list half written back must not be run again, so it raises the
+        MemoryError instead.
+        """
+        from fastimport.backend.emit import DEOPT, ERROR, kernel_result  # (emit.py imports this module)
+
         ok = self.flush_mirror(leaving=True)
-        if ok is not None:
-            self.deopt_if(self.builder.not_(ok))  # type: ignore[attr-defined]
+        if ok is None:
+            return
+        bld = self.builder  # type: ignore[attr-defined]
+        with bld.if_then(bld.not_(ok), likely=False):
             self.drop_mirror()
+            status = bld.select(self._surely_root(), ERROR, DEOPT)
+            bld.ret(kernel_result(bld, self.fn.ret_type, None, status))  # type: ignore[attr-defined]
+        self.drop_mirror()
 
     def mirror_checkpoint(self) -> bool:
         """At a due signal checkpoint: the mirror's own (`_define_checkpoint`); False if there is no mirror."""
