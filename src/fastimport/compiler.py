@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from fastimport.frontend.cfg import reaches, remove_unreachable_blocks
+from fastimport.frontend.divisors import mark_invariant_divisors
 from fastimport.frontend.errors import Unsupported
 from fastimport.frontend.fresh import check_no_view_returned, mark_logged_stores
 from fastimport.frontend.infer import infer_types
@@ -283,6 +284,7 @@ def front_end(
     for spec in specs.values():
         jump_self_tail_calls(spec.ir, spec)  # after inlining: a function that loops is not copied
         mark_logged_stores(spec.ir)
+        mark_invariant_divisors(spec.ir)  # after inlining: an inlined helper's `%` is in the caller's loop
         # after inference (index types, array layouts) and the store marks (which the copy keeps)
         version_range_loops(spec.ir)
         mark_mirrored(spec.ir)  # after versioning: it sees every op the function ends with

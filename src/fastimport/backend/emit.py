@@ -36,6 +36,7 @@ from llvmlite import ir
 from fastimport.backend import numerics
 from fastimport.backend.callscope import emit_is_precise
 from fastimport.backend.capi import F64, I1, I8, I32, I64, PTR, declare, declare_libm, intrinsic
+from fastimport.backend.divemit import DivisionOps
 from fastimport.backend.listemit import ListOps
 from fastimport.backend.loopemit import LoopOps
 from fastimport.backend.mirroremit import MirrorOps
@@ -363,7 +364,7 @@ def pack_payload(bld: ir.IRBuilder, ty: Ty, value: ir.Value, payload_type: ir.Ty
     return value
 
 
-class FunctionEmitter(MirrorOps, ListOps, TupleOps, NumpyCalls, NumpyOps, LoopOps, OpVisitor[None]):
+class FunctionEmitter(DivisionOps, MirrorOps, ListOps, TupleOps, NumpyCalls, NumpyOps, LoopOps, OpVisitor[None]):
     """Walks the blocks of one FuncIR and emits LLVM IR for each op."""
 
     def __init__(
@@ -581,6 +582,22 @@ class FunctionEmitter(MirrorOps, ListOps, TupleOps, NumpyCalls, NumpyOps, LoopOp
         self.values[op] = self.coerce(self.values.pop(clone), clone.type, op.type)
         return True
 
+    def floor_divide(self, kind: str, a: ir.Value, b: ir.Value) -> ir.Value:
+        """`a // b` or `a % b` of int64s with Python's floor (b not 0; INT64_MIN // -1 already ruled out)."""
+        bld = self.builder
+        zero, minus1 = ir.Constant(I64, 0), ir.Constant(I64, -1)
+        safe_b = bld.select(bld.icmp_signed("==", b, minus1), ir.Constant(I64, 1), b)
+        q = bld.sdiv(a, safe_b)
+        r = bld.srem(a, safe_b)
+        # Python rounds toward -inf: fix up when the remainder's sign differs from b's.
+        fix = bld.and_(bld.icmp_signed("!=", r, zero), bld.icmp_signed("<", bld.xor(r, b), zero))
+        if kind == "floordiv":
+            q = bld.select(bld.icmp_signed("==", b, minus1), bld.sub(zero, a), q)
+            return bld.select(fix, bld.sub(q, ir.Constant(I64, 1)), q)
+        # (For b == -1 the remainder by 1 is 0, which is a % -1: no select on the result,
+        # which would lengthen the chain through `s = (s + x) % m` by a cycle.)
+        return bld.select(fix, bld.add(r, b), r)
+
     def strip_int_binary(self, kind: str, a: ir.Value, b: ir.Value, *, bounded: bool) -> ir.Value:
         """A `+ - *` in a versioned copy, checked in a way the vectorizer takes (see `int_binary`)."""
         bld = self.builder
@@ -741,14 +758,17 @@ class FunctionEmitter(MirrorOps, ListOps, TupleOps, NumpyCalls, NumpyOps, LoopOp
             self.values[op] = emit(self.as_int_value(op.lhs), self.as_int_value(op.rhs), flags=["nsw"])
         else:
             a, b = self.as_int_value(op.lhs), self.as_int_value(op.rhs)
-            self.values[op] = self.int_binary(op.kind, a, b, check=op.int_check)
+            self.values[op] = self.int_binary(op.kind, a, b, check=op.int_check, invariant=op.invariant_divisor)
 
-    def int_binary(self, kind: str, a: ir.Value, b: ir.Value, *, check: str = "exact") -> ir.Value:
+    def int_binary(
+        self, kind: str, a: ir.Value, b: ir.Value, *, check: str = "exact", invariant: bool = False
+    ) -> ir.Value:
         """A <kind> b of int64-held ints, floor semantics; leaving int64 is an overflow.
 
         `check` (Binary.int_check) for `+ - *` in a versioned loop's copy: "bounded" and
         "strip" avoid the overflow intrinsics, which stop LLVM's vectorizer
-        (frontend/versioning.py `_bound_int_ops`).
+        (frontend/versioning.py `_bound_int_ops`). `invariant` (Binary.invariant_divisor):
+        `//` and `%` by a reciprocal (backend/divemit.py).
         """
         bld = self.builder
         zero, minus1 = ir.Constant(I64, 0), ir.Constant(I64, -1)
@@ -765,17 +785,9 @@ class FunctionEmitter(MirrorOps, ListOps, TupleOps, NumpyCalls, NumpyOps, LoopOp
                 self.deopt_if(
                     bld.and_(bld.icmp_signed("==", a, ir.Constant(I64, INT64_MIN)), bld.icmp_signed("==", b, minus1))
                 )
-            safe_b = bld.select(bld.icmp_signed("==", b, minus1), ir.Constant(I64, 1), b)
-            q = bld.sdiv(a, safe_b)
-            r = bld.srem(a, safe_b)
-            # Python rounds toward -inf: fix up when the remainder's sign differs from b's.
-            fix = bld.and_(bld.icmp_signed("!=", r, zero), bld.icmp_signed("<", bld.xor(r, b), zero))
-            if kind == "floordiv":
-                q = bld.select(bld.icmp_signed("==", b, minus1), bld.sub(zero, a), q)
-                return bld.select(fix, bld.sub(q, ir.Constant(I64, 1)), q)
-            # (For b == -1 the remainder by 1 is 0, which is a % -1: no select on the result,
-            # which would lengthen the chain through `s = (s + x) % m` by a cycle.)
-            return bld.select(fix, bld.add(r, b), r)
+            if invariant:  # the loop does not change b (frontend/divisors.py)
+                return self.divide_by_invariant(kind, a, b, lambda: self.floor_divide(kind, a, b))
+            return self.floor_divide(kind, a, b)
         if kind == "pow":
             self.deopt_if(bld.icmp_signed("<", b, zero))  # int ** negative int is a float
             out = self.entry_alloca(I64)

@@ -1,4 +1,4 @@
-"""CFG helpers: drop blocks no path from the entry reaches; which locals every path stored.
+"""CFG helpers: drop blocks no path from the entry reaches; which locals every path stored; the loops.
 
 Lowering leaves such blocks behind (the join block of an if/else whose
 branches both return, the code after `while True:`); their ops must not take
@@ -13,6 +13,7 @@ return type.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
@@ -100,3 +101,74 @@ def unbound_reads(blocks: list[BasicBlock], entry: BasicBlock) -> set[str]:
 def reads_before_store(blocks: list[BasicBlock], entry: BasicBlock, names: set[str]) -> bool:
     """Whether some path from `entry` reads one of the locals `names` before storing it."""
     return not unbound_reads(blocks, entry).isdisjoint(names)
+
+
+@dataclass(eq=False)
+class Loop:
+    """A natural loop: the back edges' target `header` and every block of the loop (`body`, header included)."""
+
+    header: BasicBlock
+    body: set[BasicBlock]
+
+
+def innermost_loops(fn: FuncIR) -> dict[BasicBlock, Loop]:
+    """Each block inside a loop -> the innermost natural loop around it.
+
+    A natural loop is a back edge `tail -> header` (the header dominates the tail) with
+    every block that reaches the tail without passing the header; back edges to one
+    header make one loop. Python's structured control flow gives reducible graphs, so
+    every cycle is in one of these loops, and enters it only through its header.
+    """
+    dominators = _dominators(fn)
+    preds = _predecessors(fn)
+    loops: dict[BasicBlock, Loop] = {}
+    for tail in fn.blocks:
+        for header in _successors(tail):
+            if header in dominators[tail]:
+                loop = loops.setdefault(header, Loop(header, {header}))
+                loop.body |= _reaching(tail, header, preds)
+    innermost: dict[BasicBlock, Loop] = {}
+    for loop in sorted(loops.values(), key=lambda lp: len(lp.body), reverse=True):  # inner loops overwrite
+        for block in loop.body:
+            innermost[block] = loop
+    return innermost
+
+
+def _reaching(tail: BasicBlock, header: BasicBlock, preds: dict[BasicBlock, list[BasicBlock]]) -> set[BasicBlock]:
+    """`tail` and the blocks that reach it without passing `header`."""
+    body, todo = {header, tail}, [tail]
+    while todo:
+        for pred in preds[todo.pop()]:
+            if pred not in body:
+                body.add(pred)
+                todo.append(pred)
+    return body - {header}
+
+
+def _successors(block: BasicBlock) -> list[BasicBlock]:
+    term = block.terminator
+    return term.targets() if term is not None else []
+
+
+def _predecessors(fn: FuncIR) -> dict[BasicBlock, list[BasicBlock]]:
+    preds: dict[BasicBlock, list[BasicBlock]] = {block: [] for block in fn.blocks}
+    for block in fn.blocks:
+        for target in _successors(block):
+            preds[target].append(block)
+    return preds
+
+
+def _dominators(fn: FuncIR) -> dict[BasicBlock, set[BasicBlock]]:
+    """Each block -> the blocks that dominate it (itself included), by the iterative data-flow method."""
+    blocks = fn.blocks
+    preds = _predecessors(fn)
+    dom = {block: ({block} if block is blocks[0] else set(blocks)) for block in blocks}
+    changed = True
+    while changed:
+        changed = False
+        for block in blocks[1:]:
+            incoming = [dom[p] for p in preds[block]]
+            new = (set.intersection(*incoming) if incoming else set()) | {block}
+            if new != dom[block]:
+                dom[block], changed = new, True
+    return dom

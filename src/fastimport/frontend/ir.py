@@ -174,6 +174,8 @@ class Binary(Op):
     and sub exactly, mul by bounding its operands, a deferred check);
     `bounded`: an int accumulation `s = s + x` or `s - x`, emitted wrapping: x is bounded
     at each iteration and s at each strip (LoopChunk.accumulators), so s cannot wrap.
+    `invariant_divisor`: an int `//` or `%` whose loop does not change its divisor
+    (frontend/divisors.py): divided by multiplying with a reciprocal made once.
     """
 
     KINDS: Final = frozenset(
@@ -190,6 +192,7 @@ class Binary(Op):
         self.events_absorbed = False
         self.strip_checked = False
         self.bounded = False
+        self.invariant_divisor = False
 
     def sources(self) -> list[Value]:
         return [self.lhs, self.rhs]

@@ -108,6 +108,7 @@ class _Printer(OpVisitor[str]):
     def visit_binary(self, op: Binary) -> str:
         flags = " (no overflow)" if op.no_overflow else ""
         flags += " (bounded)" if op.bounded else " (strip checked)" if op.strip_checked else ""
+        flags += " (invariant divisor)" if op.invariant_divisor else ""
         if op.defer_events:
             flags += " (events absorbed)" if op.events_absorbed else " (events deferred)"
         return f"{op.kind} {self.name(op.lhs)}, {self.name(op.rhs)}{flags}"
