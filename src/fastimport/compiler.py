@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from fastimport.frontend.cfg import reaches, remove_unreachable_blocks
+from fastimport.frontend.counters import mark_counters
 from fastimport.frontend.divisors import mark_invariant_divisors
 from fastimport.frontend.errors import Unsupported
 from fastimport.frontend.fresh import check_no_view_returned, mark_logged_stores
@@ -287,6 +288,7 @@ def front_end(
         mark_invariant_divisors(spec.ir)  # after inlining: an inlined helper's `%` is in the caller's loop
         # after inference (index types, array layouts) and the store marks (which the copy keeps)
         version_range_loops(spec.ir)
+        mark_counters(spec.ir)  # after versioning: a versioned copy's loop counts in strips, and is left alone
         mark_mirrored(spec.ir)  # after versioning: it sees every op the function ends with
         dump(f"IR {spec.ir.symbol}", lambda fn=spec.ir: format_func(fn))
     return list(specs.values()), root_spec

@@ -44,6 +44,7 @@ from fastimport.backend.npcalls import NumpyCalls
 from fastimport.backend.npemit import ARRAY_OBJECT, F32, NumpyOps, array_struct, is_numpy
 from fastimport.backend.tupleemit import TupleOps, box_tuple, tuple_struct
 from fastimport.frontend.cfg import stored_on_entry, unbound_reads
+from fastimport.frontend.counters import COUNTER_START_MAX
 from fastimport.frontend.dynamic import Shadow, cases, dynamic_sources, substitute
 from fastimport.frontend.errors import Unsupported
 from fastimport.frontend.infer import concrete_type
@@ -411,7 +412,7 @@ class FunctionEmitter(DivisionOps, MirrorOps, ListOps, TupleOps, NumpyCalls, Num
                 continue  # never stored: every load of it deopts (UnboundLocalError)
             name = local.name.replace("$", "t.")
             self.slots[local.name] = value = bld.alloca(llvm_type(local.type), name=name)
-            if local.name in guarded:
+            if local.name in guarded or local.name in self.fn.counters:  # (counters: 0, checked at checkpoints)
                 bld.store(ir.Constant(llvm_type(local.type), None), value)
             if local.name in unbound:
                 self.bound_flags[local.name] = flag = bld.alloca(I1, name=f"{name}.bound")
@@ -1122,6 +1123,7 @@ class FunctionEmitter(DivisionOps, MirrorOps, ListOps, TupleOps, NumpyCalls, Num
         due = bld.icmp_signed("<=", left, ir.Constant(I32, 0))
         with bld.if_then(due if test is None else bld.and_(test, due), likely=False):
             bld.store(ir.Constant(I32, SIGNAL_INTERVAL), ticks)
+            self.check_counters()
             # Let other threads run, as the interpreter would (a thread may be the one
             # that interrupts us: _thread.interrupt_main()). Nothing native reads
             # Python state after the entry point, so a switch here is a legal schedule.
@@ -1133,6 +1135,14 @@ class FunctionEmitter(DivisionOps, MirrorOps, ListOps, TupleOps, NumpyCalls, Num
             cont = self.func.append_basic_block()
             bld.cbranch(bld.icmp_signed("!=", raised, ir.Constant(I32, 0)), self.error_block, cont)
             bld.position_at_end(cont)
+
+    def check_counters(self) -> None:
+        """Deopt unless every counter is within COUNTER_START_MAX of zero (frontend/counters.py)."""
+        bld = self.builder
+        for name in self.fn.counters:
+            value = bld.load(self.slots[name], typ=I64)
+            shifted = bld.add(value, ir.Constant(I64, COUNTER_START_MAX))  # in [0, 2 * MAX] iff |value| <= MAX
+            self.deopt_if(bld.icmp_unsigned(">", shifted, ir.Constant(I64, 2 * COUNTER_START_MAX)))
 
     # Terminators.
 

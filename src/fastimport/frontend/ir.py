@@ -846,6 +846,8 @@ class FuncIR:
     recursive: bool = True
     # The list parameters the call works on unboxed (frontend/mirror.py): their indices.
     mirrored: tuple[int, ...] = ()
+    # Int locals whose steps are checked at signal checkpoints (frontend/counters.py).
+    counters: tuple[str, ...] = ()
 
     def all_ops(self) -> list[Op]:
         return [op for block in self.blocks for op in block.ops]

@@ -115,7 +115,9 @@ def lower_listcomp(b: Builder, node: ast.ListComp) -> Value:
             b.branch(b.add(Compare("lt", i, seq.length(b)), generator.iter), body, done)
             b.activate(body)
             item = seq.item(b, i)
-            b.add(StoreLocal(index, b.add(Binary("add", i, b.add(Const(1), generator.iter)), generator.iter)), node)
+            nxt = b.add(Binary("add", i, b.add(Const(1), generator.iter)), generator.iter)
+            nxt.no_overflow = True  # i < length <= INT64_MAX
+            b.add(StoreLocal(index, nxt), node)
             store_target(b, generator.target, item)
             for condition in generator.ifs:
                 keep = b.new_block()

@@ -62,7 +62,8 @@ def format_func(fn: FuncIR) -> str:
     printer = _Printer()
     args = ", ".join(f"{p.name}: {t}" for p, t in zip(fn.params, fn.arg_types, strict=False))
     mirrored = f"  # mirrored: {', '.join(fn.params[k].name for k in fn.mirrored)}" if fn.mirrored else ""
-    lines = [f"def {fn.name}({args}) -> {fn.ret_type}:{mirrored}"]
+    counters = f"  # counters: {', '.join(fn.counters)}" if fn.counters else ""
+    lines = [f"def {fn.name}({args}) -> {fn.ret_type}:{mirrored}{counters}"]
     for block in fn.blocks:
         lines.append(f"  block{block.label}:" + (" (vector body)" if block.vector_body else ""))
         lines.extend(f"    {printer.line(op)}" for op in block.ops)
