@@ -24,6 +24,7 @@ from fastimport.frontend.counters import mark_counters
 from fastimport.frontend.divisors import mark_invariant_divisors
 from fastimport.frontend.errors import Unsupported
 from fastimport.frontend.fresh import check_no_view_returned, mark_logged_stores
+from fastimport.frontend.ifconvert import if_convert
 from fastimport.frontend.infer import infer_types
 from fastimport.frontend.inline import all_loads_bound, inline_calls
 from fastimport.frontend.ir import (
@@ -289,6 +290,7 @@ def front_end(
         # after inference (index types, array layouts) and the store marks (which the copy keeps)
         version_range_loops(spec.ir)
         mark_counters(spec.ir)  # after versioning: a versioned copy's loop counts in strips, and is left alone
+        if_convert(spec.ir)  # after the counters: a counter's step is exact already, not speculative
         mark_mirrored(spec.ir)  # after versioning: it sees every op the function ends with
         dump(f"IR {spec.ir.symbol}", lambda fn=spec.ir: format_func(fn))
     return list(specs.values()), root_spec

@@ -42,6 +42,7 @@ from fastimport.backend.loopemit import LoopOps
 from fastimport.backend.mirroremit import MirrorOps
 from fastimport.backend.npcalls import NumpyCalls
 from fastimport.backend.npemit import ARRAY_OBJECT, F32, NumpyOps, array_struct, is_numpy
+from fastimport.backend.specemit import SpeculationOps
 from fastimport.backend.tupleemit import TupleOps, box_tuple, tuple_struct
 from fastimport.frontend.cfg import stored_on_entry, unbound_reads
 from fastimport.frontend.counters import COUNTER_START_MAX
@@ -72,6 +73,7 @@ from fastimport.frontend.ir import (
     PyCall,
     Reenter,
     Return,
+    Speculated,
     StoreLocal,
     Truth,
     Unary,
@@ -365,7 +367,9 @@ def pack_payload(bld: ir.IRBuilder, ty: Ty, value: ir.Value, payload_type: ir.Ty
     return value
 
 
-class FunctionEmitter(DivisionOps, MirrorOps, ListOps, TupleOps, NumpyCalls, NumpyOps, LoopOps, OpVisitor[None]):
+class FunctionEmitter(
+    SpeculationOps, DivisionOps, MirrorOps, ListOps, TupleOps, NumpyCalls, NumpyOps, LoopOps, OpVisitor[None]
+):
     """Walks the blocks of one FuncIR and emits LLVM IR for each op."""
 
     def __init__(
@@ -428,6 +432,8 @@ class FunctionEmitter(DivisionOps, MirrorOps, ListOps, TupleOps, NumpyCalls, Num
         self.deferred_magnitudes: dict[int, ir.Value] = {}
         # Strip-checked squares `x * x`: their own magnitude wherever the deferred bound on |x| holds.
         self.squares: set[int] = set()
+        self.speculation: dict[Op, ir.Value] = {}  # (backend/specemit.py)
+        self.affine: dict[Op, tuple[ir.Value, int, int, int, int]] = {}
         if defers:
             self.deferred = bld.alloca(I1, name="deferred")
             bld.store(ir.Constant(I1, 0), self.deferred)
@@ -754,6 +760,8 @@ class FunctionEmitter(DivisionOps, MirrorOps, ListOps, TupleOps, NumpyCalls, Num
         elif op.type is Ty.BOOL:
             emit = {"and": self.builder.and_, "or": self.builder.or_, "xor": self.builder.xor}[op.kind]
             self.values[op] = emit(self.value(op.lhs), self.value(op.rhs))
+        elif op.speculative:  # ahead of its branch (frontend/ifconvert.py)
+            self.values[op] = self.speculative_int(op)
         elif op.no_overflow:  # proven by a loop guard (frontend/versioning.py)
             emit = self.builder.add if op.kind == "add" else self.builder.sub
             self.values[op] = emit(self.as_int_value(op.lhs), self.as_int_value(op.rhs), flags=["nsw"])
@@ -1166,7 +1174,9 @@ class FunctionEmitter(DivisionOps, MirrorOps, ListOps, TupleOps, NumpyCalls, Num
         return loop
 
     def visit_branch(self, op: Branch) -> None:
-        self.builder.cbranch(self.value(op.cond), self.blocks[op.true], self.blocks[op.false])
+        branch = self.builder.cbranch(self.value(op.cond), self.blocks[op.true], self.blocks[op.false])
+        if isinstance(op.cond, Speculated):  # the exact path: only where a speculated op left int64
+            branch.set_weights([1, 1 << 20])
 
     def visit_return(self, op: Return) -> None:
         bld = self.builder

@@ -176,6 +176,8 @@ class Binary(Op):
     at each iteration and s at each strip (LoopChunk.accumulators), so s cannot wrap.
     `invariant_divisor`: an int `//` or `%` whose loop does not change its divisor
     (frontend/divisors.py): divided by multiplying with a reciprocal made once.
+    `speculative`: an int add, sub or mul computed ahead of the branch it sat under
+    (frontend/ifconvert.py): emitted wrapping, its leaving int64 noted for a Speculated.
     """
 
     KINDS: Final = frozenset(
@@ -193,6 +195,7 @@ class Binary(Op):
         self.strip_checked = False
         self.bounded = False
         self.invariant_divisor = False
+        self.speculative = False
 
     def sources(self) -> list[Value]:
         return [self.lhs, self.rhs]
@@ -236,6 +239,36 @@ class Truth(Op):
 
     def accept(self, visitor: OpVisitor[T]) -> T:
         return visitor.visit_truth(self)
+
+
+@final
+class Select(Op):
+    """`if_true if cond else if_false`, both already computed (frontend/ifconvert.py): no branch."""
+
+    def __init__(self, cond: Value, if_true: Value, if_false: Value) -> None:
+        self.cond = cond
+        self.if_true = if_true
+        self.if_false = if_false
+
+    def sources(self) -> list[Value]:
+        return [self.cond, self.if_true, self.if_false]
+
+    def accept(self, visitor: OpVisitor[T]) -> T:
+        return visitor.visit_select(self)
+
+
+@final
+class Speculated(Op):
+    """True if one of `ops` (speculative Binary ops, frontend/ifconvert.py) left int64: then take the exact path."""
+
+    def __init__(self, ops: list[Op]) -> None:
+        self.ops = ops
+
+    def sources(self) -> list[Value]:
+        return list(self.ops)
+
+    def accept(self, visitor: OpVisitor[T]) -> T:
+        return visitor.visit_speculated(self)
 
 
 @final
@@ -803,8 +836,8 @@ class Deopt(Terminator):
 
 
 PURE_OPS: Final = (
-    Const, Param, LoadLocal, LoadGlobal, Unary, Binary, Compare, Truth, Builtin, MathCall, PyCall, Index, ArrayAttr,
-    MakeTuple, NumpyCall, DtypeQuery,
+    Const, Param, LoadLocal, LoadGlobal, Unary, Binary, Compare, Truth, Select, Speculated, Builtin, MathCall, PyCall,
+    Index, ArrayAttr, MakeTuple, NumpyCall, DtypeQuery,
 )  # fmt: skip
 TERMINATORS: Final = (Goto, Branch, Return, Deopt)
 
@@ -874,6 +907,10 @@ class OpVisitor(Generic[T]):
     def visit_compare(self, op: Compare) -> T: ...
     @abstractmethod
     def visit_truth(self, op: Truth) -> T: ...
+    @abstractmethod
+    def visit_select(self, op: Select) -> T: ...
+    @abstractmethod
+    def visit_speculated(self, op: Speculated) -> T: ...
     @abstractmethod
     def visit_builtin(self, op: Builtin) -> T: ...
     @abstractmethod

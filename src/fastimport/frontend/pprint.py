@@ -46,7 +46,9 @@ from fastimport.frontend.ir import (
     PyCall,
     Reenter,
     Return,
+    Select,
     SetIndex,
+    Speculated,
     StoreLocal,
     Truth,
     Unary,
@@ -110,6 +112,7 @@ class _Printer(OpVisitor[str]):
         flags = " (no overflow)" if op.no_overflow else ""
         flags += " (bounded)" if op.bounded else " (strip checked)" if op.strip_checked else ""
         flags += " (invariant divisor)" if op.invariant_divisor else ""
+        flags += " (speculative)" if op.speculative else ""
         if op.defer_events:
             flags += " (events absorbed)" if op.events_absorbed else " (events deferred)"
         return f"{op.kind} {self.name(op.lhs)}, {self.name(op.rhs)}{flags}"
@@ -119,6 +122,12 @@ class _Printer(OpVisitor[str]):
 
     def visit_truth(self, op: Truth) -> str:
         return f"truth {self.name(op.src)}"
+
+    def visit_select(self, op: Select) -> str:
+        return f"select {self.name(op.cond)}, {self.name(op.if_true)}, {self.name(op.if_false)}"
+
+    def visit_speculated(self, op: Speculated) -> str:
+        return f"speculated overflow {self.args(op.ops)}"
 
     def visit_builtin(self, op: Builtin) -> str:
         return f"builtin {op.name}({self.args(op.args)})"
