@@ -163,3 +163,45 @@ def test_the_other_arm_wrapping_stays_native() -> None:
     assert all((x + i) % 3 for i in range(2))
     assert_same_native(SRC, "pick", 2, x, a, 0)
     assert record_of(fast.pick).deopts == before
+
+
+ARM_FORMS = [
+    "x * {a} + {b}",
+    "{b} - x * {a}",
+    "x + {b}",
+    "{a} - x",
+    "x * z",
+    "x - z",
+    "(x * {a} + {b}) * {c}",
+    "{c} * ({b} - {a} * x) - z",
+    "x // {a} + z",
+    "(x >> 3) * {b}",
+]
+COEFFICIENTS = st.one_of(  # (not -2**63: its literal, -(2**63), is beyond 64 bits, and leaves f uncompiled)
+    small_ints(-9, 9).filter(bool),
+    st.sampled_from([2**31, -(2**31), 2**62, 3074457345618258602]),
+    int64s().filter(lambda v: v > -(2**63)),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    forms=st.tuples(st.sampled_from(ARM_FORMS), st.sampled_from(ARM_FORMS)),
+    abc=st.tuples(COEFFICIENTS, COEFFICIENTS, COEFFICIENTS),
+    x=int64s(),
+    z=int64s(),
+    n=small_ints(1, 6),
+)
+@example(forms=("{a} - x", "x + {b}"), abc=(2**62, 1, 1), x=-(2**62) - 10, z=0, n=1)  # k - x, x < 0: past MAX
+@example(forms=("{b} - x * {a}", "x + {b}"), abc=(3, 2**62, 1), x=-(2**61) - 2, z=0, n=1)
+@example(forms=("{a} - x", "x + {b}"), abc=(-(2**62), 1, 1), x=2**62 + 10, z=0, n=1)  # past MIN
+def test_random_arms_like_cpython(forms: tuple[str, str], abc: tuple[int, int, int], x: int, z: int, n: int) -> None:
+    """Arms of affine chains with coefficients of every size: each step's value or big int is CPython's."""
+    a, b, c = abc
+    left, right = (form.format(a=a, b=b, c=c) for form in forms)
+    src = (
+        "def f(n, x, z):\n    y = 0\n    for i in range(n):\n"
+        f"        if (x + i) % 2 == 0:\n            y = {left}\n        else:\n            y = {right}\n"
+        "        x = x // 2 + i\n    return y\n"
+    )
+    assert_same_native(src, "f", n, x, z)
