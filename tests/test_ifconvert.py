@@ -205,3 +205,20 @@ def test_random_arms_like_cpython(forms: tuple[str, str], abc: tuple[int, int, i
         "        x = x // 2 + i\n    return y\n"
     )
     assert_same_native(src, "f", n, x, z)
+
+
+def test_sequential_ifs_are_all_converted() -> None:
+    """Each `if`'s join is the next one's head: one sweep converts them all, and they compute as CPython."""
+    lines = ["def f(n, x):", "    s = 0", "    for i in range(n):"]
+    for k in range(12):
+        lines += [
+            f"        if (x + i) % {k + 2} == 0:",
+            f"            x = x * 3 + {k}",
+            "        else:",
+            f"            x = x // 2 + {k}",
+        ]
+    lines += ["        s += x % 7", "    return s"]
+    src = "\n".join(lines) + "\n"
+    assert _converted(src, "f", Ty.INT, Ty.INT) == (12, 12)
+    for x in (5, -5, 2**40, 2**62 + 7):
+        assert_same_native(src, "f", 50, x)

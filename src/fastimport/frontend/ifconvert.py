@@ -70,28 +70,23 @@ BITS = frozenset({"and", "or", "xor"})
 
 
 def if_convert(fn: FuncIR) -> None:
-    """Turn every eligible `if` in a loop of `fn` into a Select (see the module docstring)."""
-    exact: set[BasicBlock] = set()  # the original branches kept for the exact path: not converted again
-    while _convert_one(fn, exact):  # one at a time: each conversion changes the graph the next one reads
-        pass
+    """Turn every eligible `if` in a loop of `fn` into a Select (see the module docstring).
 
-
-def _convert_one(fn: FuncIR, exact: set[BasicBlock]) -> bool:
+    One sweep: a conversion changes only its own diamond (its head, arms and the blocks it
+    adds), and an arm, ending in a jump, is never another diamond's head nor (one
+    predecessor) another's join, so the graph facts read up front stay true for the rest.
+    """
     preds = _predecessors(fn)
     loops = innermost_loops(fn)
     bound = stored_on_entry(fn.blocks, fn.blocks[0])
-    for head in fn.blocks:
+    for head in list(fn.blocks):
         branch = head.terminator
-        if head not in loops or head in exact or head.vector_body or not isinstance(branch, Branch):
+        if head not in loops or head.vector_body or not isinstance(branch, Branch):
             continue
         stored = {op.local.name for op in head.ops if isinstance(op, StoreLocal)}
         plan = _diamond(head, branch, preds, bound[head] | stored)
         if plan is not None:
-            slow = _apply(fn, head, branch, plan)
-            if slow is not None:
-                exact.add(slow)
-            return True
-    return False
+            _apply(fn, head, branch, plan)
 
 
 @dataclass
@@ -187,10 +182,11 @@ def _speculatable_binary(op: Binary) -> bool:
     )
 
 
-def _apply(fn: FuncIR, head: BasicBlock, branch: Branch, plan: Plan) -> BasicBlock | None:
-    """Copy both arms before the branch, a Select picks the value; the exact path's block, if one is kept.
+def _apply(fn: FuncIR, head: BasicBlock, branch: Branch, plan: Plan) -> None:
+    """Copy both arms before the branch, a Select picks the value.
 
-    With speculative ops, a Speculated test sends the block to the original branch and arms.
+    With speculative ops, a Speculated test sends the block to the original branch and
+    arms (the exact path); without, the arms go.
     """
     copies: dict[Value, Op] = {}
     for op in [*plan.true_ops, *plan.false_ops]:
@@ -209,12 +205,11 @@ def _apply(fn: FuncIR, head: BasicBlock, branch: Branch, plan: Plan) -> BasicBlo
         head.ops[-1:] = [*copies.values(), *fast]
         arms = {b for b in (branch.true, branch.false) if b is not join}
         fn.blocks = [b for b in fn.blocks if b not in arms]
-        return None
+        return
     test = Speculated(speculative)  # type: ignore[arg-type]
     test.type = Ty.BOOL
     slow, quick = _new_block(fn, [Branch(branch.cond, branch.true, branch.false)]), _new_block(fn, fast)
     head.ops[-1:] = [*copies.values(), test, Branch(test, slow, quick)]
-    return slow
 
 
 def _copy(op: Op, copies: dict[Value, Op]) -> Op:
