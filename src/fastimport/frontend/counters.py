@@ -49,8 +49,9 @@ COUNTER_STEP_MAX = 1 << 16
 
 def mark_counters(fn: FuncIR) -> None:
     """Set `fn.counters` and mark their steps `no_overflow` (see the module docstring)."""
-    if any(isinstance(op, Reenter) for op in fn.all_ops()):
-        return
+    ops = fn.all_ops()
+    if any(isinstance(op, Reenter) for op in ops) or not any(isinstance(op, CheckSignals) for op in ops):
+        return  # (a function without loops has no counters)
     loops = innermost_loops(fn)
     stores: dict[str, list[tuple[BasicBlock, StoreLocal]]] = {}
     for block in fn.blocks:

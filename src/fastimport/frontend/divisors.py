@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from fastimport.frontend.cfg import innermost_loops
-from fastimport.frontend.ir import Binary, LoadGlobal, LoadLocal, StoreLocal
+from fastimport.frontend.ir import Binary, Const, LoadGlobal, LoadLocal, StoreLocal
 from fastimport.frontend.types import Ty
 
 if TYPE_CHECKING:
@@ -31,6 +31,9 @@ DIVISIONS = frozenset({"floordiv", "mod"})
 
 def mark_invariant_divisors(fn: FuncIR) -> None:
     """Set `Binary.invariant_divisor` on each int `//` or `%` whose divisor its loop does not change."""
+    divisions = [op for op in fn.all_ops() if isinstance(op, Binary) and op.kind in DIVISIONS]
+    if not any(not isinstance(op.rhs, Const) for op in divisions):
+        return  # (most functions: no graph analysis for them)
     loops = innermost_loops(fn)
     for block in fn.blocks:
         if block not in loops:

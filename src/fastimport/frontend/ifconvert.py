@@ -49,6 +49,7 @@ from fastimport.frontend.ir import (
     BasicBlock,
     Binary,
     Branch,
+    CheckSignals,
     Compare,
     Const,
     Goto,
@@ -76,6 +77,8 @@ def if_convert(fn: FuncIR) -> None:
     adds), and an arm, ending in a jump, is never another diamond's head nor (one
     predecessor) another's join, so the graph facts read up front stay true for the rest.
     """
+    if not any(isinstance(op, CheckSignals) for op in fn.all_ops()):
+        return  # no loop
     preds = _predecessors(fn)
     loops = innermost_loops(fn)
     bound = stored_on_entry(fn.blocks, fn.blocks[0])
