@@ -120,7 +120,7 @@ def innermost_loops(fn: FuncIR) -> dict[BasicBlock, Loop]:
     every cycle is in one of these loops, and enters it only through its header.
     """
     dominators = _dominators(fn)
-    preds = _predecessors(fn)
+    preds = predecessors(fn)
     loops: dict[BasicBlock, Loop] = {}
     for tail in fn.blocks:
         for header in _successors(tail):
@@ -150,7 +150,8 @@ def _successors(block: BasicBlock) -> list[BasicBlock]:
     return term.targets() if term is not None else []
 
 
-def _predecessors(fn: FuncIR) -> dict[BasicBlock, list[BasicBlock]]:
+def predecessors(fn: FuncIR) -> dict[BasicBlock, list[BasicBlock]]:
+    """Each block -> the blocks that jump to it (once per edge)."""
     preds: dict[BasicBlock, list[BasicBlock]] = {block: [] for block in fn.blocks}
     for block in fn.blocks:
         for target in _successors(block):
@@ -161,7 +162,7 @@ def _predecessors(fn: FuncIR) -> dict[BasicBlock, list[BasicBlock]]:
 def _dominators(fn: FuncIR) -> dict[BasicBlock, set[BasicBlock]]:
     """Each block -> the blocks that dominate it (itself included), by the iterative data-flow method."""
     blocks = fn.blocks
-    preds = _predecessors(fn)
+    preds = predecessors(fn)
     dom = {block: ({block} if block is blocks[0] else set(blocks)) for block in blocks}
     changed = True
     while changed:

@@ -44,7 +44,7 @@ import copy
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from fastimport.frontend.cfg import innermost_loops, stored_on_entry
+from fastimport.frontend.cfg import innermost_loops, predecessors, stored_on_entry
 from fastimport.frontend.ir import (
     BasicBlock,
     Binary,
@@ -79,7 +79,7 @@ def if_convert(fn: FuncIR) -> None:
     """
     if not any(isinstance(op, CheckSignals) for op in fn.all_ops()):
         return  # no loop
-    preds = _predecessors(fn)
+    preds = predecessors(fn)
     loops = innermost_loops(fn)
     bound = stored_on_entry(fn.blocks, fn.blocks[0])
     for head in list(fn.blocks):
@@ -231,12 +231,3 @@ def _new_block(fn: FuncIR, ops: list[Op]) -> BasicBlock:
     block = BasicBlock(ops, label=max(b.label for b in fn.blocks) + 1)
     fn.blocks.append(block)
     return block
-
-
-def _predecessors(fn: FuncIR) -> dict[BasicBlock, list[BasicBlock]]:
-    preds: dict[BasicBlock, list[BasicBlock]] = {block: [] for block in fn.blocks}
-    for block in fn.blocks:
-        term = block.terminator
-        for target in term.targets() if term is not None else []:
-            preds[target].append(block)
-    return preds

@@ -70,7 +70,7 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING
 
-from fastimport.frontend.cfg import reaches, reads_before_store
+from fastimport.frontend.cfg import predecessors, reaches, reads_before_store
 from fastimport.frontend.ir import (
     Access,
     ArrayAttr,
@@ -126,7 +126,7 @@ ADDEND_BOUND = ACCUMULATOR_BOUND // LOOP_CHUNK  # |x| < this
 def version_range_loops(fn: FuncIR) -> None:
     """Give each innermost range loop with provable array accesses a guarded, unchecked copy."""
     _hoist_fixed_lengths(fn)
-    preds = _predecessors(fn)
+    preds = predecessors(fn)
     found = [m for m in (_match(fn, block, preds) for block in fn.blocks) if m is not None]
     # Innermost only: a loop holding another candidate is left alone (its inner loop is versioned).
     for loop in found:
@@ -1011,15 +1011,6 @@ def _retarget(block: BasicBlock, old: BasicBlock, new: BasicBlock) -> None:
             term.true = new
         if term.false is old:
             term.false = new
-
-
-def _predecessors(fn: FuncIR) -> dict[BasicBlock, list[BasicBlock]]:
-    preds: dict[BasicBlock, list[BasicBlock]] = {b: [] for b in fn.blocks}
-    for block in fn.blocks:
-        term = block.terminator
-        for target in term.targets() if term is not None else []:
-            preds[target].append(block)
-    return preds
 
 
 def _reachable(entry: BasicBlock, avoiding: BasicBlock) -> set[BasicBlock]:
