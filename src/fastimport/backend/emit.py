@@ -458,7 +458,14 @@ class FunctionEmitter(
         # Read once: a call's mode never changes, and a load at each guard would be redone
         # after every checkpoint call (an inner loop's guard runs at each of its entries).
         self.precise = emit_is_precise(bld, self.undo) if defers else None
-        self.deopt_if(bld.icmp_signed("<=", self.depth, ir.Constant(I32, 0)))
+        # The frames of inlined calls (FrameCheck) are checked here, once, for the deepest of
+        # them, unless a self tail call moves the depth: the depth never changes otherwise, and
+        # a deopt is exact wherever it happens (a call the budget could not hold anyway re-runs
+        # as bytecode a little earlier). A check in a loop cost two instructions per iteration.
+        levels = [op.level for op in self.fn.all_ops() if isinstance(op, FrameCheck)]
+        self.frames_checked = self.depth_slot is None
+        deepest = max(levels) if levels and self.frames_checked else 0
+        self.deopt_if(bld.icmp_signed("<=", self.depth, ir.Constant(I32, deepest)))
         if self.fn.recursive:
             # Recursion without loops (fib) has no back edge to check signals at: each entry
             # of a function on a cycle counts instead. (A call of any other function ends
@@ -1103,8 +1110,9 @@ class FunctionEmitter(
         return self.builder.load(self.depth_slot, typ=I32)
 
     def visit_frame_check(self, op: FrameCheck) -> None:
-        """An inlined call's frame: deopt if the depth budget has no room for it."""
-        self.deopt_if(self.builder.icmp_signed("<=", self.current_depth(), ir.Constant(I32, op.level)))
+        """An inlined call's frame: deopt if the depth budget has no room for it (checked at the entry if it can be)."""
+        if not self.frames_checked:
+            self.deopt_if(self.builder.icmp_signed("<=", self.current_depth(), ir.Constant(I32, op.level)))
 
     def visit_reenter(self, _op: Reenter) -> None:
         """A self tail call's frame (frontend/tailcalls.py): one level deeper, checked as the call's entry would be."""
