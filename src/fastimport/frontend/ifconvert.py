@@ -115,7 +115,7 @@ def _diamond(
         else:
             arms.append((None, side))
     (true_block, true_join), (false_block, false_join) = arms
-    if true_join is not false_join or (true_block is None and false_block is None) or branch.true is branch.false:
+    if true_join is not false_join or true_join is head or (true_block is None and false_block is None):
         return None
     parts: list[tuple[list[Op], StoreLocal | None]] = []
     for block in (true_block, false_block):
