@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from tests.differential import assert_same_native, native
 from tests.strategies import floats, int64s, small_ints
 
-from fastimport.backend.specemit import INT64_MAX, INT64_MIN, affine_interval
+from fastimport.backend.capi import INT64_MAX, INT64_MIN
+from fastimport.backend.specemit import affine_interval
 from fastimport.compiler import front_end
 from fastimport.frontend.ir import Select, Speculated
 from fastimport.frontend.types import Ty

@@ -21,6 +21,8 @@ I1 = ir.IntType(1)
 I8 = ir.IntType(8)
 I32 = ir.IntType(32)
 I64 = ir.IntType(64)
+I128 = ir.IntType(128)
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 F64 = ir.DoubleType()
 
 # name -> (return type, argument types)

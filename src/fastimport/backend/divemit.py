@@ -26,12 +26,10 @@ from typing import TYPE_CHECKING
 
 from llvmlite import ir
 
-from fastimport.backend.capi import I64
+from fastimport.backend.capi import I64, I128
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-
-I128 = ir.IntType(128)
 
 
 class DivisionOps:

@@ -35,7 +35,7 @@ from llvmlite import ir
 
 from fastimport.backend import numerics
 from fastimport.backend.callscope import emit_is_precise
-from fastimport.backend.capi import F64, I1, I8, I32, I64, PTR, declare, declare_libm, intrinsic
+from fastimport.backend.capi import F64, I1, I8, I32, I64, INT64_MIN, PTR, declare, declare_libm, intrinsic
 from fastimport.backend.divemit import DivisionOps
 from fastimport.backend.listemit import ListOps
 from fastimport.backend.loopemit import LoopOps
@@ -187,7 +187,6 @@ F32_INF_BITS = 0x7F800000
 # The bounds a versioned copy defers magnitudes against (`defer_magnitude`): powers of two,
 # so that a running OR collects them (finiteness is moved onto 2**63, `defer_unless_finite`).
 DEFERRED_BOUNDS = (MUL_OPERAND_BOUND, ADDEND_BOUND, 1 << 63)
-INT64_MIN = -(2**63)
 
 
 def _same_value(a: ir.Value, b: ir.Value) -> bool:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from llvmlite import ir
 
 from fastimport.backend.callscope import emit_record_run
-from fastimport.backend.capi import I32, I64
+from fastimport.backend.capi import I32, I64, I128, INT64_MAX, INT64_MIN
 from fastimport.frontend.numpy_types import ITEM_BITS
 from fastimport.frontend.types import Ty, Union
 from fastimport.frontend.versioning import ACCUMULATOR_BOUND, LOOP_CHUNK, LOOP_MIN_CHUNK
@@ -34,7 +34,6 @@ if TYPE_CHECKING:
     )
     from fastimport.frontend.types import Array
 
-I128 = ir.IntType(128)
 COUNTDOWN_CAP = 1 << 30  # the most one strip counts down the i32 signal countdown by
 
 
@@ -44,10 +43,6 @@ def _max(bld: ir.IRBuilder, a: ir.Value, b: ir.Value) -> ir.Value:
 
 def _min(bld: ir.IRBuilder, a: ir.Value, b: ir.Value) -> ir.Value:
     return bld.select(bld.icmp_signed("<", a, b), a, b)
-
-
-INT64_MAX = 2**63 - 1
-INT64_MIN = -(2**63)
 
 
 class LoopOps:

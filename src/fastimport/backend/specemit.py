@@ -15,13 +15,11 @@ from typing import TYPE_CHECKING
 
 from llvmlite import ir
 
-from fastimport.backend.capi import I1, I64
+from fastimport.backend.capi import I1, I64, INT64_MAX, INT64_MIN
 from fastimport.frontend.ir import Binary, Const
 
 if TYPE_CHECKING:
     from fastimport.frontend.ir import Op, Select, Speculated, Value
-
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
 def _signed(v: int) -> int:
