@@ -131,6 +131,13 @@ def mod(x, m):
     return x % m
 
 
+def bool_dividends(n, m):
+    r = 0
+    for i in range(n):
+        r += (i % 3 == 0) % m + (i > 5) // m
+    return r
+
+
 def helper(n, a, m):
     r = 0
     for i in range(n):
@@ -187,3 +194,10 @@ def test_ordinary_calls_stay_native() -> None:
     for n, m in ((1000, 1000003), (1000, 3), (1000, 2**62 + 1), (1000, 1)):
         assert fast.chain(n, m) == ref.chain(n, m)
     assert record_of(fast.chain).deopts == before
+
+
+def test_bool_dividends_like_cpython() -> None:
+    """`True % m`, `False // m`: a bool dividend divides as the int it is."""
+    assert _marks(SRC, "bool_dividends", Ty.INT, Ty.INT) == [("mod", False), ("mod", True), ("floordiv", True)]
+    for m in (1, 2, 7, -1, -3, 2**62, 0):
+        assert_same_native(SRC, "bool_dividends", 20, m)
