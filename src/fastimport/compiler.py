@@ -99,6 +99,7 @@ def compile_specialization(
         world_count=len(refs),
         handler=id(root),
         nests=unit.nests,
+        log_free=unit.log_free,
         prev_core=prev.core_address if prev is not None else None,
         prev_data=ctypes.addressof(prev.data) if prev is not None else None,
     )
@@ -134,6 +135,7 @@ class EmittedUnit:
     shape: Any  # backend.entry.Shape
     vectorize: bool
     nests: bool
+    log_free: bool  # no kernel of the unit uses the undo log: the entry may run it without one
 
 
 def emit_unit(root: FunctionState, func: types.FunctionType, arg_types: tuple[Ty, ...]) -> EmittedUnit:
@@ -173,8 +175,7 @@ def emit_unit(root: FunctionState, func: types.FunctionType, arg_types: tuple[Ty
             kernel.attributes.add("alwaysinline")
         kernels[spec] = kernel
     objects = ObjectTable(module, prefix=module.name)
-    for spec in specs:
-        emit_kernel(module, spec.ir, kernels[spec], kernels.__getitem__, objects)
+    touches_log = {spec: emit_kernel(module, spec.ir, kernels[spec], kernels.__getitem__, objects) for spec in specs}
     refs = _unit_globals(specs)
     if layout() is None and any(ref.kind == "defaults" for ref in refs):
         raise Unsupported(root.node, "default arguments on a CPython whose function layout is unknown")
@@ -188,6 +189,7 @@ def emit_unit(root: FunctionState, func: types.FunctionType, arg_types: tuple[Ty
         shape=Shape(arg_types, root_spec.ir.ret_type),  # type: ignore[arg-type]
         vectorize=vectorize,
         nests=any(isinstance(op, (Call, FrameCheck, Reenter)) for spec in specs for op in spec.ir.all_ops()),
+        log_free=not any(touches_log[spec] for spec in specs),
     )
 
 
@@ -204,6 +206,7 @@ def unit_record(unit: EmittedUnit) -> dict[str, Any]:
         root.ir.symbol,
         shape=unit.shape.name,
         nests=unit.nests,
+        log_free=unit.log_free,
         objects=list(zip(unit.objects.names, unit.objects.objects, strict=True)),
         refs=unit.refs,
         slots={k: global_slot_name(unit.module, ref) for k, ref in enumerate(unit.refs) if ref.kind == "value"},

@@ -251,9 +251,15 @@ def emit_kernel(
     func: ir.Function,
     symbol_of: Callable[[object], ir.Function],
     objects: ObjectTable,
-) -> None:
-    """Emit the body of `fn` into its declared kernel `func`; `symbol_of` gives callees' kernels."""
-    FunctionEmitter(module, fn, func, symbol_of, objects).emit()
+) -> bool:
+    """Emit the body of `fn` into its declared kernel `func`; `symbol_of` gives callees' kernels.
+
+    Returns whether the kernel reads or writes the undo log itself (passing it on to the
+    kernels it calls aside): a unit none of whose kernels does may be run without one.
+    """
+    emitter = FunctionEmitter(module, fn, func, symbol_of, objects)
+    emitter.emit()
+    return emitter.touches_log
 
 
 def box_value(
@@ -391,6 +397,17 @@ class FunctionEmitter(
         self.bound_flags: dict[str, ir.Value] = {}  # only for locals some path reads before storing
         self.builder = ir.IRBuilder()
         self.flag_overflow = False  # in a versioned copy's body: overflows set a flag (module docstring)
+        self.touches_log = False  # whether any op read `undo` (see the property)
+
+    @property
+    def undo(self) -> ir.Value:
+        """The entry point's undo log (backend/callscope.py); noted as used.
+
+        A unit whose kernels never ask for it runs from a lighter entry path
+        (backend/entry.py: `log_free`) that passes no log at all.
+        """
+        self.touches_log = True
+        return self.func.args[-2]
 
     # Driver.
 
@@ -443,7 +460,6 @@ class FunctionEmitter(
         self.ticks = bld.alloca(I32, name="ticks")
         bld.store(ir.Constant(I32, SIGNAL_INTERVAL), self.ticks)
         self.begin_numpy_state(self.fn)
-        self.undo = self.func.args[-2]
         self.depth = self.func.args[-1]
         self.begin_mirror()
         here = bld.block
@@ -1090,7 +1106,8 @@ class FunctionEmitter(
         self.check_overflow()  # arguments must be exact before they leave this kernel
         callee = self.symbol_of(op.target)
         depth = bld.sub(self.current_depth(), ir.Constant(I32, 1))
-        result = bld.call(callee, [*(self.value(a) for a in op.args), self.undo, depth])
+        # The log passes through untouched: whether the callee uses it is its own fact (compiler.py).
+        result = bld.call(callee, [*(self.value(a) for a in op.args), self.func.args[-2], depth])
         status = bld.extract_value(result, 1)
         # A deopt or an exception anywhere below abandons the whole native run.
         failed = bld.icmp_unsigned("!=", status, OK)

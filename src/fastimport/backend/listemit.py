@@ -112,7 +112,7 @@ class ListOps:
         if ty is Ty.FLOAT:
             return self._field(obj, FLOAT_VALUE_OFFSET, F64)
         if ty is Ty.INT:
-            return _unbox_int(bld, self.module, self.func, obj, self.deopt_block)  # type: ignore[attr-defined]
+            return _unbox_int(bld, self.module, obj, self.deopt_block)  # type: ignore[attr-defined]
         return obj
 
     def box_for_list(self, value: ir.Value, ty: object) -> ir.Value:

@@ -15,7 +15,7 @@ backend/objgroup.py merges the members' into one, and splits it when a unit is a
 A unit says what the loader needs to rebuild its entry without the front end:
 
     {"function": "f", "args": ["INT"], "ret": "INT", "symbol": "fi_m_f_0_0", "shape": "int_int",
-     "nests": false, "object": "unit:0", "numpy": null | "2.3.1",
+     "nests": false, "log_free": true, "object": "unit:0", "numpy": null | "2.3.1",
      "objects": [["fi_unit_0.obj.0", "attr:builtins:float"], ["fi_unit_0.obj.1", "ref:2"]],
      "world": [{"ns": "globals", "name": "N", "kind": "value", "type": "INT", "slot": "..."},
                {"ns": "globals", "name": "helper", "kind": "callable", "function": "helper"},
@@ -289,6 +289,14 @@ def _load_unit(
         raise Unloadable(str(e)) from None
     kernel = code.symbols[unit["symbol"]]
     slots = {record["slot"]: code.symbols[record["slot"]] for record in unit["world"] if record["kind"] == "value"}
+    # Every global slot in the code needs its value record: a slot none fills would read as 0
+    # (a wrong result, where a world list that lost a record must be a refusal).
+    unfilled = sorted(s for s in code.symbols if _is_global_slot(s) and s not in slots)
+    if unfilled:
+        raise Unloadable(f"global slots without a world record: {', '.join(unfilled)}")
+    log_free = unit.get("log_free", False)
+    if not isinstance(log_free, bool):
+        raise Unloadable(f"log_free is {log_free!r}")
     world = world_table(refs, names, lambda ref: slots[ref.slot])  # type: ignore[attr-defined, arg-type]
     data = DataBlock(
         kernel=kernel,
@@ -296,6 +304,7 @@ def _load_unit(
         world_count=len(refs),
         handler=id(state),
         nests=bool(unit["nests"]),
+        log_free=log_free,  # absent (false) in artifacts written before it existed
         prev_core=prev.core_address if prev is not None else None,
         prev_data=ctypes_address(prev.data) if prev is not None else None,
     )
@@ -327,6 +336,12 @@ class _Placement:
 
 
 _PLACEMENTS: dict[int, _Placement] = {}
+
+
+def _is_global_slot(symbol: str) -> bool:
+    """Whether `symbol` is a unit's global slot (`fi_unit_<k>.g.<namespace>.<name>`: emit.global_slot_name)."""
+    head, sep, _ = symbol.partition(".g.")
+    return bool(sep) and head.startswith("fi_unit_") and head[len("fi_unit_") :].isdigit()
 
 
 def _placed(artifact: Artifact, unit: dict[str, Any]) -> tuple[LoadedObject, LoadedObject]:
@@ -601,6 +616,7 @@ def describe_unit(  # noqa: PLR0913 - what the compiler knows about the unit
     *,
     shape: str,
     nests: bool,
+    log_free: bool,
     objects: list[tuple[str, object]],
     refs: list[Any],
     slots: dict[int, str],
@@ -618,6 +634,7 @@ def describe_unit(  # noqa: PLR0913 - what the compiler knows about the unit
         "symbol": symbol,
         "shape": shape,
         "nests": nests,
+        "log_free": log_free,
         "numpy": str(numpy.__version__) if uses_numpy and numpy is not None else None,
         "objects": table,
         "world": world,

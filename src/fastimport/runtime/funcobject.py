@@ -235,6 +235,35 @@ def int_layout() -> str | None:
     return None
 
 
+SMALL_INT_MIN, SMALL_INT_MAX = -5, 256  # CPython's cached ints (NSMALLNEGINTS, NSMALLPOSINTS - 1)
+
+
+# CPython's cached small ints as one array of objects: `-5 + k` lives at `id(-5) + k * stride`.
+# immortal (3.12+): a new reference to one needs no increment (and must not have one).
+SmallInts = namedtuple("SmallInts", ["stride", "immortal"])  # noqa: PYI024 - see FunctionLayout
+
+
+@functools.cache
+def small_ints() -> SmallInts | None:
+    """The layout of the small-int cache, if it is one static array (3.11+), checked object by object; else None.
+
+    3.10 allocates each small int on its own at start-up: they may sit in a row, but
+    only by the allocator's choice, which a `.pym` written by another process cannot
+    count on; there the entry code calls `PyLong_FromLongLong` for every result.
+    """
+    if sys.version_info < (3, 11):
+        return None
+    first = int(str(SMALL_INT_MIN))  # parsed: the cache's object, never a constant of this code
+    stride = id(int(str(SMALL_INT_MIN + 1))) - id(first)
+    for value in range(SMALL_INT_MIN, SMALL_INT_MAX + 1):
+        if id(int(str(value))) != id(first) + (value - SMALL_INT_MIN) * stride:
+            return None
+    above = int(str(SMALL_INT_MAX + 1)), int(str(SMALL_INT_MAX + 1))  # both alive: distinct unless cached
+    if above[0] is above[1]:  # a bigger cache than this module knows
+        return None
+    return SmallInts(stride, sys.version_info >= (3, 12))
+
+
 # --- native entry points as Python callables ---------------------------------------------
 
 

@@ -38,6 +38,7 @@ class DataBlock(ctypes.Structure):
         ("prev_data", ctypes.c_void_p),  # 7: ... and its data block
         ("world_misses", ctypes.c_int64),  # 8: calls a changed global sent to bytecode
         ("nests", ctypes.c_int64),  # 9: whether the kernel calls others (needs a depth budget)
+        ("log_free", ctypes.c_int64),  # 10: whether the unit's kernels never use the undo log
     ]
 
 

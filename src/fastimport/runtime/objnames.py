@@ -5,6 +5,7 @@
     describe(True)                 == "attr:builtins:True"
     describe(numpy.dtype("f8"))    == "dtype:float64"
     describe(math)                 == "module:math"
+    describe(-5)                   == "int:-5"    (CPython's cached small ints only)
     resolve("attr:numpy:sqrt")     is numpy.sqrt
 
 A name is given only if resolving it in this process gives back the very object
@@ -47,6 +48,8 @@ def _resolves_to(name: str, obj: object) -> bool:
 def _candidates(obj: object) -> list[str]:
     if obj is None or type(obj) is bool:
         return [f"attr:builtins:{obj!r}"]
+    if type(obj) is int:
+        return [f"int:{obj}"]  # resolves only for a cached small int (the entry's boxing: backend/entry.py)
     if isinstance(obj, types.ModuleType):
         return [f"module:{obj.__name__}"]
     numpy = sys.modules.get("numpy")
@@ -85,6 +88,8 @@ def resolve(name: str) -> object:
         return obj
     if kind == "module":
         return _module(rest)
+    if kind == "int":
+        return _small_int(name, rest)
     if kind == "dtype":
         numpy = _module("numpy")
         try:
@@ -99,6 +104,19 @@ def resolve(name: str) -> object:
         if override is not None and rest in ("var", "raising"):
             return override[0] if rest == "var" else override[1]
     raise UnknownObjectError(name)
+
+
+def _small_int(name: str, text: str) -> int:
+    """The cached small int `text` spells (the cache's own object), or UnknownObjectError."""
+    from fastimport.runtime.funcobject import SMALL_INT_MAX, SMALL_INT_MIN
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise UnknownObjectError(name) from None
+    if not SMALL_INT_MIN <= value <= SMALL_INT_MAX:
+        raise UnknownObjectError(name)
+    return value
 
 
 def _module(name: str) -> types.ModuleType:
