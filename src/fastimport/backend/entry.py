@@ -223,8 +223,7 @@ def emit_shape(module: ir.Module, shape: Shape, objects: ObjectTable, vectorcall
     bld = ir.IRBuilder(fastcall.append_basic_block())
     data = bld.load(bld.gep(this, [ir.Constant(I64, CDATA_POINTER_OFFSET)], source_etype=I8), typ=PTR)
     via_core, to_handler = fastcall.append_basic_block("via_core"), fastcall.append_basic_block("to_handler")
-    where = {"other": via_core, "to_core": via_core, "miss": to_handler}
-    _branch_to_lite(bld, shape, module=module, objects=objects, data=data, args=args, nargs=nargs, **where)
+    _branch_to_lite(bld, _LiteSite(shape, module, objects, data, args, via_core, to_handler), nargs, via_core)
     bld.position_at_end(via_core)
     result = bld.call(core, [data, args, nargs, ir.Constant(PTR, None), ir.Constant(I64, 0)])
     ours = fastcall.append_basic_block("ours")
@@ -240,34 +239,33 @@ def emit_shape(module: ir.Module, shape: Shape, objects: ObjectTable, vectorcall
         _emit_vectorcall(module, shape, objects, core, vectorcall)
 
 
-def _branch_to_lite(  # noqa: PLR0913 - the wrapper's values, and where the lite path leaves to
-    bld: ir.IRBuilder,
-    shape: Shape,
-    *,
-    module: ir.Module,
-    objects: ObjectTable,
-    data: ir.Value,
-    args: ir.Value,
-    nargs: ir.Value,
-    other: ir.Block,
-    to_core: ir.Block,
-    miss: ir.Block,
-) -> None:
+@dataclass(frozen=True)
+class _LiteSite:
+    """Where a wrapper emits the lite path: its values, and where the path leaves to."""
+
+    shape: Shape
+    module: ir.Module
+    objects: ObjectTable
+    data: ir.Value
+    args: ir.Value
+    to_core: ir.Block  # anything the lite path does not handle (the argument count is the shape's there)
+    miss: ir.Block  # the kernel deopted
+
+
+def _branch_to_lite(bld: ir.IRBuilder, site: _LiteSite, nargs: ir.Value, other: ir.Block) -> None:
     """To the lite path (emitted here) if the shape has one, the block allows it and the count fits; else to `other`.
 
-    The lite path itself ends in a return, in `to_core` (anything it does not handle; the
-    argument count is the shape's there) or in `miss` (the kernel deopted).
+    The lite path itself ends in a return, in `site.to_core` or in `site.miss`.
     """
-    if not has_lite_path(shape):
+    if not has_lite_path(site.shape):
         bld.branch(other)
         return
-    fn = bld.function
-    lite = fn.append_basic_block("lite")
-    log_free = bld.icmp_unsigned("!=", _data_field(bld, data, "log_free", I64), ir.Constant(I64, 0))
-    fits = bld.icmp_signed("==", nargs, ir.Constant(I64, len(shape.args)))
+    lite = bld.function.append_basic_block("lite")
+    log_free = bld.icmp_unsigned("!=", _data_field(bld, site.data, "log_free", I64), ir.Constant(I64, 0))
+    fits = bld.icmp_signed("==", nargs, ir.Constant(I64, len(site.shape.args)))
     bld.cbranch(bld.and_(log_free, fits), lite, other)
     bld.position_at_end(lite)
-    _emit_lite(bld, shape, module=module, objects=objects, data=data, args=args, to_core=to_core, miss=miss)
+    _emit_lite(bld, site)
 
 
 def _emit_vectorcall(module: ir.Module, shape: Shape, objects: ObjectTable, core: ir.Function, way: CodeWay) -> None:
@@ -297,8 +295,7 @@ def _emit_vectorcall(module: ir.Module, shape: Shape, objects: ObjectTable, core
     require(bld.icmp_unsigned("==", _data_field(bld, data, "func", PTR), func))
     nargs = bld.and_(nargsf, ir.Constant(I64, NARGS_MASK))
     via_core, lite_core, lite_miss = (fn.append_basic_block(n) for n in ("via_core", "lite_core", "lite_miss"))
-    where = {"other": via_core, "to_core": lite_core, "miss": lite_miss}
-    _branch_to_lite(bld, shape, module=module, objects=objects, data=data, args=args, nargs=nargs, **where)
+    _branch_to_lite(bld, _LiteSite(shape, module, objects, data, args, lite_core, lite_miss), nargs, via_core)
     # Jumps, not calls: a miss ends in CPython's vectorcall from the core itself.
     bld.position_at_end(via_core)
     bld.ret(bld.call(core, [data, args, nargs, func, nargsf], tail=True))
@@ -361,30 +358,10 @@ def _emit_core(module: ir.Module, shape: Shape, objects: ObjectTable) -> ir.Func
     values = [unbox(obj, ty) for obj, ty in zip(boxed, shape.args, strict=True)]
 
     # The world: globals read at call time, and guards on everything compiled against.
-    count = _data_field(bld, data, "world_count", I64)
     world_changed = core.append_basic_block("world_changed")
-    with bld.if_then(bld.icmp_signed("!=", count, ir.Constant(I64, 0))):
-        world_ok = module.globals.get("fi_world_ok") or ir.Function(module, WORLD_OK, "fi_world_ok")
-        ok = bld.call(world_ok, [_data_field(bld, data, "world", PTR), count])
-        check(ok, world_changed)
-
-    # The kernel, with what is left of CPython's recursion limit as its depth budget
-    # (read only for kernels that call others: the thread state costs a TLS lookup).
-    before_budget = bld.block
-    nests = bld.icmp_unsigned("!=", _data_field(bld, data, "nests", I64), ir.Constant(I64, 0))
-    read_budget, with_budget = core.append_basic_block("read_budget"), core.append_basic_block("with_budget")
-    bld.cbranch(nests, read_budget, with_budget)
-    bld.position_at_end(read_budget)
-    left = _recursion_budget(bld, module)
-    check(bld.icmp_signed(">", left, ir.Constant(I32, 0)), miss)
-    after_read = bld.block
-    bld.branch(with_budget)
-    bld.position_at_end(with_budget)
-    budget = bld.phi(I32)
-    budget.add_incoming(ir.Constant(I32, MAX_NATIVE_DEPTH), before_budget)
-    budget.add_incoming(left, after_read)
-    kernel_type = ir.FunctionType(result_type(shape.ret), [*(llvm_type(t) for t in shape.args), PTR, I32])
-    kernel = _Indirect(_data_field(bld, data, "kernel", PTR), kernel_type)
+    _emit_world_check(bld, module, data, world_changed)
+    budget = _emit_budget(bld, module, data, miss)
+    kernel = _kernel(bld, data, shape)
     run = core.append_basic_block("run")
     bld.branch(run)
     bld.position_at_end(run)
@@ -446,6 +423,45 @@ def _emit_core(module: ir.Module, shape: Shape, objects: ObjectTable) -> ir.Func
     return core
 
 
+def _emit_world_check(bld: ir.IRBuilder, module: ir.Module, data: ir.Value, changed: ir.Block) -> None:
+    """Check (and unbox) the globals the unit reads, if any; to `changed` if one is not as compiled."""
+    count = _data_field(bld, data, "world_count", I64)
+    with bld.if_then(bld.icmp_signed("!=", count, ir.Constant(I64, 0))):
+        world_ok = module.globals.get("fi_world_ok") or ir.Function(module, WORLD_OK, "fi_world_ok")
+        cont = bld.function.append_basic_block()
+        bld.cbranch(bld.call(world_ok, [_data_field(bld, data, "world", PTR), count]), cont, changed)
+        bld.position_at_end(cont)
+
+
+def _emit_budget(bld: ir.IRBuilder, module: ir.Module, data: ir.Value, spent: ir.Block) -> ir.Value:
+    """The kernel's depth budget: what is left of CPython's recursion limit; to `spent` if nothing is.
+
+    Read only for kernels that call others (`nests`): the thread state costs a TLS lookup.
+    """
+    fn = bld.function
+    before_budget = bld.block
+    nests = bld.icmp_unsigned("!=", _data_field(bld, data, "nests", I64), ir.Constant(I64, 0))
+    read_budget, with_budget = fn.append_basic_block("read_budget"), fn.append_basic_block("with_budget")
+    bld.cbranch(nests, read_budget, with_budget)
+    bld.position_at_end(read_budget)
+    left = _recursion_budget(bld, module)
+    cont = fn.append_basic_block()
+    bld.cbranch(bld.icmp_signed(">", left, ir.Constant(I32, 0)), cont, spent)
+    bld.position_at_end(cont)
+    bld.branch(with_budget)
+    bld.position_at_end(with_budget)
+    budget = bld.phi(I32)
+    budget.add_incoming(ir.Constant(I32, MAX_NATIVE_DEPTH), before_budget)
+    budget.add_incoming(left, cont)
+    return budget
+
+
+def _kernel(bld: ir.IRBuilder, data: ir.Value, shape: Shape) -> _Indirect:
+    """The specialization's kernel, as a callee: {R, i32} kernel(args..., ptr undo, i32 depth)."""
+    kernel_type = ir.FunctionType(result_type(shape.ret), [*(llvm_type(t) for t in shape.args), PTR, I32])
+    return _Indirect(_data_field(bld, data, "kernel", PTR), kernel_type)
+
+
 LITE_TYPES = (Ty.INT, Ty.FLOAT, Ty.BOOL)
 
 
@@ -454,17 +470,7 @@ def has_lite_path(shape: Shape) -> bool:
     return all(t in LITE_TYPES for t in shape.args) and shape.ret in (*LITE_TYPES, Ty.NONE)
 
 
-def _emit_lite(  # noqa: PLR0913 - the wrapper's values, and where to leave to
-    bld: ir.IRBuilder,
-    shape: Shape,
-    *,
-    module: ir.Module,
-    objects: ObjectTable,
-    data: ir.Value,
-    args: ir.Value,
-    to_core: ir.Block,
-    miss: ir.Block,
-) -> None:
+def _emit_lite(bld: ir.IRBuilder, site: _LiteSite) -> None:
     """The core's work for a log-free unit of a scalar shape, with less of it, in the wrapper itself.
 
     No undo log to make, hand over and finish (the kernel is given NULL: compiler.py
@@ -477,8 +483,9 @@ def _emit_lite(  # noqa: PLR0913 - the wrapper's values, and where to leave to
     the core took ~100 instructions a call (its pushes, the log, the call of
     `PyLong_FromLongLong`), this path ~55.
     """
+    shape, module, data, to_core = site.shape, site.module, site.data, site.to_core
     fn = bld.function
-    load_obj = lambda obj: bld.load(objects.ref(obj), typ=PTR)  # noqa: E731
+    load_obj = lambda obj: bld.load(site.objects.ref(obj), typ=PTR)  # noqa: E731
 
     def check(cond: ir.Value) -> None:
         cont = fn.append_basic_block()
@@ -486,23 +493,9 @@ def _emit_lite(  # noqa: PLR0913 - the wrapper's values, and where to leave to
         bld.position_at_end(cont)
 
     # The world and the budget first: fewer values are live across their calls than after unboxing.
-    count = _data_field(bld, data, "world_count", I64)
-    with bld.if_then(bld.icmp_signed("!=", count, ir.Constant(I64, 0))):
-        world_ok = module.globals.get("fi_world_ok") or ir.Function(module, WORLD_OK, "fi_world_ok")
-        check(bld.call(world_ok, [_data_field(bld, data, "world", PTR), count]))
-    before_budget = bld.block
-    nests = bld.icmp_unsigned("!=", _data_field(bld, data, "nests", I64), ir.Constant(I64, 0))
-    read_budget, with_budget = fn.append_basic_block("read_budget"), fn.append_basic_block("with_budget")
-    bld.cbranch(nests, read_budget, with_budget)
-    bld.position_at_end(read_budget)
-    left = _recursion_budget(bld, module)
-    check(bld.icmp_signed(">", left, ir.Constant(I32, 0)))
-    after_read = bld.block
-    bld.branch(with_budget)
-    bld.position_at_end(with_budget)
-    budget = bld.phi(I32)
-    budget.add_incoming(ir.Constant(I32, MAX_NATIVE_DEPTH), before_budget)
-    budget.add_incoming(left, after_read)
+    _emit_world_check(bld, module, data, to_core)
+    budget = _emit_budget(bld, module, data, to_core)
+    args = site.args
     boxed = [bld.load(bld.gep(args, [ir.Constant(I64, i)], source_etype=PTR), typ=PTR) for i in range(len(shape.args))]
     values = []
     for obj, ty in zip(boxed, shape.args, strict=True):
@@ -513,14 +506,12 @@ def _emit_lite(  # noqa: PLR0913 - the wrapper's values, and where to leave to
             values.append(_float_value(bld, obj))
         else:
             values.append(bld.icmp_unsigned("==", obj, load_obj(True)))
-    kernel_type = ir.FunctionType(result_type(shape.ret), [*(llvm_type(t) for t in shape.args), PTR, I32])
-    kernel = _Indirect(_data_field(bld, data, "kernel", PTR), kernel_type)
-    result = bld.call(kernel, [*values, ir.Constant(PTR, None), budget])
+    result = bld.call(_kernel(bld, data, shape), [*values, ir.Constant(PTR, None), budget])
     status = bld.extract_value(result, 1)
     done, failed, error = (fn.append_basic_block(n) for n in ("done", "failed", "error"))
     bld.cbranch(bld.icmp_unsigned("==", status, OK), done, failed)
     bld.position_at_end(failed)
-    bld.cbranch(bld.icmp_unsigned("==", status, ERROR), error, miss)
+    bld.cbranch(bld.icmp_unsigned("==", status, ERROR), error, site.miss)
     bld.position_at_end(error)
     bld.ret(ir.Constant(PTR, None))  # a Python exception is set (KeyboardInterrupt)
     bld.position_at_end(done)
