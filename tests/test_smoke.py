@@ -106,7 +106,12 @@ def test_every_function_called_goes_native_from_its_first_call(tmp_path: Path) -
     assert fast.stdout == run(["prog.py"], tmp_path).stdout
     records = {r["qualname"]: r for r in json.loads(report.read_text(encoding="utf-8"))}
     assert records["fib"]["signatures"][0] == "(int) -> int (annotation)"  # (where each signature came from)
-    assert records["mean"]["signatures"][0] == "(list[float]) -> float"  # (its first call's types)
+    # Its first call's types, or the same types read off its call site by the compile-ahead thread
+    # if that thread compiled it before the call: which comes first is a race (CI on 3.10 saw both).
+    assert records["mean"]["signatures"][0] in {
+        "(list[float]) -> float",
+        "(list[float]) -> float (predicted: compiled ahead)",
+    }
     assert records["scale"]["signatures"][0] == "(float, int) -> float (annotation)"
     assert all(records[name]["native_calls"] >= 1 for name in ("fib", "mean", "scale"))
 
