@@ -39,6 +39,10 @@ def flip(b, x):
     return -x if b else x
 
 
+def positive(x):
+    return x > 0
+
+
 def nothing(x):
     y = x + 1
 
@@ -101,6 +105,7 @@ def _log_free(func: object) -> bool:
         ("add", (1, 2), True),
         ("offset", (1,), True),
         ("flip", (True, 2.5), True),
+        ("positive", (2,), True),
         ("nothing", (1,), True),
         ("count", (10,), True),
         ("accumulate", (2, 5), True),
@@ -155,6 +160,24 @@ def test_returned_small_ints_keep_their_reference_counts(value: int) -> None:
     assert all(k is obj for k in kept)
     del kept
     assert sys.getrefcount(obj) == before
+
+
+def test_bool_results_are_the_singletons_with_their_reference_counts() -> None:
+    """`True` and `False` themselves, one new reference each (3.11 counts them; 3.12+ they are immortal)."""
+    fast, plain = _modules()
+    for x in (5, -5, 0, 2**40, -(2**70), 1.5):
+        assert fast.positive(x) is plain.positive(x)
+        assert next(map(fast.positive, [x])) is plain.positive(x)
+    before = (sys.getrefcount(True), sys.getrefcount(False))
+    for _ in range(500):
+        fast.positive(1)
+        fast.positive(-1)
+    assert len(list(map(fast.positive, [1, -1] * 500))) == 1000
+    kept = [fast.positive(1) for _ in range(50)] + [fast.positive(-1) for _ in range(30)]
+    grew = 1 if sys.version_info < (3, 12) else 0
+    assert (sys.getrefcount(True), sys.getrefcount(False)) == (before[0] + 50 * grew, before[1] + 30 * grew)
+    del kept
+    assert (sys.getrefcount(True), sys.getrefcount(False)) == before
 
 
 INTS = st.one_of(

@@ -36,6 +36,7 @@ must still be the ones compiled in.
 from __future__ import annotations
 
 import functools
+import sys
 import time
 from dataclasses import dataclass
 
@@ -523,13 +524,18 @@ def _emit_lite(bld: ir.IRBuilder, site: _LiteSite) -> None:
 def _box_result(
     bld: ir.IRBuilder, module: ir.Module, ty: Type, value: ir.Value, load_obj: Callable[[object], ir.Value]
 ) -> ir.Value:
-    """`box_value`, with an int result among CPython's cached small ones taken from the cache inline.
+    """`box_value`, with a bool, or an int among CPython's cached small ones, taken inline.
 
     Small functions return small ints often, and the call of `PyLong_FromLongLong` was
     a fifth of the entry's instructions for them (valgrind, `add(1, 2)` on 3.13).
     """
     from fastimport.runtime.funcobject import SMALL_INT_MAX, SMALL_INT_MIN, small_ints
 
+    if ty is Ty.BOOL:
+        obj = bld.select(value, load_obj(True), load_obj(False))
+        if sys.version_info < (3, 12):  # Py_INCREF (3.12+: True and False are immortal)
+            bld.store(bld.add(bld.load(obj, typ=I64), ir.Constant(I64, 1)), obj)
+        return obj
     cache = small_ints()
     if ty is not Ty.INT or cache is None:
         return box_value(bld, module, ty, value, load_obj)
