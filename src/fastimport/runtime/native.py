@@ -61,11 +61,12 @@ def fill_unit_vectorcall(
     """
     name = unit_vectorcall_name(kernel_symbol)
     own = address_of(name) if fallback else 0
-    if not own:
+    slots = [address_of(f"{name}.{part}") for part in ("data", "fallback", "code")] if own else []
+    if not own or not all(slots):  # (all three or none: the emitter makes them together)
         return 0, 0
-    ctypes.c_void_p.from_address(address_of(f"{name}.data")).value = ctypes.addressof(data)
-    ctypes.c_void_p.from_address(address_of(f"{name}.fallback")).value = fallback
-    return own, address_of(f"{name}.code")
+    ctypes.c_void_p.from_address(slots[0]).value = ctypes.addressof(data)
+    ctypes.c_void_p.from_address(slots[1]).value = fallback
+    return own, slots[2]
 
 
 class WorldRecord(ctypes.Structure):
