@@ -123,56 +123,6 @@ def test_units_are_log_free_only_when_no_kernel_uses_the_log(name: str, args: tu
     assert _log_free(getattr(fast, name)) is log_free
 
 
-@pytest.mark.parametrize(
-    ("name", "args", "own"),
-    [
-        ("add", (1, 2), True),
-        ("offset", (1,), True),  # (it reads a global: the world is checked there too)
-        ("positive", (2,), True),
-        ("count", (10,), False),  # a loop: the shape's vectorcall calls its kernel
-        ("allocates", (3,), False),  # not log-free
-    ],
-)
-def test_small_units_get_a_vectorcall_of_their_own(name: str, args: tuple, own: bool) -> None:
-    """Loop-free, call-free, log-free units of a lite shape: their own vectorcall, the kernel inlined into it."""
-    from fastimport.backend.entry import code_way
-
-    fast, plain = _modules()
-    func = getattr(fast, name)
-    assert same_outcome(call(func, *args), call(getattr(plain, name), *args))
-    entry = state_of(func).entries[-1]
-    assert bool(entry.code_slot) is (own and code_way() is not None)
-    before = record_of(func).native_calls
-    assert next(map(func, *([a] for a in args))) == getattr(plain, name)(*args)
-    assert record_of(func).native_calls - before == 1
-
-
-def test_a_unit_loaded_from_the_cache_runs_its_own_vectorcall() -> None:
-    """A `.pym`'s unit gets its own vectorcall filled in too (runtime/artifacts.py), and it behaves."""
-    import os
-
-    from fastimport.backend.entry import code_way
-    from fastimport.runtime import artifacts as store
-
-    name = f"fi_lite_cache_{os.getpid()}"
-    source = "def add(a, b):\n    return a + b\n\ndef neg(x):\n    return -x\n"
-    first = compile_module(source, name=name)
-    assert (first.add(2, 3), first.neg(2.5)) == (5, -2.5)
-    store.flush()
-    store._DECODED.clear()  # read the file again, as another process would
-    again, plain = compile_module(source, name=name), plain_module(source)
-    assert again.add(2, 3) == 5
-    entry = state_of(again.add).entries[-1]
-    assert entry.origin == "cache"
-    assert bool(entry.code_slot) is (code_way() is not None)
-    for a, b in [(1, 2), (2**62, 2**62), (1.5, 2), (True, 3), (300, -44)]:
-        assert same_outcome(call(again.add, a, b), call(plain.add, a, b))
-        assert same_outcome(call(lambda x, y: next(map(again.add, [x], [y])), a, b), call(plain.add, a, b))
-    again.add.__code__, plain.add.__code__ = again.neg.__code__, plain.neg.__code__  # its own code only
-    assert same_outcome(call(again.add, 4), call(plain.add, 4))
-    assert list(map(again.add, [1, 2.5])) == list(map(plain.add, [1, 2.5]))
-
-
 EDGES = [SMALL_INT_MIN - 1, SMALL_INT_MIN, -1, 0, 1, SMALL_INT_MAX, SMALL_INT_MAX + 1, 2**30 - 1, 2**30, -(2**30)]
 
 

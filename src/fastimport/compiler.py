@@ -50,14 +50,7 @@ from fastimport.frontend.versioning import version_range_loops
 from fastimport.runtime.debug import dump
 from fastimport.runtime.dispatch import FunctionState, state_of
 from fastimport.runtime.funcobject import layout, make_builtin, object_layout_ok
-from fastimport.runtime.native import (
-    CompiledEntry,
-    DataBlock,
-    Namespaces,
-    builtins_of,
-    fill_unit_vectorcall,
-    world_table,
-)
+from fastimport.runtime.native import CompiledEntry, DataBlock, Namespaces, builtins_of, world_table
 from fastimport.runtime.registry import add_setup_ms
 
 if TYPE_CHECKING:
@@ -113,9 +106,6 @@ def compile_specialization(
     # The shared entry code finds `data` as the builtin's `self`, or through co_extra (see dispatch._install).
     function, method = make_builtin(func.__name__, engine.address(shape.fastcall), data)
     vectorcall = engine.address(shape.vectorcall) if code_way() is not None else 0
-    own, code_slot = 0, 0  # the unit's own vectorcall, if it has one (bind_vectorcall fills its code slot)
-    if unit.vectorcall is not None:
-        own, code_slot = fill_unit_vectorcall(engine.global_address, root_spec.ir.symbol, data, vectorcall)
     t_end = time.perf_counter()
     front_ms, llvm_ms = 1000 * (t_front - t0), 1000 * (t_end - t_front)
     dump("timing", f"{root_spec.ir.symbol}: front end and IR {front_ms:.1f} ms, LLVM {llvm_ms:.1f} ms")
@@ -128,8 +118,7 @@ def compile_specialization(
         symbol=root_spec.ir.symbol,
         data=data,
         core_address=engine.address(shape.core),
-        vectorcall_address=own or vectorcall,
-        code_slot=code_slot,
+        vectorcall_address=vectorcall,
         keepalive=[method, objects.objects, world, names, refs],
     )
 
@@ -147,7 +136,6 @@ class EmittedUnit:
     vectorize: bool
     nests: bool
     log_free: bool  # no kernel of the unit uses the undo log: the entry may run it without one
-    vectorcall: str | None = None  # the unit's own vectorcall (backend/entry.py: emit_unit_vectorcall)
 
 
 def emit_unit(root: FunctionState, func: types.FunctionType, arg_types: tuple[Ty, ...]) -> EmittedUnit:
@@ -188,18 +176,6 @@ def emit_unit(root: FunctionState, func: types.FunctionType, arg_types: tuple[Ty
         kernels[spec] = kernel
     objects = ObjectTable(module, prefix=module.name)
     touches_log = {spec: emit_kernel(module, spec.ir, kernels[spec], kernels.__getitem__, objects) for spec in specs}
-    log_free = not any(touches_log[spec] for spec in specs)
-    nests = any(isinstance(op, (Call, FrameCheck, Reenter)) for spec in specs for op in spec.ir.all_ops())
-    shape = Shape(arg_types, root_spec.ir.ret_type)  # type: ignore[arg-type]
-    vectorcall = None
-    if log_free and not nests and not any(isinstance(op, CheckSignals) for op in root_spec.ir.all_ops()):
-        # Small (no loop, no call) and log-free: a vectorcall of its own, the kernel inlined into it.
-        from fastimport.backend.entry import emit_unit_vectorcall
-
-        world = bool(_unit_globals(specs))
-        vectorcall = emit_unit_vectorcall(module, shape, objects, kernels[root_spec], world=world)
-        if vectorcall is not None:
-            kernels[root_spec].attributes.add("alwaysinline")
     refs = _unit_globals(specs)
     if layout() is None and any(ref.kind == "defaults" for ref in refs):
         raise Unsupported(root.node, "default arguments on a CPython whose function layout is unknown")
@@ -210,11 +186,10 @@ def emit_unit(root: FunctionState, func: types.FunctionType, arg_types: tuple[Ty
         refs=refs,
         root=root_spec,
         callees=[s for s in every if s is not root_spec],
-        shape=shape,
+        shape=Shape(arg_types, root_spec.ir.ret_type),  # type: ignore[arg-type]
         vectorize=vectorize,
-        nests=nests,
-        log_free=log_free,
-        vectorcall=vectorcall,
+        nests=any(isinstance(op, (Call, FrameCheck, Reenter)) for spec in specs for op in spec.ir.all_ops()),
+        log_free=not any(touches_log[spec] for spec in specs),
     )
 
 

@@ -78,7 +78,6 @@ from fastimport.runtime.native import (  # noqa: F401 - re-exported: the entry c
     VALUE_KINDS,
     DataBlock,
     WorldRecord,
-    unit_vectorcall_name,
 )
 
 TYPE_CHECKING = False
@@ -472,9 +471,7 @@ def has_lite_path(shape: Shape) -> bool:
     return all(t in LITE_TYPES for t in shape.args) and shape.ret in (*LITE_TYPES, Ty.NONE)
 
 
-def _emit_lite(
-    bld: ir.IRBuilder, site: _LiteSite, kernel: ir.Function | None = None, *, world: bool = True, nests: bool = True
-) -> None:
+def _emit_lite(bld: ir.IRBuilder, site: _LiteSite) -> None:
     """The core's work for a log-free unit of a scalar shape, with less of it, in the wrapper itself.
 
     No undo log to make, hand over and finish (the kernel is given NULL: compiler.py
@@ -497,10 +494,8 @@ def _emit_lite(
         bld.position_at_end(cont)
 
     # The world and the budget first: fewer values are live across their calls than after unboxing.
-    # (A unit's own vectorcall knows whether its unit reads globals or nests: `world`, `nests`.)
-    if world:
-        _emit_world_check(bld, module, data, to_core)
-    budget = _emit_budget(bld, module, data, to_core) if nests else ir.Constant(I32, MAX_NATIVE_DEPTH)
+    _emit_world_check(bld, module, data, to_core)
+    budget = _emit_budget(bld, module, data, to_core)
     args = site.args
     boxed = [bld.load(bld.gep(args, [ir.Constant(I64, i)], source_etype=PTR), typ=PTR) for i in range(len(shape.args))]
     values = []
@@ -512,8 +507,7 @@ def _emit_lite(
             values.append(_float_value(bld, obj))
         else:
             values.append(bld.icmp_unsigned("==", obj, load_obj(True)))
-    callee = kernel if kernel is not None else _kernel(bld, data, shape)
-    result = bld.call(callee, [*values, ir.Constant(PTR, None), budget])
+    result = bld.call(_kernel(bld, data, shape), [*values, ir.Constant(PTR, None), budget])
     status = bld.extract_value(result, 1)
     done, failed, error = (fn.append_basic_block(n) for n in ("done", "failed", "error"))
     bld.cbranch(bld.icmp_unsigned("==", status, OK), done, failed)
@@ -525,56 +519,6 @@ def _emit_lite(
     calls = _data_field_pointer(bld, data, "calls")
     bld.store(bld.add(bld.load(calls, typ=I64), ir.Constant(I64, 1)), calls)
     bld.ret(_box_result(bld, module, shape.ret, bld.extract_value(result, 0), load_obj))
-
-
-def emit_unit_vectorcall(
-    module: ir.Module, shape: Shape, objects: ObjectTable, kernel: ir.Function, *, world: bool
-) -> str | None:
-    """A vectorcall of the unit's own, with the lite path and the kernel inlined; its symbol, or None.
-
-    For a small log-free unit of a lite shape that calls nothing (compiler.py decides;
-    `world`: whether it reads globals, checked as everywhere), a call from Python
-    then costs the guards, the unboxing, the kernel's own instructions and the box:
-    no `co_extra` walk, no call of the kernel, no field of the data block but the call
-    count. It is the function's vectorcall only while the function's code is the one it
-    was installed with (`.code`, written by `CompiledEntry.bind_vectorcall`; the state
-    keeps that code alive, so its address is never another's). Anything else goes to
-    the shape's vectorcall (`.fallback`), which does it all again; a kernel that deopts
-    goes to CPython's vectorcall, as from the shape's. The three globals are filled
-    after linking (compiler.py), or after placing a `.pym`'s code (runtime/artifacts.py).
-    """
-    way = code_way()
-    if way is None or not has_lite_path(shape):
-        return None
-    name = unit_vectorcall_name(kernel.name)
-    fn = ir.Function(module, VECTORCALL, name)
-    slots = {}
-    for part in ("data", "code", "fallback"):
-        slots[part] = ir.GlobalVariable(module, PTR, f"{name}.{part}")
-        slots[part].initializer = ir.Constant(PTR, None)
-    func, args, nargsf, kwnames = fn.args
-    bld = ir.IRBuilder(fn.append_basic_block())
-    fallback, deopted = fn.append_basic_block("fallback"), fn.append_basic_block("deopted")
-    null = ir.Constant(PTR, None)
-
-    def require(cond: ir.Value) -> None:
-        cont = fn.append_basic_block()
-        bld.cbranch(cond, cont, fallback)
-        bld.position_at_end(cont)
-
-    require(bld.icmp_unsigned("==", kwnames, null))
-    code = bld.load(bld.gep(func, [ir.Constant(I64, way.code_offset)], source_etype=I8), typ=PTR)
-    require(bld.icmp_unsigned("==", code, bld.load(slots["code"], typ=PTR)))
-    count = ir.Constant(I64, len(shape.args))
-    require(bld.icmp_unsigned("==", bld.and_(nargsf, ir.Constant(I64, NARGS_MASK)), count))
-    data = bld.load(slots["data"], typ=PTR)
-    _emit_lite(bld, _LiteSite(shape, module, objects, data, args, fallback, deopted), kernel, world=world, nests=False)
-    bld.position_at_end(fallback)
-    shape_vectorcall = _Indirect(bld.load(slots["fallback"], typ=PTR), VECTORCALL)
-    bld.ret(bld.call(shape_vectorcall, [func, args, nargsf, kwnames], tail=True))
-    bld.position_at_end(deopted)
-    bld.ret(bld.call(_original_vectorcall(module), [func, args, count, null], tail=True))
-    return name
 
 
 def _box_result(

@@ -48,14 +48,7 @@ from fastimport.frontend.types import Ty, type_from_json, type_to_json
 from fastimport.runtime import cachedir, linker, pym
 from fastimport.runtime.debug import log
 from fastimport.runtime.funcobject import code_extra, layout, make_builtin
-from fastimport.runtime.native import (
-    CompiledEntry,
-    DataBlock,
-    Namespaces,
-    builtins_of,
-    fill_unit_vectorcall,
-    world_table,
-)
+from fastimport.runtime.native import CompiledEntry, DataBlock, Namespaces, builtins_of, world_table
 from fastimport.runtime.objnames import UnknownObjectError, resolve
 
 TYPE_CHECKING = False  # importing typing costs ~2 ms of a warm run
@@ -318,7 +311,6 @@ def _load_unit(
     name = unit["shape"]
     function, method = make_builtin(func.__name__, shape.symbols[f"fi_fastcall_{name}"], data)
     vectorcall = shape.symbols.get(f"fi_vc_{name}", 0) if layout() is not None and code_extra() is not None else 0
-    own, code_slot = fill_unit_vectorcall(lambda s: code.symbols.get(s, 0), unit["symbol"], data, vectorcall)
     for callee, signature in unit["callees"]:
         _note_callee(state, callee, signature)
     return CompiledEntry(
@@ -327,8 +319,7 @@ def _load_unit(
         symbol=unit["symbol"],
         data=data,
         core_address=shape.symbols[f"fi_core_{name}"],
-        vectorcall_address=own or vectorcall,
-        code_slot=code_slot,
+        vectorcall_address=vectorcall,
         keepalive=[method, world, names, refs, objects],
         origin="shipped" if artifact.header.get("origin") == "shipped" else "cache",
     )
