@@ -258,7 +258,7 @@ def _branch_to_lite(bld: ir.IRBuilder, site: _LiteSite, nargs: ir.Value, other: 
 
     The lite path itself ends in a return, in `site.to_core` or in `site.miss`.
     """
-    if not has_lite_path(site.shape):
+    if not _has_lite_path(site.shape):
         bld.branch(other)
         return
     lite = bld.function.append_basic_block("lite")
@@ -466,7 +466,7 @@ def _kernel(bld: ir.IRBuilder, data: ir.Value, shape: Shape) -> _Indirect:
 LITE_TYPES = (Ty.INT, Ty.FLOAT, Ty.BOOL)
 
 
-def has_lite_path(shape: Shape) -> bool:
+def _has_lite_path(shape: Shape) -> bool:
     """Whether the shape's entry code has a lite path: numbers in, a number or None out."""
     return all(t in LITE_TYPES for t in shape.args) and shape.ret in (*LITE_TYPES, Ty.NONE)
 
