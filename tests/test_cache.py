@@ -413,6 +413,34 @@ def test_structural_damage_behind_a_valid_checksum_is_recompiled() -> None:
     assert compiled > 0
 
 
+def test_a_unit_whose_world_lost_its_records_is_recompiled_not_loaded() -> None:
+    """`"world": []` behind a valid checksum: the code still has the slot of `K`, so the loader refuses the unit.
+
+    (Loaded, it read `K` as 0: `outer(20)` was off by 20 * K. The random damage above found it once.)
+    """
+    from fastimport.runtime import artifacts as store
+    from fastimport.runtime.registry import all_functions
+    from fastimport.testing import compile_module, plain_module
+
+    want = plain_module(FUZZED).outer(20)
+    name = f"fi_cache_world_{os.getpid()}"
+    assert compile_module(FUZZED, name=name).outer(20) == want
+    store.flush()
+    path = next(p for p in store._DECODED if Path(p).name.startswith(name + "-"))
+    artifact = pym.decode(Path(path).read_bytes())
+    header = {k: v for k, v in artifact.header.items() if k != "sections"}
+    meta = pym.load_plain(artifact.sections["meta"])
+    (unit,) = [u for u in meta["units"] if u["function"] == "outer"]
+    assert any(record["name"] == "K" for record in unit["world"])
+    unit["world"] = []
+    Path(path).write_bytes(pym.encode(header, {**artifact.sections, "meta": pym.dump_plain(meta)}))
+    store._DECODED.clear()
+    module = compile_module(FUZZED, name=name)
+    assert module.outer(20) == want
+    record = [r for r in all_functions() if (r.module, r.qualname) == (name, "outer")][-1]
+    assert (record.loaded, record.compilations) == (0, 1)
+
+
 def cache_command(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """`python -m fastimport cache ...` on the test's cache directory."""
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "FASTIMPORT_CACHE_DIR": str(tmp / "cache")}
