@@ -366,7 +366,9 @@ def _calls_section(results: dict[str, Any]) -> list[str]:
             "(median of the repeats; the loop's own cost is not subtracted and is shown as 'loop only'). "
             "On 3.11 CPython inlines Python-to-Python calls and ignores a function's vectorcall, so fastimport's "
             "native entry is reached through a bytecode prologue there; on 3.10/3.12/3.13 the function's "
-            "vectorcall is the native entry."
+            "vectorcall is the native entry. 'fastimport add (native)' is its steady state: called past its "
+            "tier-up threshold first, so that it runs with a vectorcall of its own (3.10/3.12/3.13); "
+            "'before tier-up' is the same function kept from tiering up, what its first million calls cost."
         ),
         "",
         "| Python | " + " | ".join(names) + " | Numba |",

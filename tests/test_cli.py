@@ -302,7 +302,7 @@ def test_report_json_has_every_field(tmp_path: Path) -> None:
     assert [r["qualname"] for r in records] == ["energy", "Body.step"]
     assert set(records[0]) == {
         "module", "qualname", "file", "line", "status", "reason", "signatures", "rejected", "predicted",
-        "native_calls", "deopts", "compile_ms", "compilations", "loaded", "load_ms",
+        "native_calls", "deopts", "compile_ms", "compilations", "loaded", "load_ms", "tiered_up",
     }  # fmt: skip
     assert records[0]["file"] == str(tmp_path / "prog.py")
     assert (records[0]["line"], records[0]["status"], records[0]["deopts"]) == (3, "native", 2)

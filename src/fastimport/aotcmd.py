@@ -250,7 +250,7 @@ def _emit(state: FunctionState, func: Any, sig: tuple[Any, ...], text: str, outc
     # A guess that does not compile is no failure of the user's: it is dropped, and said quietly.
     failed = "dropped" if text.endswith(PREDICTED) else "failed"
     try:
-        unit = emit_unit(state, func, sig)
+        unit = emit_unit(state, func, sig, own_vectorcall=True)  # (compile time is the packager's here)
         record = unit_record(unit)
     except Unsupported as e:
         outcome[failed].append(f"{state.node.name}{text}: {e.where(state.path)}")

@@ -50,7 +50,14 @@ from fastimport.frontend.versioning import version_range_loops
 from fastimport.runtime.debug import dump
 from fastimport.runtime.dispatch import FunctionState, state_of
 from fastimport.runtime.funcobject import layout, make_builtin, object_layout_ok
-from fastimport.runtime.native import CompiledEntry, DataBlock, Namespaces, builtins_of, world_table
+from fastimport.runtime.native import (
+    CompiledEntry,
+    DataBlock,
+    Namespaces,
+    builtins_of,
+    fill_unit_vectorcall,
+    world_table,
+)
 from fastimport.runtime.registry import add_setup_ms
 
 if TYPE_CHECKING:
@@ -73,11 +80,19 @@ class Spec:
 
 
 def compile_specialization(
-    root: FunctionState, func: types.FunctionType, arg_types: tuple[Ty, ...], prev: CompiledEntry | None
+    root: FunctionState,
+    func: types.FunctionType,
+    arg_types: tuple[Ty, ...],
+    prev: CompiledEntry | None,
+    *,
+    own_vectorcall: bool = False,
 ) -> CompiledEntry:
-    """Compile `func` for `arg_types`; raises Unsupported if it is outside the subset."""
+    """Compile `func` for `arg_types`; raises Unsupported if it is outside the subset.
+
+    `own_vectorcall`: a leaf unit gets a vectorcall of its own (see `emit_unit`).
+    """
     t0 = time.perf_counter()
-    unit = emit_unit(root, func, arg_types)
+    unit = emit_unit(root, func, arg_types, own_vectorcall=own_vectorcall)
     t_front = time.perf_counter()
     from fastimport.backend.emit import global_slot_name
     from fastimport.backend.entry import code_way, shape_module_loaded
@@ -106,6 +121,9 @@ def compile_specialization(
     # The shared entry code finds `data` as the builtin's `self`, or through co_extra (see dispatch._install).
     function, method = make_builtin(func.__name__, engine.address(shape.fastcall), data)
     vectorcall = engine.address(shape.vectorcall) if code_way() is not None else 0
+    own, code_slot = 0, 0  # the unit's own vectorcall, if it has one (bind_vectorcall fills its code slot)
+    if unit.vectorcall is not None:
+        own, code_slot = fill_unit_vectorcall(engine.global_address, root_spec.ir.symbol, data, vectorcall)
     t_end = time.perf_counter()
     front_ms, llvm_ms = 1000 * (t_front - t0), 1000 * (t_end - t_front)
     dump("timing", f"{root_spec.ir.symbol}: front end and IR {front_ms:.1f} ms, LLVM {llvm_ms:.1f} ms")
@@ -118,7 +136,10 @@ def compile_specialization(
         symbol=root_spec.ir.symbol,
         data=data,
         core_address=engine.address(shape.core),
-        vectorcall_address=vectorcall,
+        vectorcall_address=own or vectorcall,
+        code_slot=code_slot,
+        args=arg_types,
+        leaf=unit.leaf,
         keepalive=[method, objects.objects, world, names, refs],
     )
 
@@ -136,10 +157,22 @@ class EmittedUnit:
     vectorize: bool
     nests: bool
     log_free: bool  # no kernel of the unit uses the undo log: the entry may run it without one
+    leaf: bool  # log-free, no loop, no call, numbers in and out: it may have a vectorcall of its own
+    vectorcall: str | None = None  # the unit's own vectorcall (backend/entry.py: emit_unit_vectorcall)
 
 
-def emit_unit(root: FunctionState, func: types.FunctionType, arg_types: tuple[Ty, ...]) -> EmittedUnit:
-    """Steps 1-4: the typed IR of `func` and its callees, as one LLVM module (Unsupported if outside the subset)."""
+def emit_unit(
+    root: FunctionState, func: types.FunctionType, arg_types: tuple[Ty, ...], *, own_vectorcall: bool = False
+) -> EmittedUnit:
+    """Steps 1-4: the typed IR of `func` and its callees, as one LLVM module (Unsupported if outside the subset).
+
+    A *leaf* unit (log-free, no loop, no call, numbers in and a number or None out) may
+    have a vectorcall of its own, with the kernel inlined (backend/entry.py
+    `emit_unit_vectorcall`): asked for by `own_vectorcall`. It saves a few ns a call and
+    costs ~6 ms of LLVM (the vectorcall's code, and the kernel's again), so a unit is
+    compiled without it first and again with it once it is called often
+    (runtime/dispatch.py `tier_up`); `fastimport compile` makes it at once.
+    """
     if not object_layout_ok():
         raise Unsupported(root.node, "this CPython build's object layout (free-threaded or debug) is not supported")
     unit = next(_unit_ids)
@@ -155,7 +188,7 @@ def emit_unit(root: FunctionState, func: types.FunctionType, arg_types: tuple[Ty
     from llvmlite import ir
 
     from fastimport.backend.emit import emit_kernel, kernel_type
-    from fastimport.backend.entry import Shape
+    from fastimport.backend.entry import Shape, emit_unit_vectorcall, has_lite_path
     from fastimport.backend.objects import ObjectTable
 
     add_setup_ms((time.perf_counter() - imports_start) * 1000)  # importing llvmlite: once per process
@@ -176,7 +209,17 @@ def emit_unit(root: FunctionState, func: types.FunctionType, arg_types: tuple[Ty
         kernels[spec] = kernel
     objects = ObjectTable(module, prefix=module.name)
     touches_log = {spec: emit_kernel(module, spec.ir, kernels[spec], kernels.__getitem__, objects) for spec in specs}
+    log_free = not any(touches_log[spec] for spec in specs)
+    nests = any(isinstance(op, (Call, FrameCheck, Reenter)) for spec in specs for op in spec.ir.all_ops())
+    shape = Shape(arg_types, root_spec.ir.ret_type)  # type: ignore[arg-type]
     refs = _unit_globals(specs)
+    vectorcall = None
+    leaf = log_free and not nests and not any(isinstance(op, CheckSignals) for op in root_spec.ir.all_ops())
+    leaf = leaf and has_lite_path(shape)
+    if leaf and own_vectorcall:
+        vectorcall = emit_unit_vectorcall(module, shape, objects, kernels[root_spec], world=bool(refs))
+        if vectorcall is not None:
+            kernels[root_spec].attributes.add("alwaysinline")  # (into the vectorcall; the data block keeps its own)
     if layout() is None and any(ref.kind == "defaults" for ref in refs):
         raise Unsupported(root.node, "default arguments on a CPython whose function layout is unknown")
     dump(f"LLVM {root_spec.ir.symbol}", module.__str__)  # formatted only under FASTIMPORT_DEBUG=2
@@ -186,10 +229,12 @@ def emit_unit(root: FunctionState, func: types.FunctionType, arg_types: tuple[Ty
         refs=refs,
         root=root_spec,
         callees=[s for s in every if s is not root_spec],
-        shape=Shape(arg_types, root_spec.ir.ret_type),  # type: ignore[arg-type]
+        shape=shape,
         vectorize=vectorize,
-        nests=any(isinstance(op, (Call, FrameCheck, Reenter)) for spec in specs for op in spec.ir.all_ops()),
-        log_free=not any(touches_log[spec] for spec in specs),
+        nests=nests,
+        log_free=log_free,
+        leaf=leaf,
+        vectorcall=vectorcall,
     )
 
 
@@ -207,6 +252,7 @@ def unit_record(unit: EmittedUnit) -> dict[str, Any]:
         shape=unit.shape.name,
         nests=unit.nests,
         log_free=unit.log_free,
+        leaf=unit.leaf,
         objects=list(zip(unit.objects.names, unit.objects.objects, strict=True)),
         refs=unit.refs,
         slots={k: global_slot_name(unit.module, ref) for k, ref in enumerate(unit.refs) if ref.kind == "value"},

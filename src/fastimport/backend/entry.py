@@ -78,6 +78,7 @@ from fastimport.runtime.native import (  # noqa: F401 - re-exported: the entry c
     VALUE_KINDS,
     DataBlock,
     WorldRecord,
+    unit_vectorcall_name,
 )
 
 TYPE_CHECKING = False
@@ -258,7 +259,7 @@ def _branch_to_lite(bld: ir.IRBuilder, site: _LiteSite, nargs: ir.Value, other: 
 
     The lite path itself ends in a return, in `site.to_core` or in `site.miss`.
     """
-    if not _has_lite_path(site.shape):
+    if not has_lite_path(site.shape):
         bld.branch(other)
         return
     lite = bld.function.append_basic_block("lite")
@@ -457,6 +458,35 @@ def _emit_budget(bld: ir.IRBuilder, module: ir.Module, data: ir.Value, spent: ir
     return budget
 
 
+def _emit_tier_check(bld: ir.IRBuilder, module: ir.Module, data: ir.Value) -> None:
+    """Call the data block's `tier_hook` once its unit has made `tier_at` native calls; NULL out if it raised.
+
+    A unit that may get a vectorcall of its own (a leaf: runtime/dispatch.py arms it) has
+    it compiled on the compile-ahead thread once it is called this often; `tier_at` is
+    NEVER for every other unit. The hook sets it to NEVER itself, so it runs once. It is
+    called before the kernel runs: an exception it lets through (a KeyboardInterrupt
+    delivered while it ran) is the call's, and nothing of the call has happened yet.
+    One load and a compare a call (`calls` is loaded again for its increment anyway).
+    """
+    due, cont = bld.function.append_basic_block("tier_due"), bld.function.append_basic_block("tier_checked")
+    calls, tier_at = _data_field(bld, data, "calls", I64), _data_field(bld, data, "tier_at", I64)
+    branch = bld.cbranch(bld.icmp_signed(">=", calls, tier_at), due, cont)
+    weights = [ir.MetaDataString(module, "branch_weights"), ir.Constant(I32, 1), ir.Constant(I32, 1 << 20)]
+    branch.set_metadata("prof", module.add_metadata(weights))  # (out of line: taken once per unit)
+    bld.position_at_end(due)
+    null = ir.Constant(PTR, None)
+    call = declare(module, "PyObject_VectorcallDict")
+    result = bld.call(call, [_data_field(bld, data, "tier_hook", PTR), null, ir.Constant(I64, 0), null])
+    raised, returned = bld.function.append_basic_block("tier_raised"), bld.function.append_basic_block("tier_done")
+    bld.cbranch(bld.icmp_unsigned("==", result, null), raised, returned)
+    bld.position_at_end(raised)
+    bld.ret(null)
+    bld.position_at_end(returned)
+    bld.call(declare(module, "Py_DecRef"), [result])
+    bld.branch(cont)
+    bld.position_at_end(cont)
+
+
 def _kernel(bld: ir.IRBuilder, data: ir.Value, shape: Shape) -> _Indirect:
     """The specialization's kernel, as a callee: {R, i32} kernel(args..., ptr undo, i32 depth)."""
     kernel_type = ir.FunctionType(result_type(shape.ret), [*(llvm_type(t) for t in shape.args), PTR, I32])
@@ -466,12 +496,20 @@ def _kernel(bld: ir.IRBuilder, data: ir.Value, shape: Shape) -> _Indirect:
 LITE_TYPES = (Ty.INT, Ty.FLOAT, Ty.BOOL)
 
 
-def _has_lite_path(shape: Shape) -> bool:
+def has_lite_path(shape: Shape) -> bool:
     """Whether the shape's entry code has a lite path: numbers in, a number or None out."""
     return all(t in LITE_TYPES for t in shape.args) and shape.ret in (*LITE_TYPES, Ty.NONE)
 
 
-def _emit_lite(bld: ir.IRBuilder, site: _LiteSite) -> None:
+@dataclass(frozen=True)
+class _OwnUnit:
+    """What a unit's own vectorcall knows of its unit that the shared wrappers must read from the data block."""
+
+    kernel: ir.Function  # called directly, and inlined: the unit is the vectorcall's module
+    world: bool  # whether the unit reads globals (the world check is emitted only then)
+
+
+def _emit_lite(bld: ir.IRBuilder, site: _LiteSite, own: _OwnUnit | None = None) -> None:
     """The core's work for a log-free unit of a scalar shape, with less of it, in the wrapper itself.
 
     No undo log to make, hand over and finish (the kernel is given NULL: compiler.py
@@ -483,6 +521,10 @@ def _emit_lite(bld: ir.IRBuilder, site: _LiteSite) -> None:
     core's would end. Measured with valgrind on `add(1, 2)` from a Python loop (3.13):
     the core took ~100 instructions a call (its pushes, the log, the call of
     `PyLong_FromLongLong`), this path ~65 (the vectorcall wrapper's own part included).
+
+    In the shared wrappers the path first asks whether the unit is due to tier up (see
+    `_emit_tier_check`); a unit's own vectorcall (`own`) is what it tiers up to, and it
+    knows its kernel, whether it reads globals, and that it calls nothing (no budget).
     """
     shape, module, data, to_core = site.shape, site.module, site.data, site.to_core
     fn = bld.function
@@ -494,8 +536,11 @@ def _emit_lite(bld: ir.IRBuilder, site: _LiteSite) -> None:
         bld.position_at_end(cont)
 
     # The world and the budget first: fewer values are live across their calls than after unboxing.
-    _emit_world_check(bld, module, data, to_core)
-    budget = _emit_budget(bld, module, data, to_core)
+    if own is None:
+        _emit_tier_check(bld, module, data)
+    if own is None or own.world:
+        _emit_world_check(bld, module, data, to_core)
+    budget = _emit_budget(bld, module, data, to_core) if own is None else ir.Constant(I32, MAX_NATIVE_DEPTH)
     args = site.args
     boxed = [bld.load(bld.gep(args, [ir.Constant(I64, i)], source_etype=PTR), typ=PTR) for i in range(len(shape.args))]
     values = []
@@ -507,7 +552,8 @@ def _emit_lite(bld: ir.IRBuilder, site: _LiteSite) -> None:
             values.append(_float_value(bld, obj))
         else:
             values.append(bld.icmp_unsigned("==", obj, load_obj(True)))
-    result = bld.call(_kernel(bld, data, shape), [*values, ir.Constant(PTR, None), budget])
+    callee = own.kernel if own is not None else _kernel(bld, data, shape)
+    result = bld.call(callee, [*values, ir.Constant(PTR, None), budget])
     status = bld.extract_value(result, 1)
     done, failed, error = (fn.append_basic_block(n) for n in ("done", "failed", "error"))
     bld.cbranch(bld.icmp_unsigned("==", status, OK), done, failed)
@@ -519,6 +565,56 @@ def _emit_lite(bld: ir.IRBuilder, site: _LiteSite) -> None:
     calls = _data_field_pointer(bld, data, "calls")
     bld.store(bld.add(bld.load(calls, typ=I64), ir.Constant(I64, 1)), calls)
     bld.ret(_box_result(bld, module, shape.ret, bld.extract_value(result, 0), load_obj))
+
+
+def emit_unit_vectorcall(
+    module: ir.Module, shape: Shape, objects: ObjectTable, kernel: ir.Function, *, world: bool
+) -> str | None:
+    """A vectorcall of the unit's own, with the lite path and the kernel inlined; its symbol, or None.
+
+    For a small log-free unit of a lite shape that calls nothing (compiler.py decides;
+    `world`: whether it reads globals, checked as everywhere), a call from Python
+    then costs the guards, the unboxing, the kernel's own instructions and the box:
+    no `co_extra` walk, no call of the kernel, no field of the data block but the call
+    count. It is the function's vectorcall only while the function's code is the one it
+    was installed with (`.code`, written by `CompiledEntry.bind_vectorcall`; the state
+    keeps that code alive, so its address is never another's). Anything else goes to
+    the shape's vectorcall (`.fallback`), which does it all again; a kernel that deopts
+    goes to CPython's vectorcall, as from the shape's. The three globals are filled
+    after linking (compiler.py), or after placing a `.pym`'s code (runtime/artifacts.py).
+    """
+    way = code_way()
+    if way is None or not has_lite_path(shape):
+        return None
+    name = unit_vectorcall_name(kernel.name)
+    fn = ir.Function(module, VECTORCALL, name)
+    slots = {}
+    for part in ("data", "code", "fallback"):
+        slots[part] = ir.GlobalVariable(module, PTR, f"{name}.{part}")
+        slots[part].initializer = ir.Constant(PTR, None)
+    func, args, nargsf, kwnames = fn.args
+    bld = ir.IRBuilder(fn.append_basic_block())
+    fallback, deopted = fn.append_basic_block("fallback"), fn.append_basic_block("deopted")
+    null = ir.Constant(PTR, None)
+
+    def require(cond: ir.Value) -> None:
+        cont = fn.append_basic_block()
+        bld.cbranch(cond, cont, fallback)
+        bld.position_at_end(cont)
+
+    require(bld.icmp_unsigned("==", kwnames, null))
+    code = bld.load(bld.gep(func, [ir.Constant(I64, way.code_offset)], source_etype=I8), typ=PTR)
+    require(bld.icmp_unsigned("==", code, bld.load(slots["code"], typ=PTR)))
+    count = ir.Constant(I64, len(shape.args))
+    require(bld.icmp_unsigned("==", bld.and_(nargsf, ir.Constant(I64, NARGS_MASK)), count))
+    data = bld.load(slots["data"], typ=PTR)
+    _emit_lite(bld, _LiteSite(shape, module, objects, data, args, fallback, deopted), _OwnUnit(kernel, world))
+    bld.position_at_end(fallback)
+    shape_vectorcall = _Indirect(bld.load(slots["fallback"], typ=PTR), VECTORCALL)
+    bld.ret(bld.call(shape_vectorcall, [func, args, nargsf, kwnames], tail=True))
+    bld.position_at_end(deopted)
+    bld.ret(bld.call(_original_vectorcall(module), [func, args, count, null], tail=True))
+    return name
 
 
 def _box_result(

@@ -4,6 +4,8 @@
                             functions are queued for the compile-ahead thread
     first_call(state)       the first call of a function of the main script (whose top level
                             is the whole program, so its end is too late): the same, then
+    tier_up(state, entry)   a leaf unit's entry was called often (runtime/dispatch.py): it is
+                            compiled again with a vectorcall of its own, before the queue's next
     stop()                  at exit: the compile under way finishes, the rest is dropped
 
 The thread takes a module's functions in order. A module whose `.pym` fits its source is
@@ -47,6 +49,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     import ast
     import types
+    from typing import Any
 
     from fastimport.frontend.types import Ty
     from fastimport.predict.callsites import Evidence
@@ -64,6 +67,7 @@ FAST_SWITCH_S = 0.0002
 DEFAULT_SWITCH_S = 0.005  # CPython's; a program that chose another interval keeps it
 
 _queue: list[FunctionState] = []
+_tier_ups: list[tuple[FunctionState, Any]] = []  # (state, its entry): taken before `_queue`
 _lock = _thread.allocate_lock()  # guards the queue and `_worker`
 _running = _thread.allocate_lock()  # held while a thread runs: waiting for it is acquiring this
 _worker: int | None = None  # the thread's ident, while there is work (a process that forks has none)
@@ -107,6 +111,19 @@ def module_loaded(module: types.ModuleType) -> None:
         with _lock:
             _queue.extend(states)
             _start()
+
+
+def tier_up(state: FunctionState, entry: Any) -> None:  # noqa: ANN401
+    """Queue `entry` (the newest of `state`, a leaf called TIER_UP_CALLS times) for `FunctionState.tier_up`.
+
+    Called from native code, on the program's thread: it only queues. The thread takes
+    tier-ups before the functions queued for compiling ahead.
+    """
+    if _stopping:
+        return
+    with _lock:
+        _tier_ups.append((state, entry))
+        _start()
 
 
 _warm_modules: dict[str, bool] = {}  # module -> whether it had a fitting .pym when first asked
@@ -193,7 +210,7 @@ def _after_fork() -> None:
     _release()
     with _lock:
         _pausing = False
-        if _queue and not _stopping:
+        if (_queue or _tier_ups) and not _stopping:
             _start()
 
 
@@ -203,6 +220,7 @@ def _in_child() -> None:
     _release()
     _worker, _lock, _running, _pausing = None, _thread.allocate_lock(), _thread.allocate_lock(), False
     _queue.clear()
+    _tier_ups.clear()
 
 
 def _release() -> None:
@@ -217,6 +235,7 @@ def stop() -> None:
     with _lock:
         _stopping = True
         _queue.clear()
+        _tier_ups.clear()
     _wait()
     from fastimport.runtime import artifacts  # (its own flush may have run already: exit handlers run last first)
 
@@ -235,10 +254,17 @@ def _run() -> None:
     try:
         while True:
             with _lock:
-                if _stopping or _pausing or not _queue:
+                if _stopping or _pausing or not (_queue or _tier_ups):
                     _worker = None
                     return
-                state = _queue.pop(0)
+                tier_up = _tier_ups.pop(0) if _tier_ups else None
+                state = _queue.pop(0) if tier_up is None else tier_up[0]
+            if tier_up is not None:
+                try:
+                    state.tier_up(tier_up[1])
+                except Exception as e:  # noqa: BLE001 - contract: never break the program
+                    internal_error(f"compiling {state.module}.{state.node.name} again for its own vectorcall", e)
+                continue
             try:
                 if _told_first(state):
                     continue  # (the module's functions were reordered: take the new head)

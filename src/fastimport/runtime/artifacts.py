@@ -15,7 +15,7 @@ backend/objgroup.py merges the members' into one, and splits it when a unit is a
 A unit says what the loader needs to rebuild its entry without the front end:
 
     {"function": "f", "args": ["INT"], "ret": "INT", "symbol": "fi_m_f_0_0", "shape": "int_int",
-     "nests": false, "log_free": true, "object": "unit:0", "numpy": null | "2.3.1",
+     "nests": false, "log_free": true, "leaf": true, "object": "unit:0", "numpy": null | "2.3.1",
      "objects": [["fi_unit_0.obj.0", "attr:builtins:float"], ["fi_unit_0.obj.1", "ref:2"]],
      "world": [{"ns": "globals", "name": "N", "kind": "value", "type": "INT", "slot": "..."},
                {"ns": "globals", "name": "helper", "kind": "callable", "function": "helper"},
@@ -48,7 +48,14 @@ from fastimport.frontend.types import Ty, type_from_json, type_to_json
 from fastimport.runtime import cachedir, linker, pym
 from fastimport.runtime.debug import log
 from fastimport.runtime.funcobject import code_extra, layout, make_builtin
-from fastimport.runtime.native import CompiledEntry, DataBlock, Namespaces, builtins_of, world_table
+from fastimport.runtime.native import (
+    CompiledEntry,
+    DataBlock,
+    Namespaces,
+    builtins_of,
+    fill_unit_vectorcall,
+    world_table,
+)
 from fastimport.runtime.objnames import UnknownObjectError, resolve
 
 TYPE_CHECKING = False  # importing typing costs ~2 ms of a warm run
@@ -294,9 +301,9 @@ def _load_unit(
     unfilled = sorted(s for s in code.symbols if _is_global_slot(s) and s not in slots)
     if unfilled:
         raise Unloadable(f"global slots without a world record: {', '.join(unfilled)}")
-    log_free = unit.get("log_free", False)
-    if not isinstance(log_free, bool):
-        raise Unloadable(f"log_free is {log_free!r}")
+    log_free, leaf = unit.get("log_free", False), unit.get("leaf", False)  # (absent: written before they existed)
+    if not isinstance(log_free, bool) or not isinstance(leaf, bool):
+        raise Unloadable(f"log_free is {log_free!r}, leaf is {leaf!r}")
     world = world_table(refs, names, lambda ref: slots[ref.slot])  # type: ignore[attr-defined, arg-type]
     data = DataBlock(
         kernel=kernel,
@@ -304,13 +311,14 @@ def _load_unit(
         world_count=len(refs),
         handler=id(state),
         nests=bool(unit["nests"]),
-        log_free=log_free,  # absent (false) in artifacts written before it existed
+        log_free=log_free,
         prev_core=prev.core_address if prev is not None else None,
         prev_data=ctypes_address(prev.data) if prev is not None else None,
     )
     name = unit["shape"]
     function, method = make_builtin(func.__name__, shape.symbols[f"fi_fastcall_{name}"], data)
     vectorcall = shape.symbols.get(f"fi_vc_{name}", 0) if layout() is not None and code_extra() is not None else 0
+    own, code_slot = fill_unit_vectorcall(lambda s: code.symbols.get(s, 0), unit["symbol"], data, vectorcall)
     for callee, signature in unit["callees"]:
         _note_callee(state, callee, signature)
     return CompiledEntry(
@@ -319,7 +327,10 @@ def _load_unit(
         symbol=unit["symbol"],
         data=data,
         core_address=shape.symbols[f"fi_core_{name}"],
-        vectorcall_address=vectorcall,
+        vectorcall_address=own or vectorcall,
+        code_slot=code_slot,
+        args=tuple(type_from_json(t) for t in unit["args"]),
+        leaf=leaf,
         keepalive=[method, world, names, refs, objects],
         origin="shipped" if artifact.header.get("origin") == "shipped" else "cache",
     )
@@ -617,6 +628,7 @@ def describe_unit(  # noqa: PLR0913 - what the compiler knows about the unit
     shape: str,
     nests: bool,
     log_free: bool,
+    leaf: bool,
     objects: list[tuple[str, object]],
     refs: list[Any],
     slots: dict[int, str],
@@ -635,6 +647,7 @@ def describe_unit(  # noqa: PLR0913 - what the compiler knows about the unit
         "shape": shape,
         "nests": nests,
         "log_free": log_free,
+        "leaf": leaf,
         "numpy": str(numpy.__version__) if uses_numpy and numpy is not None else None,
         "objects": table,
         "world": world,

@@ -60,6 +60,14 @@ DEOPT_CHECK_EVERY = 1024
 # (predict/observed.py); later ones cost nothing more than the miss itself.
 NOTE_BYTECODE_CALLS = 16
 DEOPTS_PER_NATIVE_CALL = 4
+# A leaf unit (compiler.emit_unit: no loop, no call, numbers in and out) is compiled again
+# with a vectorcall of its own once its newest specialization has made this many native
+# calls, on the compile-ahead thread, and the `.pym` keeps that unit for later runs.
+# Measured on 3.13 with `add(1, 2)` in a loop (wall time, the compile waited for at the
+# end): at 1.2M calls the tier-up costs +11 ms, at 2M it is even, at 5M it saves 8%; with
+# 100k here, 150k calls took 21 ms instead of 9. A function called this often in one run
+# is taken to be called about as often again.
+TIER_UP_CALLS = 1_000_000
 
 
 class Miss(Exception):  # noqa: N818 - a signal, not an error
@@ -137,6 +145,7 @@ class FunctionState:
         self.misses = 0
         self.recompiles = 0
         self.gave_up = False
+        self.retired: list[Any] = []  # entries a tier-up replaced (their code may be on a stack)
 
     # The code objects this state installs.
 
@@ -345,7 +354,61 @@ class FunctionState:
         self.record.signatures.append(signature)
         self.record._native_counters.append(entry.native_calls)  # noqa: SLF001
         self._install(entry)
+        self._arm_tier_up(entry)
         return entry
+
+    def _arm_tier_up(self, entry: Any) -> None:  # noqa: ANN401
+        """Let the newest entry, if a leaf without a vectorcall of its own, ask for one once called often.
+
+        The hook (`_tier_up_due`) is called by the entry code's lite path (backend/entry.py
+        `_emit_tier_check`) at the TIER_UP_CALLS-th native call, and queues `tier_up` on the
+        compile-ahead thread. Only where the function's vectorcall is what Python calls run:
+        3.11 inlines Python-to-Python calls and enters through the prologue, which a
+        vectorcall of the unit's own would not shorten.
+        """
+        from fastimport.runtime.native import NEVER
+
+        for older in self.entries[:-1]:
+            older.data.tier_at = NEVER  # (no longer the function's vectorcall)
+        if not entry.leaf or entry.code_slot or not entry.vectorcall_address or not _tier_up_allowed():
+            return
+        hook = functools.partial(_tier_up_due, self, entry)
+        entry.keepalive.append(hook)
+        entry.data.tier_hook = id(hook)
+        entry.data.tier_at = entry.data.calls + TIER_UP_CALLS
+
+    def tier_up(self, entry: Any) -> bool:  # noqa: ANN401
+        """Compile `entry`'s signature again with a vectorcall of the unit's own, and install it in its place.
+
+        On the compile-ahead thread (runtime/ahead.py). False if `entry` is no longer the
+        newest specialization (the function's vectorcall is another's now), or the compile
+        did not make one. The replaced entry is kept: the call that asked may still be in it.
+        """
+        from fastimport.compiler import compile_specialization
+
+        with _compile_lock():
+            if self.func is None or self.gave_up or not self.entries or self.entries[-1] is not entry:
+                return False
+            prev = self.entries[-2] if len(self.entries) > 1 else None
+            start = time.perf_counter()
+            try:
+                new = compile_specialization(self, self.func, entry.args, prev, own_vectorcall=True)
+            except Unsupported as e:  # (a global it reads may have changed type since: the entry stays)
+                log(f"{self.module}.{self.node.name}: no tier-up ({e.where(self.path)})")
+                return False
+            except Exception as e:  # noqa: BLE001 - contract: never break the program (it compiled once)
+                internal_error(f"compiling {self.module}.{self.node.name} again for its own vectorcall", e)
+                return False
+            ms = (time.perf_counter() - start) * 1000
+            if not new.code_slot:
+                return False
+            self.entries[-1] = new
+            self.retired.append(entry)
+            self.record._native_counters.append(new.native_calls)  # noqa: SLF001
+            self.record.tiered_up.append(f"{signature_str(new.args, new.ret_type)} ({ms:.1f} ms)")
+            self._install(new)
+            log(f"{self.module}.{self.node.name}: tiered up to a vectorcall of its own in {ms:.1f} ms")
+            return True
 
     def _install(self, entry: Any) -> None:  # noqa: ANN401
         """Swap the slot constant in the prologue for the native entry point.
@@ -385,6 +448,31 @@ class FunctionState:
         elif self.record.reason in (None, "not called yet"):
             self.record.reason = reason
         restore_version(self.func)  # (3.13: else the interpreter never specializes its calls again)
+
+
+def _tier_up_due(state: FunctionState, entry: Any) -> None:  # noqa: ANN401
+    """Called by native code (a leaf's TIER_UP_CALLS-th call): queue its tier-up; never raises but KeyboardInterrupt."""
+    from fastimport.runtime.native import NEVER
+
+    entry.data.tier_at = NEVER  # (once)
+    try:
+        from fastimport.runtime import ahead
+
+        ahead.tier_up(state, entry)
+    except Exception as e:  # noqa: BLE001 - contract: never break the program
+        internal_error(f"queueing {state.module}.{state.node.name} for its own vectorcall", e)
+
+
+def _tier_up_allowed() -> bool:
+    """Whether tier-ups may be compiled: a CPython whose Python calls use the vectorcall, and a thread allowed."""
+    from fastimport.config import ConfigError, active_config
+
+    if sys.version_info[:2] == (3, 11):
+        return False
+    try:
+        return active_config().ahead
+    except ConfigError:
+        return False
 
 
 _SCALAR_NAMES = {"int": Ty.INT, "float": Ty.FLOAT, "bool": Ty.BOOL}

@@ -39,7 +39,42 @@ class DataBlock(ctypes.Structure):
         ("world_misses", ctypes.c_int64),  # 8: calls a changed global sent to bytecode
         ("nests", ctypes.c_int64),  # 9: whether the kernel calls others (needs a depth budget)
         ("log_free", ctypes.c_int64),  # 10: whether the unit's kernels never use the undo log
+        ("tier_at", ctypes.c_int64),  # 11: after this many native calls, the lite path calls `tier_hook` ...
+        ("tier_hook", ctypes.c_void_p),  # 12: ... (a callable of no arguments; borrowed: the entry keeps it)
     ]
+
+    def __init__(self, **fields: Any) -> None:  # noqa: ANN401 - ctypes' own keywords
+        super().__init__(**{"tier_at": NEVER, **fields})
+
+
+NEVER = 2**63 - 1  # a `tier_at` no call count reaches
+
+
+def unit_vectorcall_name(kernel_symbol: str) -> str:
+    """The symbol of a unit's own vectorcall (backend/entry.py: `emit_unit_vectorcall`), if it has one.
+
+    Its three pointer globals are this name plus `.data` (the data block), `.code` (the
+    code it runs for) and `.fallback` (the shape's vectorcall).
+    """
+    return f"{kernel_symbol}.vc"
+
+
+def fill_unit_vectorcall(
+    address_of: Callable[[str], int], kernel_symbol: str, data: DataBlock, fallback: int
+) -> tuple[int, int]:
+    """Point a unit's own vectorcall at its data block and fallback: (its address, its code slot), or (0, 0).
+
+    `address_of(name)` is where a symbol of the unit's code is, 0 if it has none (no such
+    vectorcall: a unit it is not made for, or one compiled before it existed).
+    """
+    name = unit_vectorcall_name(kernel_symbol)
+    own = address_of(name) if fallback else 0
+    slots = [address_of(f"{name}.{part}") for part in ("data", "fallback", "code")] if own else []
+    if not own or not all(slots):  # (all three or none: the emitter makes them together)
+        return 0, 0
+    ctypes.c_void_p.from_address(slots[0]).value = ctypes.addressof(data)
+    ctypes.c_void_p.from_address(slots[1]).value = fallback
+    return own, slots[2]
 
 
 class WorldRecord(ctypes.Structure):
@@ -75,6 +110,9 @@ class CompiledEntry:
         core_address: int,  # the shared core of its shape (the next specialization chains to it)
         *,
         vectorcall_address: int = 0,  # 0: no vectorcall fast path on this CPython
+        code_slot: int = 0,  # where the unit's own vectorcall keeps the code it runs for (0: none)
+        args: tuple[Type, ...] = (),  # the argument types it was compiled for
+        leaf: bool = False,  # log-free, no loop, no call: a unit that may get a vectorcall of its own
         keepalive: list[object] | None = None,
         origin: str = "compiled",  # or "cache" / "shipped": where the machine code came from
     ) -> None:
@@ -84,6 +122,9 @@ class CompiledEntry:
         self.data = data
         self.core_address = core_address
         self.vectorcall_address = vectorcall_address
+        self.code_slot = code_slot
+        self.args = args
+        self.leaf = leaf
         self.keepalive = keepalive if keepalive is not None else []
         self.origin = origin
 
@@ -97,6 +138,8 @@ class CompiledEntry:
 
         self.data.func = id(func)
         set_code_extra(code, ctypes.addressof(self.data))
+        if self.code_slot:  # the unit's own vectorcall runs only for this code (the state keeps it alive)
+            ctypes.c_void_p.from_address(self.code_slot).value = id(code)
 
 
 class Namespaces:

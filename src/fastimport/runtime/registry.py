@@ -57,6 +57,9 @@ class FunctionRecord:
         # What the type predictor guessed and what became of it (runtime/ahead.py), e.g.
         # "(n: int 0.97): compiled ahead"; None if it was not asked.
         self.predicted: str | None = None
+        # Signatures compiled again with a vectorcall of their own after many calls
+        # (runtime/dispatch.py `tier_up`), with the time it took on the compile-ahead thread.
+        self.tiered_up: list[str] = []
         # Read lazily from native counters; see `native_calls`.
         self._native_counters: list[Callable[[], int]] = []
 
@@ -81,6 +84,7 @@ class FunctionRecord:
             "signatures": list(self.signatures),
             "rejected": list(self.rejected),
             "predicted": self.predicted,
+            "tiered_up": list(self.tiered_up),
             "native_calls": self.native_calls,
             "deopts": self.deopts,
             "compile_ms": round(self.compile_ms, 3),

@@ -104,6 +104,8 @@ def _row(record: FunctionRecord) -> tuple[str, ...]:
         details = f"{details}  ({record.reason})" if details else record.reason
     if record.predicted and not record.predicted.endswith("compiled ahead"):  # (else its signature says so)
         details = f"{details}; predicted {record.predicted}" if details else f"predicted {record.predicted}"
+    if record.tiered_up:
+        details = f"{details}; tiered up: {', '.join(record.tiered_up)}"
     return (
         record.qualname,
         f"{_short_path(record.file)}:{record.line}",
