@@ -12,7 +12,8 @@ result types), so it is compiled once per shape and per process, and shared:
                                              core's work for a unit whose kernels never use
                                              the undo log (`log_free` in the data block),
                                              without one; anything out of the ordinary
-                                             (a guard, a global) -> the core
+                                             (a guard, a global) -> the core; first, a
+                                             leaf's tier-up check (runtime/dispatch.py)
     fi_fastcall_<shape>(self, args, nargs)   METH_FASTCALL; `self` is the data block
                                              (a ctypes object); MISS -> the function's
                                              handler (Python)
@@ -21,6 +22,9 @@ result types), so it is compiled once per shape and per process, and shared:
                                              is found through `func.__code__`'s co_extra
                                              slot; MISS, keywords, a replaced __code__
                                              -> CPython's own vectorcall
+
+A leaf unit may also have a vectorcall of its own (`emit_unit_vectorcall`, in the
+unit's module): the lite path with its kernel inlined.
 
 A specialization contributes only its kernel(s): the builtin the prologue calls
 carries its data block (`DataBlock`, filled in from Python after linking) as
