@@ -21,6 +21,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from tests.differential import call, same_outcome
 
 from fastimport import config as config_module
@@ -147,6 +149,76 @@ def test_a_leaf_called_often_tiers_up_and_still_agrees_with_cpython(name: str, a
     others = {"add": [(2**62, 2**62), (1.5, 2), (True, 3), ("a", "b")], "offset": [(2**63,), (1.5,)]}
     for other in others.get(name, [(2**70,), ("x",)]):
         assert same_outcome(call(func, *other), call(reference, *other))
+
+
+EDGE_SRC = """
+import math
+
+
+def mix(a, b):
+    return a * b - a // 3 if a > b else a % 7 + b
+
+
+def scale(x, k):
+    return x * k + 0.5 if x == x else -x
+
+
+def pick(flag, x):
+    return -x if flag else x
+
+
+def hyp(x, y):
+    return math.sqrt(x * x + y * y)
+"""
+INTS = st.one_of(
+    st.integers(-(2**31), 2**31),
+    st.sampled_from([0, -1, 1, 2**62, -(2**62), 2**63 - 1, -(2**63), 2**63, -(2**63) - 1, 2**100]),
+)
+FLOATS = st.floats(allow_nan=True, allow_infinity=True) | st.sampled_from([0.0, -0.0, 1e308, -1e-308])
+_TIERED: dict[str, object] = {}
+
+
+def _tiered() -> tuple[object, object]:
+    """EDGE_SRC's functions compiled, called past a low threshold and tiered up (where tier-ups are made)."""
+    if not _TIERED:
+        saved = dispatch.TIER_UP_CALLS
+        dispatch.TIER_UP_CALLS = THRESHOLD
+        try:
+            fast = compile_module(EDGE_SRC)
+            for _ in range(THRESHOLD + 1):
+                fast.mix(5, 2), fast.scale(1.5, 2.0), fast.pick(True, 3), fast.hyp(3.0, 4.0)
+            ahead._wait()
+        finally:
+            dispatch.TIER_UP_CALLS = saved
+        for name in ("mix", "scale", "pick", "hyp"):
+            assert bool(_newest(getattr(fast, name)).code_slot) is TIERS
+        _TIERED["fast"], _TIERED["plain"] = fast, plain_module(EDGE_SRC)
+    return _TIERED["fast"], _TIERED["plain"]
+
+
+def _both_ways(fast: object, plain: object, name: str, *args: object) -> None:
+    """A Python call and a C caller's (`map`), each against CPython's outcome: value, type, exception."""
+    f, g = getattr(fast, name), getattr(plain, name)
+    assert same_outcome(call(f, *args), call(g, *args))
+    assert same_outcome(call(lambda *a: next(map(f, *([v] for v in a))), *args), call(g, *args))
+
+
+@settings(max_examples=300, deadline=None)
+@given(a=INTS, b=INTS)
+def test_tiered_int_leaf_agrees_with_cpython(a: int, b: int) -> None:
+    """Big ints, overflow in the kernel, floor division and modulo of negatives: CPython's, after the tier-up."""
+    fast, plain = _tiered()
+    _both_ways(fast, plain, "mix", a, b)
+
+
+@settings(max_examples=300, deadline=None)
+@given(x=FLOATS, k=FLOATS | INTS, flag=st.booleans() | st.integers(-1, 1))
+def test_tiered_float_and_bool_leaves_agree_with_cpython(x: float, k: float, flag: object) -> None:
+    """nan, -0.0, infinities, an int where a float was compiled, an int where a bool was: CPython's outcomes."""
+    fast, plain = _tiered()
+    _both_ways(fast, plain, "scale", x, k)
+    _both_ways(fast, plain, "pick", flag, x)
+    _both_ways(fast, plain, "hyp", x, k)
 
 
 @pytest.mark.usefixtures("low_threshold")
