@@ -235,6 +235,54 @@ def test_a_replaced_code_is_not_run_by_the_tiered_vectorcall() -> None:
 
 
 @pytest.mark.usefixtures("low_threshold")
+def test_a_code_assigned_while_the_tier_up_compiles_is_kept() -> None:
+    """The program's `f.__code__ = ...` wins over a tier-up under way: the thread installs nothing."""
+    fast, plain = compile_module(SRC), plain_module(SRC)
+    assert fast.add(1, 2) == 3
+    state, entry = state_of(fast.add), _newest(fast.add)
+    with dispatch._compile_lock():  # the thread's tier-up waits for it
+        for _ in range(THRESHOLD + 1):
+            fast.add(1, 2)
+        fast.add.__code__, plain.add.__code__ = fast.positive.__code__, plain.positive.__code__
+    ahead._wait()
+    assert fast.add.__code__ is fast.positive.__code__
+    assert state.entries[-1] is entry
+    assert state.record.tiered_up == []
+    for x in (4, -1.5):
+        assert same_outcome(call(fast.add, x), call(plain.add, x))
+
+
+@pytest.mark.usefixtures("low_threshold")
+def test_a_code_assigned_during_the_tier_up_compile_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Assigned while LLVM works (the compile-ahead thread's llvmlite calls let the program run): kept too."""
+    from fastimport import compiler
+
+    fast = compile_module(SRC)
+    assert fast.add(1, 2) == 3
+    state = state_of(fast.add)
+    compile_specialization = compiler.compile_specialization
+
+    compiled = []
+
+    def assigning(*args: object, **kwargs: object) -> object:
+        compiled.append(args[2])
+        fast.add.__code__ = fast.positive.__code__
+        return compile_specialization(*args, **kwargs)
+
+    monkeypatch.setattr(compiler, "compile_specialization", assigning)
+    for _ in range(THRESHOLD + 1):
+        fast.add(1, 2)
+    ahead._wait()
+    assert len(compiled) == int(TIERS)  # (3.11: no tier-up, nothing compiled, nothing assigned)
+    assert (fast.add.__code__ is fast.positive.__code__) is TIERS
+    assert state.record.tiered_up == []
+    plain = plain_module(SRC)
+    if TIERS:
+        plain.add.__code__ = plain.positive.__code__
+    assert same_outcome(call(fast.add, -3), call(plain.add, -3))
+
+
+@pytest.mark.usefixtures("low_threshold")
 def test_a_rebound_global_is_seen_by_the_tiered_vectorcall() -> None:
     """A unit that reads a global checks it in its own vectorcall too."""
     fast, plain = compile_module(SRC), plain_module(SRC)

@@ -389,6 +389,8 @@ class FunctionState:
         with _compile_lock():
             if self.func is None or self.gave_up or not self.entries or self.entries[-1] is not entry:
                 return False
+            if not self._runs_own_code():
+                return False
             prev = self.entries[-2] if len(self.entries) > 1 else None
             start = time.perf_counter()
             try:
@@ -400,25 +402,29 @@ class FunctionState:
                 internal_error(f"compiling {self.module}.{self.node.name} again for its own vectorcall", e)
                 return False
             ms = (time.perf_counter() - start) * 1000
-            if not new.code_slot:
+            if not new.code_slot or not self._install(new):
                 return False
             self.entries[-1] = new
             self.retired.append(entry)
             self.record._native_counters.append(new.native_calls)  # noqa: SLF001
             self.record.tiered_up.append(f"{signature_str(new.args, new.ret_type)} ({ms:.1f} ms)")
-            self._install(new)
             log(f"{self.module}.{self.node.name}: tiered up to a vectorcall of its own in {ms:.1f} ms")
             return True
 
-    def _install(self, entry: Any) -> None:  # noqa: ANN401
-        """Swap the slot constant in the prologue for the native entry point.
+    def _install(self, entry: Any) -> bool:  # noqa: ANN401
+        """Swap the slot constant in the prologue for the native entry point; False if the code is not ours.
 
         Where CPython honours it, the function's vectorcall also points at the
         entry, which then skips the frame (it finds its data through `__code__`, so a
-        replaced `__code__` goes to CPython's own vectorcall).
+        replaced `__code__` goes to CPython's own vectorcall). A function the program
+        gave another code while this compiled (on the compile-ahead thread: ahead of its
+        first call, or a tier-up) keeps that code.
         """
         if self.prologue_code is None or self.func is None:  # compiled only after binding
             raise AssertionError(self.record.qualname)
+        if not self._runs_own_code():
+            log(f"{self.module}.{self.node.name}: not installed (its __code__ was replaced)")
+            return False
         consts = tuple(entry.function if c is self else c for c in self.prologue_code.co_consts)
         code = self.prologue_code.replace(co_consts=consts)
         self._own(code)
@@ -428,6 +434,12 @@ class FunctionState:
 
             entry.bind_vectorcall(self.func, code)
             set_vectorcall(self.func, entry.vectorcall_address)
+        return True
+
+    def _runs_own_code(self) -> bool:
+        """Whether the function's `__code__` is one this state made (not one the program assigned)."""
+        current = getattr(self.func, "__code__", None)
+        return any(code is current for code in self.codes)
 
     def _deopts_dominate(self) -> bool:
         """Whether native code mostly declines: each deopt costs a miss, an exception and bytecode."""
