@@ -1,6 +1,7 @@
 """Loops over NumPy arrays: fastimport beside Numba and `gcc -O3 -march=native`, warm, one process.
 
     PYTHONPATH=src python -m benchmarks.loops [--repeat 9] [--size full|quick|tiny] [--no-gcc] [--no-numba]
+                                              [--reassociate]
 
 (PYTHONPATH=src: this checkout's fastimport, not an installed one; the table's title says which.)
 
@@ -13,6 +14,11 @@ array, bit for bit) is checked against CPython's. The C copies are compiled with
 through ctypes (~1 us of call overhead, negligible here).
 
 Compile latency: what fastimport's report says the kernel's compile took.
+
+`--reassociate` measures every implementation allowed to reorder float arithmetic:
+fastimport with `[tool.fastimport] reassociate`, Numba with `fastmath={"reassoc"}`, gcc
+with `-fassociative-math -fno-signed-zeros -fno-trapping-math`. Results are then checked
+against CPython's to rounding (relative 1e-9), not bit for bit.
 """
 
 from __future__ import annotations
@@ -133,14 +139,32 @@ def outcome(func: Any, args: tuple[Any, ...], *, exact_type: bool) -> tuple[Any,
     return shown, *(x.tobytes() for x in args if isinstance(x, np.ndarray))
 
 
-def gcc_kernels(workdir: Path) -> dict[str, Any] | None:
+def close_outcome(func: Any, args: tuple[Any, ...]) -> list[Any]:  # noqa: ANN401
+    """What a call leaves, as values: its result and its array arguments afterwards (for `agree`)."""
+    result = func(*args)
+    return [result, *(x.copy() for x in args if isinstance(x, np.ndarray))]
+
+
+def agree(got: list[Any], want: list[Any]) -> bool:
+    """Equal to rounding (relative 1e-9): what reassociated float arithmetic may differ by."""
+    return len(got) == len(want) and all(
+        (g is None and w is None) or (g is not None and w is not None and np.allclose(g, w, rtol=1e-9, atol=0.0))
+        for g, w in zip(got, want, strict=True)
+    )
+
+
+REASSOCIATE_FLAGS = ["-fassociative-math", "-fno-signed-zeros", "-fno-trapping-math"]
+
+
+def gcc_kernels(workdir: Path, *, reassociate: bool = False) -> dict[str, Any] | None:
     """The C copies as Python callables taking the kernels' arguments (None without gcc)."""
     if shutil.which("gcc") is None:
         return None
     c_file, so_file = workdir / "loops.c", workdir / "loops.so"
     c_file.write_text(C_SRC, encoding="utf-8")
+    flags = REASSOCIATE_FLAGS if reassociate else []
     subprocess.run(  # noqa: S603
-        ["gcc", "-O3", "-march=native", "-shared", "-fPIC", "-o", str(so_file), str(c_file)],  # noqa: S607
+        ["gcc", "-O3", "-march=native", *flags, "-shared", "-fPIC", "-o", str(so_file), str(c_file)],  # noqa: S607
         check=True,
     )
     lib = ctypes.CDLL(str(so_file))
@@ -168,41 +192,39 @@ def gcc_kernels(workdir: Path) -> dict[str, Any] | None:
     }
 
 
-def measure(size: str, repeat: int, *, with_numba: bool, with_gcc: bool) -> dict[str, Any]:
+def measure(size: str, repeat: int, *, with_numba: bool, with_gcc: bool, reassociate: bool = False) -> dict[str, Any]:
     """Median ms per call of each kernel under each implementation, checked against CPython first."""
+    from fastimport import config
     from fastimport.testing import compile_module, plain_module, record_of
 
+    if reassociate:  # (before anything is compiled: the process's configuration)
+        config.set_active_config(config.active_config().replace(reassociate=True))
     plain, fast = plain_module(SRC), compile_module(SRC)
     impls: dict[str, dict[str, Any]] = {"fastimport": {k: getattr(fast, k) for k in KERNELS}}
     if with_numba:
         import numba
 
-        impls["numba"] = {k: numba.njit(getattr(plain_module(SRC), k)) for k in KERNELS}
+        jit = numba.njit(fastmath={"reassoc"}) if reassociate else numba.njit
+        impls["numba"] = {k: jit(getattr(plain_module(SRC), k)) for k in KERNELS}
     workdir = Path(tempfile.mkdtemp(prefix="fi-loops-"))
-    c_kernels = gcc_kernels(workdir) if with_gcc else None
+    c_kernels = gcc_kernels(workdir, reassociate=reassociate) if with_gcc else None
     if c_kernels is not None:
         impls["gcc -O3"] = c_kernels
-    results: dict[str, Any] = {"size": size, "repeat": repeat, "ms": {}, "compile_ms": {}, "mismatch": []}
+    results: dict[str, Any] = {
+        "size": size,
+        "repeat": repeat,
+        "reassociate": reassociate,
+        "ms": {},
+        "compile_ms": {},
+        "mismatch": [],
+    }
     for name in KERNELS:
         args = make_args(size)[name]
-        want = {
-            exact: outcome(
-                getattr(plain, name),
-                tuple(x.copy() if isinstance(x, np.ndarray) else x for x in args),
-                exact_type=exact,
-            )
-            for exact in (True, False)
-        }
-        for impl, funcs in impls.items():
-            fresh = tuple(x.copy() if isinstance(x, np.ndarray) else x for x in args)
-            got = outcome(funcs[name], fresh, exact_type=impl == "fastimport")
-            if impl == "fastimport":
-                record = record_of(funcs[name])
-                if record.status != "native":
-                    results["mismatch"].append(f"{name}: fastimport {record.status} ({record.reason})")
-                results["compile_ms"][name] = record.compile_ms
-            if got != want[impl == "fastimport"]:
-                results["mismatch"].append(f"{name}: {impl} differs from CPython")
+        _check(name, impls, plain, args, results["mismatch"], reassociate=reassociate)
+        record = record_of(impls["fastimport"][name])
+        if record.status != "native":
+            results["mismatch"].append(f"{name}: fastimport {record.status} ({record.reason})")
+        results["compile_ms"][name] = record.compile_ms
         times: dict[str, list[float]] = {impl: [] for impl in impls}
         for _ in range(repeat):
             for impl, funcs in impls.items():
@@ -211,6 +233,32 @@ def measure(size: str, repeat: int, *, with_numba: bool, with_gcc: bool) -> dict
                 times[impl].append(1000 * (time.perf_counter() - start))
         results["ms"][name] = {impl: statistics.median(t) for impl, t in times.items()}
     return results
+
+
+def _check(  # noqa: PLR0913 - what one kernel's check needs
+    name: str,
+    impls: dict[str, dict[str, Any]],
+    plain: Any,  # noqa: ANN401 - the plain module
+    args: tuple[Any, ...],
+    mismatch: list[str],
+    *,
+    reassociate: bool,
+) -> None:
+    """Each implementation's outcome against CPython's: bit for bit, or to rounding where float math is reordered."""
+
+    def fresh() -> tuple[Any, ...]:
+        return tuple(x.copy() if isinstance(x, np.ndarray) else x for x in args)
+
+    if reassociate:
+        close = close_outcome(getattr(plain, name), fresh())
+    else:
+        want = {exact: outcome(getattr(plain, name), fresh(), exact_type=exact) for exact in (True, False)}
+    for impl, funcs in impls.items():
+        if reassociate:
+            if not agree(close_outcome(funcs[name], fresh()), close):
+                mismatch.append(f"{name}: {impl} differs from CPython beyond rounding")
+        elif outcome(funcs[name], fresh(), exact_type=impl == "fastimport") != want[impl == "fastimport"]:
+            mismatch.append(f"{name}: {impl} differs from CPython")
 
 
 def render(results: dict[str, Any]) -> str:
@@ -236,11 +284,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-numba", action="store_true")
     parser.add_argument("--no-gcc", action="store_true")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--reassociate", action="store_true", help="every implementation may reorder float math")
     args = parser.parse_args(argv)
     import fastimport
 
-    results = measure(args.size, args.repeat, with_numba=not args.no_numba, with_gcc=not args.no_gcc)
-    print(f"fastimport from {Path(fastimport.__file__).parent}, size {args.size}, median of {args.repeat}\n")
+    results = measure(
+        args.size, args.repeat, with_numba=not args.no_numba, with_gcc=not args.no_gcc, reassociate=args.reassociate
+    )
+    mode = ", float arithmetic reassociated (every implementation)" if args.reassociate else ""
+    print(f"fastimport from {Path(fastimport.__file__).parent}, size {args.size}, median of {args.repeat}{mode}\n")
     print(render(results))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")

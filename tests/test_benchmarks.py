@@ -197,3 +197,18 @@ def test_icount_is_deterministic() -> None:
 
     first, second = (count("int_sum", numba=False, size="tiny", calls=2) for _ in range(2))
     assert first == second > 0
+
+
+@pytest.mark.parametrize("reassociate", [False, True])
+def test_loops_benchmark_checks_pass_at_a_tiny_size(reassociate: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """benchmarks/loops.py: every implementation agrees with CPython, bit for bit (or to rounding, `--reassociate`)."""
+    from benchmarks import loops
+
+    from fastimport import config
+
+    monkeypatch.setattr(config, "_active", config.active_config())  # (measure sets the process's configuration)
+    with_gcc = shutil.which("gcc") is not None
+    results = loops.measure("tiny", 1, with_numba=numba_available(), with_gcc=with_gcc, reassociate=reassociate)
+    assert results["mismatch"] == []
+    assert set(results["ms"]) == set(loops.KERNELS)
+    assert all(set(row) >= {"fastimport"} for row in results["ms"].values())

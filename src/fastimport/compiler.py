@@ -253,6 +253,7 @@ def unit_record(unit: EmittedUnit) -> dict[str, Any]:
         nests=unit.nests,
         log_free=unit.log_free,
         leaf=unit.leaf,
+        reassociate=unit.root.ir.reassociate,
         objects=list(zip(unit.objects.names, unit.objects.objects, strict=True)),
         refs=unit.refs,
         slots={k: global_slot_name(unit.module, ref) for k, ref in enumerate(unit.refs) if ref.kind == "value"},
@@ -299,6 +300,7 @@ def front_end(
     tests print, through `frontend.pprint.format_func`.)
     """
     specs: dict[tuple[FunctionState, tuple[Ty, ...]], Spec] = {}
+    reassociate = _reassociates()
 
     def spec_for(state: FunctionState, fn: types.FunctionType, types_: tuple[Ty, ...]) -> Spec:
         key = (state, types_)
@@ -306,6 +308,7 @@ def front_end(
             ir_fn = lower_function(state.node, state.module, types_, _resolver(fn, func))
             remove_unreachable_blocks(ir_fn)
             ir_fn.symbol = f"fi_{_mangle(state.module)}_{state.node.name}_{unit}_{len(specs)}"
+            ir_fn.reassociate = reassociate
             specs[key] = Spec(state, fn, ir_fn)
         return specs[key]
 
@@ -343,6 +346,16 @@ def front_end(
         mark_mirrored(spec.ir)  # after versioning: it sees every op the function ends with
         dump(f"IR {spec.ir.symbol}", lambda fn=spec.ir: format_func(fn))
     return list(specs.values()), root_spec
+
+
+def _reassociates() -> bool:
+    """Whether the user opted in to reassociating float arithmetic ([tool.fastimport] reassociate)."""
+    from fastimport.config import ConfigError, active_config
+
+    try:
+        return active_config().reassociate
+    except ConfigError:
+        return False
 
 
 def _resolver(fn: types.FunctionType, root: types.FunctionType) -> Resolver:

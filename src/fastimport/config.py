@@ -73,6 +73,7 @@ class Config:
         "cache_dir",  # None: the platform's user cache directory (runtime/cachedir.py)
         "ahead",  # compile what earlier runs observed before the first call, on a thread (runtime/ahead.py)
         "predict",  # compile ahead what the type predictor guesses for functions nothing else types (predict/)
+        "reassociate",  # float + - * may be reassociated (the user's opt-in: results may differ in the last bits)
         "signatures",  # ((qualified function name, (signature, ...)), ...) for `fastimport compile`
         "project_root",
         "pyproject",  # the pyproject.toml the settings came from, if any
@@ -87,6 +88,7 @@ class Config:
     cache: bool
     ahead: bool
     predict: bool
+    reassociate: bool
     signatures: tuple[tuple[str, tuple[str, ...]], ...]
 
     def __init__(  # noqa: PLR0913 - one keyword per setting
@@ -103,6 +105,7 @@ class Config:
         cache_dir: str | os.PathLike[str] | None = None,
         ahead: bool = True,
         predict: bool = True,
+        reassociate: bool = False,
         signatures: tuple[tuple[str, tuple[str, ...]], ...] = (),
         project_root: str | os.PathLike[str] | None = None,
         pyproject: str | os.PathLike[str] | None = None,
@@ -425,6 +428,7 @@ _FILE_KEYS: dict[str, Callable[[object, str, str], Any]] = {
     "cache_dir": _file_directory,
     "ahead": _file_bool,
     "predict": _file_bool,
+    "reassociate": _file_bool,
     "signatures": _file_signatures,
 }
 
@@ -441,6 +445,7 @@ _ENV_KEYS: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "FASTIMPORT_CACHE_DIR": ("cache_dir", _env_directory),
     "FASTIMPORT_AHEAD": ("ahead", _parse_bool_text),
     "FASTIMPORT_PREDICT": ("predict", _parse_bool_text),
+    "FASTIMPORT_REASSOCIATE": ("reassociate", _parse_bool_text),
 }
 
 

@@ -858,13 +858,22 @@ class FunctionEmitter(
             return bld.load(out, typ=F64)
         x, y = self.as_float(op.lhs), self.as_float(op.rhs)
         if op.kind in ("add", "sub", "mul"):
-            return getattr(bld, f"f{op.kind}")(x, y)
+            return getattr(bld, f"f{op.kind}")(x, y, flags=self.float_flags)
         self.deopt_if(bld.fcmp_ordered("==", y, ir.Constant(F64, 0.0)))  # ZeroDivisionError
         if op.kind == "truediv":
             return bld.fdiv(x, y)
         div, mod = self.entry_alloca(F64), self.entry_alloca(F64)
         bld.call(numerics.float_div_mod(self.module), [x, y, div, mod])
         return bld.load(div if op.kind == "floordiv" else mod, typ=F64)
+
+    @property
+    def float_flags(self) -> tuple[str, ...]:
+        """The fast-math flags of a float `+ - *`: `reassoc` where the user opted in (FuncIR.reassociate), else none.
+
+        Only `reassoc`: NaNs, infinities, signed zeros and rounding of each operation stay
+        IEEE's; only the order of a chain of operations may change (what a vectorized sum needs).
+        """
+        return ("reassoc",) if self.fn.reassociate else ()
 
     def beyond_2_53(self, a: ir.Value) -> ir.Value:
         bld = self.builder

@@ -121,6 +121,7 @@ class NumpyOps:
     deopt_block: ir.Block
     error_block: ir.Block
     deferred: ir.Value | None
+    float_flags: tuple[str, ...]  # (FunctionEmitter's property)
 
     # Provided by FunctionEmitter.
     def value(self, v: Value) -> ir.Value: ...  # type: ignore[empty-body]  # noqa: D102
@@ -472,8 +473,10 @@ class NumpyOps:
         (frontend/versioning.py).
         """
         bld = self.builder
-        if kind in ("add", "sub", "mul", "truediv"):
-            r = {"add": bld.fadd, "sub": bld.fsub, "mul": bld.fmul, "truediv": bld.fdiv}[kind](x, y)
+        if kind in ("add", "sub", "mul"):
+            r = {"add": bld.fadd, "sub": bld.fsub, "mul": bld.fmul}[kind](x, y, flags=self.float_flags)
+        elif kind == "truediv":
+            r = bld.fdiv(x, y)
         elif kind in ("floordiv", "mod"):
             div, mod = self.entry_alloca(F64), self.entry_alloca(F64)
             bld.call(numerics.float_div_mod(self.module), [x, y, div, mod])

@@ -881,6 +881,10 @@ class FuncIR:
     mirrored: tuple[int, ...] = ()
     # Int locals whose steps are checked at signal checkpoints (frontend/counters.py).
     counters: tuple[str, ...] = ()
+    # Float `+ - *` may be reassociated: the user opted in ([tool.fastimport] reassociate),
+    # so reductions vectorize (frontend/versioning.py) and LLVM may reorder them (the
+    # emitters' `reassoc` flag). Set by compiler.front_end; False: bit-identical to CPython.
+    reassociate: bool = False
 
     def all_ops(self) -> list[Op]:
         return [op for block in self.blocks for op in block.ops]

@@ -278,6 +278,8 @@ def _load_unit(
     prev: Any,  # noqa: ANN401
 ) -> CompiledEntry:
 
+    if unit.get("reassociate", False) is not _reassociates():
+        raise Unloadable("compiled with another [tool.fastimport] reassociate setting")
     if unit.get("numpy") is not None:
         numpy = sys.modules.get("numpy")
         if numpy is None or numpy.__version__ != unit["numpy"]:
@@ -334,6 +336,14 @@ def _load_unit(
         keepalive=[method, world, names, refs, objects],
         origin="shipped" if artifact.header.get("origin") == "shipped" else "cache",
     )
+
+
+def _reassociates() -> bool:
+    """The process's [tool.fastimport] reassociate: a unit's float arithmetic must have been compiled with it."""
+    try:
+        return active_config().reassociate
+    except ConfigError:
+        return False
 
 
 class _Placement:
@@ -629,6 +639,7 @@ def describe_unit(  # noqa: PLR0913 - what the compiler knows about the unit
     nests: bool,
     log_free: bool,
     leaf: bool,
+    reassociate: bool,
     objects: list[tuple[str, object]],
     refs: list[Any],
     slots: dict[int, str],
@@ -648,6 +659,7 @@ def describe_unit(  # noqa: PLR0913 - what the compiler knows about the unit
         "nests": nests,
         "log_free": log_free,
         "leaf": leaf,
+        **({"reassociate": True} if reassociate else {}),  # (absent: bit-identical float arithmetic)
         "numpy": str(numpy.__version__) if uses_numpy and numpy is not None else None,
         "objects": table,
         "world": world,
