@@ -325,6 +325,21 @@ def test_no_tier_up_without_the_compile_ahead_thread(monkeypatch: pytest.MonkeyP
     assert _newest(fast.add) is entry
 
 
+@pytest.mark.usefixtures("low_threshold")
+def test_no_tier_up_in_a_run_that_has_not_loaded_llvm(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A warm run (units from a `.pym`, LLVM never imported) does not import it for a tier-up."""
+    fast = compile_module(SRC)
+    assert fast.add(1, 2) == 3
+    entry = _newest(fast.add)
+    monkeypatch.delitem(sys.modules, "llvmlite.binding")  # (as in a process that never compiled)
+    for _ in range(THRESHOLD + 1):
+        fast.add(1, 2)
+    ahead._wait()
+    assert _newest(fast.add) is entry
+    assert entry.data.tier_at == NEVER  # asked once, declined
+    assert "llvmlite.binding" not in sys.modules
+
+
 def test_a_hook_that_raises_makes_the_call_raise_before_any_of_it_runs() -> None:
     """The check comes before the kernel: a KeyboardInterrupt delivered in the hook is the call's (every version)."""
     fast = compile_module(SRC)

@@ -463,10 +463,18 @@ class FunctionState:
 
 
 def _tier_up_due(state: FunctionState, entry: Any) -> None:  # noqa: ANN401
-    """Called by native code (a leaf's TIER_UP_CALLS-th call): queue its tier-up; never raises but KeyboardInterrupt."""
+    """Called by native code (a leaf's TIER_UP_CALLS-th call): queue its tier-up; never raises but KeyboardInterrupt.
+
+    Not in a process that has not loaded LLVM (a warm run, every unit from a `.pym`):
+    importing llvmlite holds the GIL ~50 ms, which the program would wait for, against a
+    few ns a call; the run that compiles the unit tiers it up if it is hot there.
+    """
     from fastimport.runtime.native import NEVER
 
     entry.data.tier_at = NEVER  # (once)
+    if "llvmlite.binding" not in sys.modules:
+        log(f"{state.module}.{state.node.name}: no tier-up in a run that has not loaded LLVM")
+        return
     try:
         from fastimport.runtime import ahead
 
