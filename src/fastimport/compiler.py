@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from fastimport.config import reassociates
 from fastimport.frontend.cfg import reaches, remove_unreachable_blocks
 from fastimport.frontend.counters import mark_counters
 from fastimport.frontend.divisors import mark_invariant_divisors
@@ -300,7 +301,7 @@ def front_end(
     tests print, through `frontend.pprint.format_func`.)
     """
     specs: dict[tuple[FunctionState, tuple[Ty, ...]], Spec] = {}
-    reassociate = _reassociates()
+    reassociate = reassociates()  # ([tool.fastimport] reassociate: the user's opt-in)
 
     def spec_for(state: FunctionState, fn: types.FunctionType, types_: tuple[Ty, ...]) -> Spec:
         key = (state, types_)
@@ -346,16 +347,6 @@ def front_end(
         mark_mirrored(spec.ir)  # after versioning: it sees every op the function ends with
         dump(f"IR {spec.ir.symbol}", lambda fn=spec.ir: format_func(fn))
     return list(specs.values()), root_spec
-
-
-def _reassociates() -> bool:
-    """Whether the user opted in to reassociating float arithmetic ([tool.fastimport] reassociate)."""
-    from fastimport.config import ConfigError, active_config
-
-    try:
-        return active_config().reassociate
-    except ConfigError:
-        return False
 
 
 def _resolver(fn: types.FunctionType, root: types.FunctionType) -> Resolver:

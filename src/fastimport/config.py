@@ -273,6 +273,17 @@ def active_config() -> Config:
     return _active
 
 
+def reassociates() -> bool:
+    """Whether float `+ - *` may be reassociated in this process (`reassociate`; False with a bad configuration).
+
+    The compiler asks it for what it emits, the `.pym` loader for what it may load.
+    """
+    try:
+        return active_config().reassociate
+    except ConfigError:
+        return False
+
+
 def set_active_config(config: Config) -> None:
     """Make `config` what `active_config()` returns (called by `fastimport.install`)."""
     global _active  # noqa: PLW0603 - one configuration per process

@@ -43,7 +43,7 @@ import os
 import sys
 
 from fastimport.backend.objload import ObjectFormatError
-from fastimport.config import ConfigError, active_config
+from fastimport.config import ConfigError, active_config, reassociates
 from fastimport.frontend.types import Ty, type_from_json, type_to_json
 from fastimport.runtime import cachedir, linker, pym
 from fastimport.runtime.debug import log
@@ -278,7 +278,7 @@ def _load_unit(
     prev: Any,  # noqa: ANN401
 ) -> CompiledEntry:
 
-    if unit.get("reassociate", False) is not _reassociates():
+    if unit.get("reassociate", False) is not reassociates():
         raise Unloadable("compiled with another [tool.fastimport] reassociate setting")
     if unit.get("numpy") is not None:
         numpy = sys.modules.get("numpy")
@@ -336,14 +336,6 @@ def _load_unit(
         keepalive=[method, world, names, refs, objects],
         origin="shipped" if artifact.header.get("origin") == "shipped" else "cache",
     )
-
-
-def _reassociates() -> bool:
-    """The process's [tool.fastimport] reassociate: a unit's float arithmetic must have been compiled with it."""
-    try:
-        return active_config().reassociate
-    except ConfigError:
-        return False
 
 
 class _Placement:
