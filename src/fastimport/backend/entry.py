@@ -13,7 +13,8 @@ result types), so it is compiled once per shape and per process, and shared:
                                              the undo log (`log_free` in the data block),
                                              without one; anything out of the ordinary
                                              (a guard, a global) -> the core; first, a
-                                             leaf's tier-up check (runtime/dispatch.py)
+                                             leaf's tier-up check (runtime/dispatch.py;
+                                             none on 3.11, which makes no tier-ups)
     fi_fastcall_<shape>(self, args, nargs)   METH_FASTCALL; `self` is the data block
                                              (a ctypes object); MISS -> the function's
                                              handler (Python)
@@ -76,6 +77,7 @@ from fastimport.runtime.native import (  # noqa: F401 - re-exported: the entry c
     BUILTIN,
     DEFAULTS,
     IDENTITY,
+    TIER_UPS,
     VALUE_BOOL,
     VALUE_FLOAT,
     VALUE_INT,
@@ -540,7 +542,7 @@ def _emit_lite(bld: ir.IRBuilder, site: _LiteSite, own: _OwnUnit | None = None) 
         bld.position_at_end(cont)
 
     # The world and the budget first: fewer values are live across their calls than after unboxing.
-    if own is None:
+    if own is None and TIER_UPS:
         _emit_tier_check(bld, module, data)
     if own is None or own.world:
         _emit_world_check(bld, module, data, to_core)

@@ -486,8 +486,9 @@ def _tier_up_due(state: FunctionState, entry: Any) -> None:  # noqa: ANN401
 def _tier_up_allowed() -> bool:
     """Whether tier-ups may be compiled: a CPython whose Python calls use the vectorcall, and a thread allowed."""
     from fastimport.config import ConfigError, active_config
+    from fastimport.runtime.native import TIER_UPS
 
-    if sys.version_info[:2] == (3, 11):
+    if not TIER_UPS:
         return False
     try:
         return active_config().ahead

@@ -11,6 +11,7 @@ runtime/artifacts.py) build these; neither this module nor the loader imports ll
 from __future__ import annotations
 
 import ctypes
+import sys
 
 from fastimport.frontend.types import Ty
 
@@ -48,6 +49,10 @@ class DataBlock(ctypes.Structure):
 
 
 NEVER = 2**63 - 1  # a `tier_at` no call count reaches
+# Whether this CPython's Python-to-Python calls go through a function's vectorcall, which a
+# leaf's own vectorcall (a tier-up, runtime/dispatch.py) would shorten. 3.11 inlines them and
+# enters through the prologue: there no tier-up is made, and the entry code has no check for one.
+TIER_UPS = sys.version_info[:2] != (3, 11)
 
 
 def unit_vectorcall_name(kernel_symbol: str) -> str:
